@@ -1,0 +1,151 @@
+package org.addernet.cli;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.addernet.engine.Rng;
+import org.addernet.engine.ThreadPool;
+import org.addernet.kernels.ConvEngine;
+import org.addernet.kernels.ConvEngines;
+import org.addernet.kernels.ConvGeometry;
+
+/**
+ * Times the conv engine on the layer shapes of ResNet-20 (batch 64) and LeNet-5-BN (batch 256).
+ *
+ * <p>Usage: {@code Bench [--threads N] [--kernels auto|vector|scalar] [--reps R] [--warmup-ms M] [--nets resnet20,lenet5bn]}.
+ * Prints one JSON object per line on stdout: per shape and op the median wall time over {@code R} timed runs
+ * (after at least {@code M} ms of warm-up for the JIT) and G-ops/s, where one op is one |x - w| accumulate or one
+ * multiply-add, {@code ConvGeometry.ops()} per pass (so {@code *_fwd_bwd}, three passes, counts 3x). The
+ * input- and filter-gradient rows time the backward with {@code dw == null} resp. {@code dx == null}, so both
+ * include the shared im2col. Then a ratio row per shape and a summary line.
+ */
+public final class Bench {
+    private record Shape(String net, ConvGeometry g) {
+    }
+
+    private static final List<Shape> SHAPES = List.of(
+            new Shape("resnet20", new ConvGeometry(64, 16, 32, 32, 16, 3, 1, 1)),
+            new Shape("resnet20", new ConvGeometry(64, 32, 16, 16, 32, 3, 1, 1)),
+            new Shape("resnet20", new ConvGeometry(64, 64, 8, 8, 64, 3, 1, 1)),
+            new Shape("lenet5bn", new ConvGeometry(256, 1, 28, 28, 6, 5, 1, 2)),
+            new Shape("lenet5bn", new ConvGeometry(256, 6, 14, 14, 16, 5, 1, 0)),
+            new Shape("lenet5bn", new ConvGeometry(256, 16, 5, 5, 120, 5, 1, 0)),
+            new Shape("lenet5bn", new ConvGeometry(256, 120, 1, 1, 84, 1, 1, 0)),
+            new Shape("lenet5bn", new ConvGeometry(256, 84, 1, 1, 10, 1, 1, 0)));
+
+    private Bench() {
+    }
+
+    public static void main(String[] args) {
+        int threads = 2, reps = 11;
+        long warmupMs = 300;
+        String kind = "auto", nets = "resnet20,lenet5bn";
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + a);
+            switch (a) {
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--kernels" -> kind = args[++i];
+                case "--reps" -> reps = Integer.parseInt(args[++i]);
+                case "--warmup-ms" -> warmupMs = Long.parseLong(args[++i]);
+                case "--nets" -> nets = args[++i];
+                default -> throw new IllegalArgumentException("unknown option " + a
+                        + " (--threads N, --kernels auto|vector|scalar, --reps R, --warmup-ms M, --nets a,b)");
+            }
+        }
+        if (reps < 1) throw new IllegalArgumentException("--reps must be >= 1");
+        List<String> wanted = Arrays.asList(nets.split(","));
+        Map<String, Double> ratios = new LinkedHashMap<>();
+        try (ThreadPool pool = new ThreadPool(threads)) {
+            ConvEngine e = ConvEngines.create(pool, kind);
+            System.err.println("bench: kernels " + e.kernelName() + ", " + threads + " threads, " + reps + " reps");
+            for (Shape s : SHAPES) {
+                if (!wanted.contains(s.net())) continue;
+                double ratio = benchShape(e, s, threads, reps, warmupMs);
+                ratios.put(s.g().toString(), ratio);
+            }
+        }
+        StringBuilder sb = new StringBuilder("{\"op\":\"summary\",\"adder_over_conv_fwd_bwd\":{");
+        int i = 0;
+        for (Map.Entry<String, Double> r : ratios.entrySet()) {
+            if (i++ > 0) sb.append(',');
+            sb.append('"').append(r.getKey()).append("\":").append(fmt(r.getValue()));
+        }
+        System.out.println(sb.append("}}"));
+    }
+
+    /** Benchmarks all ops on one shape; returns adder fwd+bwd time over conv fwd+bwd time. */
+    private static double benchShape(ConvEngine e, Shape s, int threads, int reps, long warmupMs) {
+        ConvGeometry g = s.g();
+        Rng r = new Rng(42);
+        float[] x = normal(r, g.inputSize(), 1.0);
+        float[] w = normal(r, g.filterSize(), Math.sqrt(2.0 / g.kk())); // Kaiming, as the models initialize
+        float[] dy = normal(r, g.outputSize(), 1.0);
+        float[] y = new float[g.outputSize()], dx = new float[g.inputSize()], dw = new float[g.filterSize()];
+        Map<String, double[]> ms = new LinkedHashMap<>();
+        List<Object[]> ops = new ArrayList<>();
+        ops.add(new Object[] {"adder_forward", 1, (Runnable) () -> e.adderForward(g, x, w, 0, y)});
+        ops.add(new Object[] {"adder_input_grad", 1, (Runnable) () -> e.adderBackward(g, x, w, 0, dy, dx, null, 0)});
+        ops.add(new Object[] {"adder_filter_grad", 1, (Runnable) () -> e.adderBackward(g, x, w, 0, dy, null, dw, 0)});
+        ops.add(new Object[] {"adder_fwd_bwd", 3, (Runnable) () -> {
+            e.adderForward(g, x, w, 0, y);
+            e.adderBackward(g, x, w, 0, dy, dx, dw, 0);
+        }});
+        ops.add(new Object[] {"conv_forward", 1, (Runnable) () -> e.convForward(g, x, w, 0, y)});
+        ops.add(new Object[] {"conv_input_grad", 1, (Runnable) () -> e.convBackward(g, x, w, 0, dy, dx, null, 0)});
+        ops.add(new Object[] {"conv_filter_grad", 1, (Runnable) () -> e.convBackward(g, x, w, 0, dy, null, dw, 0)});
+        ops.add(new Object[] {"conv_fwd_bwd", 3, (Runnable) () -> {
+            e.convForward(g, x, w, 0, y);
+            e.convBackward(g, x, w, 0, dy, dx, dw, 0);
+        }});
+        for (Object[] op : ops) {
+            String name = (String) op[0];
+            int passes = (Integer) op[1];
+            Runnable body = (Runnable) op[2];
+            double t = medianMs(body, reps, warmupMs);
+            // Gradients keep accumulating into dw across runs; reset so values stay at a realistic scale.
+            Arrays.fill(dw, 0f);
+            double gops = passes * (double) g.ops() / (t * 1e6);
+            System.out.println(String.format(Locale.ROOT,
+                    "{\"net\":\"%s\",\"shape\":\"%s\",\"op\":\"%s\",\"kernels\":\"%s\",\"threads\":%d,\"ms\":%s,\"gops\":%s}",
+                    s.net(), g, name, e.kernelName(), threads, fmt(t), fmt(gops)));
+            ms.put(name, new double[] {t});
+        }
+        double ratio = ms.get("adder_fwd_bwd")[0] / ms.get("conv_fwd_bwd")[0];
+        System.out.println(String.format(Locale.ROOT,
+                "{\"net\":\"%s\",\"shape\":\"%s\",\"op\":\"ratio_adder_over_conv_fwd_bwd\",\"kernels\":\"%s\",\"threads\":%d,\"ratio\":%s}",
+                s.net(), g, e.kernelName(), threads, fmt(ratio)));
+        System.out.flush();
+        return ratio;
+    }
+
+    private static double medianMs(Runnable body, int reps, long warmupMs) {
+        long start = System.nanoTime();
+        int warm = 0;
+        while (warm < 3 || System.nanoTime() - start < warmupMs * 1_000_000L) {
+            body.run();
+            warm++;
+        }
+        double[] t = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            body.run();
+            t[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        Arrays.sort(t);
+        return reps % 2 == 1 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+    }
+
+    private static float[] normal(Rng r, int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (r.nextGaussian() * scale);
+        return a;
+    }
+
+    private static String fmt(double v) {
+        return String.format(Locale.ROOT, "%.4g", v);
+    }
+}

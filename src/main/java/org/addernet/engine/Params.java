@@ -1,0 +1,108 @@
+package org.addernet.engine;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * All trainable parameters of a model in one flat {@code float[] data}, their gradients in a second array
+ * {@code grad} with the same layout, and the non-trained buffers (BatchNorm running statistics) in a third.
+ * Named views ({@link View}) point into them, in the order the model registered them (PyTorch's
+ * {@code state_dict} order). A gradient therefore crosses the network as one {@code float[]}, and
+ * aggregating workers is one array sum; the optimizer is one loop over the buffer.
+ */
+public final class Params {
+    /** What a parameter is, which decides how the optimizer treats its gradient. */
+    public enum Kind {
+        /** Adder filter: gets the adaptive learning-rate scaling (DESIGN.md §1). */
+        ADDER,
+        /** Ordinary convolution filter (or linear weight). */
+        CONV,
+        BN_WEIGHT,
+        BN_BIAS,
+        BIAS,
+        /** Not trained: BatchNorm running mean/var, stored in {@link #buffers}. */
+        BUFFER
+    }
+
+    /** A named tensor inside {@code data}/{@code grad} (or {@code buffers} for kind BUFFER). */
+    public record View(String name, Kind kind, int offset, int[] shape) {
+        public int size() {
+            int s = 1;
+            for (int d : shape) s *= d;
+            return s;
+        }
+    }
+
+    public final float[] data;
+    public final float[] grad;
+    public final float[] buffers;
+    private final List<View> params;
+    private final List<View> bufferViews;
+    private final Map<String, View> byName;
+
+    private Params(List<View> params, List<View> bufferViews, int size, int bufferSize) {
+        this.params = Collections.unmodifiableList(params);
+        this.bufferViews = Collections.unmodifiableList(bufferViews);
+        this.data = new float[size];
+        this.grad = new float[size];
+        this.buffers = new float[bufferSize];
+        Map<String, View> m = new LinkedHashMap<>();
+        for (View v : params) m.put(v.name(), v);
+        for (View v : bufferViews) m.put(v.name(), v);
+        this.byName = Collections.unmodifiableMap(m);
+    }
+
+    public List<View> params() { return params; }
+    public List<View> bufferViews() { return bufferViews; }
+    public int size() { return data.length; }
+
+    public View view(String name) {
+        View v = byName.get(name);
+        if (v == null) throw new IllegalArgumentException("no parameter or buffer named '" + name + "'");
+        return v;
+    }
+
+    public boolean has(String name) { return byName.containsKey(name); }
+
+    /** The array a view lives in: {@code buffers} for BUFFER views, {@code data} otherwise. */
+    public float[] arrayOf(View v) { return v.kind() == Kind.BUFFER ? buffers : data; }
+
+    public void zeroGrad() { java.util.Arrays.fill(grad, 0f); }
+
+    /** Collects views while a model is built, then allocates the three buffers once. */
+    public static final class Builder {
+        private final List<View> params = new ArrayList<>();
+        private final List<View> buffers = new ArrayList<>();
+        private final java.util.Set<String> names = new java.util.HashSet<>();
+        private int size;
+        private int bufferSize;
+        private Params built;
+
+        /** Registers a parameter or buffer and returns its offset in its array. */
+        public int add(String name, Kind kind, int... shape) {
+            if (built != null) throw new IllegalStateException("parameters already allocated");
+            if (!names.add(name)) throw new IllegalArgumentException("duplicate parameter name " + name);
+            int n = 1;
+            for (int d : shape) n = Math.multiplyExact(n, d);
+            if (kind == Kind.BUFFER) {
+                buffers.add(new View(name, kind, bufferSize, shape.clone()));
+                int off = bufferSize;
+                bufferSize = Math.addExact(bufferSize, n);
+                return off;
+            }
+            params.add(new View(name, kind, size, shape.clone()));
+            int off = size;
+            size = Math.addExact(size, n);
+            return off;
+        }
+
+        /** Allocates the arrays; layers read them through the returned object from then on. */
+        public Params build() {
+            if (built == null) built = new Params(params, buffers, size, bufferSize);
+            return built;
+        }
+    }
+}

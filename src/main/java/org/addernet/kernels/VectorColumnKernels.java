@@ -1,0 +1,479 @@
+package org.addernet.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The {@link ColumnKernels} contracts with the Java Vector API; the only class of the engine that references
+ * {@code jdk.incubator.vector}, loaded reflectively by {@link ConvEngines} only when that module is present.
+ *
+ * <p>Layouts as in {@link ColumnKernels}. Every kernel is vectorized over the column index p with a filter
+ * value broadcast, because vectorizing over k needs a horizontal sum per output (measured ~23 vs ~39
+ * G-ops/s). Blocks keep 16 accumulators (4 rows x 4 vectors) in registers; remainders of rows and columns
+ * use the 1-row / 1-vector variants. |a - b| is written {@code sub(...).abs()}: a float {@code max} with
+ * Java semantics is several instructions. Horizontal sums go through a scratch array in lane order instead of
+ * {@code reduceLanes}, whose float order is unspecified (interpreted and compiled code could differ, and
+ * results must be bit-reproducible).
+ *
+ * <p>No vector is ever passed to a helper method: these block methods are large enough that C2 stops inlining
+ * ({@code NodeCountInliningCutoff}), and a vector escaping into a call that is not inlined gets boxed, which
+ * slowed the forward kernel 100-fold. Hence the repetitive stores.
+ */
+final class VectorColumnKernels implements ColumnKernels {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    @Override
+    public String name() {
+        return "vector-" + L;
+    }
+
+    @Override
+    public int columnMultiple() {
+        return Math.max(16, L);
+    }
+
+    // ---------------------------------------------------------------- adder forward: y = -sum_k |w - x|
+
+    @Override
+    public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, float[] y) {
+        // Column panel outer, output rows inner: the K x 4L panel of x is reused by every row block.
+        int p = 0;
+        for (; p + 4 * L <= ld; p += 4 * L) {
+            int r = 0;
+            for (; r + 4 <= o; r += 4) adder4x4(kk, ld, w, wOff + r * kk, x, p, y, r * ld + p);
+            for (; r < o; r++) adder1x4(kk, ld, w, wOff + r * kk, x, p, y, r * ld + p);
+        }
+        for (; p < ld; p += L) {
+            int r = 0;
+            for (; r + 4 <= o; r += 4) adder4x1(kk, ld, w, wOff + r * kk, x, p, y, r * ld + p);
+            for (; r < o; r++) adder1x1(kk, ld, w, wOff + r * kk, x, p, y, r * ld + p);
+        }
+    }
+
+    private static void adder4x4(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
+        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xi);
+            FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
+            FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
+            FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
+            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+            a00 = a00.sub(x0.sub(b).abs());
+            a01 = a01.sub(x1.sub(b).abs());
+            a02 = a02.sub(x2.sub(b).abs());
+            a03 = a03.sub(x3.sub(b).abs());
+            b = FloatVector.broadcast(S, w[w1 + k]);
+            a10 = a10.sub(x0.sub(b).abs());
+            a11 = a11.sub(x1.sub(b).abs());
+            a12 = a12.sub(x2.sub(b).abs());
+            a13 = a13.sub(x3.sub(b).abs());
+            b = FloatVector.broadcast(S, w[w2 + k]);
+            a20 = a20.sub(x0.sub(b).abs());
+            a21 = a21.sub(x1.sub(b).abs());
+            a22 = a22.sub(x2.sub(b).abs());
+            a23 = a23.sub(x3.sub(b).abs());
+            b = FloatVector.broadcast(S, w[w3 + k]);
+            a30 = a30.sub(x0.sub(b).abs());
+            a31 = a31.sub(x1.sub(b).abs());
+            a32 = a32.sub(x2.sub(b).abs());
+            a33 = a33.sub(x3.sub(b).abs());
+        }
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a02.intoArray(y, y0 + 2 * L);
+        a03.intoArray(y, y0 + 3 * L);
+        a10.intoArray(y, y0 + ld);
+        a11.intoArray(y, y0 + ld + L);
+        a12.intoArray(y, y0 + ld + 2 * L);
+        a13.intoArray(y, y0 + ld + 3 * L);
+        a20.intoArray(y, y0 + 2 * ld);
+        a21.intoArray(y, y0 + 2 * ld + L);
+        a22.intoArray(y, y0 + 2 * ld + 2 * L);
+        a23.intoArray(y, y0 + 2 * ld + 3 * L);
+        a30.intoArray(y, y0 + 3 * ld);
+        a31.intoArray(y, y0 + 3 * ld + L);
+        a32.intoArray(y, y0 + 3 * ld + 2 * L);
+        a33.intoArray(y, y0 + 3 * ld + 3 * L);
+    }
+
+    private static void adder1x4(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+            a0 = a0.sub(FloatVector.fromArray(S, x, xi).sub(b).abs());
+            a1 = a1.sub(FloatVector.fromArray(S, x, xi + L).sub(b).abs());
+            a2 = a2.sub(FloatVector.fromArray(S, x, xi + 2 * L).sub(b).abs());
+            a3 = a3.sub(FloatVector.fromArray(S, x, xi + 3 * L).sub(b).abs());
+        }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + L);
+        a2.intoArray(y, y0 + 2 * L);
+        a3.intoArray(y, y0 + 3 * L);
+    }
+
+    private static void adder4x1(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
+        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+            FloatVector xv = FloatVector.fromArray(S, x, xi);
+            a0 = a0.sub(xv.sub(w[w0 + k]).abs());
+            a1 = a1.sub(xv.sub(w[w1 + k]).abs());
+            a2 = a2.sub(xv.sub(w[w2 + k]).abs());
+            a3 = a3.sub(xv.sub(w[w3 + k]).abs());
+        }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + ld);
+        a2.intoArray(y, y0 + 2 * ld);
+        a3.intoArray(y, y0 + 3 * ld);
+    }
+
+    private static void adder1x1(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+        FloatVector a = FloatVector.zero(S);
+        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+            a = a.sub(FloatVector.fromArray(S, x, xi).sub(w[w0 + k]).abs());
+        }
+        a.intoArray(y, y0);
+    }
+
+    // ---------------------------------------------------------------- multiply: out = a . b (conv fwd, conv dx)
+
+    @Override
+    public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, float[] out) {
+        int p = 0;
+        for (; p + 4 * L <= ld; p += 4 * L) {
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) mul4x4(inner, ld, a, aOff + r * inner, b, p, out, r * ld + p);
+            for (; r < rows; r++) mul1x4(inner, ld, a, aOff + r * inner, b, p, out, r * ld + p);
+        }
+        for (; p < ld; p += L) {
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) mul4x1(inner, ld, a, aOff + r * inner, b, p, out, r * ld + p);
+            for (; r < rows; r++) mul1x1(inner, ld, a, aOff + r * inner, b, p, out, r * ld + p);
+        }
+    }
+
+    private static void mul4x4(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
+        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xi);
+            FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
+            FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
+            FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
+            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+            a00 = x0.fma(b, a00);
+            a01 = x1.fma(b, a01);
+            a02 = x2.fma(b, a02);
+            a03 = x3.fma(b, a03);
+            b = FloatVector.broadcast(S, w[w1 + k]);
+            a10 = x0.fma(b, a10);
+            a11 = x1.fma(b, a11);
+            a12 = x2.fma(b, a12);
+            a13 = x3.fma(b, a13);
+            b = FloatVector.broadcast(S, w[w2 + k]);
+            a20 = x0.fma(b, a20);
+            a21 = x1.fma(b, a21);
+            a22 = x2.fma(b, a22);
+            a23 = x3.fma(b, a23);
+            b = FloatVector.broadcast(S, w[w3 + k]);
+            a30 = x0.fma(b, a30);
+            a31 = x1.fma(b, a31);
+            a32 = x2.fma(b, a32);
+            a33 = x3.fma(b, a33);
+        }
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a02.intoArray(y, y0 + 2 * L);
+        a03.intoArray(y, y0 + 3 * L);
+        a10.intoArray(y, y0 + ld);
+        a11.intoArray(y, y0 + ld + L);
+        a12.intoArray(y, y0 + ld + 2 * L);
+        a13.intoArray(y, y0 + ld + 3 * L);
+        a20.intoArray(y, y0 + 2 * ld);
+        a21.intoArray(y, y0 + 2 * ld + L);
+        a22.intoArray(y, y0 + 2 * ld + 2 * L);
+        a23.intoArray(y, y0 + 2 * ld + 3 * L);
+        a30.intoArray(y, y0 + 3 * ld);
+        a31.intoArray(y, y0 + 3 * ld + L);
+        a32.intoArray(y, y0 + 3 * ld + 2 * L);
+        a33.intoArray(y, y0 + 3 * ld + 3 * L);
+    }
+
+    private static void mul1x4(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+            a0 = FloatVector.fromArray(S, x, xi).fma(b, a0);
+            a1 = FloatVector.fromArray(S, x, xi + L).fma(b, a1);
+            a2 = FloatVector.fromArray(S, x, xi + 2 * L).fma(b, a2);
+            a3 = FloatVector.fromArray(S, x, xi + 3 * L).fma(b, a3);
+        }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + L);
+        a2.intoArray(y, y0 + 2 * L);
+        a3.intoArray(y, y0 + 3 * L);
+    }
+
+    private static void mul4x1(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
+        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+            FloatVector xv = FloatVector.fromArray(S, x, xi);
+            a0 = xv.fma(FloatVector.broadcast(S, w[w0 + k]), a0);
+            a1 = xv.fma(FloatVector.broadcast(S, w[w1 + k]), a1);
+            a2 = xv.fma(FloatVector.broadcast(S, w[w2 + k]), a2);
+            a3 = xv.fma(FloatVector.broadcast(S, w[w3 + k]), a3);
+        }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + ld);
+        a2.intoArray(y, y0 + 2 * ld);
+        a3.intoArray(y, y0 + 3 * ld);
+    }
+
+    private static void mul1x1(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+        FloatVector a = FloatVector.zero(S);
+        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+            a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
+        }
+        a.intoArray(y, y0);
+    }
+
+    // ---------------------------------------------------------------- adder input gradient
+
+    @Override
+    public void adderInputGrad(int o, int kk, int ld, float[] wtHi, float[] wtLo, float[] x, float[] dy, float[] dx) {
+        // Column panel outer so the O x 2L panel of dy stays in L1 across all k blocks; the x values of a
+        // block sit in registers while o runs.
+        int p = 0;
+        for (; p + 2 * L <= ld; p += 2 * L) {
+            int k = 0;
+            for (; k + 4 <= kk; k += 4) igrad4x2(o, ld, wtHi, wtLo, k * o, x, dy, dx, k * ld + p, p);
+            for (; k < kk; k++) igrad1x2(o, ld, wtHi, wtLo, k * o, x, dy, dx, k * ld + p, p);
+        }
+        for (; p < ld; p += L) {
+            int k = 0;
+            for (; k + 4 <= kk; k += 4) igrad4x1(o, ld, wtHi, wtLo, k * o, x, dy, dx, k * ld + p, p);
+            for (; k < kk; k++) igrad1x1(o, ld, wtHi, wtLo, k * o, x, dy, dx, k * ld + p, p);
+        }
+    }
+
+    private static void igrad4x2(int o, int ld, float[] hi, float[] lo, int t0, float[] x, float[] dy, float[] dx,
+                                 int xi, int p) {
+        FloatVector x00 = FloatVector.fromArray(S, x, xi), x01 = FloatVector.fromArray(S, x, xi + L);
+        FloatVector x10 = FloatVector.fromArray(S, x, xi + ld), x11 = FloatVector.fromArray(S, x, xi + ld + L);
+        FloatVector x20 = FloatVector.fromArray(S, x, xi + 2 * ld), x21 = FloatVector.fromArray(S, x, xi + 2 * ld + L);
+        FloatVector x30 = FloatVector.fromArray(S, x, xi + 3 * ld), x31 = FloatVector.fromArray(S, x, xi + 3 * ld + L);
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+        int t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        for (int r = 0, di = p; r < o; r++, di += ld) {
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
+            FloatVector d1 = FloatVector.fromArray(S, dy, di + L);
+            FloatVector h = FloatVector.broadcast(S, hi[t0 + r]);
+            FloatVector l = FloatVector.broadcast(S, lo[t0 + r]);
+            a00 = h.sub(x00).abs().sub(l.sub(x00).abs()).fma(d0, a00);
+            a01 = h.sub(x01).abs().sub(l.sub(x01).abs()).fma(d1, a01);
+            h = FloatVector.broadcast(S, hi[t1 + r]);
+            l = FloatVector.broadcast(S, lo[t1 + r]);
+            a10 = h.sub(x10).abs().sub(l.sub(x10).abs()).fma(d0, a10);
+            a11 = h.sub(x11).abs().sub(l.sub(x11).abs()).fma(d1, a11);
+            h = FloatVector.broadcast(S, hi[t2 + r]);
+            l = FloatVector.broadcast(S, lo[t2 + r]);
+            a20 = h.sub(x20).abs().sub(l.sub(x20).abs()).fma(d0, a20);
+            a21 = h.sub(x21).abs().sub(l.sub(x21).abs()).fma(d1, a21);
+            h = FloatVector.broadcast(S, hi[t3 + r]);
+            l = FloatVector.broadcast(S, lo[t3 + r]);
+            a30 = h.sub(x30).abs().sub(l.sub(x30).abs()).fma(d0, a30);
+            a31 = h.sub(x31).abs().sub(l.sub(x31).abs()).fma(d1, a31);
+        }
+        a00.mul(0.5f).intoArray(dx, xi);
+        a01.mul(0.5f).intoArray(dx, xi + L);
+        a10.mul(0.5f).intoArray(dx, xi + ld);
+        a11.mul(0.5f).intoArray(dx, xi + ld + L);
+        a20.mul(0.5f).intoArray(dx, xi + 2 * ld);
+        a21.mul(0.5f).intoArray(dx, xi + 2 * ld + L);
+        a30.mul(0.5f).intoArray(dx, xi + 3 * ld);
+        a31.mul(0.5f).intoArray(dx, xi + 3 * ld + L);
+    }
+
+    private static void igrad1x2(int o, int ld, float[] hi, float[] lo, int t0, float[] x, float[] dy, float[] dx,
+                                 int xi, int p) {
+        FloatVector x0 = FloatVector.fromArray(S, x, xi), x1 = FloatVector.fromArray(S, x, xi + L);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0;
+        for (int r = 0, di = p; r < o; r++, di += ld) {
+            FloatVector h = FloatVector.broadcast(S, hi[t0 + r]);
+            FloatVector l = FloatVector.broadcast(S, lo[t0 + r]);
+            a0 = h.sub(x0).abs().sub(l.sub(x0).abs()).fma(FloatVector.fromArray(S, dy, di), a0);
+            a1 = h.sub(x1).abs().sub(l.sub(x1).abs()).fma(FloatVector.fromArray(S, dy, di + L), a1);
+        }
+        a0.mul(0.5f).intoArray(dx, xi);
+        a1.mul(0.5f).intoArray(dx, xi + L);
+    }
+
+    private static void igrad4x1(int o, int ld, float[] hi, float[] lo, int t0, float[] x, float[] dy, float[] dx,
+                                 int xi, int p) {
+        FloatVector x0 = FloatVector.fromArray(S, x, xi), x1 = FloatVector.fromArray(S, x, xi + ld);
+        FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * ld), x3 = FloatVector.fromArray(S, x, xi + 3 * ld);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        for (int r = 0, di = p; r < o; r++, di += ld) {
+            FloatVector d = FloatVector.fromArray(S, dy, di);
+            a0 = x0.sub(hi[t0 + r]).abs().sub(x0.sub(lo[t0 + r]).abs()).fma(d, a0);
+            a1 = x1.sub(hi[t1 + r]).abs().sub(x1.sub(lo[t1 + r]).abs()).fma(d, a1);
+            a2 = x2.sub(hi[t2 + r]).abs().sub(x2.sub(lo[t2 + r]).abs()).fma(d, a2);
+            a3 = x3.sub(hi[t3 + r]).abs().sub(x3.sub(lo[t3 + r]).abs()).fma(d, a3);
+        }
+        a0.mul(0.5f).intoArray(dx, xi);
+        a1.mul(0.5f).intoArray(dx, xi + ld);
+        a2.mul(0.5f).intoArray(dx, xi + 2 * ld);
+        a3.mul(0.5f).intoArray(dx, xi + 3 * ld);
+    }
+
+    private static void igrad1x1(int o, int ld, float[] hi, float[] lo, int t0, float[] x, float[] dy, float[] dx,
+                                 int xi, int p) {
+        FloatVector x0 = FloatVector.fromArray(S, x, xi);
+        FloatVector a = FloatVector.zero(S);
+        for (int r = 0, di = p; r < o; r++, di += ld) {
+            a = x0.sub(hi[t0 + r]).abs().sub(x0.sub(lo[t0 + r]).abs()).fma(FloatVector.fromArray(S, dy, di), a);
+        }
+        a.mul(0.5f).intoArray(dx, xi);
+    }
+
+    // ---------------------------------------------------------------- filter gradient: dw += dy . x^T
+
+    @Override
+    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, float[] dw) {
+        float[] tmp = new float[16 * L];
+        int r = 0;
+        for (; r + 4 <= o; r += 4) {
+            int k = 0;
+            for (; k + 4 <= kk; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, k * ld, dw, r * kk + k, tmp);
+            for (; k < kk; k++) fgrad4x1(ld, kk, dy, r * ld, x, k * ld, dw, r * kk + k, tmp);
+        }
+        for (; r < o; r++) {
+            int k = 0;
+            for (; k + 4 <= kk; k += 4) fgrad1x4(ld, dy, r * ld, x, k * ld, dw, r * kk + k, tmp);
+            for (; k < kk; k++) fgrad1x1(ld, dy, r * ld, x, k * ld, dw, r * kk + k, tmp);
+        }
+    }
+
+    private static void fgrad4x4(int ld, int kk, float[] dy, int d0, float[] x, int x0, float[] dw, int w0, float[] tmp) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
+        int x1 = x0 + ld, x2 = x1 + ld, x3 = x2 + ld;
+        for (int p = 0; p < ld; p += L) {
+            FloatVector u0 = FloatVector.fromArray(S, dy, d0 + p);
+            FloatVector u1 = FloatVector.fromArray(S, dy, d1 + p);
+            FloatVector u2 = FloatVector.fromArray(S, dy, d2 + p);
+            FloatVector u3 = FloatVector.fromArray(S, dy, d3 + p);
+            FloatVector v = FloatVector.fromArray(S, x, x0 + p);
+            a00 = u0.fma(v, a00);
+            a10 = u1.fma(v, a10);
+            a20 = u2.fma(v, a20);
+            a30 = u3.fma(v, a30);
+            v = FloatVector.fromArray(S, x, x1 + p);
+            a01 = u0.fma(v, a01);
+            a11 = u1.fma(v, a11);
+            a21 = u2.fma(v, a21);
+            a31 = u3.fma(v, a31);
+            v = FloatVector.fromArray(S, x, x2 + p);
+            a02 = u0.fma(v, a02);
+            a12 = u1.fma(v, a12);
+            a22 = u2.fma(v, a22);
+            a32 = u3.fma(v, a32);
+            v = FloatVector.fromArray(S, x, x3 + p);
+            a03 = u0.fma(v, a03);
+            a13 = u1.fma(v, a13);
+            a23 = u2.fma(v, a23);
+            a33 = u3.fma(v, a33);
+        }
+        a00.intoArray(tmp, 0 * L);
+        a01.intoArray(tmp, 1 * L);
+        a02.intoArray(tmp, 2 * L);
+        a03.intoArray(tmp, 3 * L);
+        a10.intoArray(tmp, 4 * L);
+        a11.intoArray(tmp, 5 * L);
+        a12.intoArray(tmp, 6 * L);
+        a13.intoArray(tmp, 7 * L);
+        a20.intoArray(tmp, 8 * L);
+        a21.intoArray(tmp, 9 * L);
+        a22.intoArray(tmp, 10 * L);
+        a23.intoArray(tmp, 11 * L);
+        a30.intoArray(tmp, 12 * L);
+        a31.intoArray(tmp, 13 * L);
+        a32.intoArray(tmp, 14 * L);
+        a33.intoArray(tmp, 15 * L);
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) dw[w0 + i * kk + j] += laneSum(tmp, (i * 4 + j) * L);
+        }
+    }
+
+    private static void fgrad4x1(int ld, int kk, float[] dy, int d0, float[] x, int x0, float[] dw, int w0, float[] tmp) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
+        for (int p = 0; p < ld; p += L) {
+            FloatVector v = FloatVector.fromArray(S, x, x0 + p);
+            a0 = FloatVector.fromArray(S, dy, d0 + p).fma(v, a0);
+            a1 = FloatVector.fromArray(S, dy, d1 + p).fma(v, a1);
+            a2 = FloatVector.fromArray(S, dy, d2 + p).fma(v, a2);
+            a3 = FloatVector.fromArray(S, dy, d3 + p).fma(v, a3);
+        }
+        a0.intoArray(tmp, 0);
+        a1.intoArray(tmp, L);
+        a2.intoArray(tmp, 2 * L);
+        a3.intoArray(tmp, 3 * L);
+        for (int i = 0; i < 4; i++) dw[w0 + i * kk] += laneSum(tmp, i * L);
+    }
+
+    private static void fgrad1x4(int ld, float[] dy, int d0, float[] x, int x0, float[] dw, int w0, float[] tmp) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int x1 = x0 + ld, x2 = x1 + ld, x3 = x2 + ld;
+        for (int p = 0; p < ld; p += L) {
+            FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
+            a0 = u.fma(FloatVector.fromArray(S, x, x0 + p), a0);
+            a1 = u.fma(FloatVector.fromArray(S, x, x1 + p), a1);
+            a2 = u.fma(FloatVector.fromArray(S, x, x2 + p), a2);
+            a3 = u.fma(FloatVector.fromArray(S, x, x3 + p), a3);
+        }
+        a0.intoArray(tmp, 0);
+        a1.intoArray(tmp, L);
+        a2.intoArray(tmp, 2 * L);
+        a3.intoArray(tmp, 3 * L);
+        for (int j = 0; j < 4; j++) dw[w0 + j] += laneSum(tmp, j * L);
+    }
+
+    private static void fgrad1x1(int ld, float[] dy, int d0, float[] x, int x0, float[] dw, int w0, float[] tmp) {
+        FloatVector a = FloatVector.zero(S);
+        for (int p = 0; p < ld; p += L) {
+            a = FloatVector.fromArray(S, dy, d0 + p).fma(FloatVector.fromArray(S, x, x0 + p), a);
+        }
+        a.intoArray(tmp, 0);
+        dw[w0] += laneSum(tmp, 0);
+    }
+
+    @Override
+    public void rowSums(int rows, int ld, float[] dy, float[] sums) {
+        float[] tmp = new float[L];
+        for (int r = 0; r < rows; r++) {
+            FloatVector a = FloatVector.zero(S);
+            for (int p = r * ld, end = p + ld; p < end; p += L) a = a.add(FloatVector.fromArray(S, dy, p));
+            a.intoArray(tmp, 0);
+            sums[r] += laneSum(tmp, 0);
+        }
+    }
+
+    /** Sum of the L lanes stored at tmp[off..], in lane order: the same in interpreted and compiled code. */
+    private static float laneSum(float[] tmp, int off) {
+        float s = 0f;
+        for (int i = off; i < off + L; i++) s += tmp[i];
+        return s;
+    }
+}

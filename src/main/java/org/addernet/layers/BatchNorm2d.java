@@ -1,0 +1,145 @@
+package org.addernet.layers;
+
+import org.addernet.engine.Engine;
+import org.addernet.engine.Params;
+import org.addernet.engine.Tensor;
+
+/**
+ * PyTorch {@code BatchNorm2d} (eps 1e-5, momentum 0.1): training normalizes each channel with the batch mean
+ * and the biased batch variance over (N, H, W) and moves {@code running_var} towards the unbiased one; eval
+ * uses the running statistics. The running statistics are updated in place in {@code Params.buffers};
+ * {@code num_batches_tracked} is the model's step counter (all BN layers of a model step together).
+ * Per-channel sums are taken in double so that large batches keep float32 results within the golden
+ * tolerances. Channels are independent, so they are split over the engine's threads.
+ */
+public final class BatchNorm2d implements Layer {
+    public static final double DEFAULT_EPS = 1e-5;
+    public static final double DEFAULT_MOMENTUM = 0.1;
+
+    private final Engine engine;
+    private final Params.Builder builder;
+    private Params params;
+    private final int channels;
+    private final int gOff, bOff, meanOff, varOff;
+    private final double eps, momentum;
+    private Tensor x, y, dx;
+    private final double[] batchMean, batchInvStd;
+    private boolean lastTraining;
+
+    public BatchNorm2d(Engine engine, Params.Builder pb, String name, int channels) {
+        this.engine = engine;
+        this.builder = pb;
+        this.channels = channels;
+        this.gOff = pb.add(name + ".weight", Params.Kind.BN_WEIGHT, channels);
+        this.bOff = pb.add(name + ".bias", Params.Kind.BN_BIAS, channels);
+        this.meanOff = pb.add(name + ".running_mean", Params.Kind.BUFFER, channels);
+        this.varOff = pb.add(name + ".running_var", Params.Kind.BUFFER, channels);
+        this.eps = DEFAULT_EPS;
+        this.momentum = DEFAULT_MOMENTUM;
+        batchMean = new double[channels];
+        batchInvStd = new double[channels];
+    }
+
+    private Params params() {
+        if (params == null) params = builder.build();
+        return params;
+    }
+
+    /** weight = 1, bias = 0, running mean 0, running var 1 (PyTorch's reset). */
+    public void init() {
+        Params p = params();
+        for (int c = 0; c < channels; c++) {
+            p.data[gOff + c] = 1f;
+            p.data[bOff + c] = 0f;
+            p.buffers[meanOff + c] = 0f;
+            p.buffers[varOff + c] = 1f;
+        }
+    }
+
+    @Override
+    public Tensor forward(Tensor x, boolean training) {
+        if (x.c != channels) throw new IllegalArgumentException("BatchNorm expects " + channels + " channels, got " + x);
+        this.x = x;
+        this.lastTraining = training;
+        y = Tensor.reuse(y, x.n, x.c, x.h, x.w);
+        Params p = params();
+        final int n = x.n, hw = x.h * x.w;
+        final long m = (long) n * hw;
+        if (training && m < 2) {
+            throw new IllegalArgumentException("BatchNorm in training mode needs more than 1 value per channel, got input " + x);
+        }
+        final float[] xd = x.data, yd = y.data;
+        engine.pool().parallelFor(channels, (t, from, to) -> {
+            for (int c = from; c < to; c++) {
+                double mean, invStd;
+                if (training) {
+                    double s = 0;
+                    for (int i = 0; i < n; i++) {
+                        int base = (i * channels + c) * hw;
+                        for (int j = 0; j < hw; j++) s += xd[base + j];
+                    }
+                    mean = s / m;
+                    double ss = 0;
+                    for (int i = 0; i < n; i++) {
+                        int base = (i * channels + c) * hw;
+                        for (int j = 0; j < hw; j++) {
+                            double d = xd[base + j] - mean;
+                            ss += d * d;
+                        }
+                    }
+                    double var = ss / m;
+                    invStd = 1.0 / Math.sqrt(var + eps);
+                    p.buffers[meanOff + c] = (float) ((1 - momentum) * p.buffers[meanOff + c] + momentum * mean);
+                    p.buffers[varOff + c] = (float) ((1 - momentum) * p.buffers[varOff + c] + momentum * var * m / (m - 1));
+                } else {
+                    mean = p.buffers[meanOff + c];
+                    invStd = 1.0 / Math.sqrt(p.buffers[varOff + c] + eps);
+                }
+                batchMean[c] = mean;
+                batchInvStd[c] = invStd;
+                // (x - mean) in double: adder outputs are large negative sums whose spread is small next to their
+                // mean, so the usual float x*scale + shift would cancel away several digits.
+                double scale = p.data[gOff + c] * invStd, beta = p.data[bOff + c];
+                for (int i = 0; i < n; i++) {
+                    int base = (i * channels + c) * hw;
+                    for (int j = 0; j < hw; j++) yd[base + j] = (float) ((xd[base + j] - mean) * scale + beta);
+                }
+            }
+        });
+        return y;
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        if (!lastTraining) throw new IllegalStateException("BatchNorm backward after an eval-mode forward");
+        Params p = params();
+        dx = Tensor.reuse(dx, x.n, x.c, x.h, x.w);
+        final int n = x.n, hw = x.h * x.w;
+        final long m = (long) n * hw;
+        final float[] xd = x.data, dyd = dy.data, dxd = dx.data;
+        engine.pool().parallelFor(channels, (t, from, to) -> {
+            for (int c = from; c < to; c++) {
+                double mean = batchMean[c], invStd = batchInvStd[c];
+                double sumDy = 0, sumDyXhat = 0;
+                for (int i = 0; i < n; i++) {
+                    int base = (i * channels + c) * hw;
+                    for (int j = 0; j < hw; j++) {
+                        double g = dyd[base + j];
+                        sumDy += g;
+                        sumDyXhat += g * (xd[base + j] - mean) * invStd;
+                    }
+                }
+                p.grad[gOff + c] += (float) sumDyXhat;
+                p.grad[bOff + c] += (float) sumDy;
+                // dx = gamma*invStd * (dy - mean(dy) - xhat*mean(dy*xhat)), in double: with few values per
+                // channel (BN on logits, 1x1 maps, small shards) the three terms nearly cancel.
+                double gInv = p.data[gOff + c] * invStd, k1 = sumDy / m, k2 = sumDyXhat / m * invStd;
+                for (int i = 0; i < n; i++) {
+                    int base = (i * channels + c) * hw;
+                    for (int j = 0; j < hw; j++) dxd[base + j] = (float) (gInv * (dyd[base + j] - k1 - (xd[base + j] - mean) * k2));
+                }
+            }
+        });
+        return dx;
+    }
+}

@@ -1,0 +1,109 @@
+package org.addernet.layers;
+
+import org.addernet.engine.Engine;
+import org.addernet.engine.Params;
+import org.addernet.engine.Rng;
+import org.addernet.engine.Tensor;
+import org.addernet.kernels.ConvGeometry;
+
+/**
+ * A 2-D adder layer ({@code adder2d}: {@code Y = -sum |X - F|}) or its CNN twin (PyTorch {@code Conv2d}),
+ * OIHW filters named {@code <name>.adder} or {@code <name>.weight}, optional bias {@code <name>.bias}.
+ * The kernels are in {@link org.addernet.kernels}; this class only binds shapes and parameter offsets.
+ */
+public final class Conv2d implements Layer {
+    private final Engine engine;
+    private final Params.Builder builder;
+    private Params params;
+    private final boolean adder;
+    private final int in, out, k, stride, pad;
+    private final int wOff, bOff;
+    private boolean needsInputGrad = true;
+    private Tensor x, y, dx;
+
+    public Conv2d(Engine engine, Params.Builder pb, String name, boolean adder, int in, int out, int k, int stride, int pad, boolean bias) {
+        this.engine = engine;
+        this.builder = pb;
+        this.adder = adder;
+        this.in = in;
+        this.out = out;
+        this.k = k;
+        this.stride = stride;
+        this.pad = pad;
+        this.wOff = pb.add(name + (adder ? ".adder" : ".weight"), adder ? Params.Kind.ADDER : Params.Kind.CONV, out, in, k, k);
+        this.bOff = bias ? pb.add(name + ".bias", Params.Kind.BIAS, out) : -1;
+    }
+
+    /**
+     * Initial values as the reference does: adder filters ~ N(0, 1) (the official {@code adder2d}); conv
+     * filters and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default Conv2d init).
+     */
+    public void init(Rng rng) {
+        float[] d = params().data;
+        int n = out * in * k * k;
+        double bound = 1.0 / Math.sqrt((double) in * k * k);
+        for (int i = 0; i < n; i++) {
+            d[wOff + i] = adder ? (float) rng.nextGaussian() : (float) ((rng.nextDouble() * 2 - 1) * bound);
+        }
+        if (bOff >= 0) for (int i = 0; i < out; i++) d[bOff + i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+    }
+
+    private Params params() {
+        if (params == null) params = builder.build();
+        return params;
+    }
+
+    public ConvGeometry geometry(int n, int h, int w) {
+        return new ConvGeometry(n, in, h, w, out, k, stride, pad);
+    }
+
+    @Override
+    public void setNeedsInputGrad(boolean needed) {
+        this.needsInputGrad = needed;
+    }
+
+    @Override
+    public Tensor forward(Tensor x, boolean training) {
+        if (x.c != in) throw new IllegalArgumentException("layer expects " + in + " input channels, got " + x);
+        ConvGeometry g = geometry(x.n, x.h, x.w);
+        this.x = x;
+        y = Tensor.reuse(y, x.n, out, g.ho(), g.wo());
+        Params p = params();
+        if (adder) engine.conv().adderForward(g, x.data, p.data, wOff, y.data);
+        else engine.conv().convForward(g, x.data, p.data, wOff, y.data);
+        if (bOff >= 0) {
+            int hw = g.positions();
+            for (int n = 0; n < x.n; n++)
+                for (int o = 0; o < out; o++) {
+                    float b = p.data[bOff + o];
+                    int base = (n * out + o) * hw;
+                    for (int i = 0; i < hw; i++) y.data[base + i] += b;
+                }
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        ConvGeometry g = geometry(x.n, x.h, x.w);
+        Params p = params();
+        float[] dxData = null;
+        if (needsInputGrad) {
+            dx = Tensor.reuse(dx, x.n, x.c, x.h, x.w);
+            dxData = dx.data;
+        }
+        if (adder) engine.conv().adderBackward(g, x.data, p.data, wOff, dy.data, dxData, p.grad, wOff);
+        else engine.conv().convBackward(g, x.data, p.data, wOff, dy.data, dxData, p.grad, wOff);
+        if (bOff >= 0) {
+            int hw = g.positions();
+            for (int n = 0; n < x.n; n++)
+                for (int o = 0; o < out; o++) {
+                    double s = 0;
+                    int base = (n * out + o) * hw;
+                    for (int i = 0; i < hw; i++) s += dy.data[base + i];
+                    p.grad[bOff + o] += (float) s;
+                }
+        }
+        return needsInputGrad ? dx : null;
+    }
+}

@@ -1,0 +1,36 @@
+package org.addernet.layers;
+
+import org.addernet.engine.Tensor;
+
+/**
+ * Mean over each channel's H x W plane, giving (N, C, 1, 1). On the CIFAR ResNets' 8x8 maps this is the
+ * reference's {@code AvgPool2d(8)}; for other input sizes it stays a global pool, as torchvision's
+ * {@code AdaptiveAvgPool2d(1)}.
+ */
+public final class GlobalAvgPool implements Layer {
+    private Tensor x, y, dx;
+
+    @Override
+    public Tensor forward(Tensor x, boolean training) {
+        this.x = x;
+        y = Tensor.reuse(y, x.n, x.c, 1, 1);
+        int hw = x.h * x.w, planes = x.n * x.c;
+        for (int pl = 0; pl < planes; pl++) {
+            double s = 0;
+            for (int j = 0; j < hw; j++) s += x.data[pl * hw + j];
+            y.data[pl] = (float) (s / hw);
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        dx = Tensor.reuse(dx, x.n, x.c, x.h, x.w);
+        int hw = x.h * x.w, planes = x.n * x.c;
+        for (int pl = 0; pl < planes; pl++) {
+            float g = dy.data[pl] / hw;
+            for (int j = 0; j < hw; j++) dx.data[pl * hw + j] = g;
+        }
+        return dx;
+    }
+}

@@ -1,0 +1,64 @@
+package org.addernet.layers;
+
+import org.addernet.engine.Tensor;
+
+/**
+ * PyTorch {@code MaxPool2d(k, stride, padding)} (floor mode): padded positions never win. The index of each
+ * window's maximum (first one on ties, as PyTorch's CPU kernel) is kept for the backward pass.
+ */
+public final class MaxPool2d implements Layer {
+    private final int k, stride, pad;
+    private Tensor x, y, dx;
+    private int[] argmax = new int[0];
+
+    public MaxPool2d(int k, int stride, int pad) {
+        if (pad * 2 > k) throw new IllegalArgumentException("pad should be at most half the kernel size");
+        this.k = k;
+        this.stride = stride;
+        this.pad = pad;
+    }
+
+    @Override
+    public Tensor forward(Tensor x, boolean training) {
+        this.x = x;
+        int ho = (x.h + 2 * pad - k) / stride + 1, wo = (x.w + 2 * pad - k) / stride + 1;
+        y = Tensor.reuse(y, x.n, x.c, ho, wo);
+        if (argmax.length < y.size()) argmax = new int[y.size()];
+        float[] xd = x.data, yd = y.data;
+        int planes = x.n * x.c, h = x.h, w = x.w;
+        for (int pl = 0; pl < planes; pl++) {
+            int xb = pl * h * w, yb = pl * ho * wo;
+            for (int i = 0; i < ho; i++) {
+                for (int j = 0; j < wo; j++) {
+                    float best = Float.NEGATIVE_INFINITY;
+                    int bestIdx = -1;
+                    for (int u = 0; u < k; u++) {
+                        int r = i * stride - pad + u;
+                        if (r < 0 || r >= h) continue;
+                        for (int v = 0; v < k; v++) {
+                            int col = j * stride - pad + v;
+                            if (col < 0 || col >= w) continue;
+                            float val = xd[xb + r * w + col];
+                            if (bestIdx < 0 || val > best) {
+                                best = val;
+                                bestIdx = xb + r * w + col;
+                            }
+                        }
+                    }
+                    yd[yb + i * wo + j] = best;
+                    argmax[yb + i * wo + j] = bestIdx;
+                }
+            }
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        dx = Tensor.reuse(dx, x.n, x.c, x.h, x.w);
+        java.util.Arrays.fill(dx.data, 0, dx.size(), 0f);
+        int size = y.size();
+        for (int i = 0; i < size; i++) dx.data[argmax[i]] += dy.data[i];
+        return dx;
+    }
+}

@@ -1,0 +1,81 @@
+package org.addernet.model;
+
+import java.util.List;
+import org.addernet.engine.Params;
+import org.addernet.engine.Tensor;
+import org.addernet.layers.Layer;
+import org.addernet.layers.SoftmaxCrossEntropy;
+
+/**
+ * A network ready to train: its layers, its flat parameters/gradients/buffers, and the loss. Knows nothing of
+ * optimizers, data or Spark. {@link #trainShard} is the unit of work a worker runs on its share of a global
+ * batch; gradients <em>accumulate</em> into {@code params().grad} so several shards can be summed in place.
+ */
+public final class Model {
+    private final String arch;
+    private final boolean adder;
+    private final int classes;
+    private final int[] inputShape;
+    private final Params params;
+    private final Layer net;
+    private final SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy();
+    /** PyTorch's {@code num_batches_tracked}, one count for all BN layers: they always step together. */
+    private long numBatchesTracked;
+    private Tensor lastLogits;
+
+    Model(String arch, boolean adder, int classes, int[] inputShape, Params params, Layer net) {
+        this.arch = arch;
+        this.adder = adder;
+        this.classes = classes;
+        this.inputShape = inputShape.clone();
+        this.params = params;
+        this.net = net;
+        net.setNeedsInputGrad(false);
+    }
+
+    /** Architecture name, e.g. {@code resnet20}. */
+    public String arch() { return arch; }
+    public boolean adder() { return adder; }
+    /** {@code resnet20_adder} / {@code resnet20_cnn}: the name used in checkpoints and golden cases. */
+    public String name() { return arch + (adder ? "_adder" : "_cnn"); }
+    public int classes() { return classes; }
+    /** Expected input (C, H, W). */
+    public int[] inputShape() { return inputShape.clone(); }
+    public Params params() { return params; }
+    public long numBatchesTracked() { return numBatchesTracked; }
+    public void setNumBatchesTracked(long v) { numBatchesTracked = v; }
+
+    /** Logits (N, classes, 1, 1) of a batch. */
+    public Tensor forward(Tensor x, boolean training) {
+        if (x.c != inputShape[0] || x.h != inputShape[1] || x.w != inputShape[2]) {
+            throw new IllegalArgumentException(name() + " expects input " + inputShape[0] + "x" + inputShape[1] + "x"
+                    + inputShape[2] + " per sample, got " + x);
+        }
+        Tensor logits = net.forward(x, training);
+        lastLogits = logits;
+        if (logits.perSample() != classes) throw new IllegalStateException("network produced " + logits + " for " + classes + " classes");
+        return logits;
+    }
+
+    /**
+     * Forward in training mode, loss, backward on one shard of a global batch. Adds this shard's gradient of
+     * {@code lossScale * sum of per-sample losses} into {@code params().grad} (so {@code lossScale = 1/B_global}
+     * yields the gradient of the global mean loss) and updates the BN running statistics in place.
+     */
+    public SoftmaxCrossEntropy.Result trainShard(Tensor x, int[] labels, float lossScale) {
+        Tensor logits = forward(x, true);
+        SoftmaxCrossEntropy.Result r = loss.forwardBackward(logits, labels, lossScale);
+        net.backward(loss.gradient());
+        return r;
+    }
+
+    /** Logits of the most recent forward pass (owned by the last layer, valid until the next call). */
+    public Tensor lastLogits() {
+        return lastLogits;
+    }
+
+    /** The layers, for tools that walk the network (summaries, tests). */
+    public List<Layer> topLevelLayers() {
+        return net instanceof org.addernet.layers.Sequential s ? s.layers() : List.of(net);
+    }
+}

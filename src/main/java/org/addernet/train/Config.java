@@ -1,0 +1,150 @@
+package org.addernet.train;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+
+/**
+ * A training recipe: a {@code .properties} file in {@code conf/} plus {@code key=value} overrides from the
+ * command line. Every key is declared in {@link #KEYS} with its default and documentation (printed by
+ * {@code addernet keys}); an unknown key is an error naming the key and where it came from, so a typo never
+ * silently trains with a default.
+ */
+public final class Config {
+    /** A known key: default value ({@code null} = required) and a one-line description. */
+    public record Key(String name, String defaultValue, String doc) {}
+
+    public static final List<Key> KEYS = List.of(
+            new Key("model", null, "architecture: lenet5bn, resnet20, resnet32, resnet56"),
+            new Key("variant", "adder", "adder (AdderNet) or cnn (the same network with ordinary convolutions)"),
+            new Key("dataset", null, "mnist, fashion-mnist, cifar10 or cifar100"),
+            new Key("data_dir", "data", "folder holding the dataset files (downloaded there if absent and the network allows)"),
+            new Key("epochs", "10", "number of epochs"),
+            new Key("batch_size", "256", "global batch size B (the loss is a mean over B)"),
+            new Key("lr", "0.1", "initial learning rate"),
+            new Key("lr_schedule", "cosine", "cosine (per epoch), cosine_step (per step), step, constant"),
+            new Key("lr_milestones", "", "epochs at which the step schedule multiplies the rate by lr_gamma, e.g. 150,225"),
+            new Key("lr_gamma", "0.1", "factor of the step schedule"),
+            new Key("warmup_epochs", "0", "linear warm-up over this many epochs (per step)"),
+            new Key("momentum", "0.9", "SGD momentum"),
+            new Key("nesterov", "false", "Nesterov momentum"),
+            new Key("weight_decay", "5e-4", "L2 weight decay, applied to every parameter as PyTorch does"),
+            new Key("eta", "0.2", "adder adaptive learning-rate scale (the paper's eta)"),
+            new Key("adaptive_scaling", "global", "global: scale each adder gradient of the whole batch (default); per_worker: scale each worker's share, then sum (the official code under DataParallel)"),
+            new Key("augment", "default", "default (the dataset's usual: crop+flip for CIFAR, none for MNIST), none, cifar"),
+            new Key("seed", "42", "seed of initialization, shuffling and augmentation"),
+            new Key("threads", "0", "engine threads (0 = all available processors)"),
+            new Key("kernels", "auto", "auto, vector (Java Vector API) or scalar"),
+            new Key("emulate_workers", "1", "single process: split each global batch into this many shards as W data-parallel workers would (BN statistics per shard)"),
+            new Key("eval_batch_size", "1000", "batch size of evaluation"),
+            new Key("train_limit", "0", "use only the first N training samples (0 = all); for quick runs"),
+            new Key("test_limit", "0", "evaluate on only the first N test samples (0 = all)"),
+            new Key("log_every", "50", "print a progress line every N steps"),
+            new Key("checkpoint", "true", "write DIR/checkpoint.ckpt after every epoch"));
+
+    private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
+
+    static {
+        for (Key k : KEYS) BY_NAME.put(k.name(), k);
+    }
+
+    private final Map<String, String> values;
+
+    private Config(Map<String, String> values) {
+        this.values = values;
+    }
+
+    /** Reads {@code file} (may be null) and applies the {@code key=value} overrides after it. */
+    public static Config load(Path file, List<String> overrides) {
+        Map<String, String> v = new TreeMap<>();
+        if (file != null) {
+            if (!Files.isRegularFile(file)) throw new IllegalArgumentException("config file not found: " + file);
+            Properties p = new Properties();
+            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                p.load(r);
+            } catch (IOException | IllegalArgumentException e) {
+                throw new IllegalArgumentException("cannot read config file " + file + ": " + e.getMessage(), e);
+            }
+            for (String k : p.stringPropertyNames()) put(v, k, p.getProperty(k).trim(), "config file " + file);
+        }
+        for (String o : overrides) {
+            int eq = o.indexOf('=');
+            if (eq <= 0) throw new IllegalArgumentException("expected key=value, got '" + o + "'");
+            put(v, o.substring(0, eq).trim(), o.substring(eq + 1).trim(), "command line");
+        }
+        for (Key k : KEYS) {
+            if (!v.containsKey(k.name())) {
+                if (k.defaultValue() == null) {
+                    throw new IllegalArgumentException("missing required key '" + k.name() + "' (" + k.doc() + ")"
+                            + (file != null ? " in " + file : ""));
+                }
+                v.put(k.name(), k.defaultValue());
+            }
+        }
+        return new Config(v);
+    }
+
+    private static void put(Map<String, String> v, String key, String value, String source) {
+        if (!BY_NAME.containsKey(key)) {
+            throw new IllegalArgumentException("unknown config key '" + key + "' in " + source + "; known keys: " + BY_NAME.keySet());
+        }
+        v.put(key, value);
+    }
+
+    public String get(String key) {
+        if (!BY_NAME.containsKey(key)) throw new IllegalArgumentException("unknown config key '" + key + "'");
+        return values.get(key);
+    }
+
+    public int getInt(String key) {
+        try {
+            return Integer.parseInt(get(key));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("config key '" + key + "' must be an integer, got '" + get(key) + "'");
+        }
+    }
+
+    public double getDouble(String key) {
+        try {
+            double d = Double.parseDouble(get(key));
+            if (!Double.isFinite(d)) throw new NumberFormatException();
+            return d;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("config key '" + key + "' must be a finite number, got '" + get(key) + "'");
+        }
+    }
+
+    public boolean getBoolean(String key) {
+        String s = get(key);
+        if (s.equals("true")) return true;
+        if (s.equals("false")) return false;
+        throw new IllegalArgumentException("config key '" + key + "' must be true or false, got '" + s + "'");
+    }
+
+    public int[] getInts(String key) {
+        String s = get(key);
+        if (s.isEmpty()) return new int[0];
+        String[] parts = s.split(",");
+        int[] r = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                r[i] = Integer.parseInt(parts[i].trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("config key '" + key + "' must be a comma-separated list of integers, got '" + s + "'");
+            }
+        }
+        return r;
+    }
+
+    /** All resolved values, defaults included, in key order (stored in checkpoints and printed at start). */
+    public Map<String, String> asMap() {
+        return new TreeMap<>(values);
+    }
+}
