@@ -10,7 +10,7 @@ import org.addernet.engine.ThreadPool;
  * {@code (0 - mean[c]) / std[c]}, and values are computed in float32 as PyTorch does,
  * {@code (v / 255f - mean[c]) / std[c]}.
  *
- * <p>The random choices for sample {@code idx} in epoch {@code e} come from {@code Rng.derive(seed, e, idx)}
+ * <p>The random choices for sample {@code idx} in epoch {@code e} come from {@code Rng.derive(seed, Rng.AUGMENT, e, idx)}
  * only, drawn in torchvision's order: crop row offset, crop column offset (each uniform in
  * {@code [0, 2*pad]}), then flip if {@code nextFloat() < 0.5}. A sample's result therefore does not depend
  * on which batch, worker or thread assembles it. {@code idx} is the index in the {@link ImageDataset} given
@@ -106,7 +106,7 @@ public final class BatchAssembler {
             }
             return;
         }
-        Rng rng = Rng.derive(seed, epoch, idx);
+        Rng rng = Rng.derive(seed, Rng.AUGMENT, epoch, idx);
         int dy = rng.nextInt(2 * PAD + 1) - PAD; // output row r reads input row r + dy
         int dx = rng.nextInt(2 * PAD + 1) - PAD;
         boolean flip = rng.nextFloat() < 0.5f;

@@ -11,7 +11,7 @@ import org.addernet.engine.Rng;
  * would otherwise give each worker a few classes only, and its batch-norm statistics would be biased.
  * Shard sizes differ by at most one.
  *
- * <p><b>Order.</b> Each epoch the shard is permuted with {@code Rng.derive(seed, epoch, p)}; step {@code s}
+ * <p><b>Order.</b> Each epoch the shard is permuted with {@code Rng.derive(seed, Rng.SHUFFLE, epoch, p)}; step {@code s}
  * takes the next {@code B/W} samples of that permutation. {@code B} must be divisible by {@code W}. With
  * {@code W = 1} this is an ordinary full reshuffle every epoch.
  *
@@ -116,7 +116,7 @@ public final class Sampler {
         if (epoch < 0) throw new IllegalArgumentException("epoch must be >= 0, got " + epoch);
         Order c = cached;
         if (c != null && c.epoch == epoch && c.partition == partition) return c.indices;
-        int[] perm = Rng.derive(seed, epoch, partition).permutation(shardSize(partition));
+        int[] perm = Rng.derive(seed, Rng.SHUFFLE, epoch, partition).permutation(shardSize(partition));
         for (int k = 0; k < perm.length; k++) perm[k] = partition + perm[k] * workers;
         cached = new Order(epoch, partition, perm);
         return perm;

@@ -9,6 +9,9 @@ package org.addernet.engine;
 public final class Rng {
     private long state;
 
+    /** Stream tags, so that the shuffle of partition p and the augmentation of sample p never share a stream. */
+    public static final long SHUFFLE = 0x5348_5546_464CL, AUGMENT = 0x4155_474DL, INIT = 0x494E_4954L;
+
     public Rng(long seed) {
         this.state = seed;
     }

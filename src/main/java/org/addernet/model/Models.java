@@ -35,7 +35,7 @@ public final class Models {
             case "resnet56" -> b.finish(arch, classes, new int[] {3, 32, 32}, cifarResNet(b, 9, classes));
             default -> throw new IllegalArgumentException("unknown model '" + arch + "'; known: " + ARCHS);
         };
-        b.init(new Rng(seed));
+        b.init(Rng.derive(seed, Rng.INIT));
         return m;
     }
 

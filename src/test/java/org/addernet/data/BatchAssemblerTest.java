@@ -120,7 +120,7 @@ class BatchAssemblerTest {
         Set<Integer> offsets = new HashSet<>();
         boolean sawFlippedCornerCrop = false;
         for (int idx = 0; idx < 200; idx++) {
-            Rng r = Rng.derive(seed, 2, idx);
+            Rng r = Rng.derive(seed, Rng.AUGMENT, 2, idx);
             int top = r.nextInt(9), left = r.nextInt(9);
             boolean flip = r.nextFloat() < 0.5f;
             flips += flip ? 1 : 0;
@@ -142,7 +142,7 @@ class BatchAssemblerTest {
         BatchAssembler a = new BatchAssembler(d, MEAN, STD, true, seed);
         // Find a sample whose crop starts at the top-left corner (top = left = 0) and is flipped.
         for (int idx = 0; idx < d.count(); idx++) {
-            Rng r = Rng.derive(seed, 0, idx);
+            Rng r = Rng.derive(seed, Rng.AUGMENT, 0, idx);
             int top = r.nextInt(9), left = r.nextInt(9);
             boolean flip = r.nextFloat() < 0.5f;
             if (top != 0 || left != 0 || !flip) continue;

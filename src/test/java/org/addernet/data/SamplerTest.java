@@ -61,7 +61,7 @@ class SamplerTest {
                 }
             }
         }
-        // The permutation is Rng.derive(seed, epoch, p) over the shard: it changes between epochs.
+        // The permutation is Rng.derive(seed, Rng.SHUFFLE, epoch, p) over the shard: it changes between epochs.
         assertFalse(Arrays.equals(s.indices(0, 2, 0), s.indices(1, 2, 0)));
         assertArrayEquals(s.indices(3, 1, 4), new Sampler(1003, 4, 100, 5).indices(3, 1, 4));
         assertEquals(251, s.shardSize(0));

@@ -1,0 +1,8 @@
+/**
+ * Layers, each with its forward and backward side by side: {@link org.addernet.layers.Conv2d} (adder or
+ * ordinary convolution), {@link org.addernet.layers.BatchNorm2d}, {@link org.addernet.layers.ReLU},
+ * {@link org.addernet.layers.MaxPool2d}, {@link org.addernet.layers.GlobalAvgPool}, the ResNet
+ * {@link org.addernet.layers.BasicBlock}, {@link org.addernet.layers.Sequential}, and the loss
+ * {@link org.addernet.layers.SoftmaxCrossEntropy}. PyTorch semantics throughout (DESIGN.md §1).
+ */
+package org.addernet.layers;
