@@ -14,7 +14,8 @@ import org.addernet.engine.ThreadPool;
  * only, drawn in torchvision's order: crop row offset, crop column offset (each uniform in
  * {@code [0, 2*pad]}), then flip if {@code nextFloat() < 0.5}. A sample's result therefore does not depend
  * on which batch, worker or thread assembles it. {@code idx} is the index in the {@link ImageDataset} given
- * here (for a {@link ImageDataset#subset}, the index within the subset).
+ * here; the draws are keyed by the sample's {@link ImageDataset#id}, its index in the original dataset, so a
+ * shard held by a worker augments each sample exactly as the whole dataset would.
  *
  * <p>Immutable: one instance may fill batches from many threads at once.
  */
@@ -106,7 +107,7 @@ public final class BatchAssembler {
             }
             return;
         }
-        Rng rng = Rng.derive(seed, Rng.AUGMENT, epoch, idx);
+        Rng rng = Rng.derive(seed, Rng.AUGMENT, epoch, data.id(idx));
         int dy = rng.nextInt(2 * PAD + 1) - PAD; // output row r reads input row r + dy
         int dx = rng.nextInt(2 * PAD + 1) - PAD;
         boolean flip = rng.nextFloat() < 0.5f;

@@ -54,6 +54,7 @@ public final class Trainer implements AutoCloseable {
     private final LrSchedule schedule;
     private final int epochs, workers, logEvery;
     private final boolean perWorkerScaling;
+    private final ShardStep shardStep;
     private int startEpoch;
     private float[] x = new float[0];
     private int[] y = new int[0];
@@ -96,6 +97,7 @@ public final class Trainer implements AutoCloseable {
         this.schedule = new LrSchedule(cfg.get("lr_schedule"), cfg.getDouble("lr"), epochs, sampler.stepsPerEpoch(),
                 cfg.getInts("lr_milestones"), cfg.getDouble("lr_gamma"), cfg.getInt("warmup_epochs"));
         this.logEvery = Math.max(1, cfg.getInt("log_every"));
+        this.shardStep = new ShardStep(model, trainData, engine.pool());
         this.perWorkerScaling = switch (cfg.get("adaptive_scaling")) {
             case "global" -> false;
             case "per_worker" -> true;
@@ -163,10 +165,10 @@ public final class Trainer implements AutoCloseable {
         double lr = 0;
         for (int s = 0; s < steps; s++) {
             lr = schedule.lr(epoch, s);
-            StepResult r = step(epoch, s, lr);
-            lossSum += r.lossSum;
-            correct += r.correct;
-            seen += r.count;
+            StepAggregate r = step(epoch, s, lr);
+            lossSum += r.lossSum();
+            correct += r.correct();
+            seen += r.count();
             if ((s + 1) % logEvery == 0 || s + 1 == steps) {
                 double secs = (System.nanoTime() - t0) / 1e9;
                 double ips = seen / secs;
@@ -183,57 +185,24 @@ public final class Trainer implements AutoCloseable {
                 seen / seconds, seconds, evalSeconds);
     }
 
-    record StepResult(double lossSum, long correct, long count) {}
-
-    /** One global step: every shard's forward/backward, gradient sum, adaptive scaling, SGD update. */
-    StepResult step(int epoch, int step, double lr) {
-        Params p = model.params();
-        p.zeroGrad();
+    /** One global step: every emulated worker's {@link ShardStep}, their {@link StepAggregate}, the update. */
+    StepAggregate step(int epoch, int step, double lr) {
         int[][] shards = new int[workers][];
         int global = 0;
         for (int w = 0; w < workers; w++) {
             shards[w] = sampler.indices(epoch, w, step);
             global += shards[w].length;
         }
-        if (global == 0) throw new IllegalStateException("empty global batch at epoch " + epoch + " step " + step);
-        float scale = 1f / global;
-        double lossSum = 0;
-        long correct = 0;
-        float[] runningBefore = workers > 1 ? p.buffers.clone() : null;
-        double[] runningSum = workers > 1 ? new double[p.buffers.length] : null;
-        float[] gradSum = perWorkerScaling ? new float[p.grad.length] : null;
+        Params p = model.params();
+        float[] buffersAtStart = workers > 1 ? p.buffers.clone() : null;
+        StepAggregate agg = new StepAggregate();
         for (int w = 0; w < workers; w++) {
-            int n = shards[w].length;
-            if (n == 0) continue;
-            if (runningBefore != null) System.arraycopy(runningBefore, 0, p.buffers, 0, runningBefore.length);
-            SoftmaxCrossEntropy.Result r = model.trainShard(batch(trainData, epoch, shards[w]), y, scale);
-            lossSum += r.lossSum();
-            correct += r.correct();
-            if (runningSum != null) {
-                for (int i = 0; i < runningSum.length; i++) runningSum[i] += (double) p.buffers[i] * n;
-            }
-            if (gradSum != null) {
-                Sgd.scaleAdderGradients(p, sgd.eta());
-                for (int i = 0; i < gradSum.length; i++) gradSum[i] += p.grad[i];
-                p.zeroGrad();
-            }
+            if (buffersAtStart != null) System.arraycopy(buffersAtStart, 0, p.buffers, 0, buffersAtStart.length);
+            agg.add(shardStep.run(shards[w], epoch, global, perWorkerScaling ? sgd.eta() : 0));
         }
-        if (runningSum != null) {
-            for (int i = 0; i < runningSum.length; i++) p.buffers[i] = (float) (runningSum[i] / global);
-        }
-        if (!Double.isFinite(lossSum)) {
-            throw new IllegalStateException(String.format(Locale.ROOT,
-                    "loss is %s at epoch %d step %d (lr %.5g): training diverged; the last checkpoint in %s is kept",
-                    lossSum, epoch + 1, step + 1, lr, out));
-        }
-        if (gradSum != null) {
-            System.arraycopy(gradSum, 0, p.grad, 0, gradSum.length);
-            sgd.applyUpdate(p, lr);
-        } else {
-            sgd.step(p, lr);
-        }
-        model.setNumBatchesTracked(model.numBatchesTracked() + 1);
-        return new StepResult(lossSum, correct, global);
+        agg.apply(model, sgd, lr, perWorkerScaling, String.format(Locale.ROOT, "epoch %d step %d (last checkpoint kept in %s)",
+                epoch + 1, step + 1, out));
+        return agg;
     }
 
     /** Fills the reusable batch buffers with the given samples and wraps them as a tensor. */

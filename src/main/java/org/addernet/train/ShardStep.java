@@ -1,0 +1,62 @@
+package org.addernet.train;
+
+import org.addernet.data.BatchAssembler;
+import org.addernet.engine.Params;
+import org.addernet.engine.ThreadPool;
+import org.addernet.engine.Tensor;
+import org.addernet.layers.SoftmaxCrossEntropy;
+import org.addernet.model.Model;
+
+/**
+ * One worker's share of a global step (DESIGN.md §4), the unit of work of a Spark task and of each emulated
+ * worker of the single-process trainer: forward/backward on the worker's samples with BN statistics of this
+ * shard, returning the <em>sum</em> of its per-sample gradients (scaled by {@code 1/B_global}, so that the sum
+ * over workers is the gradient of the global mean loss), its BN running statistics after the update times its
+ * sample count (the driver divides the sum by {@code B}: a shard-size-weighted average), its summed loss and
+ * its correct count. The model's weights and buffers must hold the step's starting values on entry; the
+ * buffers are left updated by this shard.
+ */
+public final class ShardStep {
+    /** What a worker sends back for one step; {@code grad} and {@code buffers} have the model's layouts. */
+    public record Result(float[] grad, double[] weightedBuffers, int count, double lossSum, long correct) {}
+
+    private final Model model;
+    private final BatchAssembler data;
+    private final ThreadPool pool;
+    private float[] x = new float[0];
+    private int[] y = new int[0];
+
+    public ShardStep(Model model, BatchAssembler data, ThreadPool pool) {
+        this.model = model;
+        this.data = data;
+        this.pool = pool;
+    }
+
+    /**
+     * @param indices   sample indices of this shard's share, in {@code data}'s numbering
+     * @param epoch     for the augmentation draws
+     * @param globalBatch B, the size of the whole global batch over all workers
+     * @param perWorkerEta if positive, this worker's adder gradients are adaptively scaled here with this eta
+     *                  ({@code adaptive_scaling = per_worker}); 0 for the default global scaling on the driver
+     */
+    public Result run(int[] indices, int epoch, int globalBatch, double perWorkerEta) {
+        Params p = model.params();
+        p.zeroGrad();
+        int n = indices.length;
+        if (n == 0) return new Result(new float[p.grad.length], new double[p.buffers.length], 0, 0, 0);
+        SoftmaxCrossEntropy.Result r = model.trainShard(batch(epoch, indices), y, 1f / globalBatch);
+        if (perWorkerEta > 0) Sgd.scaleAdderGradients(p, perWorkerEta);
+        double[] weighted = new double[p.buffers.length]; // exact: a float times an int fits a double
+        for (int i = 0; i < weighted.length; i++) weighted[i] = (double) p.buffers[i] * n;
+        return new Result(p.grad.clone(), weighted, n, r.lossSum(), r.correct());
+    }
+
+    private Tensor batch(int epoch, int[] indices) {
+        int n = indices.length, s = data.sampleSize();
+        if (x.length != n * s) x = new float[n * s];
+        if (y.length != n) y = new int[n];
+        data.fill(epoch, indices, 0, n, x, y, pool);
+        int[] in = model.inputShape();
+        return new Tensor(n, in[0], in[1], in[2], x);
+    }
+}
