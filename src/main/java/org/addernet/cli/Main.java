@@ -4,8 +4,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.addernet.spark.SparkJob;
 import org.addernet.train.Config;
+import org.addernet.train.Recipe;
+import org.addernet.train.RunFiles;
+import org.addernet.train.SingleProcess;
 import org.addernet.train.Trainer;
+import org.apache.spark.sql.SparkSession;
 
 /**
  * {@code addernet <command> [options]}: the one entry point. It only parses arguments and wires the parts;
@@ -16,9 +21,11 @@ public final class Main {
 
     static final String USAGE = """
             usage: addernet <command> [options]
-              train --config FILE --out DIR [--single-process] [--resume] [key=value ...]
-                  Trains a model; writes DIR/metrics.jsonl (one JSON object per epoch) and DIR/checkpoint.ckpt.
-                  --single-process  the engine-only trainer (the only mode of this version)
+              train --config FILE --out DIR [--master URL | --single-process] [--resume] [key=value ...]
+                  Trains a model as a Spark job (default master local[*], or spark-submit's); DIR (local path,
+                  hdfs:// or s3a://) receives checkpoint.ckpt, metrics.jsonl, metrics.csv, training-curves.png.
+                  --master URL      Spark master, e.g. local[2] or spark://host:7077
+                  --single-process  the engine-only trainer in this JVM, no Spark (emulate_workers=W mimics W workers)
                   --resume          continue from DIR/checkpoint.ckpt
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
@@ -59,15 +66,16 @@ public final class Main {
     }
 
     static void train(String[] args) throws Exception {
-        Path config = null, out = null;
-        boolean resume = false;
+        String config = null, out = null, master = null;
+        boolean resume = false, single = false;
         List<String> overrides = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
-                case "--config" -> config = Path.of(value(args, ++i, a));
-                case "--out" -> out = Path.of(value(args, ++i, a));
-                case "--single-process" -> { } // the only mode until the Spark job exists; accepted so scripts keep working
+                case "--config" -> config = value(args, ++i, a);
+                case "--out" -> out = value(args, ++i, a);
+                case "--master" -> master = value(args, ++i, a);
+                case "--single-process" -> single = true;
                 case "--resume" -> resume = true;
                 default -> {
                     if (a.startsWith("--") || !a.contains("=")) throw new IllegalArgumentException("unknown train option '" + a + "'\n" + USAGE);
@@ -76,13 +84,24 @@ public final class Main {
             }
         }
         if (out == null) throw new IllegalArgumentException("train needs --out DIR\n" + USAGE);
-        Config cfg = Config.load(config, overrides);
+        if (single && master != null) throw new IllegalArgumentException("--single-process and --master exclude each other");
+        Config cfg = Config.load(config == null ? null : Path.of(config), overrides);
+        Recipe recipe = new Recipe(cfg);
         System.out.println("config: " + cfg.asMap());
-        try (Trainer t = new Trainer(cfg, out, System.out)) {
-            if (resume) t.resume(out.resolve("checkpoint.ckpt"));
-            Trainer.EpochMetrics m = t.run();
-            if (m != null) System.out.println("final: " + m.toJson());
+        Trainer.EpochMetrics m;
+        if (single) {
+            try (SingleProcess run = new SingleProcess(recipe, RunFiles.local(Path.of(out)), System.out)) {
+                if (resume) run.trainer().resume();
+                m = run.trainer().run();
+            }
+        } else {
+            try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(cfg, master)).getOrCreate();
+                 SparkJob job = new SparkJob(recipe, spark, out, System.out)) {
+                if (resume) job.trainer().resume();
+                m = job.trainer().run();
+            }
         }
+        if (m != null) System.out.println("final: " + m.toJson());
     }
 
     private static String value(String[] args, int i, String opt) {

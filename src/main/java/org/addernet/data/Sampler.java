@@ -123,6 +123,19 @@ public final class Sampler {
     }
 
     /** The dataset indices partition {@code p} uses at step {@code s} of epoch {@code e} (a fresh array). */
+    /** Size of the whole global batch at a step: the sum of every partition's share (B except maybe at the end). */
+    public int globalBatchAt(int step) {
+        if (step < 0 || step >= steps) {
+            throw new IndexOutOfBoundsException("step " + step + " of an epoch of " + steps + " steps");
+        }
+        int total = 0;
+        for (int p = 0; p < workers; p++) {
+            int from = Math.min(step * perWorker, shardSize(p));
+            total += Math.min(from + perWorker, shardSize(p)) - from;
+        }
+        return total;
+    }
+
     public int[] indices(int epoch, int partition, int step) {
         if (step < 0 || step >= steps) {
             throw new IndexOutOfBoundsException("step " + step + " of an epoch of " + steps + " steps");

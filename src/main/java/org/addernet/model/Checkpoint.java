@@ -9,10 +9,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,7 +32,7 @@ import org.addernet.engine.Params;
  * </pre>
  * All numbers are big-endian (Java {@code DataOutput}). Tensors hold the parameters and BN buffers under their
  * PyTorch names and the optimizer's momentum buffer as {@code optimizer.momentum_buffer} (flat, parameter order).
- * {@link #writeAtomic} writes a temporary file and renames it, so a crash never leaves a torn checkpoint.
+ * Files are written through {@link org.addernet.train.RunFiles}, atomically (temporary file, then rename).
  */
 public final class Checkpoint {
     static final byte[] MAGIC = "ADDERCKP".getBytes(StandardCharsets.US_ASCII);
@@ -200,31 +196,6 @@ public final class Checkpoint {
             return new Checkpoint(meta, tensors);
         } catch (EOFException e) {
             throw new IOException(source + " is truncated", e);
-        }
-    }
-
-    public void writeAtomic(Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
-        try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                write(out);
-            }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
-
-    public static Checkpoint read(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) throw new IOException("checkpoint not found: " + file);
-        try (InputStream in = Files.newInputStream(file)) {
-            return read(in, file.toString());
         }
     }
 

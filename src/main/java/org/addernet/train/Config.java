@@ -15,7 +15,8 @@ import java.util.TreeMap;
  * A training recipe: a {@code .properties} file in {@code conf/} plus {@code key=value} overrides from the
  * command line. Every key is declared in {@link #KEYS} with its default and documentation (printed by
  * {@code addernet keys}); an unknown key is an error naming the key and where it came from, so a typo never
- * silently trains with a default.
+ * silently trains with a default. Keys starting with {@code spark.} are Spark settings, passed through to
+ * SparkConf (Spark documents them).
  */
 public final class Config {
     /** A known key: default value ({@code null} = required) and a one-line description. */
@@ -47,7 +48,13 @@ public final class Config {
             new Key("train_limit", "0", "use only the first N training samples (0 = all); for quick runs"),
             new Key("test_limit", "0", "evaluate on only the first N test samples (0 = all)"),
             new Key("log_every", "50", "print a progress line every N steps"),
-            new Key("checkpoint", "true", "write DIR/checkpoint.ckpt after every epoch"));
+            new Key("checkpoint", "true", "write DIR/checkpoint.ckpt after every epoch"),
+            new Key("checkpoint_every_steps", "0", "Spark job: also checkpoint every N steps inside an epoch (0 = only at epoch ends)"),
+            new Key("workers", "0", "Spark job: data-parallel workers W = partitions of the cached dataset (0 = Spark's default parallelism)"),
+            new Key("tree_depth", "2", "Spark job: depth of the treeReduce that sums the workers' gradients"));
+
+    /** Keys starting with this prefix are Spark settings, passed to SparkConf as they are. */
+    public static final String SPARK_PREFIX = "spark.";
 
     private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
 
@@ -92,10 +99,17 @@ public final class Config {
     }
 
     private static void put(Map<String, String> v, String key, String value, String source) {
-        if (!BY_NAME.containsKey(key)) {
+        if (!BY_NAME.containsKey(key) && !key.startsWith(SPARK_PREFIX)) {
             throw new IllegalArgumentException("unknown config key '" + key + "' in " + source + "; known keys: " + BY_NAME.keySet());
         }
         v.put(key, value);
+    }
+
+    /** The {@code spark.*} settings of the recipe, for SparkConf. */
+    public Map<String, String> sparkSettings() {
+        Map<String, String> r = new TreeMap<>();
+        for (Map.Entry<String, String> e : values.entrySet()) if (e.getKey().startsWith(SPARK_PREFIX)) r.put(e.getKey(), e.getValue());
+        return r;
     }
 
     public String get(String key) {

@@ -21,37 +21,40 @@ public final class ShardStep {
     public record Result(float[] grad, double[] weightedBuffers, int count, double lossSum, long correct) {}
 
     private final Model model;
-    private final BatchAssembler data;
     private final ThreadPool pool;
     private float[] x = new float[0];
     private int[] y = new int[0];
 
-    public ShardStep(Model model, BatchAssembler data, ThreadPool pool) {
+    public ShardStep(Model model, ThreadPool pool) {
         this.model = model;
-        this.data = data;
         this.pool = pool;
     }
 
+    public Model model() {
+        return model;
+    }
+
     /**
+     * @param data      the worker's samples (normalization, augmentation)
      * @param indices   sample indices of this shard's share, in {@code data}'s numbering
      * @param epoch     for the augmentation draws
      * @param globalBatch B, the size of the whole global batch over all workers
      * @param perWorkerEta if positive, this worker's adder gradients are adaptively scaled here with this eta
      *                  ({@code adaptive_scaling = per_worker}); 0 for the default global scaling on the driver
      */
-    public Result run(int[] indices, int epoch, int globalBatch, double perWorkerEta) {
+    public Result run(BatchAssembler data, int[] indices, int epoch, int globalBatch, double perWorkerEta) {
         Params p = model.params();
         p.zeroGrad();
         int n = indices.length;
         if (n == 0) return new Result(new float[p.grad.length], new double[p.buffers.length], 0, 0, 0);
-        SoftmaxCrossEntropy.Result r = model.trainShard(batch(epoch, indices), y, 1f / globalBatch);
+        SoftmaxCrossEntropy.Result r = model.trainShard(batch(data, epoch, indices), y, 1f / globalBatch);
         if (perWorkerEta > 0) Sgd.scaleAdderGradients(p, perWorkerEta);
         double[] weighted = new double[p.buffers.length]; // exact: a float times an int fits a double
         for (int i = 0; i < weighted.length; i++) weighted[i] = (double) p.buffers[i] * n;
         return new Result(p.grad.clone(), weighted, n, r.lossSum(), r.correct());
     }
 
-    private Tensor batch(int epoch, int[] indices) {
+    private Tensor batch(BatchAssembler data, int epoch, int[] indices) {
         int n = indices.length, s = data.sampleSize();
         if (x.length != n * s) x = new float[n * s];
         if (y.length != n) y = new int[n];

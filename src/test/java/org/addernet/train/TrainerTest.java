@@ -50,8 +50,8 @@ class TrainerTest {
     void lenetAdderLossDropsOnRealImages() throws Exception {
         Path out = tmp.resolve("run");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
-        try (Trainer t = new Trainer(config("epochs=4"), out, new PrintStream(log, true, StandardCharsets.UTF_8))) {
-            Trainer.EpochMetrics m = t.run();
+        try (SingleProcess t = run(config("epochs=4"), out, new PrintStream(log, true, StandardCharsets.UTF_8))) {
+            Trainer.EpochMetrics m = t.trainer().run();
             assertEquals(4, m.epoch());
         }
         List<String> lines = metricLines(out);
@@ -66,6 +66,8 @@ class TrainerTest {
             assertTrue(lines.get(0).contains("\"" + key + "\":"), "metrics line has " + key + ": " + lines.get(0));
         }
         assertTrue(Files.isRegularFile(out.resolve("checkpoint.ckpt")));
+        assertTrue(Files.size(out.resolve("training-curves.png")) > 1000);
+        assertEquals(5, Files.readAllLines(out.resolve("metrics.csv")).size(), "header and one line per epoch");
         assertTrue(log.toString(StandardCharsets.UTF_8).contains("epoch 4/4"));
     }
 
@@ -73,23 +75,28 @@ class TrainerTest {
         return json.replaceAll("\"(seconds|eval_seconds|images_per_s)\":[0-9.eE+-]+", "\"$1\":_");
     }
 
+    static SingleProcess run(Config cfg, Path out, PrintStream log) throws Exception {
+        return new SingleProcess(new Recipe(cfg), RunFiles.local(out), log);
+    }
+
+    static final PrintStream QUIET = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+
     @Test
     void resumeReproducesTheUninterruptedRun() throws Exception {
         Path a = tmp.resolve("straight"), b = tmp.resolve("resumed");
-        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
         float[] straight;
-        try (Trainer t = new Trainer(config("epochs=2", "train_limit=300", "test_limit=100"), a, quiet)) {
-            t.run();
-            straight = t.model().params().data.clone();
+        try (SingleProcess t = run(config("epochs=2", "train_limit=300", "test_limit=100"), a, QUIET)) {
+            t.trainer().run();
+            straight = t.trainer().model().params().data.clone();
         }
-        try (Trainer t = new Trainer(config("epochs=1", "train_limit=300", "test_limit=100", "lr_schedule=constant"), b, quiet)) {
-            t.run();
+        try (SingleProcess t = run(config("epochs=1", "train_limit=300", "test_limit=100", "lr_schedule=constant"), b, QUIET)) {
+            t.trainer().run();
         }
         // The first run used a cosine over 2 epochs; epoch 0 of that is lr0, the same as a constant schedule.
-        try (Trainer t = new Trainer(config("epochs=2", "train_limit=300", "test_limit=100"), b, quiet)) {
-            t.resume(b.resolve("checkpoint.ckpt"));
-            t.run();
-            assertArrayEquals(straight, t.model().params().data, "resumed run ends with the same weights, bit for bit");
+        try (SingleProcess t = run(config("epochs=2", "train_limit=300", "test_limit=100"), b, QUIET)) {
+            t.trainer().resume();
+            t.trainer().run();
+            assertArrayEquals(straight, t.trainer().model().params().data, "resumed run ends with the same weights, bit for bit");
         }
         // Epoch 2's metrics agree too, apart from wall-clock fields.
         assertEquals(withoutTimes(metricLines(a).get(1)), withoutTimes(metricLines(b).get(1)));
@@ -97,15 +104,14 @@ class TrainerTest {
 
     @Test
     void emulatedWorkersSplitTheBatch() throws Exception {
-        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-        try (Trainer one = new Trainer(config("epochs=1", "train_limit=200", "test_limit=50", "checkpoint=false"), tmp.resolve("w1"), quiet);
-             Trainer two = new Trainer(config("epochs=1", "train_limit=200", "test_limit=50", "checkpoint=false", "emulate_workers=2"), tmp.resolve("w2"), quiet)) {
-            Trainer.EpochMetrics m1 = one.run(), m2 = two.run();
+        try (SingleProcess one = run(config("epochs=1", "train_limit=200", "test_limit=50", "checkpoint=false"), tmp.resolve("w1"), QUIET);
+             SingleProcess two = run(config("epochs=1", "train_limit=200", "test_limit=50", "checkpoint=false", "emulate_workers=2"), tmp.resolve("w2"), QUIET)) {
+            Trainer.EpochMetrics m1 = one.trainer().run(), m2 = two.trainer().run();
             // Different sampling and per-shard BN statistics: both train, and they are not the same run.
             assertTrue(Double.isFinite(m1.trainLoss()) && Double.isFinite(m2.trainLoss()));
             assertEquals(4, m1.steps());
             assertEquals(4, m2.steps());
-            assertTrue(!java.util.Arrays.equals(one.model().params().data, two.model().params().data));
+            assertTrue(!java.util.Arrays.equals(one.trainer().model().params().data, two.trainer().model().params().data));
         }
     }
 

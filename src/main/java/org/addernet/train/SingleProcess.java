@@ -1,0 +1,78 @@
+package org.addernet.train;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.Locale;
+import org.addernet.data.BatchAssembler;
+import org.addernet.data.ImageDataset;
+import org.addernet.data.Sampler;
+import org.addernet.engine.Engine;
+import org.addernet.engine.Params;
+import org.addernet.engine.Tensor;
+import org.addernet.model.Model;
+
+/**
+ * Training in one JVM on the engine alone (no Spark): {@code addernet train --single-process}. With
+ * {@code emulate_workers = W} every global batch is split into the W shards that W data-parallel workers would
+ * train on (the same {@link Sampler} partitions, BN statistics per shard, running statistics averaged weighted by
+ * shard size): the reference a Spark run with W partitions must match.
+ */
+public final class SingleProcess implements AutoCloseable {
+    private final Engine engine;
+    private final Trainer trainer;
+
+    public SingleProcess(Recipe recipe, RunFiles files, PrintStream log) throws IOException {
+        ImageDataset train = recipe.dataset(true), test = recipe.dataset(false);
+        int workers = recipe.config.getInt("emulate_workers");
+        if (workers < 1) throw new IllegalArgumentException("config key 'emulate_workers' must be >= 1");
+        this.engine = Engine.create(recipe.threads(Runtime.getRuntime().availableProcessors()), recipe.config.get("kernels"));
+        Model model = recipe.model(engine);
+        Sampler sampler = recipe.sampler(train.count(), workers);
+        BatchAssembler trainData = recipe.assembler(train, true), testData = recipe.assembler(test, false);
+        ShardStep shardStep = new ShardStep(model, engine.pool());
+        double perWorkerEta = recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0;
+        Trainer.StepRunner steps = (epoch, step) -> {
+            int global = sampler.globalBatchAt(step);
+            Params p = model.params();
+            float[] buffersAtStart = workers > 1 ? p.buffers.clone() : null;
+            StepAggregate agg = new StepAggregate();
+            for (int w = 0; w < workers; w++) {
+                // Every worker starts the step from the same BN running statistics.
+                if (buffersAtStart != null) System.arraycopy(buffersAtStart, 0, p.buffers, 0, buffersAtStart.length);
+                agg.add(shardStep.run(trainData, sampler.indices(epoch, w, step), epoch, global, perWorkerEta));
+            }
+            return agg;
+        };
+        Trainer.Evaluator eval = () -> evaluate(model, testData, recipe.evalBatchSize, engine);
+        this.trainer = new Trainer(recipe, model, recipe.sgd(model.params().size()), sampler.stepsPerEpoch(), steps, eval, files, log);
+        log.printf(Locale.ROOT, "single process: %s, %d parameters; %s: %d train / %d test images; %d steps/epoch of batch %d (%d emulated worker%s); %s kernels, %d threads%n",
+                model.name(), model.params().size(), recipe.spec.name(), train.count(), test.count(), sampler.stepsPerEpoch(),
+                recipe.batchSize, workers, workers > 1 ? "s" : "", engine.conv().kernelName(), engine.pool().threads());
+    }
+
+    public Trainer trainer() {
+        return trainer;
+    }
+
+    /** Eval-mode loss, top-1/top-5 and per-class counts over every sample of {@code data}, in batches. */
+    public static EvalStats evaluate(Model model, BatchAssembler data, int batchSize, Engine engine) {
+        int count = data.data().count(), bs = Math.max(1, Math.min(batchSize, Math.max(count, 1)));
+        EvalStats stats = new EvalStats(model.classes());
+        int[] in = model.inputShape();
+        for (int from = 0; from < count; from += bs) {
+            int n = Math.min(bs, count - from);
+            int[] idx = new int[n];
+            for (int i = 0; i < n; i++) idx[i] = from + i;
+            float[] x = new float[n * data.sampleSize()];
+            int[] y = new int[n];
+            data.fill(0, idx, 0, n, x, y, engine.pool());
+            stats.add(model.forward(new Tensor(n, in[0], in[1], in[2], x), false), y);
+        }
+        return stats;
+    }
+
+    @Override
+    public void close() {
+        engine.close();
+    }
+}
