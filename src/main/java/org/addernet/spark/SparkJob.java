@@ -24,11 +24,11 @@ import org.addernet.train.Trainer;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import scala.Tuple2;
 
 /**
  * The Spark training job (DESIGN.md §4): synchronous data parallelism over W workers, one Spark job per step.
@@ -49,6 +49,8 @@ public final class SparkJob implements AutoCloseable {
     private final JavaRDD<ImageDataset> trainShards, testShards;
     private final Broadcast<ImageDataset> trainAll, testAll;
     private final int workers;
+    private final Shared shared;
+    private final Model model;
 
     /** Spark settings every run needs (Kryo with registration required), then the recipe's {@code spark.*} keys. */
     public static SparkConf sparkConf(Config cfg, String master) {
@@ -83,7 +85,8 @@ public final class SparkJob implements AutoCloseable {
         this.trainShards = shards(trainAll, workers, "train");
         this.testShards = shards(testAll, workers, "test");
 
-        Shared shared = new Shared(spec, recipe.spec.name(), recipe.seed, recipe.augment, train.count(), workers,
+        this.model = model;
+        this.shared = new Shared(spec, recipe.spec.name(), recipe.seed, recipe.augment, train.count(), workers,
                 recipe.batchSize, recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0, recipe.evalBatchSize);
         int depth = recipe.config.getInt("tree_depth");
         Trainer[] self = new Trainer[1];
@@ -92,8 +95,10 @@ public final class SparkJob implements AutoCloseable {
                     sampler.stepsPerEpoch()));
             Broadcast<Weights> w = broadcastWeights(model, self[0].optimizer().steps());
             try {
-                return trainShards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true)
-                        .treeReduce(StepAggregate::merge, depth);
+                return OrderedTreeReduce.reduce(trainShards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true)
+                        .mapToPair(t -> t), workers, depth, StepAggregate::merge);
+            } catch (Exception e) {
+                throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
                 w.destroy();
             }
@@ -102,7 +107,10 @@ public final class SparkJob implements AutoCloseable {
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
             Broadcast<Weights> w = broadcastWeights(model, self[0].optimizer().steps());
             try {
-                return testShards.mapPartitions(new EvalTask(shared, w)).treeReduce(EvalStats::merge, depth);
+                return OrderedTreeReduce.reduce(testShards.mapPartitionsWithIndex(new EvalTask(shared, w), true)
+                        .mapToPair(t -> t), workers, depth, EvalStats::merge);
+            } catch (Exception e) {
+                throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
                 w.destroy();
             }
@@ -121,6 +129,23 @@ public final class SparkJob implements AutoCloseable {
 
     public int workers() {
         return workers;
+    }
+
+    /**
+     * Each partition's result of one step with the current weights, in partition order, without applying it:
+     * what a retried task would recompute (used to check that it is bit-identical).
+     */
+    List<StepAggregate> partitionResults(int epoch, int step) {
+        Broadcast<Weights> w = broadcastWeights(model, trainer.optimizer().steps());
+        try {
+            List<StepAggregate> r = new ArrayList<>();
+            for (Tuple2<Integer, StepAggregate> t : trainShards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true).collect()) {
+                r.add(t._2());
+            }
+            return r;
+        } finally {
+            w.destroy();
+        }
     }
 
     private JavaRDD<ImageDataset> shards(Broadcast<ImageDataset> all, int w, String what) {
@@ -150,7 +175,7 @@ public final class SparkJob implements AutoCloseable {
     }
 
     /** One worker's share of a training step. */
-    static final class StepTask implements Function2<Integer, Iterator<ImageDataset>, Iterator<StepAggregate>> {
+    static final class StepTask implements Function2<Integer, Iterator<ImageDataset>, Iterator<Tuple2<Integer, StepAggregate>>> {
         private static final Map<List<Long>, Sampler> SAMPLERS = new ConcurrentHashMap<>();
         final Shared shared;
         final Broadcast<Weights> weights;
@@ -164,7 +189,7 @@ public final class SparkJob implements AutoCloseable {
         }
 
         @Override
-        public Iterator<StepAggregate> call(Integer partition, Iterator<ImageDataset> it) {
+        public Iterator<Tuple2<Integer, StepAggregate>> call(Integer partition, Iterator<ImageDataset> it) {
             ImageDataset shard = it.next();
             Sampler sampler = SAMPLERS.computeIfAbsent(List.of((long) shared.trainSize(), (long) shared.workers(),
                     (long) shared.globalBatch(), shared.seed()), k -> new Sampler(shared.trainSize(), shared.workers(), shared.globalBatch(), shared.seed()));
@@ -177,7 +202,7 @@ public final class SparkJob implements AutoCloseable {
                 w.load(weights.value());
                 w.invalidate(); // the step updates the BN running statistics
                 StepAggregate agg = new StepAggregate().add(w.step.run(shared.assembler(shard, true), local, epoch, global, shared.perWorkerEta()));
-                return List.of(agg).iterator();
+                return List.of(new Tuple2<>(partition, agg)).iterator();
             } finally {
                 WorkerPool.giveBack(w);
             }
@@ -185,7 +210,7 @@ public final class SparkJob implements AutoCloseable {
     }
 
     /** Evaluation of one test shard. */
-    static final class EvalTask implements FlatMapFunction<Iterator<ImageDataset>, EvalStats> {
+    static final class EvalTask implements Function2<Integer, Iterator<ImageDataset>, Iterator<Tuple2<Integer, EvalStats>>> {
         final Shared shared;
         final Broadcast<Weights> weights;
 
@@ -195,12 +220,13 @@ public final class SparkJob implements AutoCloseable {
         }
 
         @Override
-        public Iterator<EvalStats> call(Iterator<ImageDataset> it) {
+        public Iterator<Tuple2<Integer, EvalStats>> call(Integer partition, Iterator<ImageDataset> it) {
             ImageDataset shard = it.next();
             WorkerPool.Worker w = WorkerPool.borrow(shared.model());
             try {
                 w.load(weights.value());
-                return List.of(SingleProcess.evaluate(w.model, shared.assembler(shard, false), shared.evalBatch(), w.engine)).iterator();
+                return List.of(new Tuple2<>(partition, SingleProcess.evaluate(w.model, shared.assembler(shard, false),
+                        shared.evalBatch(), w.engine))).iterator();
             } finally {
                 WorkerPool.giveBack(w);
             }

@@ -49,6 +49,7 @@ public final class Config {
             new Key("test_limit", "0", "evaluate on only the first N test samples (0 = all)"),
             new Key("log_every", "50", "print a progress line every N steps"),
             new Key("checkpoint", "true", "write DIR/checkpoint.ckpt after every epoch"),
+            new Key("max_steps", "0", "stop after this many steps in this invocation, with a checkpoint, to continue later with --resume (0 = run to the end)"),
             new Key("checkpoint_every_steps", "0", "Spark job: also checkpoint every N steps inside an epoch (0 = only at epoch ends)"),
             new Key("workers", "0", "Spark job: data-parallel workers W = partitions of the cached dataset (0 = Spark's default parallelism)"),
             new Key("tree_depth", "2", "Spark job: depth of the treeReduce that sums the workers' gradients"));

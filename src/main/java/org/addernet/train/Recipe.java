@@ -22,7 +22,7 @@ public final class Recipe {
     public final boolean adder;
     public final long seed;
     public final boolean augment;
-    public final int epochs, batchSize, workers, logEvery, evalBatchSize, checkpointEverySteps;
+    public final int epochs, batchSize, workers, logEvery, evalBatchSize, checkpointEverySteps, maxSteps;
     public final boolean perWorkerScaling, checkpoint;
 
     public Recipe(Config cfg) {
@@ -61,6 +61,8 @@ public final class Recipe {
         this.checkpointEverySteps = cfg.getInt("checkpoint_every_steps");
         if (checkpointEverySteps < 0) throw new IllegalArgumentException("config key 'checkpoint_every_steps' must be >= 0");
         this.checkpoint = cfg.getBoolean("checkpoint");
+        this.maxSteps = cfg.getInt("max_steps");
+        if (maxSteps < 0) throw new IllegalArgumentException("config key 'max_steps' must be >= 0");
         // Validated here so that a bad value fails before any data is read.
         new LrSchedule(cfg.get("lr_schedule"), cfg.getDouble("lr"), epochs, 1, cfg.getInts("lr_milestones"),
                 cfg.getDouble("lr_gamma"), cfg.getInt("warmup_epochs"));

@@ -2,6 +2,8 @@ package org.addernet.train;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import org.addernet.data.BatchAssembler;
 import org.addernet.data.ImageDataset;
@@ -15,7 +17,8 @@ import org.addernet.model.Model;
  * Training in one JVM on the engine alone (no Spark): {@code addernet train --single-process}. With
  * {@code emulate_workers = W} every global batch is split into the W shards that W data-parallel workers would
  * train on (the same {@link Sampler} partitions, BN statistics per shard, running statistics averaged weighted by
- * shard size): the reference a Spark run with W partitions must match.
+ * shard size, results summed in the Spark job's {@link TreeOrder}): a Spark run with W partitions reaches the
+ * same weights bit for bit.
  */
 public final class SingleProcess implements AutoCloseable {
     private final Engine engine;
@@ -31,17 +34,18 @@ public final class SingleProcess implements AutoCloseable {
         BatchAssembler trainData = recipe.assembler(train, true), testData = recipe.assembler(test, false);
         ShardStep shardStep = new ShardStep(model, engine.pool());
         double perWorkerEta = recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0;
+        int treeDepth = recipe.config.getInt("tree_depth");
         Trainer.StepRunner steps = (epoch, step) -> {
             int global = sampler.globalBatchAt(step);
             Params p = model.params();
             float[] buffersAtStart = workers > 1 ? p.buffers.clone() : null;
-            StepAggregate agg = new StepAggregate();
+            List<StepAggregate> parts = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
                 // Every worker starts the step from the same BN running statistics.
                 if (buffersAtStart != null) System.arraycopy(buffersAtStart, 0, p.buffers, 0, buffersAtStart.length);
-                agg.add(shardStep.run(trainData, sampler.indices(epoch, w, step), epoch, global, perWorkerEta));
+                parts.add(new StepAggregate().add(shardStep.run(trainData, sampler.indices(epoch, w, step), epoch, global, perWorkerEta)));
             }
-            return agg;
+            return TreeOrder.merge(parts, treeDepth, StepAggregate::merge);
         };
         Trainer.Evaluator eval = () -> evaluate(model, testData, recipe.evalBatchSize, engine);
         this.trainer = new Trainer(recipe, model, recipe.sgd(model.params().size()), sampler.stepsPerEpoch(), steps, eval, files, log);

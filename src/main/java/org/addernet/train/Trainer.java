@@ -164,15 +164,25 @@ public final class Trainer {
         log.printf(Locale.ROOT, "resumed from %s at epoch %d step %d%n", where, epoch + 1, step);
     }
 
-    /** Trains the remaining epochs; returns the last epoch's metrics (null if nothing was left to do). */
+    /**
+     * Trains the remaining epochs (or {@code max_steps} steps, then checkpoints and returns); returns the last
+     * completed epoch's metrics (null if none).
+     */
     public EpochMetrics run() throws IOException {
         EpochMetrics last = history.isEmpty() ? null : history.get(history.size() - 1);
         int epochs = recipe.epochs;
+        long budget = recipe.maxSteps > 0 ? recipe.maxSteps : Long.MAX_VALUE;
         while (epoch < epochs) {
             long t0 = System.nanoTime();
             double secondsBefore = epochSeconds;
             double lr = 0;
             while (step < stepsPerEpoch) {
+                if (budget-- == 0) {
+                    writeCheckpoint();
+                    log.printf(Locale.ROOT, "stopping after max_steps=%d at epoch %d step %d; continue with --resume%n",
+                            recipe.maxSteps, epoch + 1, step);
+                    return last;
+                }
                 lr = schedule.lr(epoch, step);
                 StepAggregate r = steps.run(epoch, step);
                 r.apply(model, sgd, lr, recipe.perWorkerScaling, String.format(Locale.ROOT,
