@@ -4,6 +4,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.addernet.spark.EvaluateJob;
+import org.addernet.spark.LoadedCheckpoint;
+import org.addernet.spark.PredictJob;
 import org.addernet.spark.SparkJob;
 import org.addernet.train.Config;
 import org.addernet.train.Recipe;
@@ -27,8 +30,24 @@ public final class Main {
                   --master URL      Spark master, e.g. local[2] or spark://host:7077
                   --single-process  the engine-only trainer in this JVM, no Spark (emulate_workers=W mimics W workers)
                   --resume          continue from DIR/checkpoint.ckpt
+              evaluate --checkpoint PATH [--config FILE] [--data-dir DIR] [--split test|train] [--out DIR]
+                       [--master URL] [key=value ...]
+                  Evaluates a checkpoint (file or run folder; local, hdfs:// or s3a://) as a Spark job: loss, top-1,
+                  top-5, per-class accuracy, confusion matrix (up to 100 classes). The recipe is the one recorded in
+                  the checkpoint, with --config and key=value on top; spark.*, workers, threads, train_limit and
+                  test_limit are not taken over (default: the whole split). Writes evaluation.json, per_class.csv,
+                  confusion.csv to DIR (default: evaluation/ next to the checkpoint, evaluation-train/ for --split train).
+              predict --checkpoint PATH --out DIR [--format parquet|csv] [--config FILE] [--data-dir DIR]
+                      [--split test|train] [--master URL] [key=value ...]
+                  Batch inference over a stored split into DIR (overwritten): one row per sample with id (index in the
+                  split), label, top5_classes and top5_probs (softmax, descending); CSV flattens them to
+                  class1..class5, prob1..prob5. Part files are sorted by id.
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
+              bench-spark [--master URL] [--workers W] [--reps R] [--params N,N,...]
+                  Per-step Spark overhead for models of N parameters: job launch, weight broadcast, gradient sum.
+              make-synthetic-cifar DIR [TRAIN [TEST]]
+                  Writes a synthetic dataset in the CIFAR-10 binary format (for benchmarks where CIFAR cannot be downloaded).
               keys
                   Lists every config key with its default and meaning.
             """;
@@ -54,7 +73,16 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
             case "train" -> train(rest);
+            case "evaluate" -> evaluate(rest);
+            case "predict" -> predict(rest);
             case "bench" -> Bench.main(rest);
+            case "bench-spark" -> org.addernet.spark.SparkBench.main(rest);
+            case "make-synthetic-cifar" -> {
+                if (rest.length < 1 || rest.length > 3) throw new IllegalArgumentException("make-synthetic-cifar DIR [TRAIN [TEST]]");
+                int train = rest.length > 1 ? Integer.parseInt(rest[1]) : 50_000, test = rest.length > 2 ? Integer.parseInt(rest[2]) : 10_000;
+                org.addernet.data.SyntheticCifar.write(Path.of(rest[0]), train, test, 1);
+                System.out.println("wrote " + train + " training and " + test + " test images in CIFAR-10 format to " + rest[0]);
+            }
             case "keys" -> {
                 for (Config.Key k : Config.KEYS) {
                     System.out.printf("%-18s %-10s %s%n", k.name(), k.defaultValue() == null ? "(required)" : k.defaultValue(), k.doc());
@@ -102,6 +130,61 @@ public final class Main {
             }
         }
         if (m != null) System.out.println("final: " + m.toJson());
+    }
+
+    /** Options shared by {@code evaluate} and {@code predict}. */
+    private static final class JobArgs {
+        String checkpoint, config, out, master, split = "test", format = "parquet";
+        final List<String> overrides = new ArrayList<>();
+
+        JobArgs(String command, String[] args, boolean withFormat) {
+            for (int i = 0; i < args.length; i++) {
+                String a = args[i];
+                switch (a) {
+                    case "--checkpoint" -> checkpoint = value(args, ++i, a);
+                    case "--config" -> config = value(args, ++i, a);
+                    case "--data-dir" -> overrides.add("data_dir=" + value(args, ++i, a));
+                    case "--split" -> split = value(args, ++i, a);
+                    case "--out" -> out = value(args, ++i, a);
+                    case "--master" -> master = value(args, ++i, a);
+                    default -> {
+                        if (withFormat && a.equals("--format")) {
+                            format = value(args, ++i, a);
+                        } else {
+                            if (a.startsWith("--") || !a.contains("=")) throw new IllegalArgumentException("unknown " + command + " option '" + a + "'\n" + USAGE);
+                            overrides.add(a);
+                        }
+                    }
+                }
+            }
+            if (checkpoint == null) throw new IllegalArgumentException(command + " needs --checkpoint PATH\n" + USAGE);
+            if (!split.equals("test") && !split.equals("train")) throw new IllegalArgumentException("--split must be test or train, got '" + split + "'");
+            if (!format.equals("parquet") && !format.equals("csv")) throw new IllegalArgumentException("--format must be parquet or csv, got '" + format + "'");
+        }
+
+        LoadedCheckpoint load() throws java.io.IOException {
+            Path file = config == null ? null : Path.of(config);
+            return LoadedCheckpoint.read(checkpoint, file, overrides, LoadedCheckpoint.bootstrapHadoopConf(file, overrides));
+        }
+    }
+
+    static void evaluate(String[] args) throws Exception {
+        JobArgs a = new JobArgs("evaluate", args, false);
+        LoadedCheckpoint ckpt = a.load();
+        for (String k : ckpt.ignoredKeys) System.out.println("note: checkpoint key config." + k + " is unknown to this build; ignored");
+        try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(ckpt.recipe.config, a.master)).getOrCreate()) {
+            EvaluateJob.run(spark, ckpt, a.split, a.out, System.out);
+        }
+    }
+
+    static void predict(String[] args) throws Exception {
+        JobArgs a = new JobArgs("predict", args, true);
+        if (a.out == null) throw new IllegalArgumentException("predict needs --out DIR\n" + USAGE);
+        LoadedCheckpoint ckpt = a.load();
+        for (String k : ckpt.ignoredKeys) System.out.println("note: checkpoint key config." + k + " is unknown to this build; ignored");
+        try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(ckpt.recipe.config, a.master)).getOrCreate()) {
+            PredictJob.run(spark, ckpt, a.split, a.out, a.format, System.out);
+        }
     }
 
     private static String value(String[] args, int i, String opt) {

@@ -33,6 +33,10 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
         kryo.register(ImageDataset.class, new ImageDatasetSerializer());
         kryo.register(EvalStats[].class);
         kryo.register(StepAggregate[].class);
+        // Schema types of predict's Parquet output that Spark does not register itself: reading it back infers the
+        // schema in a job whose task results carry them (ParquetFileFormat.mergeSchemasInParallel).
+        kryo.register(org.apache.spark.sql.types.ArrayType.class);
+        kryo.register(org.apache.spark.sql.types.FloatType$.class);
     }
 
     static final class FloatArraySerializer extends Serializer<float[]> {

@@ -89,11 +89,10 @@ public final class SparkJob implements AutoCloseable {
         this.shared = new Shared(spec, recipe.spec.name(), recipe.seed, recipe.augment, train.count(), workers,
                 recipe.batchSize, recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0, recipe.evalBatchSize);
         int depth = recipe.config.getInt("tree_depth");
-        Trainer[] self = new Trainer[1];
         Trainer.StepRunner steps = (epoch, step) -> {
             jsc.setJobDescription(String.format(Locale.ROOT, "epoch %d/%d step %d/%d", epoch + 1, recipe.epochs, step + 1,
                     sampler.stepsPerEpoch()));
-            Broadcast<Weights> w = broadcastWeights(model, self[0].optimizer().steps());
+            Broadcast<Weights> w = broadcastWeights(model);
             try {
                 return OrderedTreeReduce.reduce(trainShards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true)
                         .mapToPair(t -> t), workers, depth, StepAggregate::merge);
@@ -105,7 +104,7 @@ public final class SparkJob implements AutoCloseable {
         };
         Trainer.Evaluator eval = () -> {
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
-            Broadcast<Weights> w = broadcastWeights(model, self[0].optimizer().steps());
+            Broadcast<Weights> w = broadcastWeights(model);
             try {
                 return OrderedTreeReduce.reduce(testShards.mapPartitionsWithIndex(new EvalTask(shared, w), true)
                         .mapToPair(t -> t), workers, depth, EvalStats::merge);
@@ -117,7 +116,6 @@ public final class SparkJob implements AutoCloseable {
         };
         FsStore files = new FsStore(jsc.hadoopConfiguration(), out);
         this.trainer = new Trainer(recipe, model, recipe.sgd(model.params().size()), sampler.stepsPerEpoch(), steps, eval, files, log);
-        self[0] = trainer;
         log.printf(Locale.ROOT, "spark %s: %s, %d parameters; %s: %d train / %d test images in %d partitions; %d steps/epoch of batch %d; %d engine threads per task%n",
                 jsc.master(), model.name(), model.params().size(), recipe.spec.name(), train.count(), test.count(), workers,
                 sampler.stepsPerEpoch(), recipe.batchSize, spec.threads());
@@ -136,7 +134,7 @@ public final class SparkJob implements AutoCloseable {
      * what a retried task would recompute (used to check that it is bit-identical).
      */
     List<StepAggregate> partitionResults(int epoch, int step) {
-        Broadcast<Weights> w = broadcastWeights(model, trainer.optimizer().steps());
+        Broadcast<Weights> w = broadcastWeights(model);
         try {
             List<StepAggregate> r = new ArrayList<>();
             for (Tuple2<Integer, StepAggregate> t : trainShards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true).collect()) {
@@ -159,10 +157,10 @@ public final class SparkJob implements AutoCloseable {
         return rdd;
     }
 
-    private Broadcast<Weights> broadcastWeights(Model model, long version) {
+    private Broadcast<Weights> broadcastWeights(Model model) {
         Params p = model.params();
         // Copies: in local mode the executors read the broadcast object itself, and the driver goes on updating.
-        return jsc.broadcast(new Weights(version, p.data.clone(), p.buffers.clone()));
+        return jsc.broadcast(Weights.snapshot(p.data, p.buffers));
     }
 
     /** Settings every task needs; small and serializable. */
