@@ -17,7 +17,7 @@ import org.addernet.kernels.ConvGeometry;
  *
  * <p>Usage: {@code Bench [--threads N] [--kernels auto|vector|scalar] [--reps R] [--warmup-ms M] [--nets resnet20,lenet5bn]}.
  * Prints one JSON object per line on stdout: per shape and op the median wall time over {@code R} timed runs
- * (after at least {@code M} ms of warm-up for the JIT) and G-ops/s, where one op is one |x - w| accumulate or one
+ * (after ~2 s of JIT warm-up over all shapes, then at least {@code M} ms per op) and G-ops/s, where one op is one |x - w| accumulate or one
  * multiply-add, {@code ConvGeometry.ops()} per pass (so {@code *_fwd_bwd}, three passes, counts 3x). The
  * input- and filter-gradient rows time the backward with {@code dw == null} resp. {@code dx == null}, so both
  * include the shared im2col. Then a ratio row per shape and a summary line.
@@ -62,6 +62,14 @@ public final class Bench {
         try (ThreadPool pool = new ThreadPool(threads)) {
             ConvEngine e = ConvEngines.create(pool, kind);
             System.err.println("bench: kernels " + e.kernelName() + ", " + threads + " threads, " + reps + " reps");
+            // The Vector API code is hopeless until C2 has compiled it (C1 code boxes every vector), and the
+            // first shape would pay for that: run every op of every shape once, for ~2 s, before timing.
+            long start = System.nanoTime();
+            while (System.nanoTime() - start < 2_000_000_000L) {
+                for (Shape s : SHAPES) {
+                    if (wanted.contains(s.net())) everyOp(e, s.g());
+                }
+            }
             for (Shape s : SHAPES) {
                 if (!wanted.contains(s.net())) continue;
                 double ratio = benchShape(e, s, threads, reps, warmupMs);
@@ -120,6 +128,15 @@ public final class Bench {
                 s.net(), g, e.kernelName(), threads, fmt(ratio)));
         System.out.flush();
         return ratio;
+    }
+
+    private static void everyOp(ConvEngine e, ConvGeometry g) {
+        float[] x = new float[g.inputSize()], w = new float[g.filterSize()], y = new float[g.outputSize()];
+        float[] dx = new float[g.inputSize()], dw = new float[g.filterSize()];
+        e.adderForward(g, x, w, 0, y);
+        e.adderBackward(g, x, w, 0, y, dx, dw, 0);
+        e.convForward(g, x, w, 0, y);
+        e.convBackward(g, x, w, 0, y, dx, dw, 0);
     }
 
     private static double medianMs(Runnable body, int reps, long warmupMs) {

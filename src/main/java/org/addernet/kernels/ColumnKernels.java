@@ -3,12 +3,15 @@ package org.addernet.kernels;
 /**
  * Microkernels over column matrices, the inner loops of {@link ColumnConvEngine}.
  *
- * <p>Layouts (all row-major flat {@code float[]}, leading dimension {@code ld}, a multiple of
- * {@link #columnMultiple()}; every kernel runs over all {@code ld} columns, so the padded columns must hold
- * finite values and padded columns of {@code dy} must be 0):
+ * <p>Layouts (flat {@code float[]}, leading dimension {@code ld}, a multiple of {@link #columnMultiple()}; every
+ * kernel runs over all {@code ld} columns, so extra columns must hold finite values and those of {@code dy}
+ * must be 0, which makes them contribute nothing to the gradients):
  * <pre>
- *   x, dx     K x ld   row r = (c,u,v) of the filter window, column p = (sample, i, j) of the chunk
- *   y, dy     O x ld
+ *   x         K rows: row k is x[xRow[k] .. xRow[k] + ld), column p = (sample, i, j) of the chunk. With an
+ *             explicit im2col xRow[k] = k*ld; with the shifted layout (stride 1) rows are overlapping
+ *             windows of one zero-padded image buffer, see {@link Im2col}
+ *   dx        K x ld   row-major, dx[k*ld + p]
+ *   y, dy     O x ld   row-major
  *   w         O x K    at wOff: filter row o is K contiguous floats (OIHW)
  *   wt        K x O    the transposed filters, at offset 0
  *   dw        O x K    a partial filter gradient, at offset 0
@@ -24,25 +27,22 @@ interface ColumnKernels {
     int columnMultiple();
 
     /** {@code y[o][p] = -sum_k |w[o][k] - x[k][p]|}, k ascending. */
-    void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, float[] y);
+    void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y);
 
     /**
-     * {@code out[r][p] = sum_i a[r][i] * b[i][p]} for {@code rows x inner} matrix {@code a} at {@code aOff};
-     * with {@code a = w} this is the conv forward, with {@code a = wt} and {@code b = dy} the conv input gradient.
+     * {@code out[r*ld + p] = sum_i a[aOff + r*inner + i] * b[bRow[i] + p]}: with {@code a = w} and
+     * {@code b = x} the conv forward, with {@code a = wt} and {@code b = dy} the conv input gradient.
      */
-    void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, float[] out);
+    void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out);
 
-    /**
-     * {@code dx[k][p] = sum_o clamp(w[o][k] - x[k][p], -1, 1) * dy[o][p]}, o ascending, given
-     * {@code wtHi = wt + 1} and {@code wtLo = wt - 1} (both K x O). The clamp is evaluated as
-     * {@code (|wtHi - x| - |wtLo - x|) / 2}, which equals it exactly in real arithmetic and costs only
-     * subtractions and sign masks (a float min/max with Java's NaN/-0 semantics is several instructions);
-     * in float it carries an absolute error of about one ulp of 1 per term.
-     */
-    void adderInputGrad(int o, int kk, int ld, float[] wtHi, float[] wtLo, float[] x, float[] dy, float[] dx);
+    /** {@code dx[k*ld + p] = sum_o clamp(wt[k*O + o] - x[xRow[k] + p], -1, 1) * dy[o*ld + p]}, o ascending. */
+    void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx);
 
     /** {@code dw[o][k] += sum_p dy[o][p] * x[k][p]}, p ascending within each lane. */
-    void filterGrad(int o, int kk, int ld, float[] dy, float[] x, float[] dw);
+    void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw);
+
+    /** {@code dst[d0 + i] += src[s0 + i]} for i in [0, len), len a multiple of {@link #columnMultiple()}. */
+    void addTo(float[] src, int s0, float[] dst, int d0, int len);
 
     /** {@code sums[r] += sum_p dy[r][p]} for r in [0, rows). */
     void rowSums(int rows, int ld, float[] dy, float[] sums);

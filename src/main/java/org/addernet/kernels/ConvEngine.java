@@ -16,6 +16,9 @@ package org.addernet.kernels;
  *   <li>{@code convForward}/{@code convBackward}: the same for an ordinary cross-correlation (PyTorch Conv2d,
  *       no bias): {@code y = sum w*xp}; {@code dx = sum_o w*dy}; {@code dw += sum dy*xp}.</li>
  * </ul>
+ * In the backward calls {@code dx == null} means the input gradient is not needed (a first layer); the engines
+ * of {@link ConvEngines} also accept {@code dw == null} (filter gradient not needed, e.g. to time the input
+ * gradient alone). An engine's calls are serialized: it owns per-thread workspaces.
  */
 public interface ConvEngine {
     void adderForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y);

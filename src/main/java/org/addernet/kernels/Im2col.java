@@ -3,13 +3,26 @@ package org.addernet.kernels;
 import java.util.Arrays;
 
 /**
- * Moves data between NCHW tensors and column matrices for a range {@code [q0, q1)} of the batch's global
- * column index {@code q = n*Ho*Wo + i*Wo + j}; a range may start and end inside a sample.
+ * Moves data between NCHW tensors and the column form the kernels work on. Two layouts:
  *
- * <p>Column matrix layout: {@code col[r*ld + (q - q0)]}, row {@code r = (c*k + u)*k + v} for the input
- * columns ({@code K = C*k*k} rows) or {@code r = o} for output columns ({@code O} rows). Columns
+ * <p><b>Explicit</b> (any stride): for a range {@code [q0, q1)} of the batch's global column index
+ * {@code q = n*Ho*Wo + i*Wo + j} (a range may start and end inside a sample), {@code col[r*ld + (q - q0)]} with
+ * row {@code r = (c*k + u)*k + v} for the input ({@code K = C*k*k} rows) or {@code r = o} for outputs. Columns
  * {@code [q1 - q0, ld)} are padding: {@link #im2col} and {@link #gatherOutput} zero them, so a kernel sweeping
- * all {@code ld} columns multiplies a zero {@code dy} with a finite {@code x}. Memory bound, so scalar.
+ * all {@code ld} columns multiplies a zero {@code dy} with a finite {@code x}.
+ *
+ * <p><b>Shifted</b> (stride 1, {@code pad <= k-1}): the samples {@code [n0, n1)} are copied once into a
+ * zeroed buffer with row stride {@code Wq = W + pad} and sample stride {@code SS = (H + pad)*Wq}: pixel
+ * (m = n - n0, h, w) of channel c at {@code c*cs + pad*Wq + pad + m*SS + h*Wq + w}, so the {@code pad} zeros
+ * after each row and the {@code pad} zero rows after each sample serve as the right/bottom padding of one and
+ * the left/top padding of the next. Column {@code p = m*SS + i*Wq + j} stands for output (n, i, j), and row
+ * (c,u,v) of the im2col matrix is then the contiguous slice starting at {@code c*cs + u*Wq + v}: no k*k-fold
+ * copy at all, and col2im becomes k*k long shifted row additions. The price is junk columns
+ * ({@code i >= Ho} or {@code j >= Wo}) that the kernels compute and we drop; their {@code dy} is 0, so they
+ * add nothing to the gradients. On ResNet's 3x3 pad-1 layers the junk is 6% (32x32), 13% (16x16) and 27%
+ * (8x8), while the explicit im2col (short row copies) costs about as much as the adder forward itself.
+ *
+ * <p>Memory bound, so scalar Java, except the shifted col2im's row additions (see {@link ColumnKernels#addTo}).
  */
 final class Im2col {
     private Im2col() {
@@ -20,6 +33,13 @@ final class Im2col {
         int cols = q1 - q0, kk = g.kk();
         for (int r = 0; r < kk; r++) Arrays.fill(xcol, r * ld + cols, (r + 1) * ld, 0f);
         int p = g.positions(), c = g.c(), h = g.h(), w = g.w();
+        if (fullWindow(g)) {
+            // One output per sample whose window is the whole sample (LeNet's fc1): a transpose.
+            for (int q = q0; q < q1; q++) {
+                for (int r = 0, src = q * kk; r < kk; r++) xcol[r * ld + q - q0] = x[src + r];
+            }
+            return;
+        }
         boolean pointwise = g.k() == 1 && g.stride() == 1 && g.pad() == 0;
         for (int q = q0; q < q1; ) {
             int n = q / p, pa = q - n * p, pb = Math.min(p, q1 - n * p), base = q - q0;
@@ -42,7 +62,13 @@ final class Im2col {
 
     /** Adds {@code dxcol} back onto {@code dx} (overlapping windows add up; padding positions are dropped). */
     static void col2im(ConvGeometry g, float[] dxcol, int q0, int q1, int ld, float[] dx) {
-        int p = g.positions(), c = g.c(), h = g.h(), w = g.w();
+        int p = g.positions(), c = g.c(), h = g.h(), w = g.w(), kk = g.kk();
+        if (fullWindow(g)) {
+            for (int q = q0; q < q1; q++) {
+                for (int r = 0, dst = q * kk; r < kk; r++) dx[dst + r] += dxcol[r * ld + q - q0];
+            }
+            return;
+        }
         boolean pointwise = g.k() == 1 && g.stride() == 1 && g.pad() == 0;
         for (int q = q0; q < q1; ) {
             int n = q / p, pa = q - n * p, pb = Math.min(p, q1 - n * p), base = q - q0;
@@ -62,6 +88,11 @@ final class Im2col {
             }
             q = n * p + pb;
         }
+    }
+
+    /** The window covers the whole (unpadded) input: one output position, column = sample. */
+    static boolean fullWindow(ConvGeometry g) {
+        return g.pad() == 0 && g.k() == g.h() && g.k() == g.w();
     }
 
     /**
@@ -118,6 +149,99 @@ final class Im2col {
             int n = q / p, pa = q - n * p, pb = Math.min(p, q1 - n * p), base = q - q0;
             for (int r = 0; r < o; r++) System.arraycopy(dy, (n * o + r) * p + pa, dycol, r * ld + base, pb - pa);
             q = n * p + pb;
+        }
+    }
+
+    // ---------------------------------------------------------------- shifted layout (stride 1)
+
+    /** Row stride of the shifted layout: {@code Wq = W + pad} (one gap of {@code pad} zeros per row). */
+    private static int rowStride(ConvGeometry g) {
+        return g.w() + g.pad();
+    }
+
+    /** Whether the shifted layout can hold this layer: stride 1 and the gaps wide enough to be the padding. */
+    static boolean shiftedFits(ConvGeometry g) {
+        return g.stride() == 1 && g.pad() <= g.k() - 1;
+    }
+
+    /** Columns one sample occupies in the shifted layout: {@code (H + pad)*(W + pad)}. */
+    static int shiftedColumns(ConvGeometry g) {
+        return (g.h() + g.pad()) * rowStride(g);
+    }
+
+    /** Channel stride of the shifted buffer for {@code ld} columns: room for the largest tap offset. */
+    static int shiftedChannelStride(ConvGeometry g, int ld) {
+        return ld + (g.k() - 1) * (rowStride(g) + 1);
+    }
+
+    /** Where sample {@code m}'s pixel (0, 0) of a channel sits: after {@code pad} zero rows and {@code pad} zeros. */
+    private static int lead(ConvGeometry g) {
+        return g.pad() * rowStride(g) + g.pad();
+    }
+
+    /** {@code xRow[(c*k + u)*k + v] = c*cs + u*Wq + v}. */
+    static void shiftedRows(ConvGeometry g, int cs, int[] xRow) {
+        int k = g.k(), wq = rowStride(g);
+        for (int c = 0, r = 0; c < g.c(); c++) {
+            for (int u = 0; u < k; u++) {
+                for (int v = 0; v < k; v++) xRow[r++] = c * cs + u * wq + v;
+            }
+        }
+    }
+
+    /** Copies samples [n0, n1) into {@code buf} ({@code C*cs} floats), zeros everywhere else. */
+    static void packShifted(ConvGeometry g, float[] x, int n0, int n1, int cs, float[] buf) {
+        int c = g.c(), h = g.h(), w = g.w(), wq = rowStride(g), ss = shiftedColumns(g), lead = lead(g);
+        Arrays.fill(buf, 0, c * cs, 0f);
+        for (int n = n0; n < n1; n++) {
+            for (int ci = 0; ci < c; ci++) {
+                int src = (n * c + ci) * h * w, dst = ci * cs + lead + (n - n0) * ss;
+                for (int hh = 0; hh < h; hh++) System.arraycopy(x, src + hh * w, buf, dst + hh * wq, w);
+            }
+        }
+    }
+
+    /** {@code y[n, o, i, j] = ycol[o*ld + m*SS + i*Wq + j]}: drops the junk columns. */
+    static void scatterShifted(ConvGeometry g, float[] ycol, int ld, int n0, int n1, float[] y) {
+        int o = g.o(), ho = g.ho(), wo = g.wo(), wq = rowStride(g), ss = shiftedColumns(g);
+        for (int n = n0; n < n1; n++) {
+            for (int r = 0; r < o; r++) {
+                int src = r * ld + (n - n0) * ss, dst = (n * o + r) * ho * wo;
+                for (int i = 0; i < ho; i++) System.arraycopy(ycol, src + i * wq, y, dst + i * wo, wo);
+            }
+        }
+    }
+
+    /** The inverse of {@link #scatterShifted}, with every junk column of {@code dycol} set to 0. */
+    static void gatherShifted(ConvGeometry g, float[] dy, int n0, int n1, int ld, float[] dycol) {
+        int o = g.o(), ho = g.ho(), wo = g.wo(), wq = rowStride(g), ss = shiftedColumns(g);
+        Arrays.fill(dycol, 0, o * ld, 0f);
+        for (int n = n0; n < n1; n++) {
+            for (int r = 0; r < o; r++) {
+                int dst = r * ld + (n - n0) * ss, src = (n * o + r) * ho * wo;
+                for (int i = 0; i < ho; i++) System.arraycopy(dy, src + i * wo, dycol, dst + i * wq, wo);
+            }
+        }
+    }
+
+    /**
+     * Overwrites samples [n0, n1) of {@code dx} with the col2im of {@code dxcol}: row (c,u,v) is added onto
+     * the buffer {@code pad} at its shift, then the pixels are copied out (padding and gaps dropped).
+     */
+    static void col2imShifted(ConvGeometry g, float[] dxcol, int ld, int n0, int n1, int cs, float[] pad,
+                              float[] dx, ColumnKernels kernels) {
+        int c = g.c(), h = g.h(), w = g.w(), k = g.k(), wq = rowStride(g), ss = shiftedColumns(g), lead = lead(g);
+        Arrays.fill(pad, 0, c * cs, 0f);
+        for (int ci = 0, r = 0; ci < c; ci++) {
+            for (int u = 0; u < k; u++) {
+                for (int v = 0; v < k; v++, r++) kernels.addTo(dxcol, r * ld, pad, ci * cs + u * wq + v, ld);
+            }
+        }
+        for (int n = n0; n < n1; n++) {
+            for (int ci = 0; ci < c; ci++) {
+                int src = ci * cs + lead + (n - n0) * ss, dst = (n * c + ci) * h * w;
+                for (int hh = 0; hh < h; hh++) System.arraycopy(pad, src + hh * wq, dx, dst + hh * w, w);
+            }
         }
     }
 }

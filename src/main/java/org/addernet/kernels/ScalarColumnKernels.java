@@ -17,7 +17,7 @@ final class ScalarColumnKernels implements ColumnKernels {
     }
 
     @Override
-    public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, float[] y) {
+    public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
         for (int r = 0; r < o; r++) {
             int yr = r * ld;
             java.util.Arrays.fill(y, yr, yr + ld, 0f);
@@ -25,55 +25,58 @@ final class ScalarColumnKernels implements ColumnKernels {
             // k outer, p inner: each y row stays in L1 while x streams by
             for (int k = 0; k < kk; k++) {
                 float wk = w[wr + k];
-                int xk = k * ld;
+                int xk = xRow[k];
                 for (int p = 0; p < ld; p++) y[yr + p] -= Math.abs(x[xk + p] - wk);
             }
         }
     }
 
     @Override
-    public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, float[] out) {
+    public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out) {
         for (int r = 0; r < rows; r++) {
             int or = r * ld;
             java.util.Arrays.fill(out, or, or + ld, 0f);
             int ar = aOff + r * inner;
             for (int i = 0; i < inner; i++) {
                 float ai = a[ar + i];
-                int bi = i * ld;
+                int bi = bRow[i];
                 for (int p = 0; p < ld; p++) out[or + p] += ai * b[bi + p];
             }
         }
     }
 
     @Override
-    public void adderInputGrad(int o, int kk, int ld, float[] wtHi, float[] wtLo, float[] x, float[] dy, float[] dx) {
+    public void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx) {
         for (int k = 0; k < kk; k++) {
-            int xk = k * ld;
-            java.util.Arrays.fill(dx, xk, xk + ld, 0f);
+            int xk = xRow[k], dk = k * ld;
+            java.util.Arrays.fill(dx, dk, dk + ld, 0f);
             for (int r = 0; r < o; r++) {
-                float hi = wtHi[k * o + r];
-                float lo = wtLo[k * o + r];
+                float wk = wt[k * o + r];
                 int dr = r * ld;
                 for (int p = 0; p < ld; p++) {
-                    float xv = x[xk + p];
-                    dx[xk + p] += (Math.abs(hi - xv) - Math.abs(lo - xv)) * dy[dr + p];
+                    float d = wk - x[xk + p];
+                    dx[dk + p] += Math.max(-1f, Math.min(1f, d)) * dy[dr + p];
                 }
             }
-            for (int p = 0; p < ld; p++) dx[xk + p] *= 0.5f;
         }
     }
 
     @Override
-    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, float[] dw) {
+    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {
         for (int r = 0; r < o; r++) {
             int dr = r * ld;
             for (int k = 0; k < kk; k++) {
-                int xk = k * ld;
+                int xk = xRow[k];
                 float s = 0f;
                 for (int p = 0; p < ld; p++) s += dy[dr + p] * x[xk + p];
                 dw[r * kk + k] += s;
             }
         }
+    }
+
+    @Override
+    public void addTo(float[] src, int s0, float[] dst, int d0, int len) {
+        for (int i = 0; i < len; i++) dst[d0 + i] += src[s0 + i];
     }
 
     @Override

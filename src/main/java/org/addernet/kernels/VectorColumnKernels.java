@@ -1,6 +1,7 @@
 package org.addernet.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -9,11 +10,12 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Layouts as in {@link ColumnKernels}. Every kernel is vectorized over the column index p with a filter
  * value broadcast, because vectorizing over k needs a horizontal sum per output (measured ~23 vs ~39
- * G-ops/s). Blocks keep 16 accumulators (4 rows x 4 vectors) in registers; remainders of rows and columns
- * use the 1-row / 1-vector variants. |a - b| is written {@code sub(...).abs()}: a float {@code max} with
- * Java semantics is several instructions. Horizontal sums go through a scratch array in lane order instead of
- * {@code reduceLanes}, whose float order is unspecified (interpreted and compiled code could differ, and
- * results must be bit-reproducible).
+ * G-ops/s). Blocks keep up to 16 accumulators (4 rows x 4 vectors; 4 x 2 for the input gradient, whose x
+ * values also live in registers) in the 32 AVX-512 registers; remainders of rows and columns use the 1-row /
+ * 1-vector variants. |a - b| is written {@code sub(...).abs()} and the gradient's clamp with integer ops on
+ * the float bits: a float {@code min}/{@code max} with Java semantics is several instructions. Horizontal sums
+ * go through a scratch array in lane order instead of {@code reduceLanes}, whose float order is unspecified
+ * (interpreted and compiled code could differ, and results must be bit-reproducible).
  *
  * <p>No vector is ever passed to a helper method: these block methods are large enough that C2 stops inlining
  * ({@code NodeCountInliningCutoff}), and a vector escaping into a call that is not inlined gets boxed, which
@@ -21,7 +23,12 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class VectorColumnKernels implements ColumnKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> SI = IntVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    private static final int SIGN_BIT = 0x80000000;
+    private static final int ONE_BITS = 0x3f800000; // Float.floatToRawIntBits(1f)
+    /** Per-thread spill area for the lane-ordered horizontal sums of 16 accumulators. */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[16 * L]);
 
     @Override
     public String name() {
@@ -36,27 +43,28 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- adder forward: y = -sum_k |w - x|
 
     @Override
-    public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, float[] y) {
+    public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
         // Column panel outer, output rows inner: the K x 4L panel of x is reused by every row block.
         int p = 0;
         for (; p + 4 * L <= ld; p += 4 * L) {
             int r = 0;
-            for (; r + 4 <= o; r += 4) adder4x4(kk, ld, w, wOff + r * kk, x, p, y, r * ld + p);
-            for (; r < o; r++) adder1x4(kk, ld, w, wOff + r * kk, x, p, y, r * ld + p);
+            for (; r + 4 <= o; r += 4) adder4x4(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
+            for (; r < o; r++) adder1x4(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
         }
         for (; p < ld; p += L) {
             int r = 0;
-            for (; r + 4 <= o; r += 4) adder4x1(kk, ld, w, wOff + r * kk, x, p, y, r * ld + p);
-            for (; r < o; r++) adder1x1(kk, ld, w, wOff + r * kk, x, p, y, r * ld + p);
+            for (; r + 4 <= o; r += 4) adder4x1(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
+            for (; r < o; r++) adder1x1(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
         }
     }
 
-    private static void adder4x4(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+    private static void adder4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
             FloatVector x0 = FloatVector.fromArray(S, x, xi);
             FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
             FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
@@ -100,9 +108,10 @@ final class VectorColumnKernels implements ColumnKernels {
         a33.intoArray(y, y0 + 3 * ld + 3 * L);
     }
 
-    private static void adder1x4(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+    private static void adder1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
             FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
             a0 = a0.sub(FloatVector.fromArray(S, x, xi).sub(b).abs());
             a1 = a1.sub(FloatVector.fromArray(S, x, xi + L).sub(b).abs());
@@ -115,10 +124,11 @@ final class VectorColumnKernels implements ColumnKernels {
         a3.intoArray(y, y0 + 3 * L);
     }
 
-    private static void adder4x1(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+    private static void adder4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
             FloatVector xv = FloatVector.fromArray(S, x, xi);
             a0 = a0.sub(xv.sub(w[w0 + k]).abs());
             a1 = a1.sub(xv.sub(w[w1 + k]).abs());
@@ -131,9 +141,10 @@ final class VectorColumnKernels implements ColumnKernels {
         a3.intoArray(y, y0 + 3 * ld);
     }
 
-    private static void adder1x1(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+    private static void adder1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
         FloatVector a = FloatVector.zero(S);
-        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
             a = a.sub(FloatVector.fromArray(S, x, xi).sub(w[w0 + k]).abs());
         }
         a.intoArray(y, y0);
@@ -142,26 +153,27 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- multiply: out = a . b (conv fwd, conv dx)
 
     @Override
-    public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, float[] out) {
+    public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out) {
         int p = 0;
         for (; p + 4 * L <= ld; p += 4 * L) {
             int r = 0;
-            for (; r + 4 <= rows; r += 4) mul4x4(inner, ld, a, aOff + r * inner, b, p, out, r * ld + p);
-            for (; r < rows; r++) mul1x4(inner, ld, a, aOff + r * inner, b, p, out, r * ld + p);
+            for (; r + 4 <= rows; r += 4) mul4x4(inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p);
+            for (; r < rows; r++) mul1x4(inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p);
         }
         for (; p < ld; p += L) {
             int r = 0;
-            for (; r + 4 <= rows; r += 4) mul4x1(inner, ld, a, aOff + r * inner, b, p, out, r * ld + p);
-            for (; r < rows; r++) mul1x1(inner, ld, a, aOff + r * inner, b, p, out, r * ld + p);
+            for (; r + 4 <= rows; r += 4) mul4x1(inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p);
+            for (; r < rows; r++) mul1x1(inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p);
         }
     }
 
-    private static void mul4x4(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+    private static void mul4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
             FloatVector x0 = FloatVector.fromArray(S, x, xi);
             FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
             FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
@@ -205,9 +217,10 @@ final class VectorColumnKernels implements ColumnKernels {
         a33.intoArray(y, y0 + 3 * ld + 3 * L);
     }
 
-    private static void mul1x4(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+    private static void mul1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
             FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
             a0 = FloatVector.fromArray(S, x, xi).fma(b, a0);
             a1 = FloatVector.fromArray(S, x, xi + L).fma(b, a1);
@@ -220,10 +233,11 @@ final class VectorColumnKernels implements ColumnKernels {
         a3.intoArray(y, y0 + 3 * L);
     }
 
-    private static void mul4x1(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+    private static void mul4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
             FloatVector xv = FloatVector.fromArray(S, x, xi);
             a0 = xv.fma(FloatVector.broadcast(S, w[w0 + k]), a0);
             a1 = xv.fma(FloatVector.broadcast(S, w[w1 + k]), a1);
@@ -236,9 +250,10 @@ final class VectorColumnKernels implements ColumnKernels {
         a3.intoArray(y, y0 + 3 * ld);
     }
 
-    private static void mul1x1(int kk, int ld, float[] w, int w0, float[] x, int p, float[] y, int y0) {
+    private static void mul1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
         FloatVector a = FloatVector.zero(S);
-        for (int k = 0, xi = p; k < kk; k++, xi += ld) {
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
             a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
         }
         a.intoArray(y, y0);
@@ -247,128 +262,153 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- adder input gradient
 
     @Override
-    public void adderInputGrad(int o, int kk, int ld, float[] wtHi, float[] wtLo, float[] x, float[] dy, float[] dx) {
+    public void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx) {
         // Column panel outer so the O x 2L panel of dy stays in L1 across all k blocks; the x values of a
         // block sit in registers while o runs.
         int p = 0;
         for (; p + 2 * L <= ld; p += 2 * L) {
             int k = 0;
-            for (; k + 4 <= kk; k += 4) igrad4x2(o, ld, wtHi, wtLo, k * o, x, dy, dx, k * ld + p, p);
-            for (; k < kk; k++) igrad1x2(o, ld, wtHi, wtLo, k * o, x, dy, dx, k * ld + p, p);
+            for (; k + 4 <= kk; k += 4) igrad4x2(o, ld, wt, x, xRow, k, p, dy, dx);
+            for (; k < kk; k++) igrad1x2(o, ld, wt, x, xRow, k, p, dy, dx);
         }
         for (; p < ld; p += L) {
             int k = 0;
-            for (; k + 4 <= kk; k += 4) igrad4x1(o, ld, wtHi, wtLo, k * o, x, dy, dx, k * ld + p, p);
-            for (; k < kk; k++) igrad1x1(o, ld, wtHi, wtLo, k * o, x, dy, dx, k * ld + p, p);
+            for (; k + 4 <= kk; k += 4) igrad4x1(o, ld, wt, x, xRow, k, p, dy, dx);
+            for (; k < kk; k++) igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
         }
     }
 
-    private static void igrad4x2(int o, int ld, float[] hi, float[] lo, int t0, float[] x, float[] dy, float[] dx,
-                                 int xi, int p) {
-        FloatVector x00 = FloatVector.fromArray(S, x, xi), x01 = FloatVector.fromArray(S, x, xi + L);
-        FloatVector x10 = FloatVector.fromArray(S, x, xi + ld), x11 = FloatVector.fromArray(S, x, xi + ld + L);
-        FloatVector x20 = FloatVector.fromArray(S, x, xi + 2 * ld), x21 = FloatVector.fromArray(S, x, xi + 2 * ld + L);
-        FloatVector x30 = FloatVector.fromArray(S, x, xi + 3 * ld), x31 = FloatVector.fromArray(S, x, xi + 3 * ld + L);
+    /*
+     * clamp(d, -1, 1) on the float bits e of d = w - x, as a signed-int min with the bits of copysign(1, d):
+     * for d >= 0 the bits order like the values, so min(e, bits(1)) = min(d, 1); for d < 0 (negative ints)
+     * a larger magnitude is a larger int, so min(e, bits(-1)) = max(d, -1). Three int ops (and, or, vpminsd),
+     * exact, and about twice as fast as FloatVector min/max with Java's NaN/-0 semantics or |d+1| - |d-1|.
+     */
+
+    private static void igrad4x2(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+        IntVector sign = IntVector.broadcast(SI, SIGN_BIT), one = IntVector.broadcast(SI, ONE_BITS);
+        int xa = xRow[k] + p, xb = xRow[k + 1] + p, xc = xRow[k + 2] + p, xd = xRow[k + 3] + p;
+        FloatVector x00 = FloatVector.fromArray(S, x, xa), x01 = FloatVector.fromArray(S, x, xa + L);
+        FloatVector x10 = FloatVector.fromArray(S, x, xb), x11 = FloatVector.fromArray(S, x, xb + L);
+        FloatVector x20 = FloatVector.fromArray(S, x, xc), x21 = FloatVector.fromArray(S, x, xc + L);
+        FloatVector x30 = FloatVector.fromArray(S, x, xd), x31 = FloatVector.fromArray(S, x, xd + L);
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-        int t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
             FloatVector d0 = FloatVector.fromArray(S, dy, di);
             FloatVector d1 = FloatVector.fromArray(S, dy, di + L);
-            FloatVector h = FloatVector.broadcast(S, hi[t0 + r]);
-            FloatVector l = FloatVector.broadcast(S, lo[t0 + r]);
-            a00 = h.sub(x00).abs().sub(l.sub(x00).abs()).fma(d0, a00);
-            a01 = h.sub(x01).abs().sub(l.sub(x01).abs()).fma(d1, a01);
-            h = FloatVector.broadcast(S, hi[t1 + r]);
-            l = FloatVector.broadcast(S, lo[t1 + r]);
-            a10 = h.sub(x10).abs().sub(l.sub(x10).abs()).fma(d0, a10);
-            a11 = h.sub(x11).abs().sub(l.sub(x11).abs()).fma(d1, a11);
-            h = FloatVector.broadcast(S, hi[t2 + r]);
-            l = FloatVector.broadcast(S, lo[t2 + r]);
-            a20 = h.sub(x20).abs().sub(l.sub(x20).abs()).fma(d0, a20);
-            a21 = h.sub(x21).abs().sub(l.sub(x21).abs()).fma(d1, a21);
-            h = FloatVector.broadcast(S, hi[t3 + r]);
-            l = FloatVector.broadcast(S, lo[t3 + r]);
-            a30 = h.sub(x30).abs().sub(l.sub(x30).abs()).fma(d0, a30);
-            a31 = h.sub(x31).abs().sub(l.sub(x31).abs()).fma(d1, a31);
+            FloatVector b = FloatVector.broadcast(S, wt[t0 + r]);
+            IntVector e = b.sub(x00).reinterpretAsInts();
+            a00 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d0, a00);
+            e = b.sub(x01).reinterpretAsInts();
+            a01 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d1, a01);
+            b = FloatVector.broadcast(S, wt[t1 + r]);
+            e = b.sub(x10).reinterpretAsInts();
+            a10 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d0, a10);
+            e = b.sub(x11).reinterpretAsInts();
+            a11 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d1, a11);
+            b = FloatVector.broadcast(S, wt[t2 + r]);
+            e = b.sub(x20).reinterpretAsInts();
+            a20 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d0, a20);
+            e = b.sub(x21).reinterpretAsInts();
+            a21 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d1, a21);
+            b = FloatVector.broadcast(S, wt[t3 + r]);
+            e = b.sub(x30).reinterpretAsInts();
+            a30 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d0, a30);
+            e = b.sub(x31).reinterpretAsInts();
+            a31 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d1, a31);
         }
-        a00.mul(0.5f).intoArray(dx, xi);
-        a01.mul(0.5f).intoArray(dx, xi + L);
-        a10.mul(0.5f).intoArray(dx, xi + ld);
-        a11.mul(0.5f).intoArray(dx, xi + ld + L);
-        a20.mul(0.5f).intoArray(dx, xi + 2 * ld);
-        a21.mul(0.5f).intoArray(dx, xi + 2 * ld + L);
-        a30.mul(0.5f).intoArray(dx, xi + 3 * ld);
-        a31.mul(0.5f).intoArray(dx, xi + 3 * ld + L);
+        int o0 = k * ld + p;
+        a00.intoArray(dx, o0);
+        a01.intoArray(dx, o0 + L);
+        a10.intoArray(dx, o0 + ld);
+        a11.intoArray(dx, o0 + ld + L);
+        a20.intoArray(dx, o0 + 2 * ld);
+        a21.intoArray(dx, o0 + 2 * ld + L);
+        a30.intoArray(dx, o0 + 3 * ld);
+        a31.intoArray(dx, o0 + 3 * ld + L);
     }
 
-    private static void igrad1x2(int o, int ld, float[] hi, float[] lo, int t0, float[] x, float[] dy, float[] dx,
-                                 int xi, int p) {
-        FloatVector x0 = FloatVector.fromArray(S, x, xi), x1 = FloatVector.fromArray(S, x, xi + L);
+    private static void igrad1x2(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+        IntVector sign = IntVector.broadcast(SI, SIGN_BIT), one = IntVector.broadcast(SI, ONE_BITS);
+        int xa = xRow[k] + p;
+        FloatVector x0 = FloatVector.fromArray(S, x, xa), x1 = FloatVector.fromArray(S, x, xa + L);
         FloatVector a0 = FloatVector.zero(S), a1 = a0;
+        int t0 = k * o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector h = FloatVector.broadcast(S, hi[t0 + r]);
-            FloatVector l = FloatVector.broadcast(S, lo[t0 + r]);
-            a0 = h.sub(x0).abs().sub(l.sub(x0).abs()).fma(FloatVector.fromArray(S, dy, di), a0);
-            a1 = h.sub(x1).abs().sub(l.sub(x1).abs()).fma(FloatVector.fromArray(S, dy, di + L), a1);
+            FloatVector b = FloatVector.broadcast(S, wt[t0 + r]);
+            IntVector e = b.sub(x0).reinterpretAsInts();
+            a0 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(FloatVector.fromArray(S, dy, di), a0);
+            e = b.sub(x1).reinterpretAsInts();
+            a1 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(FloatVector.fromArray(S, dy, di + L), a1);
         }
-        a0.mul(0.5f).intoArray(dx, xi);
-        a1.mul(0.5f).intoArray(dx, xi + L);
+        int o0 = k * ld + p;
+        a0.intoArray(dx, o0);
+        a1.intoArray(dx, o0 + L);
     }
 
-    private static void igrad4x1(int o, int ld, float[] hi, float[] lo, int t0, float[] x, float[] dy, float[] dx,
-                                 int xi, int p) {
-        FloatVector x0 = FloatVector.fromArray(S, x, xi), x1 = FloatVector.fromArray(S, x, xi + ld);
-        FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * ld), x3 = FloatVector.fromArray(S, x, xi + 3 * ld);
+    private static void igrad4x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+        IntVector sign = IntVector.broadcast(SI, SIGN_BIT), one = IntVector.broadcast(SI, ONE_BITS);
+        FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p), x1 = FloatVector.fromArray(S, x, xRow[k + 1] + p);
+        FloatVector x2 = FloatVector.fromArray(S, x, xRow[k + 2] + p), x3 = FloatVector.fromArray(S, x, xRow[k + 3] + p);
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        int t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
             FloatVector d = FloatVector.fromArray(S, dy, di);
-            a0 = x0.sub(hi[t0 + r]).abs().sub(x0.sub(lo[t0 + r]).abs()).fma(d, a0);
-            a1 = x1.sub(hi[t1 + r]).abs().sub(x1.sub(lo[t1 + r]).abs()).fma(d, a1);
-            a2 = x2.sub(hi[t2 + r]).abs().sub(x2.sub(lo[t2 + r]).abs()).fma(d, a2);
-            a3 = x3.sub(hi[t3 + r]).abs().sub(x3.sub(lo[t3 + r]).abs()).fma(d, a3);
+            IntVector e = FloatVector.broadcast(S, wt[t0 + r]).sub(x0).reinterpretAsInts();
+            a0 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d, a0);
+            e = FloatVector.broadcast(S, wt[t1 + r]).sub(x1).reinterpretAsInts();
+            a1 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d, a1);
+            e = FloatVector.broadcast(S, wt[t2 + r]).sub(x2).reinterpretAsInts();
+            a2 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d, a2);
+            e = FloatVector.broadcast(S, wt[t3 + r]).sub(x3).reinterpretAsInts();
+            a3 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d, a3);
         }
-        a0.mul(0.5f).intoArray(dx, xi);
-        a1.mul(0.5f).intoArray(dx, xi + ld);
-        a2.mul(0.5f).intoArray(dx, xi + 2 * ld);
-        a3.mul(0.5f).intoArray(dx, xi + 3 * ld);
+        int o0 = k * ld + p;
+        a0.intoArray(dx, o0);
+        a1.intoArray(dx, o0 + ld);
+        a2.intoArray(dx, o0 + 2 * ld);
+        a3.intoArray(dx, o0 + 3 * ld);
     }
 
-    private static void igrad1x1(int o, int ld, float[] hi, float[] lo, int t0, float[] x, float[] dy, float[] dx,
-                                 int xi, int p) {
-        FloatVector x0 = FloatVector.fromArray(S, x, xi);
+    private static void igrad1x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+        IntVector sign = IntVector.broadcast(SI, SIGN_BIT), one = IntVector.broadcast(SI, ONE_BITS);
+        FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p);
         FloatVector a = FloatVector.zero(S);
+        int t0 = k * o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            a = x0.sub(hi[t0 + r]).abs().sub(x0.sub(lo[t0 + r]).abs()).fma(FloatVector.fromArray(S, dy, di), a);
+            IntVector e = FloatVector.broadcast(S, wt[t0 + r]).sub(x0).reinterpretAsInts();
+            a = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(FloatVector.fromArray(S, dy, di), a);
         }
-        a.mul(0.5f).intoArray(dx, xi);
+        a.intoArray(dx, k * ld + p);
     }
 
     // ---------------------------------------------------------------- filter gradient: dw += dy . x^T
 
     @Override
-    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, float[] dw) {
-        float[] tmp = new float[16 * L];
+    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {
+        float[] tmp = LANES.get();
         int r = 0;
         for (; r + 4 <= o; r += 4) {
             int k = 0;
-            for (; k + 4 <= kk; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, k * ld, dw, r * kk + k, tmp);
-            for (; k < kk; k++) fgrad4x1(ld, kk, dy, r * ld, x, k * ld, dw, r * kk + k, tmp);
+            for (; k + 4 <= kk; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
+            for (; k < kk; k++) fgrad4x1(ld, kk, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
         }
         for (; r < o; r++) {
             int k = 0;
-            for (; k + 4 <= kk; k += 4) fgrad1x4(ld, dy, r * ld, x, k * ld, dw, r * kk + k, tmp);
-            for (; k < kk; k++) fgrad1x1(ld, dy, r * ld, x, k * ld, dw, r * kk + k, tmp);
+            for (; k + 4 <= kk; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
+            for (; k < kk; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
         }
     }
 
-    private static void fgrad4x4(int ld, int kk, float[] dy, int d0, float[] x, int x0, float[] dw, int w0, float[] tmp) {
+    private static void fgrad4x4(int ld, int kk, float[] dy, int d0, float[] x, int[] xRow, int k, float[] dw, int w0,
+                                 float[] tmp) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
-        int x1 = x0 + ld, x2 = x1 + ld, x3 = x2 + ld;
+        int x0 = xRow[k], x1 = xRow[k + 1], x2 = xRow[k + 2], x3 = xRow[k + 3];
         for (int p = 0; p < ld; p += L) {
             FloatVector u0 = FloatVector.fromArray(S, dy, d0 + p);
             FloatVector u1 = FloatVector.fromArray(S, dy, d1 + p);
@@ -433,9 +473,10 @@ final class VectorColumnKernels implements ColumnKernels {
         for (int i = 0; i < 4; i++) dw[w0 + i * kk] += laneSum(tmp, i * L);
     }
 
-    private static void fgrad1x4(int ld, float[] dy, int d0, float[] x, int x0, float[] dw, int w0, float[] tmp) {
+    private static void fgrad1x4(int ld, float[] dy, int d0, float[] x, int[] xRow, int k, float[] dw, int w0,
+                                 float[] tmp) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        int x1 = x0 + ld, x2 = x1 + ld, x3 = x2 + ld;
+        int x0 = xRow[k], x1 = xRow[k + 1], x2 = xRow[k + 2], x3 = xRow[k + 3];
         for (int p = 0; p < ld; p += L) {
             FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
             a0 = u.fma(FloatVector.fromArray(S, x, x0 + p), a0);
@@ -460,8 +501,16 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     @Override
+    public void addTo(float[] src, int s0, float[] dst, int d0, int len) {
+        // C2 does not auto-vectorize this shifted add (it cannot rule out overlap), and it is col2im's whole cost.
+        for (int i = 0; i < len; i += L) {
+            FloatVector.fromArray(S, dst, d0 + i).add(FloatVector.fromArray(S, src, s0 + i)).intoArray(dst, d0 + i);
+        }
+    }
+
+    @Override
     public void rowSums(int rows, int ld, float[] dy, float[] sums) {
-        float[] tmp = new float[L];
+        float[] tmp = LANES.get();
         for (int r = 0; r < rows; r++) {
             FloatVector a = FloatVector.zero(S);
             for (int p = r * ld, end = p + ld; p < end; p += L) a = a.add(FloatVector.fromArray(S, dy, p));

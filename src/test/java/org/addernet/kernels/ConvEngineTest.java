@@ -46,6 +46,14 @@ class ConvEngineTest {
         gs.add(new ConvGeometry(2, 3, 6, 6, 5, 1, 2, 0));     // 1x1 stride 2 (ResNet shortcut)
         gs.add(new ConvGeometry(5, 3, 2, 3, 7, 7, 1, 3));     // kernel larger than the input
         gs.add(new ConvGeometry(9, 3, 34, 33, 5, 3, 1, 1));   // P > 1024: several chunks and pieces
+        // Stride-1 layers in the shifted layout (pad <= k-1), with odd sizes and every remainder path.
+        gs.add(new ConvGeometry(4, 3, 9, 11, 5, 3, 1, 1));
+        gs.add(new ConvGeometry(3, 5, 12, 10, 7, 5, 1, 2));
+        gs.add(new ConvGeometry(2, 7, 8, 8, 9, 3, 1, 0));
+        gs.add(new ConvGeometry(5, 2, 6, 7, 13, 2, 1, 1));
+        gs.add(new ConvGeometry(7, 1, 10, 10, 6, 5, 1, 2));
+        gs.add(new ConvGeometry(2, 16, 8, 8, 17, 3, 1, 1));
+        gs.add(new ConvGeometry(3, 3, 7, 6, 19, 7, 1, 4));
         for (ConvGeometry g : gs) CASES.add(makeCase(g, r));
     }
 
@@ -176,6 +184,15 @@ class ConvEngineTest {
             assertTrue((long) (2 * g.kk() + g.o()) * p.maxCols() <= Math.max(ColumnConvEngine.DEFAULT_BUDGET,
                     (2L * g.kk() + g.o()) * 16), g + " " + p);
         }
+    }
+
+    /** Both column layouts are exercised by the random cases. */
+    @Test
+    void casesCoverBothLayouts() {
+        ColumnConvEngine e = new ColumnConvEngine(pool3, new ScalarColumnKernels());
+        int shifted = 0;
+        for (Case c : CASES) if (e.plan(c.g()).shifted()) shifted++;
+        assertTrue(shifted >= 5 && CASES.size() - shifted >= 5, shifted + " of " + CASES.size() + " shifted");
     }
 
     /** Conv2d's analytic gradients against central differences of the float64 forward, loss = sum(y * r). */
