@@ -12,8 +12,8 @@ import org.addernet.engine.ThreadPool;
  * im2col copy, see {@link Im2col}); the others use an explicit im2col, processed in pieces of at most
  * {@code maxCols} columns (a piece is a range of the global column index {@code q = n*Ho*Wo + pos}, so a huge
  * sample is split by positions). Either way the workspace stays bounded by about {@code budget} floats per
- * thread whatever the layer. Each thread owns a workspace (column matrices, a partial filter gradient and a
- * partial rowsum of dy), allocated once and grown on demand; partials are added in thread order after the
+ * thread whatever the layer. Each thread owns a workspace (column matrices and a partial filter gradient),
+ * allocated once and grown on demand; partials are added in thread order after the
  * loop, so a call is bit-reproducible for a fixed thread count.
  *
  * <p>Also accepts {@code dw == null} in the backward calls (filter gradient not needed); benchmarks use it to
@@ -39,7 +39,7 @@ final class ColumnConvEngine implements ConvEngine {
     /** One thread's buffers; {@code xcol} is the explicit im2col matrix or the shifted padded buffer. */
     private static final class Workspace {
         float[] xcol = new float[0], ycol = new float[0], dxcol = new float[0], dxpad = new float[0];
-        float[] dw = new float[0], rows = new float[0];
+        float[] dw = new float[0];
         int[] xRow = new int[0], yRow = new int[0];
     }
 
@@ -194,9 +194,7 @@ final class ColumnConvEngine implements ConvEngine {
         if (dx != null) transposeFilters(w, wOff, o, kk);
         for (Workspace s : spaces) {
             s.dw = grow(s.dw, o * kk);
-            s.rows = grow(s.rows, o);
             Arrays.fill(s.dw, 0, o * kk, 0f);
-            Arrays.fill(s.rows, 0, o, 0f);
         }
         float[] wt = this.wt;
         pool.parallelFor(plan.chunks(), (t, from, to) -> {
@@ -229,24 +227,18 @@ final class ColumnConvEngine implements ConvEngine {
                         }
                     }
                     if (dw != null) {
-                        kernels.filterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, s.dw);
-                        if (adder) kernels.rowSums(o, ld, s.ycol, s.rows);
+                        if (adder) kernels.adderFilterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, w, wOff, s.dw);
+                        else kernels.filterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, s.dw);
                     }
                 }
             }
         });
         if (dw == null) return;
-        // dW_raw = dY.Xcol^T - W * rowsum(dY) for the adder (DESIGN section 1); partials in thread order.
-        for (int r = 0; r < o; r++) {
-            float rows = 0f;
-            for (Workspace s : spaces) rows += s.rows[r];
-            for (int k = 0; k < kk; k++) {
-                int i = r * kk + k;
-                float sum = 0f;
-                for (Workspace s : spaces) sum += s.dw[i];
-                if (adder) sum -= w[wOff + i] * rows;
-                dw[dwOff + i] += sum;
-            }
+        // Per-thread partial filter gradients, added in thread order (bit-reproducible for a thread count).
+        for (int i = 0, size = o * kk; i < size; i++) {
+            float sum = 0f;
+            for (Workspace s : spaces) sum += s.dw[i];
+            dw[dwOff + i] += sum;
         }
     }
 

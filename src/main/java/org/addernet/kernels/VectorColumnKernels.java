@@ -59,95 +59,107 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     private static void adder4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector z = FloatVector.zero(S);
-        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector x0 = FloatVector.fromArray(S, x, xi);
-            FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
-            FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
-            FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-            a00 = a00.sub(x0.sub(b).abs());
-            a01 = a01.sub(x1.sub(b).abs());
-            a02 = a02.sub(x2.sub(b).abs());
-            a03 = a03.sub(x3.sub(b).abs());
-            b = FloatVector.broadcast(S, w[w1 + k]);
-            a10 = a10.sub(x0.sub(b).abs());
-            a11 = a11.sub(x1.sub(b).abs());
-            a12 = a12.sub(x2.sub(b).abs());
-            a13 = a13.sub(x3.sub(b).abs());
-            b = FloatVector.broadcast(S, w[w2 + k]);
-            a20 = a20.sub(x0.sub(b).abs());
-            a21 = a21.sub(x1.sub(b).abs());
-            a22 = a22.sub(x2.sub(b).abs());
-            a23 = a23.sub(x3.sub(b).abs());
-            b = FloatVector.broadcast(S, w[w3 + k]);
-            a30 = a30.sub(x0.sub(b).abs());
-            a31 = a31.sub(x1.sub(b).abs());
-            a32 = a32.sub(x2.sub(b).abs());
-            a33 = a33.sub(x3.sub(b).abs());
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            FloatVector z = FloatVector.zero(S);
+            FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+            FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector x0 = FloatVector.fromArray(S, x, xi);
+                FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
+                FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
+                FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
+                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+                a00 = a00.sub(x0.sub(b).abs());
+                a01 = a01.sub(x1.sub(b).abs());
+                a02 = a02.sub(x2.sub(b).abs());
+                a03 = a03.sub(x3.sub(b).abs());
+                b = FloatVector.broadcast(S, w[w1 + k]);
+                a10 = a10.sub(x0.sub(b).abs());
+                a11 = a11.sub(x1.sub(b).abs());
+                a12 = a12.sub(x2.sub(b).abs());
+                a13 = a13.sub(x3.sub(b).abs());
+                b = FloatVector.broadcast(S, w[w2 + k]);
+                a20 = a20.sub(x0.sub(b).abs());
+                a21 = a21.sub(x1.sub(b).abs());
+                a22 = a22.sub(x2.sub(b).abs());
+                a23 = a23.sub(x3.sub(b).abs());
+                b = FloatVector.broadcast(S, w[w3 + k]);
+                a30 = a30.sub(x0.sub(b).abs());
+                a31 = a31.sub(x1.sub(b).abs());
+                a32 = a32.sub(x2.sub(b).abs());
+                a33 = a33.sub(x3.sub(b).abs());
+            }
+            boolean first = k0 == 0;
+            (first ? a00 : a00.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
+            (first ? a01 : a01.add(FloatVector.fromArray(S, y, y0 + L))).intoArray(y, y0 + L);
+            (first ? a02 : a02.add(FloatVector.fromArray(S, y, y0 + 2 * L))).intoArray(y, y0 + 2 * L);
+            (first ? a03 : a03.add(FloatVector.fromArray(S, y, y0 + 3 * L))).intoArray(y, y0 + 3 * L);
+            (first ? a10 : a10.add(FloatVector.fromArray(S, y, y0 + ld))).intoArray(y, y0 + ld);
+            (first ? a11 : a11.add(FloatVector.fromArray(S, y, y0 + ld + L))).intoArray(y, y0 + ld + L);
+            (first ? a12 : a12.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L))).intoArray(y, y0 + ld + 2 * L);
+            (first ? a13 : a13.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L))).intoArray(y, y0 + ld + 3 * L);
+            (first ? a20 : a20.add(FloatVector.fromArray(S, y, y0 + 2 * ld))).intoArray(y, y0 + 2 * ld);
+            (first ? a21 : a21.add(FloatVector.fromArray(S, y, y0 + 2 * ld + L))).intoArray(y, y0 + 2 * ld + L);
+            (first ? a22 : a22.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L))).intoArray(y, y0 + 2 * ld + 2 * L);
+            (first ? a23 : a23.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L))).intoArray(y, y0 + 2 * ld + 3 * L);
+            (first ? a30 : a30.add(FloatVector.fromArray(S, y, y0 + 3 * ld))).intoArray(y, y0 + 3 * ld);
+            (first ? a31 : a31.add(FloatVector.fromArray(S, y, y0 + 3 * ld + L))).intoArray(y, y0 + 3 * ld + L);
+            (first ? a32 : a32.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L))).intoArray(y, y0 + 3 * ld + 2 * L);
+            (first ? a33 : a33.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L))).intoArray(y, y0 + 3 * ld + 3 * L);
         }
-        a00.intoArray(y, y0);
-        a01.intoArray(y, y0 + L);
-        a02.intoArray(y, y0 + 2 * L);
-        a03.intoArray(y, y0 + 3 * L);
-        a10.intoArray(y, y0 + ld);
-        a11.intoArray(y, y0 + ld + L);
-        a12.intoArray(y, y0 + ld + 2 * L);
-        a13.intoArray(y, y0 + ld + 3 * L);
-        a20.intoArray(y, y0 + 2 * ld);
-        a21.intoArray(y, y0 + 2 * ld + L);
-        a22.intoArray(y, y0 + 2 * ld + 2 * L);
-        a23.intoArray(y, y0 + 2 * ld + 3 * L);
-        a30.intoArray(y, y0 + 3 * ld);
-        a31.intoArray(y, y0 + 3 * ld + L);
-        a32.intoArray(y, y0 + 3 * ld + 2 * L);
-        a33.intoArray(y, y0 + 3 * ld + 3 * L);
     }
 
     private static void adder1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-            a0 = a0.sub(FloatVector.fromArray(S, x, xi).sub(b).abs());
-            a1 = a1.sub(FloatVector.fromArray(S, x, xi + L).sub(b).abs());
-            a2 = a2.sub(FloatVector.fromArray(S, x, xi + 2 * L).sub(b).abs());
-            a3 = a3.sub(FloatVector.fromArray(S, x, xi + 3 * L).sub(b).abs());
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+                a0 = a0.sub(FloatVector.fromArray(S, x, xi).sub(b).abs());
+                a1 = a1.sub(FloatVector.fromArray(S, x, xi + L).sub(b).abs());
+                a2 = a2.sub(FloatVector.fromArray(S, x, xi + 2 * L).sub(b).abs());
+                a3 = a3.sub(FloatVector.fromArray(S, x, xi + 3 * L).sub(b).abs());
+            }
+            boolean first = k0 == 0;
+            (first ? a0 : a0.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
+            (first ? a1 : a1.add(FloatVector.fromArray(S, y, y0 + L))).intoArray(y, y0 + L);
+            (first ? a2 : a2.add(FloatVector.fromArray(S, y, y0 + 2 * L))).intoArray(y, y0 + 2 * L);
+            (first ? a3 : a3.add(FloatVector.fromArray(S, y, y0 + 3 * L))).intoArray(y, y0 + 3 * L);
         }
-        a0.intoArray(y, y0);
-        a1.intoArray(y, y0 + L);
-        a2.intoArray(y, y0 + 2 * L);
-        a3.intoArray(y, y0 + 3 * L);
     }
 
     private static void adder4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector xv = FloatVector.fromArray(S, x, xi);
-            a0 = a0.sub(xv.sub(w[w0 + k]).abs());
-            a1 = a1.sub(xv.sub(w[w1 + k]).abs());
-            a2 = a2.sub(xv.sub(w[w2 + k]).abs());
-            a3 = a3.sub(xv.sub(w[w3 + k]).abs());
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector xv = FloatVector.fromArray(S, x, xi);
+                a0 = a0.sub(xv.sub(w[w0 + k]).abs());
+                a1 = a1.sub(xv.sub(w[w1 + k]).abs());
+                a2 = a2.sub(xv.sub(w[w2 + k]).abs());
+                a3 = a3.sub(xv.sub(w[w3 + k]).abs());
+            }
+            boolean first = k0 == 0;
+            (first ? a0 : a0.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
+            (first ? a1 : a1.add(FloatVector.fromArray(S, y, y0 + ld))).intoArray(y, y0 + ld);
+            (first ? a2 : a2.add(FloatVector.fromArray(S, y, y0 + 2 * ld))).intoArray(y, y0 + 2 * ld);
+            (first ? a3 : a3.add(FloatVector.fromArray(S, y, y0 + 3 * ld))).intoArray(y, y0 + 3 * ld);
         }
-        a0.intoArray(y, y0);
-        a1.intoArray(y, y0 + ld);
-        a2.intoArray(y, y0 + 2 * ld);
-        a3.intoArray(y, y0 + 3 * ld);
     }
 
     private static void adder1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a = FloatVector.zero(S);
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            a = a.sub(FloatVector.fromArray(S, x, xi).sub(w[w0 + k]).abs());
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            FloatVector a = FloatVector.zero(S);
+            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
+                int xi = xRow[k] + p;
+                a = a.sub(FloatVector.fromArray(S, x, xi).sub(w[w0 + k]).abs());
+            }
+            boolean first = k0 == 0;
+            (first ? a : a.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
         }
-        a.intoArray(y, y0);
     }
 
     // ---------------------------------------------------------------- multiply: out = a . b (conv fwd, conv dx)
@@ -168,95 +180,107 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     private static void mul4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector z = FloatVector.zero(S);
-        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector x0 = FloatVector.fromArray(S, x, xi);
-            FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
-            FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
-            FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-            a00 = x0.fma(b, a00);
-            a01 = x1.fma(b, a01);
-            a02 = x2.fma(b, a02);
-            a03 = x3.fma(b, a03);
-            b = FloatVector.broadcast(S, w[w1 + k]);
-            a10 = x0.fma(b, a10);
-            a11 = x1.fma(b, a11);
-            a12 = x2.fma(b, a12);
-            a13 = x3.fma(b, a13);
-            b = FloatVector.broadcast(S, w[w2 + k]);
-            a20 = x0.fma(b, a20);
-            a21 = x1.fma(b, a21);
-            a22 = x2.fma(b, a22);
-            a23 = x3.fma(b, a23);
-            b = FloatVector.broadcast(S, w[w3 + k]);
-            a30 = x0.fma(b, a30);
-            a31 = x1.fma(b, a31);
-            a32 = x2.fma(b, a32);
-            a33 = x3.fma(b, a33);
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            FloatVector z = FloatVector.zero(S);
+            FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+            FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector x0 = FloatVector.fromArray(S, x, xi);
+                FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
+                FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
+                FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
+                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+                a00 = x0.fma(b, a00);
+                a01 = x1.fma(b, a01);
+                a02 = x2.fma(b, a02);
+                a03 = x3.fma(b, a03);
+                b = FloatVector.broadcast(S, w[w1 + k]);
+                a10 = x0.fma(b, a10);
+                a11 = x1.fma(b, a11);
+                a12 = x2.fma(b, a12);
+                a13 = x3.fma(b, a13);
+                b = FloatVector.broadcast(S, w[w2 + k]);
+                a20 = x0.fma(b, a20);
+                a21 = x1.fma(b, a21);
+                a22 = x2.fma(b, a22);
+                a23 = x3.fma(b, a23);
+                b = FloatVector.broadcast(S, w[w3 + k]);
+                a30 = x0.fma(b, a30);
+                a31 = x1.fma(b, a31);
+                a32 = x2.fma(b, a32);
+                a33 = x3.fma(b, a33);
+            }
+            boolean first = k0 == 0;
+            (first ? a00 : a00.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
+            (first ? a01 : a01.add(FloatVector.fromArray(S, y, y0 + L))).intoArray(y, y0 + L);
+            (first ? a02 : a02.add(FloatVector.fromArray(S, y, y0 + 2 * L))).intoArray(y, y0 + 2 * L);
+            (first ? a03 : a03.add(FloatVector.fromArray(S, y, y0 + 3 * L))).intoArray(y, y0 + 3 * L);
+            (first ? a10 : a10.add(FloatVector.fromArray(S, y, y0 + ld))).intoArray(y, y0 + ld);
+            (first ? a11 : a11.add(FloatVector.fromArray(S, y, y0 + ld + L))).intoArray(y, y0 + ld + L);
+            (first ? a12 : a12.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L))).intoArray(y, y0 + ld + 2 * L);
+            (first ? a13 : a13.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L))).intoArray(y, y0 + ld + 3 * L);
+            (first ? a20 : a20.add(FloatVector.fromArray(S, y, y0 + 2 * ld))).intoArray(y, y0 + 2 * ld);
+            (first ? a21 : a21.add(FloatVector.fromArray(S, y, y0 + 2 * ld + L))).intoArray(y, y0 + 2 * ld + L);
+            (first ? a22 : a22.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L))).intoArray(y, y0 + 2 * ld + 2 * L);
+            (first ? a23 : a23.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L))).intoArray(y, y0 + 2 * ld + 3 * L);
+            (first ? a30 : a30.add(FloatVector.fromArray(S, y, y0 + 3 * ld))).intoArray(y, y0 + 3 * ld);
+            (first ? a31 : a31.add(FloatVector.fromArray(S, y, y0 + 3 * ld + L))).intoArray(y, y0 + 3 * ld + L);
+            (first ? a32 : a32.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L))).intoArray(y, y0 + 3 * ld + 2 * L);
+            (first ? a33 : a33.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L))).intoArray(y, y0 + 3 * ld + 3 * L);
         }
-        a00.intoArray(y, y0);
-        a01.intoArray(y, y0 + L);
-        a02.intoArray(y, y0 + 2 * L);
-        a03.intoArray(y, y0 + 3 * L);
-        a10.intoArray(y, y0 + ld);
-        a11.intoArray(y, y0 + ld + L);
-        a12.intoArray(y, y0 + ld + 2 * L);
-        a13.intoArray(y, y0 + ld + 3 * L);
-        a20.intoArray(y, y0 + 2 * ld);
-        a21.intoArray(y, y0 + 2 * ld + L);
-        a22.intoArray(y, y0 + 2 * ld + 2 * L);
-        a23.intoArray(y, y0 + 2 * ld + 3 * L);
-        a30.intoArray(y, y0 + 3 * ld);
-        a31.intoArray(y, y0 + 3 * ld + L);
-        a32.intoArray(y, y0 + 3 * ld + 2 * L);
-        a33.intoArray(y, y0 + 3 * ld + 3 * L);
     }
 
     private static void mul1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-            a0 = FloatVector.fromArray(S, x, xi).fma(b, a0);
-            a1 = FloatVector.fromArray(S, x, xi + L).fma(b, a1);
-            a2 = FloatVector.fromArray(S, x, xi + 2 * L).fma(b, a2);
-            a3 = FloatVector.fromArray(S, x, xi + 3 * L).fma(b, a3);
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+                a0 = FloatVector.fromArray(S, x, xi).fma(b, a0);
+                a1 = FloatVector.fromArray(S, x, xi + L).fma(b, a1);
+                a2 = FloatVector.fromArray(S, x, xi + 2 * L).fma(b, a2);
+                a3 = FloatVector.fromArray(S, x, xi + 3 * L).fma(b, a3);
+            }
+            boolean first = k0 == 0;
+            (first ? a0 : a0.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
+            (first ? a1 : a1.add(FloatVector.fromArray(S, y, y0 + L))).intoArray(y, y0 + L);
+            (first ? a2 : a2.add(FloatVector.fromArray(S, y, y0 + 2 * L))).intoArray(y, y0 + 2 * L);
+            (first ? a3 : a3.add(FloatVector.fromArray(S, y, y0 + 3 * L))).intoArray(y, y0 + 3 * L);
         }
-        a0.intoArray(y, y0);
-        a1.intoArray(y, y0 + L);
-        a2.intoArray(y, y0 + 2 * L);
-        a3.intoArray(y, y0 + 3 * L);
     }
 
     private static void mul4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector xv = FloatVector.fromArray(S, x, xi);
-            a0 = xv.fma(FloatVector.broadcast(S, w[w0 + k]), a0);
-            a1 = xv.fma(FloatVector.broadcast(S, w[w1 + k]), a1);
-            a2 = xv.fma(FloatVector.broadcast(S, w[w2 + k]), a2);
-            a3 = xv.fma(FloatVector.broadcast(S, w[w3 + k]), a3);
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector xv = FloatVector.fromArray(S, x, xi);
+                a0 = xv.fma(FloatVector.broadcast(S, w[w0 + k]), a0);
+                a1 = xv.fma(FloatVector.broadcast(S, w[w1 + k]), a1);
+                a2 = xv.fma(FloatVector.broadcast(S, w[w2 + k]), a2);
+                a3 = xv.fma(FloatVector.broadcast(S, w[w3 + k]), a3);
+            }
+            boolean first = k0 == 0;
+            (first ? a0 : a0.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
+            (first ? a1 : a1.add(FloatVector.fromArray(S, y, y0 + ld))).intoArray(y, y0 + ld);
+            (first ? a2 : a2.add(FloatVector.fromArray(S, y, y0 + 2 * ld))).intoArray(y, y0 + 2 * ld);
+            (first ? a3 : a3.add(FloatVector.fromArray(S, y, y0 + 3 * ld))).intoArray(y, y0 + 3 * ld);
         }
-        a0.intoArray(y, y0);
-        a1.intoArray(y, y0 + ld);
-        a2.intoArray(y, y0 + 2 * ld);
-        a3.intoArray(y, y0 + 3 * ld);
     }
 
     private static void mul1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a = FloatVector.zero(S);
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            FloatVector a = FloatVector.zero(S);
+            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
+                int xi = xRow[k] + p;
+                a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
+            }
+            boolean first = k0 == 0;
+            (first ? a : a.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
         }
-        a.intoArray(y, y0);
     }
 
     // ---------------------------------------------------------------- adder input gradient
@@ -508,15 +532,71 @@ final class VectorColumnKernels implements ColumnKernels {
         }
     }
 
+    // ---------------------------------------------------------------- adder filter gradient: dw += dy . (x - w)
+
     @Override
-    public void rowSums(int rows, int ld, float[] dy, float[] sums) {
+    public void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, float[] dw) {
         float[] tmp = LANES.get();
-        for (int r = 0; r < rows; r++) {
-            FloatVector a = FloatVector.zero(S);
-            for (int p = r * ld, end = p + ld; p < end; p += L) a = a.add(FloatVector.fromArray(S, dy, p));
-            a.intoArray(tmp, 0);
-            sums[r] += laneSum(tmp, 0);
+        int r = 0;
+        for (; r + 4 <= o; r += 4) {
+            int k = 0;
+            for (; k + 2 <= kk; k += 2) afgrad4x2(ld, kk, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * kk + k, dw, r * kk + k, tmp);
+            for (; k < kk; k++) {
+                for (int i = 0; i < 4; i++) afgrad1x1(ld, dy, (r + i) * ld, x, xRow[k], w[wOff + (r + i) * kk + k], dw, (r + i) * kk + k, tmp);
+            }
         }
+        for (; r < o; r++) {
+            for (int k = 0; k < kk; k++) afgrad1x1(ld, dy, r * ld, x, xRow[k], w[wOff + r * kk + k], dw, r * kk + k, tmp);
+        }
+    }
+
+    /** 4 filters x 2 taps: 8 accumulators, the 8 filter values broadcast once outside the column loop. */
+    private static void afgrad4x2(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, float[] w, int wi,
+                                  float[] dw, int w0, float[] tmp) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+        FloatVector b00 = FloatVector.broadcast(S, w[wi]), b01 = FloatVector.broadcast(S, w[wi + 1]);
+        FloatVector b10 = FloatVector.broadcast(S, w[wi + kk]), b11 = FloatVector.broadcast(S, w[wi + kk + 1]);
+        FloatVector b20 = FloatVector.broadcast(S, w[wi + 2 * kk]), b21 = FloatVector.broadcast(S, w[wi + 2 * kk + 1]);
+        FloatVector b30 = FloatVector.broadcast(S, w[wi + 3 * kk]), b31 = FloatVector.broadcast(S, w[wi + 3 * kk + 1]);
+        int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
+        for (int p = 0; p < ld; p += L) {
+            FloatVector v0 = FloatVector.fromArray(S, x, x0 + p);
+            FloatVector v1 = FloatVector.fromArray(S, x, x1 + p);
+            FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
+            a00 = u.fma(v0.sub(b00), a00);
+            a01 = u.fma(v1.sub(b01), a01);
+            u = FloatVector.fromArray(S, dy, d1 + p);
+            a10 = u.fma(v0.sub(b10), a10);
+            a11 = u.fma(v1.sub(b11), a11);
+            u = FloatVector.fromArray(S, dy, d2 + p);
+            a20 = u.fma(v0.sub(b20), a20);
+            a21 = u.fma(v1.sub(b21), a21);
+            u = FloatVector.fromArray(S, dy, d3 + p);
+            a30 = u.fma(v0.sub(b30), a30);
+            a31 = u.fma(v1.sub(b31), a31);
+        }
+        a00.intoArray(tmp, 0);
+        a01.intoArray(tmp, L);
+        a10.intoArray(tmp, 2 * L);
+        a11.intoArray(tmp, 3 * L);
+        a20.intoArray(tmp, 4 * L);
+        a21.intoArray(tmp, 5 * L);
+        a30.intoArray(tmp, 6 * L);
+        a31.intoArray(tmp, 7 * L);
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 2; j++) dw[w0 + i * kk + j] += laneSum(tmp, (i * 2 + j) * L);
+        }
+    }
+
+    private static void afgrad1x1(int ld, float[] dy, int d0, float[] x, int x0, float wk, float[] dw, int w0, float[] tmp) {
+        FloatVector a = FloatVector.zero(S);
+        FloatVector b = FloatVector.broadcast(S, wk);
+        for (int p = 0; p < ld; p += L) {
+            a = FloatVector.fromArray(S, dy, d0 + p).fma(FloatVector.fromArray(S, x, x0 + p).sub(b), a);
+        }
+        a.intoArray(tmp, 0);
+        dw[w0] += laneSum(tmp, 0);
     }
 
     /** Sum of the L lanes stored at tmp[off..], in lane order: the same in interpreted and compiled code. */
