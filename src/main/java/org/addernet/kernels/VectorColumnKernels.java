@@ -1,5 +1,6 @@
 package org.addernet.kernels;
 
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -59,6 +60,9 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     private static void adder4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        // The outputs start at 0 and every block is added to them: a conditional "store or add" of vectors
+        // would make C2 box them (measured 10x slower).
+        for (int i = 0; i < 4; i++) Arrays.fill(y, y0 + i * ld, y0 + i * ld + 4 * L, 0f);
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
         for (int k0 = 0; k0 < kk; k0 += KB) {
             FloatVector z = FloatVector.zero(S);
@@ -91,27 +95,27 @@ final class VectorColumnKernels implements ColumnKernels {
                 a32 = a32.sub(x2.sub(b).abs());
                 a33 = a33.sub(x3.sub(b).abs());
             }
-            boolean first = k0 == 0;
-            (first ? a00 : a00.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
-            (first ? a01 : a01.add(FloatVector.fromArray(S, y, y0 + L))).intoArray(y, y0 + L);
-            (first ? a02 : a02.add(FloatVector.fromArray(S, y, y0 + 2 * L))).intoArray(y, y0 + 2 * L);
-            (first ? a03 : a03.add(FloatVector.fromArray(S, y, y0 + 3 * L))).intoArray(y, y0 + 3 * L);
-            (first ? a10 : a10.add(FloatVector.fromArray(S, y, y0 + ld))).intoArray(y, y0 + ld);
-            (first ? a11 : a11.add(FloatVector.fromArray(S, y, y0 + ld + L))).intoArray(y, y0 + ld + L);
-            (first ? a12 : a12.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L))).intoArray(y, y0 + ld + 2 * L);
-            (first ? a13 : a13.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L))).intoArray(y, y0 + ld + 3 * L);
-            (first ? a20 : a20.add(FloatVector.fromArray(S, y, y0 + 2 * ld))).intoArray(y, y0 + 2 * ld);
-            (first ? a21 : a21.add(FloatVector.fromArray(S, y, y0 + 2 * ld + L))).intoArray(y, y0 + 2 * ld + L);
-            (first ? a22 : a22.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L))).intoArray(y, y0 + 2 * ld + 2 * L);
-            (first ? a23 : a23.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L))).intoArray(y, y0 + 2 * ld + 3 * L);
-            (first ? a30 : a30.add(FloatVector.fromArray(S, y, y0 + 3 * ld))).intoArray(y, y0 + 3 * ld);
-            (first ? a31 : a31.add(FloatVector.fromArray(S, y, y0 + 3 * ld + L))).intoArray(y, y0 + 3 * ld + L);
-            (first ? a32 : a32.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L))).intoArray(y, y0 + 3 * ld + 2 * L);
-            (first ? a33 : a33.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L))).intoArray(y, y0 + 3 * ld + 3 * L);
+            a00.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
+            a01.add(FloatVector.fromArray(S, y, y0 + L)).intoArray(y, y0 + L);
+            a02.add(FloatVector.fromArray(S, y, y0 + 2 * L)).intoArray(y, y0 + 2 * L);
+            a03.add(FloatVector.fromArray(S, y, y0 + 3 * L)).intoArray(y, y0 + 3 * L);
+            a10.add(FloatVector.fromArray(S, y, y0 + ld)).intoArray(y, y0 + ld);
+            a11.add(FloatVector.fromArray(S, y, y0 + ld + L)).intoArray(y, y0 + ld + L);
+            a12.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L)).intoArray(y, y0 + ld + 2 * L);
+            a13.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L)).intoArray(y, y0 + ld + 3 * L);
+            a20.add(FloatVector.fromArray(S, y, y0 + 2 * ld)).intoArray(y, y0 + 2 * ld);
+            a21.add(FloatVector.fromArray(S, y, y0 + 2 * ld + L)).intoArray(y, y0 + 2 * ld + L);
+            a22.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L)).intoArray(y, y0 + 2 * ld + 2 * L);
+            a23.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L)).intoArray(y, y0 + 2 * ld + 3 * L);
+            a30.add(FloatVector.fromArray(S, y, y0 + 3 * ld)).intoArray(y, y0 + 3 * ld);
+            a31.add(FloatVector.fromArray(S, y, y0 + 3 * ld + L)).intoArray(y, y0 + 3 * ld + L);
+            a32.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L)).intoArray(y, y0 + 3 * ld + 2 * L);
+            a33.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L)).intoArray(y, y0 + 3 * ld + 3 * L);
         }
     }
 
     private static void adder1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        Arrays.fill(y, y0, y0 + 4 * L, 0f);
         for (int k0 = 0; k0 < kk; k0 += KB) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
             for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
@@ -122,15 +126,15 @@ final class VectorColumnKernels implements ColumnKernels {
                 a2 = a2.sub(FloatVector.fromArray(S, x, xi + 2 * L).sub(b).abs());
                 a3 = a3.sub(FloatVector.fromArray(S, x, xi + 3 * L).sub(b).abs());
             }
-            boolean first = k0 == 0;
-            (first ? a0 : a0.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
-            (first ? a1 : a1.add(FloatVector.fromArray(S, y, y0 + L))).intoArray(y, y0 + L);
-            (first ? a2 : a2.add(FloatVector.fromArray(S, y, y0 + 2 * L))).intoArray(y, y0 + 2 * L);
-            (first ? a3 : a3.add(FloatVector.fromArray(S, y, y0 + 3 * L))).intoArray(y, y0 + 3 * L);
+            a0.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
+            a1.add(FloatVector.fromArray(S, y, y0 + L)).intoArray(y, y0 + L);
+            a2.add(FloatVector.fromArray(S, y, y0 + 2 * L)).intoArray(y, y0 + 2 * L);
+            a3.add(FloatVector.fromArray(S, y, y0 + 3 * L)).intoArray(y, y0 + 3 * L);
         }
     }
 
     private static void adder4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        for (int i = 0; i < 4; i++) Arrays.fill(y, y0 + i * ld, y0 + i * ld + L, 0f);
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
         for (int k0 = 0; k0 < kk; k0 += KB) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
@@ -142,23 +146,22 @@ final class VectorColumnKernels implements ColumnKernels {
                 a2 = a2.sub(xv.sub(w[w2 + k]).abs());
                 a3 = a3.sub(xv.sub(w[w3 + k]).abs());
             }
-            boolean first = k0 == 0;
-            (first ? a0 : a0.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
-            (first ? a1 : a1.add(FloatVector.fromArray(S, y, y0 + ld))).intoArray(y, y0 + ld);
-            (first ? a2 : a2.add(FloatVector.fromArray(S, y, y0 + 2 * ld))).intoArray(y, y0 + 2 * ld);
-            (first ? a3 : a3.add(FloatVector.fromArray(S, y, y0 + 3 * ld))).intoArray(y, y0 + 3 * ld);
+            a0.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
+            a1.add(FloatVector.fromArray(S, y, y0 + ld)).intoArray(y, y0 + ld);
+            a2.add(FloatVector.fromArray(S, y, y0 + 2 * ld)).intoArray(y, y0 + 2 * ld);
+            a3.add(FloatVector.fromArray(S, y, y0 + 3 * ld)).intoArray(y, y0 + 3 * ld);
         }
     }
 
     private static void adder1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        Arrays.fill(y, y0, y0 + L, 0f);
         for (int k0 = 0; k0 < kk; k0 += KB) {
             FloatVector a = FloatVector.zero(S);
             for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
                 int xi = xRow[k] + p;
                 a = a.sub(FloatVector.fromArray(S, x, xi).sub(w[w0 + k]).abs());
             }
-            boolean first = k0 == 0;
-            (first ? a : a.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
+            a.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
         }
     }
 
@@ -180,6 +183,7 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     private static void mul4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        for (int i = 0; i < 4; i++) Arrays.fill(y, y0 + i * ld, y0 + i * ld + 4 * L, 0f);
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
         for (int k0 = 0; k0 < kk; k0 += KB) {
             FloatVector z = FloatVector.zero(S);
@@ -212,27 +216,27 @@ final class VectorColumnKernels implements ColumnKernels {
                 a32 = x2.fma(b, a32);
                 a33 = x3.fma(b, a33);
             }
-            boolean first = k0 == 0;
-            (first ? a00 : a00.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
-            (first ? a01 : a01.add(FloatVector.fromArray(S, y, y0 + L))).intoArray(y, y0 + L);
-            (first ? a02 : a02.add(FloatVector.fromArray(S, y, y0 + 2 * L))).intoArray(y, y0 + 2 * L);
-            (first ? a03 : a03.add(FloatVector.fromArray(S, y, y0 + 3 * L))).intoArray(y, y0 + 3 * L);
-            (first ? a10 : a10.add(FloatVector.fromArray(S, y, y0 + ld))).intoArray(y, y0 + ld);
-            (first ? a11 : a11.add(FloatVector.fromArray(S, y, y0 + ld + L))).intoArray(y, y0 + ld + L);
-            (first ? a12 : a12.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L))).intoArray(y, y0 + ld + 2 * L);
-            (first ? a13 : a13.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L))).intoArray(y, y0 + ld + 3 * L);
-            (first ? a20 : a20.add(FloatVector.fromArray(S, y, y0 + 2 * ld))).intoArray(y, y0 + 2 * ld);
-            (first ? a21 : a21.add(FloatVector.fromArray(S, y, y0 + 2 * ld + L))).intoArray(y, y0 + 2 * ld + L);
-            (first ? a22 : a22.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L))).intoArray(y, y0 + 2 * ld + 2 * L);
-            (first ? a23 : a23.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L))).intoArray(y, y0 + 2 * ld + 3 * L);
-            (first ? a30 : a30.add(FloatVector.fromArray(S, y, y0 + 3 * ld))).intoArray(y, y0 + 3 * ld);
-            (first ? a31 : a31.add(FloatVector.fromArray(S, y, y0 + 3 * ld + L))).intoArray(y, y0 + 3 * ld + L);
-            (first ? a32 : a32.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L))).intoArray(y, y0 + 3 * ld + 2 * L);
-            (first ? a33 : a33.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L))).intoArray(y, y0 + 3 * ld + 3 * L);
+            a00.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
+            a01.add(FloatVector.fromArray(S, y, y0 + L)).intoArray(y, y0 + L);
+            a02.add(FloatVector.fromArray(S, y, y0 + 2 * L)).intoArray(y, y0 + 2 * L);
+            a03.add(FloatVector.fromArray(S, y, y0 + 3 * L)).intoArray(y, y0 + 3 * L);
+            a10.add(FloatVector.fromArray(S, y, y0 + ld)).intoArray(y, y0 + ld);
+            a11.add(FloatVector.fromArray(S, y, y0 + ld + L)).intoArray(y, y0 + ld + L);
+            a12.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L)).intoArray(y, y0 + ld + 2 * L);
+            a13.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L)).intoArray(y, y0 + ld + 3 * L);
+            a20.add(FloatVector.fromArray(S, y, y0 + 2 * ld)).intoArray(y, y0 + 2 * ld);
+            a21.add(FloatVector.fromArray(S, y, y0 + 2 * ld + L)).intoArray(y, y0 + 2 * ld + L);
+            a22.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L)).intoArray(y, y0 + 2 * ld + 2 * L);
+            a23.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L)).intoArray(y, y0 + 2 * ld + 3 * L);
+            a30.add(FloatVector.fromArray(S, y, y0 + 3 * ld)).intoArray(y, y0 + 3 * ld);
+            a31.add(FloatVector.fromArray(S, y, y0 + 3 * ld + L)).intoArray(y, y0 + 3 * ld + L);
+            a32.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L)).intoArray(y, y0 + 3 * ld + 2 * L);
+            a33.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L)).intoArray(y, y0 + 3 * ld + 3 * L);
         }
     }
 
     private static void mul1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        Arrays.fill(y, y0, y0 + 4 * L, 0f);
         for (int k0 = 0; k0 < kk; k0 += KB) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
             for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
@@ -243,15 +247,15 @@ final class VectorColumnKernels implements ColumnKernels {
                 a2 = FloatVector.fromArray(S, x, xi + 2 * L).fma(b, a2);
                 a3 = FloatVector.fromArray(S, x, xi + 3 * L).fma(b, a3);
             }
-            boolean first = k0 == 0;
-            (first ? a0 : a0.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
-            (first ? a1 : a1.add(FloatVector.fromArray(S, y, y0 + L))).intoArray(y, y0 + L);
-            (first ? a2 : a2.add(FloatVector.fromArray(S, y, y0 + 2 * L))).intoArray(y, y0 + 2 * L);
-            (first ? a3 : a3.add(FloatVector.fromArray(S, y, y0 + 3 * L))).intoArray(y, y0 + 3 * L);
+            a0.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
+            a1.add(FloatVector.fromArray(S, y, y0 + L)).intoArray(y, y0 + L);
+            a2.add(FloatVector.fromArray(S, y, y0 + 2 * L)).intoArray(y, y0 + 2 * L);
+            a3.add(FloatVector.fromArray(S, y, y0 + 3 * L)).intoArray(y, y0 + 3 * L);
         }
     }
 
     private static void mul4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        for (int i = 0; i < 4; i++) Arrays.fill(y, y0 + i * ld, y0 + i * ld + L, 0f);
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
         for (int k0 = 0; k0 < kk; k0 += KB) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
@@ -263,23 +267,22 @@ final class VectorColumnKernels implements ColumnKernels {
                 a2 = xv.fma(FloatVector.broadcast(S, w[w2 + k]), a2);
                 a3 = xv.fma(FloatVector.broadcast(S, w[w3 + k]), a3);
             }
-            boolean first = k0 == 0;
-            (first ? a0 : a0.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
-            (first ? a1 : a1.add(FloatVector.fromArray(S, y, y0 + ld))).intoArray(y, y0 + ld);
-            (first ? a2 : a2.add(FloatVector.fromArray(S, y, y0 + 2 * ld))).intoArray(y, y0 + 2 * ld);
-            (first ? a3 : a3.add(FloatVector.fromArray(S, y, y0 + 3 * ld))).intoArray(y, y0 + 3 * ld);
+            a0.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
+            a1.add(FloatVector.fromArray(S, y, y0 + ld)).intoArray(y, y0 + ld);
+            a2.add(FloatVector.fromArray(S, y, y0 + 2 * ld)).intoArray(y, y0 + 2 * ld);
+            a3.add(FloatVector.fromArray(S, y, y0 + 3 * ld)).intoArray(y, y0 + 3 * ld);
         }
     }
 
     private static void mul1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        Arrays.fill(y, y0, y0 + L, 0f);
         for (int k0 = 0; k0 < kk; k0 += KB) {
             FloatVector a = FloatVector.zero(S);
             for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
                 int xi = xRow[k] + p;
                 a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
             }
-            boolean first = k0 == 0;
-            (first ? a : a.add(FloatVector.fromArray(S, y, y0))).intoArray(y, y0);
+            a.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
         }
     }
 
