@@ -35,11 +35,14 @@ final class ColumnConvEngine implements ConvEngine {
     private final Workspace[] spaces;
     /** The transposed filters (K x O) for the input gradients, shared read-only by the threads. */
     private float[] wt = new float[0];
+    private float[] wBlocks = new float[0];
 
     /** One thread's buffers; {@code xcol} is the explicit im2col matrix or the shifted padded buffer. */
     private static final class Workspace {
         float[] xcol = new float[0], ycol = new float[0], dxcol = new float[0], dxpad = new float[0];
         float[] dw = new float[0];
+        float[] block = new float[0];
+        int[] blockRow;
         int[] xRow = new int[0], yRow = new int[0];
     }
 
@@ -163,6 +166,9 @@ final class ColumnConvEngine implements ConvEngine {
         checkSizes(g, x, w, wOff, y);
         Plan plan = plan(g);
         int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n();
+        // The filters cut into reduction blocks of KB taps (block b holds w[:, b*KB .. b*KB+kb) as o x kb rows at
+        // o*b*KB), so each block is one ordinary kernel call whose output is then added to the running sum.
+        float[] blocks = filterBlocks(w, wOff, o, kk);
         pool.parallelFor(plan.chunks(), (t, from, to) -> {
             Workspace s = spaces[t];
             for (int c = from; c < to; c++) {
@@ -172,13 +178,37 @@ final class ColumnConvEngine implements ConvEngine {
                     int qe = Math.min(n1 * p, q0 + step);
                     int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
                     s.ycol = grow(s.ycol, o * ld);
-                    if (adder) kernels.adderForward(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
-                    else kernels.multiply(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+                    if (kk <= ColumnKernels.KB) {
+                        if (adder) kernels.adderForward(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+                        else kernels.multiply(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+                    } else {
+                        s.block = grow(s.block, o * ld);
+                        s.blockRow = s.blockRow == null || s.blockRow.length < ColumnKernels.KB ? new int[ColumnKernels.KB] : s.blockRow;
+                        for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
+                            int kb = Math.min(ColumnKernels.KB, kk - k0);
+                            System.arraycopy(s.xRow, k0, s.blockRow, 0, kb);
+                            float[] out = k0 == 0 ? s.ycol : s.block;
+                            if (adder) kernels.adderForward(o, kb, ld, blocks, o * k0, s.xcol, s.blockRow, out);
+                            else kernels.multiply(o, kb, ld, blocks, o * k0, s.xcol, s.blockRow, out);
+                            if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * ld);
+                        }
+                    }
                     if (plan.shifted()) Im2col.scatterShifted(g, s.ycol, ld, n0, n1, y);
                     else Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y);
                 }
             }
         });
+    }
+
+    /** The filters regrouped by reduction block, see {@link #forward}; reuses one array across calls. */
+    private float[] filterBlocks(float[] w, int wOff, int o, int kk) {
+        if (kk <= ColumnKernels.KB) return w;
+        wBlocks = grow(wBlocks, o * kk);
+        for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
+            int kb = Math.min(ColumnKernels.KB, kk - k0);
+            for (int r = 0; r < o; r++) System.arraycopy(w, wOff + r * kk + k0, wBlocks, o * k0 + r * kb, kb);
+        }
+        return wBlocks;
     }
 
     private void backward(ConvGeometry g, float[] x, float[] w, int wOff, float[] dy, float[] dx, float[] dw,

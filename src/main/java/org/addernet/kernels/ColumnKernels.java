@@ -21,12 +21,12 @@ package org.addernet.kernels;
  */
 interface ColumnKernels {
     /**
-     * Reduction block of the forward sums (adder forward, conv forward and input gradient): each block of KB terms
-     * starts from fresh accumulators and is then added to the output. An adder output is a sum of C*k*k positive
-     * terms whose total dwarfs its spread over the batch, and the BatchNorm after it amplifies what one running
-     * float sum loses. Measured on the float64 golden training steps (bound 1e-4): ResNet-20 adder 2.4e-4 with one
-     * running sum, 6e-5 with blocks of 16; LeNet-5-BN CNN 1.1e-4 with blocks of 32, 4e-5 with 16. Costs one load
-     * and add of the outputs per block, a few per cent.
+     * Reduction block of the forward sums (adder and conv forward). {@link ColumnConvEngine} runs each block of KB
+     * taps as its own kernel call and adds the block results to the output in order: an adder output is a sum of
+     * C*k*k positive terms whose total dwarfs its spread over the batch, and the BatchNorm after it amplifies
+     * what one running float sum loses. Measured on the float64 golden training steps (bound 1e-4): ResNet-20
+     * adder 2.4e-4 with one running sum, 6e-5 with blocks of 16; LeNet-5-BN CNN 1.1e-4 with blocks of 32, 4e-5
+     * with 16. (Blocking inside the register-blocked kernels instead made C2 compile them badly in long runs.)
      */
     int KB = 16;
     /** Short name for logs, e.g. {@code vector-16}. */

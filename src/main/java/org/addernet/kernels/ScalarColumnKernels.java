@@ -16,50 +16,31 @@ final class ScalarColumnKernels implements ColumnKernels {
         return 16;
     }
 
-    /** Per-thread row of one reduction block's partial sums (see {@link ColumnKernels#KB}). */
-    private static final ThreadLocal<float[][]> BLOCK = ThreadLocal.withInitial(() -> new float[1][0]);
-
-    private static float[] blockRow(int ld) {
-        float[][] h = BLOCK.get();
-        if (h[0].length < ld) h[0] = new float[ld];
-        return h[0];
-    }
-
     @Override
     public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
-        float[] acc = blockRow(ld);
         for (int r = 0; r < o; r++) {
             int yr = r * ld;
+            java.util.Arrays.fill(y, yr, yr + ld, 0f);
             int wr = wOff + r * kk;
-            // k outer, p inner: each y row stays in L1 while x streams by; blocks of KB terms as the vector kernel
-            for (int k0 = 0; k0 < kk; k0 += KB) {
-                java.util.Arrays.fill(acc, 0, ld, 0f);
-                for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                    float wk = w[wr + k];
-                    int xk = xRow[k];
-                    for (int p = 0; p < ld; p++) acc[p] -= Math.abs(x[xk + p] - wk);
-                }
-                if (k0 == 0) System.arraycopy(acc, 0, y, yr, ld);
-                else for (int p = 0; p < ld; p++) y[yr + p] += acc[p];
+            // k outer, p inner: each y row stays in L1 while x streams by
+            for (int k = 0; k < kk; k++) {
+                float wk = w[wr + k];
+                int xk = xRow[k];
+                for (int p = 0; p < ld; p++) y[yr + p] -= Math.abs(x[xk + p] - wk);
             }
         }
     }
 
     @Override
     public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out) {
-        float[] acc = blockRow(ld);
         for (int r = 0; r < rows; r++) {
             int or = r * ld;
+            java.util.Arrays.fill(out, or, or + ld, 0f);
             int ar = aOff + r * inner;
-            for (int i0 = 0; i0 < inner; i0 += KB) {
-                java.util.Arrays.fill(acc, 0, ld, 0f);
-                for (int i = i0, i1 = Math.min(inner, i0 + KB); i < i1; i++) {
-                    float ai = a[ar + i];
-                    int bi = bRow[i];
-                    for (int p = 0; p < ld; p++) acc[p] += ai * b[bi + p];
-                }
-                if (i0 == 0) System.arraycopy(acc, 0, out, or, ld);
-                else for (int p = 0; p < ld; p++) out[or + p] += acc[p];
+            for (int i = 0; i < inner; i++) {
+                float ai = a[ar + i];
+                int bi = bRow[i];
+                for (int p = 0; p < ld; p++) out[or + p] += ai * b[bi + p];
             }
         }
     }

@@ -1,6 +1,5 @@
 package org.addernet.kernels;
 
-import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -60,109 +59,95 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     private static void adder4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        // The outputs start at 0 and every block is added to them: a conditional "store or add" of vectors
-        // would make C2 box them (measured 10x slower).
-        for (int i = 0; i < 4; i++) Arrays.fill(y, y0 + i * ld, y0 + i * ld + 4 * L, 0f);
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k0 = 0; k0 < kk; k0 += KB) {
-            FloatVector z = FloatVector.zero(S);
-            FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-            FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                int xi = xRow[k] + p;
-                FloatVector x0 = FloatVector.fromArray(S, x, xi);
-                FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
-                FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
-                FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-                a00 = a00.sub(x0.sub(b).abs());
-                a01 = a01.sub(x1.sub(b).abs());
-                a02 = a02.sub(x2.sub(b).abs());
-                a03 = a03.sub(x3.sub(b).abs());
-                b = FloatVector.broadcast(S, w[w1 + k]);
-                a10 = a10.sub(x0.sub(b).abs());
-                a11 = a11.sub(x1.sub(b).abs());
-                a12 = a12.sub(x2.sub(b).abs());
-                a13 = a13.sub(x3.sub(b).abs());
-                b = FloatVector.broadcast(S, w[w2 + k]);
-                a20 = a20.sub(x0.sub(b).abs());
-                a21 = a21.sub(x1.sub(b).abs());
-                a22 = a22.sub(x2.sub(b).abs());
-                a23 = a23.sub(x3.sub(b).abs());
-                b = FloatVector.broadcast(S, w[w3 + k]);
-                a30 = a30.sub(x0.sub(b).abs());
-                a31 = a31.sub(x1.sub(b).abs());
-                a32 = a32.sub(x2.sub(b).abs());
-                a33 = a33.sub(x3.sub(b).abs());
-            }
-            a00.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
-            a01.add(FloatVector.fromArray(S, y, y0 + L)).intoArray(y, y0 + L);
-            a02.add(FloatVector.fromArray(S, y, y0 + 2 * L)).intoArray(y, y0 + 2 * L);
-            a03.add(FloatVector.fromArray(S, y, y0 + 3 * L)).intoArray(y, y0 + 3 * L);
-            a10.add(FloatVector.fromArray(S, y, y0 + ld)).intoArray(y, y0 + ld);
-            a11.add(FloatVector.fromArray(S, y, y0 + ld + L)).intoArray(y, y0 + ld + L);
-            a12.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L)).intoArray(y, y0 + ld + 2 * L);
-            a13.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L)).intoArray(y, y0 + ld + 3 * L);
-            a20.add(FloatVector.fromArray(S, y, y0 + 2 * ld)).intoArray(y, y0 + 2 * ld);
-            a21.add(FloatVector.fromArray(S, y, y0 + 2 * ld + L)).intoArray(y, y0 + 2 * ld + L);
-            a22.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L)).intoArray(y, y0 + 2 * ld + 2 * L);
-            a23.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L)).intoArray(y, y0 + 2 * ld + 3 * L);
-            a30.add(FloatVector.fromArray(S, y, y0 + 3 * ld)).intoArray(y, y0 + 3 * ld);
-            a31.add(FloatVector.fromArray(S, y, y0 + 3 * ld + L)).intoArray(y, y0 + 3 * ld + L);
-            a32.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L)).intoArray(y, y0 + 3 * ld + 2 * L);
-            a33.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L)).intoArray(y, y0 + 3 * ld + 3 * L);
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
+            FloatVector x0 = FloatVector.fromArray(S, x, xi);
+            FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
+            FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
+            FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
+            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+            a00 = a00.sub(x0.sub(b).abs());
+            a01 = a01.sub(x1.sub(b).abs());
+            a02 = a02.sub(x2.sub(b).abs());
+            a03 = a03.sub(x3.sub(b).abs());
+            b = FloatVector.broadcast(S, w[w1 + k]);
+            a10 = a10.sub(x0.sub(b).abs());
+            a11 = a11.sub(x1.sub(b).abs());
+            a12 = a12.sub(x2.sub(b).abs());
+            a13 = a13.sub(x3.sub(b).abs());
+            b = FloatVector.broadcast(S, w[w2 + k]);
+            a20 = a20.sub(x0.sub(b).abs());
+            a21 = a21.sub(x1.sub(b).abs());
+            a22 = a22.sub(x2.sub(b).abs());
+            a23 = a23.sub(x3.sub(b).abs());
+            b = FloatVector.broadcast(S, w[w3 + k]);
+            a30 = a30.sub(x0.sub(b).abs());
+            a31 = a31.sub(x1.sub(b).abs());
+            a32 = a32.sub(x2.sub(b).abs());
+            a33 = a33.sub(x3.sub(b).abs());
         }
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a02.intoArray(y, y0 + 2 * L);
+        a03.intoArray(y, y0 + 3 * L);
+        a10.intoArray(y, y0 + ld);
+        a11.intoArray(y, y0 + ld + L);
+        a12.intoArray(y, y0 + ld + 2 * L);
+        a13.intoArray(y, y0 + ld + 3 * L);
+        a20.intoArray(y, y0 + 2 * ld);
+        a21.intoArray(y, y0 + 2 * ld + L);
+        a22.intoArray(y, y0 + 2 * ld + 2 * L);
+        a23.intoArray(y, y0 + 2 * ld + 3 * L);
+        a30.intoArray(y, y0 + 3 * ld);
+        a31.intoArray(y, y0 + 3 * ld + L);
+        a32.intoArray(y, y0 + 3 * ld + 2 * L);
+        a33.intoArray(y, y0 + 3 * ld + 3 * L);
     }
 
     private static void adder1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        Arrays.fill(y, y0, y0 + 4 * L, 0f);
-        for (int k0 = 0; k0 < kk; k0 += KB) {
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                int xi = xRow[k] + p;
-                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-                a0 = a0.sub(FloatVector.fromArray(S, x, xi).sub(b).abs());
-                a1 = a1.sub(FloatVector.fromArray(S, x, xi + L).sub(b).abs());
-                a2 = a2.sub(FloatVector.fromArray(S, x, xi + 2 * L).sub(b).abs());
-                a3 = a3.sub(FloatVector.fromArray(S, x, xi + 3 * L).sub(b).abs());
-            }
-            a0.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
-            a1.add(FloatVector.fromArray(S, y, y0 + L)).intoArray(y, y0 + L);
-            a2.add(FloatVector.fromArray(S, y, y0 + 2 * L)).intoArray(y, y0 + 2 * L);
-            a3.add(FloatVector.fromArray(S, y, y0 + 3 * L)).intoArray(y, y0 + 3 * L);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
+            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+            a0 = a0.sub(FloatVector.fromArray(S, x, xi).sub(b).abs());
+            a1 = a1.sub(FloatVector.fromArray(S, x, xi + L).sub(b).abs());
+            a2 = a2.sub(FloatVector.fromArray(S, x, xi + 2 * L).sub(b).abs());
+            a3 = a3.sub(FloatVector.fromArray(S, x, xi + 3 * L).sub(b).abs());
         }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + L);
+        a2.intoArray(y, y0 + 2 * L);
+        a3.intoArray(y, y0 + 3 * L);
     }
 
     private static void adder4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        for (int i = 0; i < 4; i++) Arrays.fill(y, y0 + i * ld, y0 + i * ld + L, 0f);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k0 = 0; k0 < kk; k0 += KB) {
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                int xi = xRow[k] + p;
-                FloatVector xv = FloatVector.fromArray(S, x, xi);
-                a0 = a0.sub(xv.sub(w[w0 + k]).abs());
-                a1 = a1.sub(xv.sub(w[w1 + k]).abs());
-                a2 = a2.sub(xv.sub(w[w2 + k]).abs());
-                a3 = a3.sub(xv.sub(w[w3 + k]).abs());
-            }
-            a0.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
-            a1.add(FloatVector.fromArray(S, y, y0 + ld)).intoArray(y, y0 + ld);
-            a2.add(FloatVector.fromArray(S, y, y0 + 2 * ld)).intoArray(y, y0 + 2 * ld);
-            a3.add(FloatVector.fromArray(S, y, y0 + 3 * ld)).intoArray(y, y0 + 3 * ld);
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
+            FloatVector xv = FloatVector.fromArray(S, x, xi);
+            a0 = a0.sub(xv.sub(w[w0 + k]).abs());
+            a1 = a1.sub(xv.sub(w[w1 + k]).abs());
+            a2 = a2.sub(xv.sub(w[w2 + k]).abs());
+            a3 = a3.sub(xv.sub(w[w3 + k]).abs());
         }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + ld);
+        a2.intoArray(y, y0 + 2 * ld);
+        a3.intoArray(y, y0 + 3 * ld);
     }
 
     private static void adder1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        Arrays.fill(y, y0, y0 + L, 0f);
-        for (int k0 = 0; k0 < kk; k0 += KB) {
-            FloatVector a = FloatVector.zero(S);
-            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                int xi = xRow[k] + p;
-                a = a.sub(FloatVector.fromArray(S, x, xi).sub(w[w0 + k]).abs());
-            }
-            a.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
+        FloatVector a = FloatVector.zero(S);
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
+            a = a.sub(FloatVector.fromArray(S, x, xi).sub(w[w0 + k]).abs());
         }
+        a.intoArray(y, y0);
     }
 
     // ---------------------------------------------------------------- multiply: out = a . b (conv fwd, conv dx)
@@ -183,107 +168,95 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     private static void mul4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        for (int i = 0; i < 4; i++) Arrays.fill(y, y0 + i * ld, y0 + i * ld + 4 * L, 0f);
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k0 = 0; k0 < kk; k0 += KB) {
-            FloatVector z = FloatVector.zero(S);
-            FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-            FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                int xi = xRow[k] + p;
-                FloatVector x0 = FloatVector.fromArray(S, x, xi);
-                FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
-                FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
-                FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-                a00 = x0.fma(b, a00);
-                a01 = x1.fma(b, a01);
-                a02 = x2.fma(b, a02);
-                a03 = x3.fma(b, a03);
-                b = FloatVector.broadcast(S, w[w1 + k]);
-                a10 = x0.fma(b, a10);
-                a11 = x1.fma(b, a11);
-                a12 = x2.fma(b, a12);
-                a13 = x3.fma(b, a13);
-                b = FloatVector.broadcast(S, w[w2 + k]);
-                a20 = x0.fma(b, a20);
-                a21 = x1.fma(b, a21);
-                a22 = x2.fma(b, a22);
-                a23 = x3.fma(b, a23);
-                b = FloatVector.broadcast(S, w[w3 + k]);
-                a30 = x0.fma(b, a30);
-                a31 = x1.fma(b, a31);
-                a32 = x2.fma(b, a32);
-                a33 = x3.fma(b, a33);
-            }
-            a00.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
-            a01.add(FloatVector.fromArray(S, y, y0 + L)).intoArray(y, y0 + L);
-            a02.add(FloatVector.fromArray(S, y, y0 + 2 * L)).intoArray(y, y0 + 2 * L);
-            a03.add(FloatVector.fromArray(S, y, y0 + 3 * L)).intoArray(y, y0 + 3 * L);
-            a10.add(FloatVector.fromArray(S, y, y0 + ld)).intoArray(y, y0 + ld);
-            a11.add(FloatVector.fromArray(S, y, y0 + ld + L)).intoArray(y, y0 + ld + L);
-            a12.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L)).intoArray(y, y0 + ld + 2 * L);
-            a13.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L)).intoArray(y, y0 + ld + 3 * L);
-            a20.add(FloatVector.fromArray(S, y, y0 + 2 * ld)).intoArray(y, y0 + 2 * ld);
-            a21.add(FloatVector.fromArray(S, y, y0 + 2 * ld + L)).intoArray(y, y0 + 2 * ld + L);
-            a22.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L)).intoArray(y, y0 + 2 * ld + 2 * L);
-            a23.add(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L)).intoArray(y, y0 + 2 * ld + 3 * L);
-            a30.add(FloatVector.fromArray(S, y, y0 + 3 * ld)).intoArray(y, y0 + 3 * ld);
-            a31.add(FloatVector.fromArray(S, y, y0 + 3 * ld + L)).intoArray(y, y0 + 3 * ld + L);
-            a32.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L)).intoArray(y, y0 + 3 * ld + 2 * L);
-            a33.add(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L)).intoArray(y, y0 + 3 * ld + 3 * L);
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
+            FloatVector x0 = FloatVector.fromArray(S, x, xi);
+            FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
+            FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
+            FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
+            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+            a00 = x0.fma(b, a00);
+            a01 = x1.fma(b, a01);
+            a02 = x2.fma(b, a02);
+            a03 = x3.fma(b, a03);
+            b = FloatVector.broadcast(S, w[w1 + k]);
+            a10 = x0.fma(b, a10);
+            a11 = x1.fma(b, a11);
+            a12 = x2.fma(b, a12);
+            a13 = x3.fma(b, a13);
+            b = FloatVector.broadcast(S, w[w2 + k]);
+            a20 = x0.fma(b, a20);
+            a21 = x1.fma(b, a21);
+            a22 = x2.fma(b, a22);
+            a23 = x3.fma(b, a23);
+            b = FloatVector.broadcast(S, w[w3 + k]);
+            a30 = x0.fma(b, a30);
+            a31 = x1.fma(b, a31);
+            a32 = x2.fma(b, a32);
+            a33 = x3.fma(b, a33);
         }
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a02.intoArray(y, y0 + 2 * L);
+        a03.intoArray(y, y0 + 3 * L);
+        a10.intoArray(y, y0 + ld);
+        a11.intoArray(y, y0 + ld + L);
+        a12.intoArray(y, y0 + ld + 2 * L);
+        a13.intoArray(y, y0 + ld + 3 * L);
+        a20.intoArray(y, y0 + 2 * ld);
+        a21.intoArray(y, y0 + 2 * ld + L);
+        a22.intoArray(y, y0 + 2 * ld + 2 * L);
+        a23.intoArray(y, y0 + 2 * ld + 3 * L);
+        a30.intoArray(y, y0 + 3 * ld);
+        a31.intoArray(y, y0 + 3 * ld + L);
+        a32.intoArray(y, y0 + 3 * ld + 2 * L);
+        a33.intoArray(y, y0 + 3 * ld + 3 * L);
     }
 
     private static void mul1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        Arrays.fill(y, y0, y0 + 4 * L, 0f);
-        for (int k0 = 0; k0 < kk; k0 += KB) {
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                int xi = xRow[k] + p;
-                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-                a0 = FloatVector.fromArray(S, x, xi).fma(b, a0);
-                a1 = FloatVector.fromArray(S, x, xi + L).fma(b, a1);
-                a2 = FloatVector.fromArray(S, x, xi + 2 * L).fma(b, a2);
-                a3 = FloatVector.fromArray(S, x, xi + 3 * L).fma(b, a3);
-            }
-            a0.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
-            a1.add(FloatVector.fromArray(S, y, y0 + L)).intoArray(y, y0 + L);
-            a2.add(FloatVector.fromArray(S, y, y0 + 2 * L)).intoArray(y, y0 + 2 * L);
-            a3.add(FloatVector.fromArray(S, y, y0 + 3 * L)).intoArray(y, y0 + 3 * L);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
+            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+            a0 = FloatVector.fromArray(S, x, xi).fma(b, a0);
+            a1 = FloatVector.fromArray(S, x, xi + L).fma(b, a1);
+            a2 = FloatVector.fromArray(S, x, xi + 2 * L).fma(b, a2);
+            a3 = FloatVector.fromArray(S, x, xi + 3 * L).fma(b, a3);
         }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + L);
+        a2.intoArray(y, y0 + 2 * L);
+        a3.intoArray(y, y0 + 3 * L);
     }
 
     private static void mul4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        for (int i = 0; i < 4; i++) Arrays.fill(y, y0 + i * ld, y0 + i * ld + L, 0f);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
         int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k0 = 0; k0 < kk; k0 += KB) {
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                int xi = xRow[k] + p;
-                FloatVector xv = FloatVector.fromArray(S, x, xi);
-                a0 = xv.fma(FloatVector.broadcast(S, w[w0 + k]), a0);
-                a1 = xv.fma(FloatVector.broadcast(S, w[w1 + k]), a1);
-                a2 = xv.fma(FloatVector.broadcast(S, w[w2 + k]), a2);
-                a3 = xv.fma(FloatVector.broadcast(S, w[w3 + k]), a3);
-            }
-            a0.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
-            a1.add(FloatVector.fromArray(S, y, y0 + ld)).intoArray(y, y0 + ld);
-            a2.add(FloatVector.fromArray(S, y, y0 + 2 * ld)).intoArray(y, y0 + 2 * ld);
-            a3.add(FloatVector.fromArray(S, y, y0 + 3 * ld)).intoArray(y, y0 + 3 * ld);
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
+            FloatVector xv = FloatVector.fromArray(S, x, xi);
+            a0 = xv.fma(FloatVector.broadcast(S, w[w0 + k]), a0);
+            a1 = xv.fma(FloatVector.broadcast(S, w[w1 + k]), a1);
+            a2 = xv.fma(FloatVector.broadcast(S, w[w2 + k]), a2);
+            a3 = xv.fma(FloatVector.broadcast(S, w[w3 + k]), a3);
         }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + ld);
+        a2.intoArray(y, y0 + 2 * ld);
+        a3.intoArray(y, y0 + 3 * ld);
     }
 
     private static void mul1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        Arrays.fill(y, y0, y0 + L, 0f);
-        for (int k0 = 0; k0 < kk; k0 += KB) {
-            FloatVector a = FloatVector.zero(S);
-            for (int k = k0, k1 = Math.min(kk, k0 + KB); k < k1; k++) {
-                int xi = xRow[k] + p;
-                a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
-            }
-            a.add(FloatVector.fromArray(S, y, y0)).intoArray(y, y0);
+        FloatVector a = FloatVector.zero(S);
+        for (int k = 0; k < kk; k++) {
+            int xi = xRow[k] + p;
+            a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
         }
+        a.intoArray(y, y0);
     }
 
     // ---------------------------------------------------------------- adder input gradient
