@@ -17,7 +17,7 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * {@code addernet <command> [options]}: the one entry point. It only parses arguments and wires the parts;
- * the work is in {@link Trainer} and {@link Bench}.
+ * the work is in the train, spark and kernels packages.
  */
 public final class Main {
     private Main() {}
