@@ -98,12 +98,8 @@ public final class IdxReader {
             long body = (long) count * rows * cols;
             byte[] pixels = readBody(in, file, 16, body, count + " images of " + rows + "x" + cols);
             return new Images(pixels, count, rows, cols);
-        } catch (EOFException e) {
-            throw new DataFormatException(file + ": truncated file: the gzip stream ends unexpectedly", e);
-        } catch (ZipException e) {
-            throw new DataFormatException(file + ": corrupt gzip data: " + e.getMessage(), e);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw readError(file, e);
         }
     }
 
@@ -123,13 +119,16 @@ public final class IdxReader {
                 labels[i] = v;
             }
             return labels;
-        } catch (EOFException e) {
-            throw new DataFormatException(file + ": truncated file: the gzip stream ends unexpectedly", e);
-        } catch (ZipException e) {
-            throw new DataFormatException(file + ": corrupt gzip data: " + e.getMessage(), e);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw readError(file, e);
         }
+    }
+
+    /** An I/O failure as the error a user reads: truncated gzip, corrupt gzip, or unreadable, naming the file. */
+    private static RuntimeException readError(Path file, IOException e) {
+        if (e instanceof EOFException) return new DataFormatException(file + ": truncated file: the gzip stream ends unexpectedly", e);
+        if (e instanceof ZipException) return new DataFormatException(file + ": corrupt gzip data: " + e.getMessage(), e);
+        return new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
     }
 
     /** A buffered stream over the file's content, decompressing if it starts with the gzip magic. */

@@ -2,8 +2,6 @@ package org.addernet.spark;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import org.addernet.data.ImageDataset;
 import org.addernet.train.EvalStats;
@@ -63,11 +61,8 @@ public final class EvaluateJob {
         Broadcast<Weights> weights = jsc.broadcast(ckpt.weights);
         EvalStats stats;
         try {
-            List<Integer> ids = new ArrayList<>();
-            for (int p = 0; p < workers; p++) ids.add(p);
-            final int w = workers;
             // One pass over the data: the shards are cut inside the tasks and not cached.
-            JavaRDD<ImageDataset> shards = jsc.parallelize(ids, workers).map(p -> all.value().strided(p, w));
+            JavaRDD<ImageDataset> shards = SparkJob.stridedShards(jsc, all, workers);
             stats = OrderedTreeReduce.reduce(shards.mapPartitionsWithIndex(new SparkJob.EvalTask(shared, weights), true)
                     .mapToPair(t -> t), workers, recipe.config.getInt("tree_depth"), EvalStats::merge);
         } catch (Exception e) {

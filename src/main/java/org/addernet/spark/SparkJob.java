@@ -150,14 +150,19 @@ public final class SparkJob implements AutoCloseable {
     }
 
     private JavaRDD<ImageDataset> shards(Broadcast<ImageDataset> all, int w, String what) {
-        List<Integer> ids = new ArrayList<>();
-        for (int p = 0; p < w; p++) ids.add(p);
-        JavaRDD<ImageDataset> rdd = jsc.parallelize(ids, w)
-                .map(p -> all.value().strided(p, w))
-                .setName(what + " shards")
-                .persist(StorageLevel.MEMORY_ONLY());
+        JavaRDD<ImageDataset> rdd = stridedShards(jsc, all, w).setName(what + " shards").persist(StorageLevel.MEMORY_ONLY());
         rdd.count();
         return rdd;
+    }
+
+    /**
+     * W partitions, partition p holding the strided shard p of the broadcast dataset: tasks carry only their
+     * partition number, and a lost partition is recomputed from the broadcast.
+     */
+    static JavaRDD<ImageDataset> stridedShards(JavaSparkContext jsc, Broadcast<ImageDataset> all, int w) {
+        List<Integer> ids = new ArrayList<>();
+        for (int p = 0; p < w; p++) ids.add(p);
+        return jsc.parallelize(ids, w).map(p -> all.value().strided(p, w));
     }
 
     private Broadcast<Weights> broadcastWeights(Model model) {

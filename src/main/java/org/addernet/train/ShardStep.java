@@ -17,7 +17,7 @@ import org.addernet.model.Model;
  * buffers are left updated by this shard.
  */
 public final class ShardStep {
-    /** What a worker sends back for one step; {@code grad} and {@code buffers} have the model's layouts. */
+    /** What a worker sends back for one step: fresh arrays, in the model's layouts. */
     public record Result(float[] grad, double[] weightedBuffers, int count, double lossSum, long correct) {}
 
     private final Model model;

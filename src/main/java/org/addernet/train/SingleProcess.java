@@ -63,12 +63,15 @@ public final class SingleProcess implements AutoCloseable {
         int count = data.data().count(), bs = Math.max(1, Math.min(batchSize, Math.max(count, 1)));
         EvalStats stats = new EvalStats(model.classes());
         int[] in = model.inputShape();
+        float[] x = new float[bs * data.sampleSize()];
+        int[] y = new int[bs], idx = new int[bs];
         for (int from = 0; from < count; from += bs) {
             int n = Math.min(bs, count - from);
-            int[] idx = new int[n];
+            if (n < bs) { // the last, smaller batch: tensors must be exactly n samples
+                x = new float[n * data.sampleSize()];
+                y = new int[n];
+            }
             for (int i = 0; i < n; i++) idx[i] = from + i;
-            float[] x = new float[n * data.sampleSize()];
-            int[] y = new int[n];
             data.fill(0, idx, 0, n, x, y, engine.pool());
             stats.add(model.forward(new Tensor(n, in[0], in[1], in[2], x), false), y);
         }

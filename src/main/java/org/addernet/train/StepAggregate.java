@@ -18,15 +18,19 @@ public final class StepAggregate implements java.io.Serializable {
     double lossSum;
     long correct;
 
+    /**
+     * Adds a worker's result. The first result's arrays are adopted, not copied (a {@link ShardStep.Result} owns
+     * fresh arrays): for a ResNet-50 that saves a 100 MB copy per step.
+     */
     public StepAggregate add(ShardStep.Result r) {
         if (r.count() == 0) return this;
         if (grad == null) {
-            grad = r.grad().clone();
-            weightedBuffers = new double[r.weightedBuffers().length];
+            grad = r.grad();
+            weightedBuffers = r.weightedBuffers();
         } else {
             for (int i = 0; i < grad.length; i++) grad[i] += r.grad()[i];
+            for (int i = 0; i < weightedBuffers.length; i++) weightedBuffers[i] += r.weightedBuffers()[i];
         }
-        for (int i = 0; i < weightedBuffers.length; i++) weightedBuffers[i] += r.weightedBuffers()[i];
         count += r.count();
         lossSum += r.lossSum();
         correct += r.correct();

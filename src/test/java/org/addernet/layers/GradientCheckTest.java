@@ -42,6 +42,23 @@ class GradientCheckTest {
         return s;
     }
 
+    /** Relative L2 error of {@code analytic} against central differences of sum(layer(x) * r) in {@code values}. */
+    static double fdError(Layer layer, Tensor x, float[] r, float[] values, float[] analytic, double h) {
+        double num = 0, den = 0;
+        for (int i = 0; i < analytic.length; i++) {
+            float keep = values[i];
+            values[i] = (float) (keep + h);
+            double plus = dot(layer.forward(x, true), r);
+            values[i] = (float) (keep - h);
+            double minus = dot(layer.forward(x, true), r);
+            values[i] = keep;
+            double fd = (plus - minus) / (2 * h);
+            num += (fd - analytic[i]) * (fd - analytic[i]);
+            den += fd * fd;
+        }
+        return Math.sqrt(num / den);
+    }
+
     /** Checks d(sum(layer(x) * r))/dx and, if given, d/dparams against finite differences. */
     static void check(String what, Supplier<Layer> make, Params params, Tensor x, double h, double tol) {
         Layer layer = make.get();
@@ -55,35 +72,10 @@ class GradientCheckTest {
         Tensor dx = layer.backward(dy);
         float[] analyticX = dx.data.clone();
         float[] analyticP = params == null ? null : params.grad.clone();
-        double num = 0, den = 0;
-        for (int i = 0; i < x.size(); i++) {
-            float keep = x.data[i];
-            x.data[i] = (float) (keep + h);
-            double plus = dot(layer.forward(x, true), r);
-            x.data[i] = (float) (keep - h);
-            double minus = dot(layer.forward(x, true), r);
-            x.data[i] = keep;
-            double fd = (plus - minus) / (2 * h);
-            num += (fd - analyticX[i]) * (fd - analyticX[i]);
-            den += fd * fd;
-        }
-        double relX = Math.sqrt(num / den);
+        double relX = fdError(layer, x, r, x.data, analyticX, h);
         double relP = 0;
         if (params != null) {
-            num = 0;
-            den = 0;
-            for (int i = 0; i < params.data.length; i++) {
-                float keep = params.data[i];
-                params.data[i] = (float) (keep + h);
-                double plus = dot(layer.forward(x, true), r);
-                params.data[i] = (float) (keep - h);
-                double minus = dot(layer.forward(x, true), r);
-                params.data[i] = keep;
-                double fd = (plus - minus) / (2 * h);
-                num += (fd - analyticP[i]) * (fd - analyticP[i]);
-                den += fd * fd;
-            }
-            relP = Math.sqrt(num / den);
+            relP = fdError(layer, x, r, params.data, analyticP, h);
             System.arraycopy(buffersBefore, 0, params.buffers, 0, buffersBefore.length);
         }
         System.out.printf("gradcheck %s: dx rel err %.2e, dparams rel err %.2e%n", what, relX, relP);
