@@ -1,6 +1,5 @@
 package org.addernet.model;
 
-import java.util.List;
 import org.addernet.engine.Params;
 import org.addernet.engine.Tensor;
 import org.addernet.layers.Layer;
@@ -72,10 +71,5 @@ public final class Model {
     /** Logits of the most recent forward pass (owned by the last layer, valid until the next call). */
     public Tensor lastLogits() {
         return lastLogits;
-    }
-
-    /** The layers, for tools that walk the network (summaries, tests). */
-    public List<Layer> topLevelLayers() {
-        return net instanceof org.addernet.layers.Sequential s ? s.layers() : List.of(net);
     }
 }
