@@ -7,6 +7,7 @@ import java.util.List;
 import org.addernet.spark.EvaluateJob;
 import org.addernet.spark.LoadedCheckpoint;
 import org.addernet.spark.PredictJob;
+import org.addernet.spark.PrepareJob;
 import org.addernet.spark.SparkJob;
 import org.addernet.train.Config;
 import org.addernet.train.Recipe;
@@ -40,8 +41,13 @@ public final class Main {
               predict --checkpoint PATH --out DIR [--format parquet|csv] [--config FILE] [--data-dir DIR]
                       [--split test|train] [--master URL] [key=value ...]
                   Batch inference over a stored split into DIR (overwritten): one row per sample with id (index in the
-                  split), label, top5_classes and top5_probs (softmax, descending); CSV flattens them to
-                  class1..class5, prob1..prob5. Part files are sorted by id.
+                  split), label, path (image datasets), top5_classes and top5_probs (softmax, descending); CSV
+                  flattens them to class1..class5, prob1..prob5. Part files are sorted by id.
+              prepare --input ROOT --out DIR [--files N] [--seed S] [--max-bad-images K] [--master URL] [spark.key=value ...]
+                  Packs an ImageFolder tree (ROOT/train/<class>/*.JPEG, ROOT/val/<class>/*.JPEG; local, hdfs://, s3a://)
+                  into shuffled Parquet shards DIR/train, DIR/val (id, label, path, image bytes) with DIR/classes.txt
+                  and DIR/prepared.json; every image is decoded once, unreadable ones are reported and skipped up to K
+                  (default 0: fail). Train with dataset=imagenet data_dir=DIR.
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
               bench-spark [--master URL] [--workers W] [--reps R] [--params N,N,...]
@@ -75,6 +81,7 @@ public final class Main {
             case "train" -> train(rest);
             case "evaluate" -> evaluate(rest);
             case "predict" -> predict(rest);
+            case "prepare" -> prepare(rest);
             case "bench" -> Bench.main(rest);
             case "bench-spark" -> org.addernet.spark.SparkBench.main(rest);
             case "make-synthetic-cifar" -> {
@@ -184,6 +191,42 @@ public final class Main {
         for (String k : ckpt.ignoredKeys) System.out.println("note: checkpoint key config." + k + " is unknown to this build; ignored");
         try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(ckpt.recipe.config, a.master)).getOrCreate()) {
             PredictJob.run(spark, ckpt, a.split, a.out, a.format, System.out);
+        }
+    }
+
+    static void prepare(String[] args) throws Exception {
+        String input = null, out = null, master = null;
+        int files = 0, maxBad = 0;
+        long seed = 42;
+        java.util.Map<String, String> spark = new java.util.TreeMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "--input" -> input = value(args, ++i, a);
+                case "--out" -> out = value(args, ++i, a);
+                case "--master" -> master = value(args, ++i, a);
+                case "--files" -> files = intValue(args, ++i, a);
+                case "--max-bad-images" -> maxBad = intValue(args, ++i, a);
+                case "--seed" -> seed = Long.parseLong(value(args, ++i, a));
+                default -> {
+                    int eq = a.indexOf('=');
+                    if (!a.startsWith(Config.SPARK_PREFIX) || eq < 0) throw new IllegalArgumentException("unknown prepare option '" + a + "'\n" + USAGE);
+                    spark.put(a.substring(0, eq), a.substring(eq + 1));
+                }
+            }
+        }
+        if (input == null || out == null) throw new IllegalArgumentException("prepare needs --input ROOT and --out DIR\n" + USAGE);
+        if (files < 0 || maxBad < 0) throw new IllegalArgumentException("--files and --max-bad-images must be >= 0");
+        try (SparkSession s = SparkSession.builder().config(SparkJob.sparkConf("addernet prepare " + input, spark, master)).getOrCreate()) {
+            PrepareJob.run(s, input, out, files, seed, maxBad, System.out);
+        }
+    }
+
+    private static int intValue(String[] args, int i, String opt) {
+        try {
+            return Integer.parseInt(value(args, i, opt));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(opt + " needs an integer, got '" + args[i] + "'");
         }
     }
 

@@ -19,7 +19,7 @@ import org.addernet.engine.ThreadPool;
  *
  * <p>Immutable: one instance may fill batches from many threads at once.
  */
-public final class BatchAssembler {
+public final class BatchAssembler implements Samples {
     /** RandomCrop padding of the CIFAR recipe. */
     public static final int PAD = 4;
 
@@ -58,7 +58,38 @@ public final class BatchAssembler {
         return augment;
     }
 
+    @Override
+    public String name() {
+        return data.name();
+    }
+
+    @Override
+    public int count() {
+        return data.count();
+    }
+
+    @Override
+    public int id(int i) {
+        return data.id(i);
+    }
+
+    @Override
+    public int label(int i) {
+        return data.label(i);
+    }
+
+    @Override
+    public int numClasses() {
+        return data.numClasses();
+    }
+
+    @Override
+    public int[] shape() {
+        return new int[] {data.channels(), data.height(), data.width()};
+    }
+
     /** Floats per sample in {@code x}: C*H*W. */
+    @Override
     public int sampleSize() {
         return data.sampleSize();
     }
@@ -68,10 +99,7 @@ public final class BatchAssembler {
         fill(epoch, indices, 0, indices.length, x, y, null);
     }
 
-    /**
-     * Fills sample {@code k} of the batch ({@code x[k*C*H*W ..]}, {@code y[k]}) from dataset sample
-     * {@code indices[from + k]}, for {@code k < n}; in parallel over samples if {@code pool} is not null.
-     */
+    @Override
     public void fill(int epoch, int[] indices, int from, int n, float[] x, int[] y, ThreadPool pool) {
         int s = data.sampleSize();
         if (from < 0 || n < 0 || from + n > indices.length) {

@@ -18,7 +18,12 @@ public final class Datasets {
         /** Normalize only. */
         NONE,
         /** RandomCrop(size, padding=4) with zero padding, then RandomHorizontalFlip(0.5). */
-        CIFAR
+        CIFAR,
+        /**
+         * JPEGs decoded in the tasks: RandomResizedCrop + RandomHorizontalFlip for training, resize + center crop
+         * for evaluation (torchvision's ImageNet transforms).
+         */
+        IMAGENET
     }
 
     /** Defaults of one dataset. {@code mean}/{@code std} are per channel, in [0, 1] pixel units. */
@@ -44,6 +49,8 @@ public final class Datasets {
     public static final String FASHION_MNIST = "fashion-mnist";
     public static final String CIFAR10 = "cifar10";
     public static final String CIFAR100 = "cifar100";
+    /** Any ImageFolder tree ({@code train/<class>/*.JPEG}, {@code val/<class>/*.JPEG}) or its Parquet shards. */
+    public static final String IMAGENET = "imagenet";
 
     private static final List<Spec> SPECS = List.of(
             new Spec(MNIST, 10, 1, 28, 28, new float[] {0.1307f}, new float[] {0.3081f}, Augmentation.NONE),
@@ -51,7 +58,10 @@ public final class Datasets {
             new Spec(CIFAR10, 10, 3, 32, 32, new float[] {0.4914f, 0.4822f, 0.4465f},
                     new float[] {0.2470f, 0.2435f, 0.2616f}, Augmentation.CIFAR),
             new Spec(CIFAR100, 100, 3, 32, 32, new float[] {0.5071f, 0.4865f, 0.4409f},
-                    new float[] {0.2673f, 0.2564f, 0.2762f}, Augmentation.CIFAR));
+                    new float[] {0.2673f, 0.2564f, 0.2762f}, Augmentation.CIFAR),
+            // Classes come from the folder names (1000 for ImageNet itself); the size from image_size.
+            new Spec(IMAGENET, 1000, 3, 224, 224, new float[] {0.485f, 0.456f, 0.406f},
+                    new float[] {0.229f, 0.224f, 0.225f}, Augmentation.IMAGENET));
 
     private Datasets() {
     }
@@ -78,6 +88,8 @@ public final class Datasets {
             case MNIST, FASHION_MNIST -> IdxReader.readMnist(dataDir, train, s.name());
             case CIFAR10 -> CifarReader.readCifar10(dataDir, train);
             case CIFAR100 -> CifarReader.readCifar100(dataDir, train);
+            case IMAGENET -> throw new IllegalArgumentException("dataset imagenet is not held in memory: it is read as"
+                    + " compressed images (ImageFolder or Parquet shards) by the jobs");
             default -> throw new IllegalStateException("no reader for " + s.name());
         };
     }

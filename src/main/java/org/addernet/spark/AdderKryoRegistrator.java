@@ -6,6 +6,7 @@ import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageDataset;
 import org.addernet.train.EvalStats;
 import org.addernet.train.StepAggregate;
@@ -31,6 +32,8 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
         kryo.register(StepAggregate.class, new StepAggregateSerializer());
         kryo.register(EvalStats.class, new EvalStatsSerializer());
         kryo.register(ImageDataset.class, new ImageDatasetSerializer());
+        kryo.register(ImageRecord.class, new ImageRecordSerializer());
+        kryo.register(EncodedImages.class, new EncodedImagesSerializer());
         kryo.register(EvalStats[].class);
         kryo.register(StepAggregate[].class);
         // Schema types of predict's Parquet output that Spark does not register itself: reading it back infers the
@@ -176,6 +179,58 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
             for (int i = 0; i < n; i++) labels[i] = in.readInt(true);
             byte[] pixels = in.readBytes(n * c * h * w);
             return new ImageDataset(name, pixels, labels, c, h, w, classes, idBase, idStride);
+        }
+    }
+
+    /** The bytes as one block; the path as a string. */
+    static final class ImageRecordSerializer extends Serializer<ImageRecord> {
+        @Override
+        public void write(Kryo kryo, Output out, ImageRecord r) {
+            out.writeInt(r.id(), true);
+            out.writeInt(r.label(), true);
+            out.writeString(r.path());
+            out.writeInt(r.bytes().length, true);
+            out.writeBytes(r.bytes());
+        }
+
+        @Override
+        public ImageRecord read(Kryo kryo, Input in, Class<ImageRecord> type) {
+            int id = in.readInt(true), label = in.readInt(true);
+            String path = in.readString();
+            return new ImageRecord(id, label, path, in.readBytes(in.readInt(true)));
+        }
+    }
+
+    /** A cached chunk of compressed images: the blob as one block, then the per-image arrays. */
+    static final class EncodedImagesSerializer extends Serializer<EncodedImages> {
+        @Override
+        public void write(Kryo kryo, Output out, EncodedImages e) {
+            out.writeString(e.name());
+            out.writeInt(e.numClasses(), true);
+            int n = e.count();
+            out.writeInt(n, true);
+            for (int i = 0; i < n; i++) {
+                out.writeInt(e.id(i), true);
+                out.writeInt(e.label(i), true);
+                out.writeInt(e.length(i), true);
+                out.writeString(e.path(i));
+            }
+            out.writeBytes(e.blob(), 0, e.byteSize()); // offsets start at 0
+        }
+
+        @Override
+        public EncodedImages read(Kryo kryo, Input in, Class<EncodedImages> type) {
+            String name = in.readString();
+            int classes = in.readInt(true), n = in.readInt(true);
+            int[] ids = new int[n], labels = new int[n], offsets = new int[n + 1];
+            String[] paths = new String[n];
+            for (int i = 0; i < n; i++) {
+                ids[i] = in.readInt(true);
+                labels[i] = in.readInt(true);
+                offsets[i + 1] = offsets[i] + in.readInt(true);
+                paths[i] = in.readString();
+            }
+            return new EncodedImages(name, in.readBytes(offsets[n]), offsets, labels, ids, paths, classes);
         }
     }
 }

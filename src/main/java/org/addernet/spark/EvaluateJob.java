@@ -3,19 +3,17 @@ package org.addernet.spark;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.Locale;
-import org.addernet.data.ImageDataset;
 import org.addernet.train.EvalStats;
 import org.addernet.train.Recipe;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 
 /**
  * {@code addernet evaluate}: a checkpoint's eval-mode loss, top-1/top-5, per-class accuracy and confusion matrix
- * over a stored split, as a Spark job. The split is broadcast once and cut into W strided shards (partition p
- * holds the samples {@code i % W == p}, as in {@link SparkJob}); the weights are broadcast once; each task runs
+ * over a stored split, as a Spark job. The split is cached in W shards as the training job does ({@link SparkData});
+ * the weights are broadcast once; each task runs
  * {@link org.addernet.train.SingleProcess#evaluate} on its shard (the training job's {@code EvalTask}) and the
  * {@link EvalStats} are summed in partition order ({@link OrderedTreeReduce}), so the counts are exactly those
  * of one process over the whole split.
@@ -46,33 +44,30 @@ public final class EvaluateJob {
         long start = System.nanoTime();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Recipe recipe = ckpt.recipe;
-        ImageDataset data = ckpt.dataset(split);
-        if (data.count() == 0) throw new IllegalArgumentException(recipe.spec.name() + " " + split + " split is empty");
         int workers = recipe.workers > 0 ? recipe.workers : jsc.defaultParallelism();
         int taskCpus = Integer.parseInt(jsc.getConf().get("spark.task.cpus", "1"));
         String outDir = out != null ? out : defaultOut(ckpt, split);
-        // Only the model and the eval batch size matter to EvalTask; the training fields stay zero.
-        SparkJob.Shared shared = new SparkJob.Shared(ckpt.spec(taskCpus), recipe.spec.name(), recipe.seed, false, 0, workers, 0, 0,
-                recipe.evalBatchSize);
-
-        jsc.setJobDescription(String.format(Locale.ROOT, "evaluate %s on %d %s %s images in %d partitions", ckpt.modelName,
-                data.count(), recipe.spec.name(), split, workers));
-        Broadcast<ImageDataset> all = jsc.broadcast(data);
-        Broadcast<Weights> weights = jsc.broadcast(ckpt.weights);
         EvalStats stats;
-        try {
-            // One pass over the data: the shards are cut inside the tasks and not cached.
-            JavaRDD<ImageDataset> shards = SparkJob.stridedShards(jsc, all, workers);
-            stats = OrderedTreeReduce.reduce(shards.mapPartitionsWithIndex(new SparkJob.EvalTask(shared, weights), true)
-                    .mapToPair(t -> t), workers, recipe.config.getInt("tree_depth"), EvalStats::merge);
-        } catch (Exception e) {
-            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
-        } finally {
-            weights.destroy();
-            all.destroy();
+        long count;
+        try (SparkData data = ckpt.data(spark, split, workers, false, log)) {
+            count = data.count();
+            // Only the model, the data and the eval batch size matter to EvalTask; the training fields stay empty.
+            SparkJob.Shared shared = new SparkJob.Shared(ckpt.spec(taskCpus), SparkData.SampleSettings.of(recipe, ckpt.classes),
+                    data.shardSizes, data.cacheKey, data.cacheKey, 0, 0, recipe.evalBatchSize);
+            jsc.setJobDescription(String.format(Locale.ROOT, "evaluate %s on %d %s %s samples in %d partitions", ckpt.modelName,
+                    count, recipe.spec.name(), split, workers));
+            Broadcast<Weights> weights = jsc.broadcast(ckpt.weights);
+            try {
+                stats = OrderedTreeReduce.reduce(data.shards.mapPartitionsWithIndex(new SparkJob.EvalTask(shared, weights), true)
+                        .mapToPair(t -> t), workers, recipe.config.getInt("tree_depth"), EvalStats::merge);
+            } catch (Exception e) {
+                throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+            } finally {
+                weights.destroy();
+            }
         }
-        if (stats.count() != data.count()) {
-            throw new IllegalStateException("evaluated " + stats.count() + " samples, the split has " + data.count());
+        if (stats.count() != count) {
+            throw new IllegalStateException("evaluated " + stats.count() + " samples, the split has " + count);
         }
         Result r = new Result(stats, ckpt.path, ckpt.modelName, recipe.spec.name(), split, workers, ckpt.optimizerSteps(), outDir);
         FsStore files = new FsStore(jsc.hadoopConfiguration(), outDir);

@@ -2,6 +2,7 @@ package org.addernet.spark;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,6 +24,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
 import scala.Tuple2;
 
 /**
@@ -49,11 +51,14 @@ public final class LoadedCheckpoint {
     public final String modelName;
     /** Recorded keys this build does not know (from another version); ignored, reported to the user. */
     public final List<String> ignoredKeys;
+    /** The model's class count (an image folder's may be anything). */
+    public final int classes;
     final Weights weights;
 
     private LoadedCheckpoint(String path, Map<String, String> meta, Recipe recipe, String modelName, List<String> ignoredKeys,
-                             Weights weights) {
+                             int classes, Weights weights) {
         this.path = path;
+        this.classes = classes;
         this.meta = meta;
         this.recipe = recipe;
         this.modelName = modelName;
@@ -114,12 +119,13 @@ public final class LoadedCheckpoint {
         }
         // Restoring into a model built from the recipe checks every tensor's name and shape (e.g. the class count
         // of an overridden dataset) on the driver, before any data is read or task is started.
+        int classes = meta.containsKey("classes") ? Integer.parseInt(meta.get("classes")) : recipe.spec.numClasses();
         try (Engine engine = Engine.create(1, cfg.get("kernels"))) {
-            Model model = recipe.model(engine);
+            Model model = recipe.model(engine, classes);
             ckpt.restoreInto(model, where);
             Params params = model.params();
             Weights w = Weights.snapshot(params.data, params.buffers);
-            return new LoadedCheckpoint(where, meta, recipe, expected, List.copyOf(ignored), w);
+            return new LoadedCheckpoint(where, meta, recipe, expected, List.copyOf(ignored), classes, w);
         }
     }
 
@@ -165,6 +171,22 @@ public final class LoadedCheckpoint {
         return recipe.dataset(isTrain(split));
     }
 
+    /**
+     * The split cached in {@code workers} shards (contiguous blocks of ids if {@code contiguous}, see
+     * {@link SparkData#of}); an image dataset must have the model's class count.
+     */
+    SparkData data(SparkSession spark, String split, int workers, boolean contiguous, PrintStream log) throws IOException {
+        List<String> names = null;
+        if (recipe.images) {
+            names = SparkData.imageClasses(spark.sparkContext().hadoopConfiguration(), recipe);
+            if (names.size() != classes) {
+                throw new IllegalArgumentException(recipe.config.get("data_dir") + " has " + names.size() + " classes, the model of "
+                        + path + " was trained on " + classes);
+            }
+        }
+        return SparkData.of(spark, recipe, isTrain(split), names, workers, contiguous, log);
+    }
+
     static boolean isTrain(String split) {
         return switch (split) {
             case "train" -> true;
@@ -175,7 +197,7 @@ public final class LoadedCheckpoint {
 
     /** What executors build their model from; {@code taskCpus} engine threads unless the recipe says otherwise. */
     ModelSpec spec(int taskCpus) {
-        return new ModelSpec(recipe.arch, recipe.adder, recipe.spec.numClasses(), recipe.threads(taskCpus), recipe.config.get("kernels"));
+        return ModelSpec.of(recipe, classes, recipe.threads(taskCpus));
     }
 
     /** Weight position recorded in the checkpoint, for summaries: {@code optimizer_steps}. */

@@ -4,11 +4,16 @@ import java.io.Serializable;
 import org.addernet.engine.Engine;
 import org.addernet.model.Model;
 import org.addernet.model.Models;
+import org.addernet.train.Recipe;
 
 /** What an executor needs to build its copy of the model: small, so it travels in task closures. */
-public record ModelSpec(String arch, boolean adder, int classes, int threads, String kernels) implements Serializable {
+public record ModelSpec(String arch, boolean adder, int classes, int inputSize, int threads, String kernels) implements Serializable {
+    static ModelSpec of(Recipe recipe, int classes, int threads) {
+        return new ModelSpec(recipe.arch, recipe.adder, classes, recipe.inputSize(), threads, recipe.config.get("kernels"));
+    }
+
     public Model build(Engine engine) {
         // The seed is irrelevant: the weights always come from the driver's broadcast.
-        return Models.create(arch, adder, classes, engine, 0);
+        return Models.create(arch, adder, classes, inputSize, engine, 0);
     }
 }

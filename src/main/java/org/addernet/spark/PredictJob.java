@@ -8,9 +8,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.NoSuchElementException;
-import org.addernet.data.BatchAssembler;
-import org.addernet.data.Datasets;
-import org.addernet.data.ImageDataset;
+import org.addernet.data.Samples;
 import org.addernet.engine.Tensor;
 import org.addernet.train.Recipe;
 import org.apache.hadoop.conf.Configuration;
@@ -34,14 +32,15 @@ import org.apache.spark.util.LongAccumulator;
 /**
  * {@code addernet predict}: batch inference of a checkpoint over a stored split, written with Spark SQL as Parquet
  * ({@code id, label, top5_classes array<int>, top5_probs array<float>}) or CSV (the arrays flattened to
- * {@code class1..class5, prob1..prob5}). {@code id} is the sample's index in the split ({@link ImageDataset#id}),
+ * {@code class1..class5, prob1..prob5}), with the image's {@code path} after {@code label} for datasets of image
+ * files. {@code id} is the sample's index in the split ({@link Samples#id}),
  * probabilities are the softmax of the eval-mode logits, in descending order (ties: lower class first, as
  * {@link org.addernet.train.EvalStats} ranks them).
  *
- * <p>The split is broadcast once and the weights once; partition p takes the contiguous block
- * {@code [p*n/W, (p+1)*n/W)} (not the strided shards of training: contiguous blocks make the output part files
- * sorted by id, file after file, without a shuffle) and computes its logits batch by batch with the engine, one
- * model per task, never per row.
+ * <p>The split is cached as {@link SparkData} and the weights broadcast once; partition p holds the contiguous
+ * block of ids {@code [p*n/W, (p+1)*n/W)} (not the strided shards of training: contiguous blocks make the output
+ * part files sorted by id, file after file, without a shuffle of the results) and computes its logits batch by
+ * batch with the engine, one model per task, never per row.
  */
 public final class PredictJob {
     /** How many classes each row ranks (fewer if the dataset has fewer). */
@@ -51,12 +50,16 @@ public final class PredictJob {
 
     private PredictJob() {}
 
-    /** Parquet: {@code id, label, top5_classes, top5_probs}; CSV ({@code flat}): {@code id, label, class1..k, prob1..k}. */
-    public static StructType schema(boolean flat, int k) {
+    /**
+     * Parquet: {@code id, label, [path,] top5_classes, top5_probs}; CSV ({@code flat}): {@code id, label, [path,]
+     * class1..k, prob1..k}. {@code path} (the image file) only for datasets of image files.
+     */
+    public static StructType schema(boolean flat, int k, boolean paths) {
         List<StructField> f = new ArrayList<>();
         f.add(DataTypes.createStructField("id", DataTypes.IntegerType, false));
         // Nullable: an unlabeled split (e.g. a competition test set) would leave it empty.
         f.add(DataTypes.createStructField("label", DataTypes.IntegerType, true));
+        if (paths) f.add(DataTypes.createStructField("path", DataTypes.StringType, false));
         if (flat) {
             for (int r = 1; r <= k; r++) f.add(DataTypes.createStructField("class" + r, DataTypes.IntegerType, false));
             for (int r = 1; r <= k; r++) f.add(DataTypes.createStructField("prob" + r, DataTypes.FloatType, false));
@@ -78,30 +81,28 @@ public final class PredictJob {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         checkOutput(jsc.hadoopConfiguration(), out, ckpt.path);
         Recipe recipe = ckpt.recipe;
-        ImageDataset data = ckpt.dataset(split);
         int workers = recipe.workers > 0 ? recipe.workers : jsc.defaultParallelism();
         int taskCpus = Integer.parseInt(jsc.getConf().get("spark.task.cpus", "1"));
-        int k = Math.min(TOP, recipe.spec.numClasses());
-        Settings settings = new Settings(ckpt.spec(taskCpus), recipe.spec.name(), workers, recipe.evalBatchSize, k, csv);
-
-        jsc.setJobDescription(String.format(Locale.ROOT, "predict %s on %d %s %s images in %d partitions -> %s", ckpt.modelName,
-                data.count(), recipe.spec.name(), split, workers, out));
-        Broadcast<ImageDataset> all = jsc.broadcast(data);
-        Broadcast<Weights> weights = jsc.broadcast(ckpt.weights);
+        int k = Math.min(TOP, ckpt.classes);
+        long n;
         LongAccumulator written = jsc.sc().longAccumulator("predicted rows");
-        try {
-            List<Integer> ids = new ArrayList<>();
-            for (int p = 0; p < workers; p++) ids.add(p);
-            JavaRDD<Row> rows = jsc.parallelize(ids, workers).mapPartitionsWithIndex(new PredictTask(settings, all, weights, written), true);
-            DataFrameWriter<Row> writer = spark.createDataFrame(rows, schema(csv, k)).write().mode(SaveMode.Overwrite);
-            if (csv) writer.option("header", "true").csv(out);
-            else writer.parquet(out);
-        } finally {
-            weights.destroy();
-            all.destroy();
+        try (SparkData data = ckpt.data(spark, split, workers, true, log)) {
+            n = data.count();
+            Settings settings = new Settings(ckpt.spec(taskCpus), SparkData.SampleSettings.of(recipe, ckpt.classes), data.cacheKey,
+                    recipe.evalBatchSize, k, csv, recipe.images);
+            jsc.setJobDescription(String.format(Locale.ROOT, "predict %s on %d %s %s samples in %d partitions -> %s", ckpt.modelName,
+                    n, recipe.spec.name(), split, workers, out));
+            Broadcast<Weights> weights = jsc.broadcast(ckpt.weights);
+            try {
+                JavaRDD<Row> rows = data.shards.mapPartitionsWithIndex(new PredictTask(settings, weights, written), true);
+                DataFrameWriter<Row> writer = spark.createDataFrame(rows, schema(csv, k, recipe.images)).write().mode(SaveMode.Overwrite);
+                if (csv) writer.option("header", "true").csv(out);
+                else writer.parquet(out);
+            } finally {
+                weights.destroy();
+            }
         }
-        long n = written.value();
-        if (n != data.count()) throw new IllegalStateException("wrote " + n + " predictions for " + data.count() + " samples");
+        if (written.value() != n) throw new IllegalStateException("wrote " + written.value() + " predictions for " + n + " samples");
         log.printf(Locale.ROOT, "predict: %s (%s) on %s %s: wrote %d rows (%s, %d part files, sorted by id) to %s (%.1f s)%n",
                 ckpt.modelName, ckpt.path, recipe.spec.name(), split, n, csv ? "csv" : "parquet", workers, out, (System.nanoTime() - start) / 1e9);
         return new Result(n, out, csv ? "csv" : "parquet", workers);
@@ -131,30 +132,25 @@ public final class PredictJob {
         }
     }
 
-    /** What a task needs besides the broadcasts; small and serializable. */
-    record Settings(ModelSpec model, String dataset, int workers, int batch, int k, boolean flat) implements Serializable {}
+    /** What a task needs besides the broadcast weights; small and serializable. */
+    record Settings(ModelSpec model, SparkData.SampleSettings data, String cacheKey, int batch, int k, boolean flat, boolean paths)
+            implements Serializable {}
 
     /** Partition p's block of the split, as rows, computed one batch at a time as the writer consumes them. */
-    static final class PredictTask implements Function2<Integer, Iterator<Integer>, Iterator<Row>> {
+    static final class PredictTask implements Function2<Integer, Iterator<Object>, Iterator<Row>> {
         final Settings settings;
-        final Broadcast<ImageDataset> data;
         final Broadcast<Weights> weights;
         final LongAccumulator written;
 
-        PredictTask(Settings settings, Broadcast<ImageDataset> data, Broadcast<Weights> weights, LongAccumulator written) {
+        PredictTask(Settings settings, Broadcast<Weights> weights, LongAccumulator written) {
             this.settings = settings;
-            this.data = data;
             this.weights = weights;
             this.written = written;
         }
 
         @Override
-        public Iterator<Row> call(Integer partition, Iterator<Integer> ignored) {
-            ImageDataset all = data.value();
-            long n = all.count();
-            ImageDataset block = all.subset((int) (n * partition / settings.workers()), (int) (n * (partition + 1) / settings.workers()));
-            Datasets.Spec spec = Datasets.spec(settings.dataset());
-            BatchAssembler assembler = new BatchAssembler(block, spec.mean(), spec.std(), false, 0);
+        public Iterator<Row> call(Integer partition, Iterator<Object> part) {
+            Samples block = settings.data().samples(part, partition, settings.cacheKey(), false);
             return new Iterator<>() {
                 final List<Row> batch = new ArrayList<>();
                 int next = 0, pos = 0;
@@ -170,7 +166,7 @@ public final class PredictJob {
                         if (next >= block.count()) throw new NoSuchElementException();
                         batch.clear();
                         pos = 0;
-                        next = predict(assembler, next, batch);
+                        next = predict(block, next, batch);
                     }
                     return batch.get(pos++);
                 }
@@ -178,11 +174,11 @@ public final class PredictJob {
         }
 
         /** Rows of samples {@code [from, from + batch)} of the block into {@code rows}; returns the next sample. */
-        int predict(BatchAssembler assembler, int from, List<Row> rows) {
-            ImageDataset block = assembler.data();
+        int predict(Samples block, int from, List<Row> rows) {
             int n = Math.min(settings.batch(), block.count() - from), k = settings.k();
             int[] idx = new int[n];
             for (int i = 0; i < n; i++) idx[i] = from + i;
+            int[] shape = block.shape();
             float[] x = new float[n * block.sampleSize()];
             int[] y = new int[n];
             // Borrowed per batch: cheap (a queue poll, weights cached by version), and nothing leaks if the
@@ -190,26 +186,28 @@ public final class PredictJob {
             WorkerPool.Worker w = WorkerPool.borrow(settings.model());
             try {
                 w.load(weights.value());
-                assembler.fill(0, idx, 0, n, x, y, w.engine.pool());
-                Tensor logits = w.model.forward(new Tensor(n, block.channels(), block.height(), block.width(), x), false);
+                block.fill(0, idx, 0, n, x, y, w.engine.pool());
+                Tensor logits = w.model.forward(new Tensor(n, shape[0], shape[1], shape[2], x), false);
                 int classes = logits.perSample();
                 int[] cls = new int[k];
                 float[] prob = new float[k];
+                int lead = settings.paths() ? 3 : 2;
                 for (int i = 0; i < n; i++) {
                     topK(logits.data, i * classes, classes, cls, prob);
-                    int id = block.id(from + i);
+                    Object[] v = new Object[lead + (settings.flat() ? 2 * k : 2)];
+                    v[0] = block.id(from + i);
+                    v[1] = y[i];
+                    if (settings.paths()) v[2] = block.source(from + i);
                     if (settings.flat()) {
-                        Object[] v = new Object[2 + 2 * k];
-                        v[0] = id;
-                        v[1] = y[i];
                         for (int r = 0; r < k; r++) {
-                            v[2 + r] = cls[r];
-                            v[2 + k + r] = prob[r];
+                            v[lead + r] = cls[r];
+                            v[lead + k + r] = prob[r];
                         }
-                        rows.add(RowFactory.create(v));
                     } else {
-                        rows.add(RowFactory.create(id, y[i], cls.clone(), prob.clone()));
+                        v[lead] = cls.clone();
+                        v[lead + 1] = prob.clone();
                     }
+                    rows.add(RowFactory.create(v));
                 }
             } finally {
                 WorkerPool.giveBack(w);

@@ -1,14 +1,23 @@
 package org.addernet.train;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.addernet.data.BatchAssembler;
 import org.addernet.data.Datasets;
+import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageDataset;
+import org.addernet.data.ImageFolder;
+import org.addernet.data.JpegSamples;
 import org.addernet.data.Sampler;
+import org.addernet.data.Samples;
 import org.addernet.engine.Engine;
+import org.addernet.engine.ThreadPool;
 import org.addernet.model.Model;
 import org.addernet.model.Models;
+import org.apache.hadoop.conf.Configuration;
 
 /**
  * A {@link Config} turned into typed, validated training settings and the objects they imply (datasets, model,
@@ -22,6 +31,9 @@ public final class Recipe {
     public final boolean adder;
     public final long seed;
     public final boolean augment;
+    /** The dataset is compressed images decoded in the tasks (imagenet): sizes of the crops and of the eval resize. */
+    public final boolean images;
+    public final int imageSize, evalResize, maxBadImages;
     public final int epochs, batchSize, workers, logEvery, evalBatchSize, checkpointEverySteps, maxSteps;
     public final boolean perWorkerScaling, checkpoint;
 
@@ -40,9 +52,14 @@ public final class Recipe {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("config key 'seed' must be an integer, got '" + cfg.get("seed") + "'");
         }
+        this.images = spec.augmentation() == Datasets.Augmentation.IMAGENET;
         this.augment = switch (cfg.get("augment")) {
-            case "default" -> spec.augmentation() == Datasets.Augmentation.CIFAR;
-            case "cifar" -> true;
+            case "default" -> spec.augmentation() != Datasets.Augmentation.NONE;
+            case "cifar" -> {
+                if (images) throw new IllegalArgumentException("config key 'augment': cifar augmentation does not apply to dataset " + spec.name()
+                        + " (use default or none)");
+                yield true;
+            }
             case "none" -> false;
             default -> throw new IllegalArgumentException("config key 'augment' must be default, none or cifar, got '" + cfg.get("augment") + "'");
         };
@@ -52,6 +69,18 @@ public final class Recipe {
             default -> throw new IllegalArgumentException("config key 'adaptive_scaling' must be global or per_worker, got '"
                     + cfg.get("adaptive_scaling") + "'");
         };
+        this.imageSize = positive(cfg, "image_size");
+        this.evalResize = positive(cfg, "eval_resize");
+        if (images && imageSize < 64) throw new IllegalArgumentException("config key 'image_size' must be >= 64, got " + imageSize);
+        if (images && evalResize < imageSize) {
+            throw new IllegalArgumentException("config key 'eval_resize' (" + evalResize + ") must be >= image_size (" + imageSize + ")");
+        }
+        this.maxBadImages = cfg.getInt("max_bad_images");
+        if (maxBadImages < 0) throw new IllegalArgumentException("config key 'max_bad_images' must be >= 0");
+        String format = cfg.get("data_format");
+        if (!format.equals("auto") && !format.equals("imagefolder") && !format.equals("parquet")) {
+            throw new IllegalArgumentException("config key 'data_format' must be auto, imagefolder or parquet, got '" + format + "'");
+        }
         this.epochs = positive(cfg, "epochs");
         this.batchSize = positive(cfg, "batch_size");
         this.evalBatchSize = positive(cfg, "eval_batch_size");
@@ -88,15 +117,32 @@ public final class Recipe {
         return new BatchAssembler(data, spec.mean(), spec.std(), train && augment, seed);
     }
 
-    /** The model with its initial weights (a function of the seed). */
+    /** The model for the dataset's own class count, with its initial weights (a function of the seed). */
     public Model model(Engine engine) {
-        Model m = Models.create(arch, adder, spec.numClasses(), engine, seed);
+        return model(engine, spec.numClasses());
+    }
+
+    /** The model for {@code classes} classes (an image folder's), with its initial weights. */
+    public Model model(Engine engine, int classes) {
+        Model m = Models.create(arch, adder, classes, inputSize(), engine, seed);
         int[] in = m.inputShape();
-        if (in[0] != spec.channels() || in[1] != spec.height() || in[2] != spec.width()) {
+        int[] want = inputShape();
+        if (in[0] != want[0] || in[1] != want[1] || in[2] != want[2]) {
             throw new IllegalArgumentException("model " + m.name() + " takes " + in[0] + "x" + in[1] + "x" + in[2]
-                    + " inputs but dataset " + spec.name() + " has " + spec.channels() + "x" + spec.height() + "x" + spec.width());
+                    + " inputs but dataset " + spec.name() + " gives " + want[0] + "x" + want[1] + "x" + want[2]
+                    + (images ? " (image_size)" : ""));
         }
         return m;
+    }
+
+    /** Side of the model's square input: image_size for decoded images, else the dataset's own. */
+    public int inputSize() {
+        return images ? imageSize : spec.height();
+    }
+
+    /** (C, H, W) of what the model sees. */
+    public int[] inputShape() {
+        return images ? new int[] {3, imageSize, imageSize} : new int[] {spec.channels(), spec.height(), spec.width()};
     }
 
     public Sgd sgd(int size) {
@@ -104,8 +150,56 @@ public final class Recipe {
                 config.getDouble("eta"));
     }
 
-    public Sampler sampler(int trainSize, int workers) {
-        return new Sampler(trainSize, workers, batchSize, seed);
+    /** The sampler over shards of these sizes: the last partial batch kept for one worker, dropped for several. */
+    public Sampler sampler(int[] shardSizes) {
+        return new Sampler(shardSizes, batchSize, seed, shardSizes.length > 1);
+    }
+
+    /** One process's view of the data: the training set in W shards, the test set, and an image folder's classes (else null). */
+    public record LocalData(List<Samples> trainShards, Samples test, List<String> classes) {
+        public int[] shardSizes() {
+            return trainShards.stream().mapToInt(Samples::count).toArray();
+        }
+
+        public int numClasses() {
+            return trainShards.get(0).numClasses();
+        }
+    }
+
+    /**
+     * The data for the single-process trainer: in-memory datasets cut into strided shards; image folders read,
+     * validated and held compressed in this JVM (the Spark job does this in tasks, and alone reads Parquet shards).
+     */
+    public LocalData localData(int workers, ThreadPool pool, PrintStream log) throws IOException {
+        if (!images) {
+            ImageDataset train = dataset(true), test = dataset(false);
+            List<Samples> shards = new ArrayList<>();
+            for (int w = 0; w < workers; w++) shards.add(assembler(workers == 1 ? train : train.strided(w, workers), true));
+            return new LocalData(shards, assembler(test, false), null);
+        }
+        if (config.get("data_format").equals("parquet")) {
+            throw new IllegalArgumentException("the single-process trainer reads ImageFolder trees; Parquet shards need the Spark job");
+        }
+        Configuration conf = new Configuration();
+        String root = config.get("data_dir");
+        String trainDir = ImageFolder.splitDir(root, "train"), valDir = ImageFolder.splitDir(root, "val");
+        List<String> classes = ImageFolder.classes(conf, trainDir);
+        List<Samples> shards = new ArrayList<>();
+        for (List<EncodedImages> chunks : ImageFolder.readShards(conf, ImageFolder.limit(ImageFolder.list(conf, trainDir, classes),
+                config.getInt("train_limit")), workers, maxBadImages, IMAGE_CHUNK_BYTES, trainDir, pool, log)) {
+            shards.add(imageSamples(chunks, classes.size(), true));
+        }
+        List<EncodedImages> test = ImageFolder.readShards(conf, ImageFolder.limit(ImageFolder.list(conf, valDir, classes),
+                config.getInt("test_limit")), 1, maxBadImages, IMAGE_CHUNK_BYTES, valDir, pool, log).get(0);
+        return new LocalData(shards, imageSamples(test, classes.size(), false), classes);
+    }
+
+    /** Compressed images per chunk held in one array. */
+    public static final int IMAGE_CHUNK_BYTES = 64 << 20;
+
+    /** Compressed images as samples: the recipe's transforms (training augmentation when {@code train}), normalization. */
+    public Samples imageSamples(List<EncodedImages> chunks, int numClasses, boolean train) {
+        return JpegSamples.create(chunks, numClasses, imageSize, evalResize, train && augment, seed);
     }
 
     public LrSchedule schedule(int stepsPerEpoch) {

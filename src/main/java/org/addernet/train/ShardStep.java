@@ -1,6 +1,6 @@
 package org.addernet.train;
 
-import org.addernet.data.BatchAssembler;
+import org.addernet.data.Samples;
 import org.addernet.engine.Params;
 import org.addernet.engine.ThreadPool;
 import org.addernet.engine.Tensor;
@@ -36,13 +36,13 @@ public final class ShardStep {
 
     /**
      * @param data      the worker's samples (normalization, augmentation)
-     * @param indices   sample indices of this shard's share, in {@code data}'s numbering
+     * @param indices   positions in {@code data} of this shard's share
      * @param epoch     for the augmentation draws
      * @param globalBatch B, the size of the whole global batch over all workers
      * @param perWorkerEta if positive, this worker's adder gradients are adaptively scaled here with this eta
      *                  ({@code adaptive_scaling = per_worker}); 0 for the default global scaling on the driver
      */
-    public Result run(BatchAssembler data, int[] indices, int epoch, int globalBatch, double perWorkerEta) {
+    public Result run(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta) {
         Params p = model.params();
         p.zeroGrad();
         int n = indices.length;
@@ -54,7 +54,7 @@ public final class ShardStep {
         return new Result(p.grad.clone(), weighted, n, r.lossSum(), r.correct());
     }
 
-    private Tensor batch(BatchAssembler data, int epoch, int[] indices) {
+    private Tensor batch(Samples data, int epoch, int[] indices) {
         int n = indices.length, s = data.sampleSize();
         if (x.length != n * s) x = new float[n * s];
         if (y.length != n) y = new int[n];

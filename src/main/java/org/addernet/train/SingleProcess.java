@@ -5,9 +5,8 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.addernet.data.BatchAssembler;
-import org.addernet.data.ImageDataset;
 import org.addernet.data.Sampler;
+import org.addernet.data.Samples;
 import org.addernet.engine.Engine;
 import org.addernet.engine.Params;
 import org.addernet.engine.Tensor;
@@ -25,13 +24,21 @@ public final class SingleProcess implements AutoCloseable {
     private final Trainer trainer;
 
     public SingleProcess(Recipe recipe, RunFiles files, PrintStream log) throws IOException {
-        ImageDataset train = recipe.dataset(true), test = recipe.dataset(false);
         int workers = recipe.config.getInt("emulate_workers");
         if (workers < 1) throw new IllegalArgumentException("config key 'emulate_workers' must be >= 1");
         this.engine = Engine.create(recipe.threads(Runtime.getRuntime().availableProcessors()), recipe.config.get("kernels"));
-        Model model = recipe.model(engine);
-        Sampler sampler = recipe.sampler(train.count(), workers);
-        BatchAssembler trainData = recipe.assembler(train, true), testData = recipe.assembler(test, false);
+        Recipe.LocalData data;
+        try {
+            data = recipe.localData(workers, engine.pool(), log);
+        } catch (IOException | RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+        if (data.classes() != null) files.writeText(Trainer.CLASSES, String.join("\n", data.classes()) + "\n");
+        Model model = recipe.model(engine, data.numClasses());
+        Sampler sampler = recipe.sampler(data.shardSizes());
+        List<Samples> shards = data.trainShards();
+        Samples testData = data.test();
         ShardStep shardStep = new ShardStep(model, engine.pool());
         double perWorkerEta = recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0;
         int treeDepth = recipe.config.getInt("tree_depth");
@@ -43,14 +50,14 @@ public final class SingleProcess implements AutoCloseable {
             for (int w = 0; w < workers; w++) {
                 // Every worker starts the step from the same BN running statistics.
                 if (buffersAtStart != null) System.arraycopy(buffersAtStart, 0, p.buffers, 0, buffersAtStart.length);
-                parts.add(new StepAggregate().add(shardStep.run(trainData, sampler.indices(epoch, w, step), epoch, global, perWorkerEta)));
+                parts.add(new StepAggregate().add(shardStep.run(shards.get(w), sampler.indices(epoch, w, step), epoch, global, perWorkerEta)));
             }
             return TreeOrder.merge(parts, treeDepth, StepAggregate::merge);
         };
         Trainer.Evaluator eval = () -> evaluate(model, testData, recipe.evalBatchSize, engine);
         this.trainer = new Trainer(recipe, model, recipe.sgd(model.params().size()), sampler.stepsPerEpoch(), steps, eval, files, log);
         log.printf(Locale.ROOT, "single process: %s, %d parameters; %s: %d train / %d test images; %d steps/epoch of batch %d (%d emulated worker%s); %s kernels, %d threads%n",
-                model.name(), model.params().size(), recipe.spec.name(), train.count(), test.count(), sampler.stepsPerEpoch(),
+                model.name(), model.params().size(), recipe.spec.name(), sampler.size(), testData.count(), sampler.stepsPerEpoch(),
                 recipe.batchSize, workers, workers > 1 ? "s" : "", engine.conv().kernelName(), engine.pool().threads());
     }
 
@@ -59,8 +66,8 @@ public final class SingleProcess implements AutoCloseable {
     }
 
     /** Eval-mode loss, top-1/top-5 and per-class counts over every sample of {@code data}, in batches. */
-    public static EvalStats evaluate(Model model, BatchAssembler data, int batchSize, Engine engine) {
-        int count = data.data().count(), bs = Math.max(1, Math.min(batchSize, Math.max(count, 1)));
+    public static EvalStats evaluate(Model model, Samples data, int batchSize, Engine engine) {
+        int count = data.count(), bs = Math.max(1, Math.min(batchSize, Math.max(count, 1)));
         EvalStats stats = new EvalStats(model.classes());
         int[] in = model.inputShape();
         float[] x = new float[bs * data.sampleSize()];

@@ -29,6 +29,8 @@ import org.addernet.model.Model;
  */
 public final class Trainer {
     public static final String CHECKPOINT = "checkpoint.ckpt";
+    /** Class names of an image dataset, one per line (line k = class k). */
+    public static final String CLASSES = "classes.txt";
 
     /** Runs step {@code step} of epoch {@code epoch} on all workers with the model's current weights. */
     public interface StepRunner {

@@ -14,13 +14,20 @@ class SamplerTest {
         int[] all = new int[0];
         for (int step = 0; step < s.stepsPerEpoch(); step++) {
             for (int p = 0; p < s.workers(); p++) {
-                int[] idx = s.indices(e, p, step);
+                int[] idx = global(s, p, s.indices(e, p, step));
                 int n = all.length;
                 all = Arrays.copyOf(all, n + idx.length);
                 System.arraycopy(idx, 0, all, n, idx.length);
             }
         }
         return all;
+    }
+
+    /** Dataset indices of strided shard positions. */
+    private static int[] global(Sampler s, int p, int[] positions) {
+        int[] g = new int[positions.length];
+        for (int k = 0; k < g.length; k++) g[k] = p + positions[k] * s.workers();
+        return g;
     }
 
     @Test
@@ -51,7 +58,7 @@ class SamplerTest {
             for (int p = 0; p < 4; p++) {
                 boolean[] seen = new boolean[1003];
                 for (int step = 0; step < 10; step++) {
-                    int[] idx = s.indices(e, p, step);
+                    int[] idx = global(s, p, s.indices(e, p, step));
                     assertEquals(25, idx.length);
                     for (int i : idx) {
                         assertEquals(p, i % 4, "sample " + i + " left its partition");
@@ -88,5 +95,26 @@ class SamplerTest {
         Sampler s = new Sampler(100, 2, 10, 1);
         assertThrows(IndexOutOfBoundsException.class, () -> s.indices(0, 2, 0));
         assertThrows(IndexOutOfBoundsException.class, () -> s.indices(0, 0, s.stepsPerEpoch()));
+    }
+
+    @Test
+    void explicitShardSizesAsImageShardsHave() {
+        // Shards of 10, 7 and 9 samples (images that failed validation left out), 3 per worker per step.
+        Sampler s = new Sampler(new int[] {10, 7, 9}, 9, 3, true);
+        assertEquals(26, s.size());
+        assertEquals(2, s.stepsPerEpoch(), "floor(7 / 3) full steps");
+        for (int p = 0; p < 3; p++) {
+            boolean[] seen = new boolean[s.shardSize(p)];
+            for (int step = 0; step < 2; step++) {
+                for (int pos : s.indices(1, p, step)) {
+                    assertFalse(seen[pos]);
+                    seen[pos] = true;
+                }
+            }
+        }
+        // The same shard sizes as a strided dataset give the same positions as the strided constructor.
+        assertArrayEquals(new Sampler(1003, 4, 100, 5).indices(2, 3, 7),
+                new Sampler(Sampler.stridedSizes(1003, 4), 100, 5, true).indices(2, 3, 7));
+        assertThrows(IllegalArgumentException.class, () -> new Sampler(new int[] {5, 0}, 2, 1, true));
     }
 }

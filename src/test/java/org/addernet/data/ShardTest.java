@@ -18,10 +18,10 @@ class ShardTest {
             ImageDataset shard = all.strided(p, workers);
             assertEquals(sampler.shardSize(p), shard.count());
             BatchAssembler local = new BatchAssembler(shard, mean, std, true, 9);
-            int[] global = sampler.indices(3, p, 1);
-            int[] positions = new int[global.length];
+            int[] positions = sampler.indices(3, p, 1);
+            int[] global = new int[positions.length];
             for (int k = 0; k < global.length; k++) {
-                positions[k] = (global[k] - p) / workers;
+                global[k] = p + positions[k] * workers;
                 assertEquals(global[k], shard.id(positions[k]));
             }
             float[] xa = new float[global.length * 784], xb = new float[global.length * 784];
