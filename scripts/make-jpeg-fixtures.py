@@ -16,11 +16,12 @@ manifest.txt lists the cases, one per line, whitespace-separated (format in its 
 deterministic: same files on every run.
 """
 import os
+import struct
 import sys
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageCms
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "test", "resources", "jpeg")
 MEAN = [0.485, 0.456, 0.406]
@@ -115,6 +116,18 @@ def main():
     with open(os.path.join(OUT, "ycck_40x30.jpg"), "wb") as f:
         f.write(raw)
     decode_case("ycck_40x30.jpg", 0)
+    # An embedded ICC profile: PIL ignores it (and so must we; the JDK's reader would convert to sRGB). The profile is
+    # LittleCMS's sRGB with the red and blue primaries swapped, so that converting would show.
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    tags = {}
+    for t in range(struct.unpack(">I", icc[128:132])[0]):
+        sig, off, size = struct.unpack(">4sII", icc[132 + 12 * t:144 + 12 * t])
+        tags[sig] = (t, off, size)
+    (ir, offr, sr), (ib, offb, sb) = tags[b"rXYZ"], tags[b"bXYZ"]
+    struct.pack_into(">4sII", icc, 132 + 12 * ir, b"rXYZ", offb, sb)
+    struct.pack_into(">4sII", icc, 132 + 12 * ib, b"bXYZ", offr, sr)
+    base.save(os.path.join(OUT, "icc_64x48.jpg"), quality=90, icc_profile=bytes(icc))
+    decode_case("icc_64x48.jpg", 0)
     Image.fromarray(scene(37, 23, 3), "RGB").save(os.path.join(OUT, "odd_37x23.jpg"), quality=95, subsampling=0)
     decode_case("odd_37x23.jpg", 0)
     Image.fromarray(scene(1, 1, 4), "RGB").save(os.path.join(OUT, "one_1x1.jpg"), quality=90)

@@ -14,8 +14,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import javax.imageio.IIOException;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.spi.IIORegistry;
 import javax.imageio.spi.ImageReaderSpi;
 import javax.imageio.stream.ImageInputStreamImpl;
@@ -28,8 +29,9 @@ import javax.imageio.stream.ImageInputStreamImpl;
  *       any format the JDK's ImageIO reads works (JPEG, PNG, GIF, BMP, TIFF);</li>
  *   <li>grayscale is replicated to three channels; an alpha channel is dropped (not composited), palettes are
  *       looked up, as PIL's convert does;</li>
- *   <li>CMYK and YCCK JPEGs come out as PIL converts them: Adobe-convention (inverted) CMYK values, YCC to RGB
- *       with libjpeg's integer tables, then PIL's {@code cmyk2rgb}, {@code r = 255-k - (c*(255-k))/255};</li>
+ *   <li>CMYK and YCCK JPEGs come out as PIL converts them: from the raw raster, Adobe-convention (inverted) CMYK
+ *       values, YCC to RGB with libjpeg's integer tables, then PIL's {@code cmyk2rgb}, {@code r = 255-k - (c*(255-k))/255};</li>
+ *   <li>an embedded ICC profile is ignored, as PIL ignores it (the JDK would convert to sRGB);</li>
  *   <li>a truncated, corrupt, empty or non-image input throws {@link DataFormatException} naming the source path.
  *       The JPEG reader only <i>warns</i> on a truncated file and returns a partly grey image; those
  *       warnings are errors here, as PIL's "image file is truncated" is. Other libjpeg warnings (e.g. extraneous
@@ -58,7 +60,7 @@ public final class JpegDecoder implements AutoCloseable {
 
     /** Decodes {@code data[off, off+len)}; {@code path} is only used in error messages. */
     public RgbImage decode(byte[] data, int off, int len, String path) {
-        return (RgbImage) read(data, off, len, path, true);
+        return read(data, off, len, path, true);
     }
 
     /**
@@ -69,7 +71,8 @@ public final class JpegDecoder implements AutoCloseable {
         read(data, off, len, path, false);
     }
 
-    private Object read(byte[] data, int off, int len, String path, boolean convert) {
+    /** Decodes; returns the RGB image if {@code convert}, else null. */
+    private RgbImage read(byte[] data, int off, int len, String path, boolean convert) {
         Objects.checkFromIndexSize(off, len, data.length);
         if (len == 0) throw new DataFormatException(path + ": empty file, not an image");
         int r = readerIndex(new BytesInput(data, off, len));
@@ -87,29 +90,29 @@ public final class JpegDecoder implements AutoCloseable {
                 throw new DataFormatException(path + ": " + w + "x" + h + " image exceeds " + MAX_PIXELS
                         + " pixels (a decompression bomb to PIL too)");
             }
-            Object out;
-            try {
-                BufferedImage bi = reader.read(0, null);
-                checkTruncation(path);
-                out = convert ? toRgb(bi.getRaster(), bi.getColorModel(), path) : null;
-            } catch (IIOException e) {
-                // JDKs whose JPEG reader has no CMYK colour model refuse CMYK/YCCK files with "Unsupported Image
-                // Type"; their raw raster (no colour conversion) still reads, and we convert it as libjpeg+PIL do.
-                if (r != JPEG || !String.valueOf(e.getMessage()).contains("Unsupported Image Type")) throw e;
-                truncation = null;
-                reader.setInput(new BytesInput(data, off, len), true, true);
+            RgbImage out;
+            JpegHeader header = r == JPEG ? JpegHeader.parse(data, off, len) : null;
+            if (header != null && header.components() == 4) {
+                // CMYK/YCCK: the raw raster (no colour conversion), converted here as libjpeg + PIL do; the JDK's
+                // own CMYK support differs between versions (older ones refuse with "Unsupported Image Type").
                 Raster raster = reader.readRaster(0, null);
                 checkTruncation(path);
-                if (raster.getNumBands() != 4) throw e;
-                out = convert ? fromRawCmyk(raster, adobeTransform(data, off, len)) : null;
+                out = convert ? fromRawCmyk(raster, header.adobeTransform()) : null;
+            } else {
+                BufferedImage bi = reader.read(0, r == JPEG ? keepEmbeddedProfile(reader) : null);
+                checkTruncation(path);
+                out = convert ? toRgb(bi.getRaster(), bi.getColorModel(), path) : null;
             }
             ok = true;
             return out;
         } catch (DataFormatException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            String what = truncation != null ? "truncated (" + truncation + ")" : String.valueOf(e.getMessage());
-            throw new DataFormatException(path + ": cannot decode " + SPIS[r].getFormatNames()[0] + " image: " + what, e);
+            String what = String.valueOf(e.getMessage());
+            if (e.getCause() != null && e.getCause().getMessage() != null) what += " (" + e.getCause().getMessage() + ")";
+            if (truncation != null) what = "truncated (" + truncation + "): " + what;
+            throw new DataFormatException(path + ": cannot decode " + SPIS[r].getFormatNames()[0].toUpperCase(Locale.ROOT)
+                    + " image: " + what, e);
         } finally {
             if (ok) {
                 reader.setInput(null); // drop the reference to the bytes; keep the reader
@@ -122,6 +125,29 @@ public final class JpegDecoder implements AutoCloseable {
 
     private void checkTruncation(String path) {
         if (truncation != null) throw new DataFormatException(path + ": truncated image (" + truncation + ")");
+    }
+
+    /**
+     * The JDK's JPEG reader converts an image with an embedded ICC profile to sRGB by default; PIL ignores the
+     * profile and returns the decoded values. Asking for the embedded colour space itself (which the reader offers
+     * as an extra image type) skips the conversion. Only for a profile of the same colour-space family (RGB for
+     * RGB, gray for gray): the reader refuses others ("Incompatible color conversion"), and those malformed files
+     * (e.g. a Lab profile on a YCbCr JPEG) keep the JDK's conversion.
+     */
+    private static ImageReadParam keepEmbeddedProfile(ImageReader reader) throws IOException {
+        ImageTypeSpecifier raw = reader.getRawImageType(0);
+        if (raw == null) return null;
+        ColorSpace rawCs = raw.getColorModel().getColorSpace();
+        for (Iterator<ImageTypeSpecifier> it = reader.getImageTypes(0); it.hasNext(); ) {
+            ImageTypeSpecifier t = it.next();
+            ColorSpace cs = t.getColorModel().getColorSpace();
+            if (cs != rawCs && cs.getType() == rawCs.getType() && cs.getNumComponents() == rawCs.getNumComponents()) {
+                ImageReadParam p = reader.getDefaultReadParam();
+                p.setDestinationType(t);
+                return p;
+            }
+        }
+        return null;
     }
 
     private ImageReader reader(int r) {
@@ -337,29 +363,38 @@ public final class JpegDecoder implements AutoCloseable {
         return v < 0 ? 0 : Math.min(v, 255);
     }
 
-    /** The transform byte of a JPEG's Adobe APP14 marker (0 CMYK/RGB, 1 YCbCr, 2 YCCK), or -1 if it has none. */
-    static int adobeTransform(byte[] d, int off, int len) {
-        int end = off + len, p = off + 2; // after SOI
-        while (p + 4 <= end) {
-            if ((d[p] & 0xFF) != 0xFF) return -1;
-            int marker = d[p + 1] & 0xFF;
-            if (marker == 0xFF) { // fill byte
-                p++;
-                continue;
+    /**
+     * What the JPEG headers before the first scan say: the frame's component count ({@code -1} if no frame header was
+     * found) and the transform byte of an Adobe APP14 marker (0 none/CMYK/RGB, 1 YCbCr, 2 YCCK; {@code -1} if absent).
+     */
+    record JpegHeader(int components, int adobeTransform) {
+        static JpegHeader parse(byte[] d, int off, int len) {
+            int end = off + len, p = off + 2; // after SOI
+            int components = -1, transform = -1;
+            while (p + 4 <= end) {
+                if ((d[p] & 0xFF) != 0xFF) break;
+                int marker = d[p + 1] & 0xFF;
+                if (marker == 0xFF) { // fill byte
+                    p++;
+                    continue;
+                }
+                if (marker == 0xDA || marker == 0xD9) break; // scan data or end: no more headers
+                if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { // standalone markers
+                    p += 2;
+                    continue;
+                }
+                int segLen = ((d[p + 2] & 0xFF) << 8) | (d[p + 3] & 0xFF);
+                boolean sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+                if (sof && p + 9 < end) {
+                    components = d[p + 9] & 0xFF; // length(2), precision(1), height(2), width(2), components(1)
+                } else if (marker == 0xEE && segLen >= 12 && p + 2 + segLen <= end && d[p + 4] == 'A' && d[p + 5] == 'd'
+                        && d[p + 6] == 'o' && d[p + 7] == 'b' && d[p + 8] == 'e') {
+                    transform = d[p + 15] & 0xFF; // "Adobe", version(2), flags0(2), flags1(2), transform(1)
+                }
+                p += 2 + segLen;
             }
-            if (marker == 0xDA || marker == 0xD9) return -1; // scan data or end: no more headers
-            if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { // standalone markers
-                p += 2;
-                continue;
-            }
-            int segLen = ((d[p + 2] & 0xFF) << 8) | (d[p + 3] & 0xFF);
-            if (marker == 0xEE && segLen >= 12 && p + 2 + segLen <= end && d[p + 4] == 'A' && d[p + 5] == 'd'
-                    && d[p + 6] == 'o' && d[p + 7] == 'b' && d[p + 8] == 'e') {
-                return d[p + 15] & 0xFF; // "Adobe", version(2), flags0(2), flags1(2), transform(1)
-            }
-            p += 2 + segLen;
+            return new JpegHeader(components, transform);
         }
-        return -1;
     }
 
     private static String hex(byte[] d, int off, int n) {

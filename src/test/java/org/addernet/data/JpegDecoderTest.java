@@ -28,7 +28,7 @@ class JpegDecoderTest {
     @Test
     void decodesEveryFixtureLikePil() {
         List<String[]> cases = JpegFixtures.cases("decode");
-        assertTrue(cases.size() >= 13, "manifest lists the decode fixtures");
+        assertTrue(cases.size() >= 14, "manifest lists the decode fixtures");
         try (JpegDecoder d = new JpegDecoder()) {
             for (String[] c : cases) {
                 String file = c[1];
@@ -60,12 +60,12 @@ class JpegDecoderTest {
         }
     }
 
-    /** The path for JDKs whose JPEG reader refuses CMYK: the raw raster converted as libjpeg + PIL do. */
+    /** The CMYK path on its own: the raw raster converted as libjpeg + PIL do; and the header fields it relies on. */
     @Test
     void rawCmykAndYcckRastersConvertLikePil() throws IOException {
         for (String name : new String[] {"cmyk_40x30", "ycck_40x30"}) {
             byte[] bytes = JpegFixtures.bytes(name + ".jpg");
-            int transform = JpegDecoder.adobeTransform(bytes, 0, bytes.length);
+            int transform = JpegDecoder.JpegHeader.parse(bytes, 0, bytes.length).adobeTransform();
             assertEquals(name.startsWith("ycck") ? 2 : 0, transform, name);
             Raster raster;
             try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
@@ -79,8 +79,13 @@ class JpegDecoderTest {
             double[] diff = JpegFixtures.diff(JpegFixtures.bytes(name + ".rgb"), img.pixels());
             assertTrue(diff[0] < MAX_MEAN_DIFF && diff[1] <= MAX_DIFF, name + ": mean " + diff[0] + ", max " + diff[1]);
         }
-        byte[] rgb = JpegFixtures.bytes("rgb_64x48.jpg");
-        assertEquals(-1, JpegDecoder.adobeTransform(rgb, 0, rgb.length));
+        for (String[] c : new String[][] {{"rgb_64x48.jpg", "3", "-1"}, {"gray_64x48.jpg", "1", "-1"}, {"cmyk_40x30.jpg", "4", "0"},
+            {"progressive_64x48.jpg", "3", "-1"}, {"png_named.JPEG", "-1", "-1"}}) {
+            byte[] b = JpegFixtures.bytes(c[0]);
+            JpegDecoder.JpegHeader h = JpegDecoder.JpegHeader.parse(b, 0, b.length);
+            assertEquals(Integer.parseInt(c[1]), h.components(), c[0]);
+            assertEquals(Integer.parseInt(c[2]), h.adobeTransform(), c[0]);
+        }
     }
 
     @Test

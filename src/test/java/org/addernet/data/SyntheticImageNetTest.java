@@ -63,7 +63,7 @@ class SyntheticImageNetTest {
     void cmykJpegRoundTrips() {
         for (int[] rgb : new int[][] {{200, 100, 50}, {10, 240, 128}, {0, 0, 0}, {255, 255, 255}}) {
             byte[] cmyk = SyntheticImageNet.cmykJpeg(new RgbImage(16, 8, JpegDecoderTest.filled(16, 8, rgb[0], rgb[1], rgb[2])));
-            assertEquals(0, JpegDecoder.adobeTransform(cmyk, 0, cmyk.length));
+            assertEquals(0, JpegDecoder.JpegHeader.parse(cmyk, 0, cmyk.length).adobeTransform());
             try (JpegDecoder d = new JpegDecoder()) {
                 RgbImage img = d.decode(cmyk, "cmyk");
                 for (int p = 0; p < 16 * 8; p++) {
