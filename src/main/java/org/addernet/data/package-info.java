@@ -12,8 +12,18 @@
  *   <li>{@link org.addernet.data.Sampler}: which sample indices partition p uses at step s of epoch e.</li>
  *   <li>{@link org.addernet.data.BatchAssembler}: fills {@code float[] x, int[] y} for one batch.</li>
  * </ul>
+ * The ImageNet-scale JPEG pipeline (compressed images held, decoded and augmented per batch):
+ * <ul>
+ *   <li>{@link org.addernet.data.EncodedImages}: a chunk of compressed images (one blob + offsets), labels, ids, paths.</li>
+ *   <li>{@link org.addernet.data.JpegDecoder}: bytes to {@link org.addernet.data.RgbImage} (HWC uint8) as PIL decodes them.</li>
+ *   <li>{@link org.addernet.data.BilinearResize}: PIL's antialiased BILINEAR resize, bit-exact.</li>
+ *   <li>{@link org.addernet.data.ImageTransforms}: torchvision's ImageNet train (RandomResizedCrop, flip) and eval
+ *       (Resize, CenterCrop) transforms, normalized to CHW floats.</li>
+ *   <li>{@link org.addernet.data.JpegSamples}: {@link org.addernet.data.Samples} over chunks, decoding in parallel.</li>
+ *   <li>{@link org.addernet.data.SyntheticImageNet}: a synthetic ImageFolder tree for benchmarks and tests.</li>
+ * </ul>
  *
- * <p>Every random choice here (shuffle, crop offset, flip) comes from
+ * <p>Every random choice here (shuffle, crop offset or box, flip) comes from
  * {@link org.addernet.engine.Rng#derive} keyed by (seed, epoch, partition) or (seed, epoch, sample index),
  * so a batch is a pure function of those keys: independent of thread count, batch composition and of
  * which worker computes it. Nothing here imports Spark or the engine's layers.
