@@ -160,7 +160,7 @@ public final class ImageFolder {
      * tasks), in parallel on {@code pool}, and returns the shards {@code id % workers == p}, each sorted by id and in
      * chunks of at most {@code chunkBytes}. Unreadable files are skipped up to {@code maxBad}, each reported.
      */
-    public static List<List<EncodedImages>> readShards(Configuration conf, List<Entry> entries, int workers, int maxBad,
+    public static List<List<EncodedImages>> readShards(Configuration conf, List<Entry> entries, int numClasses, int workers, int maxBad,
                                                        int chunkBytes, String where, ThreadPool pool, PrintStream log) {
         byte[][] bytes = new byte[entries.size()][];
         String[] problems = new String[entries.size()];
@@ -169,7 +169,7 @@ public final class ImageFolder {
                 Entry e = entries.get(i);
                 try {
                     byte[] data = read(conf, e.path());
-                    JpegDecoder.validate(data, e.path());
+                    JpegSamples.validate(data, e.path());
                     bytes[i] = data;
                 } catch (DataFormatException | IOException ex) {
                     problems[i] = e.path() + ": " + ex.getMessage();
@@ -182,17 +182,17 @@ public final class ImageFolder {
         List<List<EncodedImages>> shards = new ArrayList<>();
         for (int p = 0; p < workers; p++) {
             List<EncodedImages> chunks = new ArrayList<>();
-            EncodedImages.Builder b = new EncodedImages.Builder(where);
+            EncodedImages.Builder b = EncodedImages.builder(where, numClasses);
             for (int i = 0; i < entries.size(); i++) {
                 Entry e = entries.get(i);
                 if (e.id() % workers != p || bytes[i] == null) continue;
                 b.add(e.id(), e.label(), e.path(), bytes[i]);
-                if (b.bytes() >= chunkBytes) {
+                if (b.byteSize() >= chunkBytes) {
                     chunks.add(b.build());
-                    b = new EncodedImages.Builder(where);
+                    b = EncodedImages.builder(where, numClasses);
                 }
             }
-            if (b.count() > 0) chunks.add(b.build());
+            if (b.count() > 0 || chunks.isEmpty()) chunks.add(b.build());
             shards.add(chunks);
         }
         return shards;

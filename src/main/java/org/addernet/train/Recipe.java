@@ -10,6 +10,7 @@ import org.addernet.data.Datasets;
 import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageDataset;
 import org.addernet.data.ImageFolder;
+import org.addernet.data.ImageTransforms;
 import org.addernet.data.JpegSamples;
 import org.addernet.data.Sampler;
 import org.addernet.data.Samples;
@@ -186,20 +187,20 @@ public final class Recipe {
         List<String> classes = ImageFolder.classes(conf, trainDir);
         List<Samples> shards = new ArrayList<>();
         for (List<EncodedImages> chunks : ImageFolder.readShards(conf, ImageFolder.limit(ImageFolder.list(conf, trainDir, classes),
-                config.getInt("train_limit")), workers, maxBadImages, IMAGE_CHUNK_BYTES, trainDir, pool, log)) {
-            shards.add(imageSamples(chunks, classes.size(), true));
+                config.getInt("train_limit")), classes.size(), workers, maxBadImages, IMAGE_CHUNK_BYTES, trainDir, pool, log)) {
+            shards.add(imageSamples(chunks, true));
         }
         List<EncodedImages> test = ImageFolder.readShards(conf, ImageFolder.limit(ImageFolder.list(conf, valDir, classes),
-                config.getInt("test_limit")), 1, maxBadImages, IMAGE_CHUNK_BYTES, valDir, pool, log).get(0);
-        return new LocalData(shards, imageSamples(test, classes.size(), false), classes);
+                config.getInt("test_limit")), classes.size(), 1, maxBadImages, IMAGE_CHUNK_BYTES, valDir, pool, log).get(0);
+        return new LocalData(shards, imageSamples(test, false), classes);
     }
 
     /** Compressed images per chunk held in one array. */
     public static final int IMAGE_CHUNK_BYTES = 64 << 20;
 
     /** Compressed images as samples: the recipe's transforms (training augmentation when {@code train}), normalization. */
-    public Samples imageSamples(List<EncodedImages> chunks, int numClasses, boolean train) {
-        return JpegSamples.create(chunks, numClasses, imageSize, evalResize, train && augment, seed);
+    public Samples imageSamples(List<EncodedImages> chunks, boolean train) {
+        return new JpegSamples(spec.name() + (train ? " train" : " val"), chunks, new ImageTransforms(imageSize, evalResize), train && augment, seed);
     }
 
     public LrSchedule schedule(int stepsPerEpoch) {
