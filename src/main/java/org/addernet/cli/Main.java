@@ -52,6 +52,10 @@ public final class Main {
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
               bench-spark [--master URL] [--workers W] [--reps R] [--params N,N,...]
                   Per-step Spark overhead for models of N parameters: job launch, weight broadcast, gradient sum.
+              bench-pipeline --root DIR [--threads N] [--images M] [--size 224]
+                  Input pipeline images/s on an ImageFolder tree: read, decode, decode + train/eval transforms.
+              make-synthetic-imagenet DIR [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]
+                  Writes a synthetic ImageFolder tree (varied JPEG sizes, some grayscale and CMYK) for tests and benchmarks.
               make-synthetic-cifar DIR [TRAIN [TEST]]
                   Writes a synthetic dataset in the CIFAR-10 binary format (for benchmarks where CIFAR cannot be downloaded).
               keys
@@ -84,6 +88,8 @@ public final class Main {
             case "prepare" -> prepare(rest);
             case "bench" -> Bench.main(rest);
             case "bench-spark" -> org.addernet.spark.SparkBench.main(rest);
+            case "bench-pipeline" -> PipelineBench.run(rest, System.out);
+            case "make-synthetic-imagenet" -> org.addernet.data.SyntheticImageNet.main(rest);
             case "make-synthetic-cifar" -> {
                 if (rest.length < 1 || rest.length > 3) throw new IllegalArgumentException("make-synthetic-cifar DIR [TRAIN [TEST]]");
                 int train = rest.length > 1 ? Integer.parseInt(rest[1]) : 50_000, test = rest.length > 2 ? Integer.parseInt(rest[2]) : 10_000;
