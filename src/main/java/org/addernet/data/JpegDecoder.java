@@ -42,8 +42,8 @@ import javax.imageio.stream.ImageInputStreamImpl;
  * synthetic ImageNet they are identical, both decoders using libjpeg's default islow IDCT and fancy upsampling.
  *
  * <p>Not thread-safe: one decoder per thread. It keeps one {@link ImageReader} per format and reuses it, which
- * saves the reader's set-up (native libjpeg state) on every image, a few percent of a small image's decode time;
- * {@link #close} disposes them.
+ * saves the reader's set-up (native libjpeg state) on every image: measured at 0-4% of a 0.15-megapixel image's
+ * decode time, small but free; {@link #close} disposes them.
  */
 public final class JpegDecoder implements AutoCloseable {
     /** PIL's decompression-bomb limit (twice {@code Image.MAX_IMAGE_PIXELS}): larger images are rejected, as there. */
