@@ -37,18 +37,20 @@ import javax.imageio.stream.ImageInputStreamImpl;
  *       warnings are errors here, as PIL's "image file is truncated" is. Other libjpeg warnings (e.g. extraneous
  *       bytes before a marker, which a few ImageNet files have) are ignored, as PIL ignores them.</li>
  * </ul>
- * JPEG pixels can differ from PIL's (libjpeg-turbo) by IDCT/upsampling rounding: the tests allow a mean absolute
- * difference below 1 and a maximum of 8 levels; lossless formats are exact.
+ * JPEG pixels could differ from PIL's (libjpeg-turbo) by IDCT/upsampling rounding, so the tests allow a mean
+ * absolute difference below 1 and a maximum of 8 levels (lossless formats must be exact); on the fixtures and the
+ * synthetic ImageNet they are identical, both decoders using libjpeg's default islow IDCT and fancy upsampling.
  *
  * <p>Not thread-safe: one decoder per thread. It keeps one {@link ImageReader} per format and reuses it, which
- * saves the reader's set-up (native libjpeg state) on every image; {@link #close} disposes them.
+ * saves the reader's set-up (native libjpeg state) on every image: measured at 0-4% of a 0.15-megapixel image's
+ * decode time, small but free; {@link #close} disposes them.
  */
 public final class JpegDecoder implements AutoCloseable {
     /** PIL's decompression-bomb limit (twice {@code Image.MAX_IMAGE_PIXELS}): larger images are rejected, as there. */
     public static final long MAX_PIXELS = 2L * (1024L * 1024 * 1024 / 4 / 3);
 
     private static final ImageReaderSpi[] SPIS = readerSpis();
-    private static final int JPEG = 0; // SPIS[0] is the JPEG reader: checked first, and the only one with CMYK
+    private static final int JPEG = 0; // SPIS[0] is the JPEG reader: checked first; CMYK and ICC handling is for it only
 
     private final ImageReader[] readers = new ImageReader[SPIS.length]; // created on first use, reused
     private String truncation; // first truncation warning of the read in progress, or null

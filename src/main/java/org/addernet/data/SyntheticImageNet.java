@@ -269,12 +269,24 @@ public final class SyntheticImageNet {
         return bos.toByteArray();
     }
 
-    /** {@code SyntheticImageNet ROOT [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]}, defaults 10, 100, 20, 1. */
+    static final String USAGE = "SyntheticImageNet ROOT [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]  (defaults 10 100 20 1)";
+
+    /** Command-line entry: a usage or number error prints the usage and exits with 2. */
     public static void main(String[] args) throws IOException {
-        if (args.length < 1 || args.length > 5 || args[0].startsWith("-")) {
-            System.err.println("usage: SyntheticImageNet ROOT [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]  (defaults 10 100 20 1)");
+        try {
+            run(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("SyntheticImageNet: " + e.getMessage());
             System.exit(2);
         }
+    }
+
+    /**
+     * {@code ROOT [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]}, defaults 10, 100, 20, 1; prints a summary line.
+     * Bad arguments throw IllegalArgumentException (what the CLI's Main reports as a usage error).
+     */
+    public static void run(String[] args) throws IOException {
+        if (args.length < 1 || args.length > 5 || args[0].startsWith("-")) throw new IllegalArgumentException("usage: " + USAGE);
         Path root = Path.of(args[0]);
         int classes = args.length > 1 ? Integer.parseInt(args[1]) : 10;
         int train = args.length > 2 ? Integer.parseInt(args[2]) : 100;

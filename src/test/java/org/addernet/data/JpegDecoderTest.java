@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -109,6 +110,32 @@ class JpegDecoderTest {
                 }
             }
         }
+    }
+
+    /** Layouts off the fast path: 16-bit samples (high byte, as PIL reads 16-bit RGB) and 1-bit black/white. */
+    @Test
+    void sixteenBitAndOneBitPngs() throws IOException {
+        BufferedImage g16 = new BufferedImage(5, 3, BufferedImage.TYPE_USHORT_GRAY);
+        BufferedImage bw = new BufferedImage(5, 3, BufferedImage.TYPE_BYTE_BINARY);
+        for (int p = 0; p < 15; p++) {
+            g16.getRaster().setSample(p % 5, p / 5, 0, p * 4000 + 123);
+            bw.getRaster().setSample(p % 5, p / 5, 0, p % 2);
+        }
+        try (JpegDecoder d = new JpegDecoder()) {
+            RgbImage a = d.decode(png(g16), "g16.png"), b = d.decode(png(bw), "bw.png");
+            for (int p = 0; p < 15; p++) {
+                for (int c = 0; c < 3; c++) {
+                    assertEquals((p * 4000 + 123) >> 8, a.pixels()[3 * p + c] & 0xFF, "16-bit sample " + p);
+                    assertEquals(p % 2 * 255, b.pixels()[3 * p + c] & 0xFF, "1-bit sample " + p);
+                }
+            }
+        }
+    }
+
+    private static byte[] png(BufferedImage img) throws IOException {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        assertTrue(ImageIO.write(img, "png", bos));
+        return bos.toByteArray();
     }
 
     @Test

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -54,7 +55,7 @@ class SyntheticImageNetTest {
         assertEquals(names, files(b));
         for (Path p : names) assertArrayEquals(Files.readAllBytes(a.resolve(p)), Files.readAllBytes(b.resolve(p)), p.toString());
         SyntheticImageNet.generate(c, 3, 5, 2, 8, 2);
-        assertFalse(java.util.Arrays.equals(Files.readAllBytes(a.resolve(names.get(0))), Files.readAllBytes(c.resolve(names.get(0)))),
+        assertFalse(Arrays.equals(Files.readAllBytes(a.resolve(names.get(0))), Files.readAllBytes(c.resolve(names.get(0)))),
                 "another seed, other images");
     }
 
