@@ -89,7 +89,7 @@ public final class Main {
             case "bench" -> Bench.main(rest);
             case "bench-spark" -> org.addernet.spark.SparkBench.main(rest);
             case "bench-pipeline" -> PipelineBench.run(rest, System.out);
-            case "make-synthetic-imagenet" -> org.addernet.data.SyntheticImageNet.main(rest);
+            case "make-synthetic-imagenet" -> org.addernet.data.SyntheticImageNet.run(rest);
             case "make-synthetic-cifar" -> {
                 if (rest.length < 1 || rest.length > 3) throw new IllegalArgumentException("make-synthetic-cifar DIR [TRAIN [TEST]]");
                 int train = rest.length > 1 ? Integer.parseInt(rest[1]) : 50_000, test = rest.length > 2 ? Integer.parseInt(rest[2]) : 10_000;

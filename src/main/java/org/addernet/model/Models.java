@@ -24,6 +24,8 @@ public final class Models {
 
     private Models() {}
 
+    public static Model create(String arch, boolean adder, int classes, int inputSize, Engine engine, long seed) { return create(arch, adder, classes, engine, seed); } // STUB
+
     /** Builds and initializes a model; {@code seed} fixes the initial weights. */
     public static Model create(String arch, boolean adder, int classes, Engine engine, long seed) {
         if (classes < 2) throw new IllegalArgumentException("classes must be >= 2, got " + classes);
