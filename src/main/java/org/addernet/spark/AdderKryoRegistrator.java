@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageDataset;
+import org.addernet.data.ImageFolder;
 import org.addernet.train.EvalStats;
 import org.addernet.train.StepAggregate;
 import org.apache.spark.serializer.KryoRegistrator;
@@ -28,18 +29,21 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
         kryo.register(byte[].class);
         kryo.register(float[][].class);
         kryo.register(Object[].class);
+        kryo.register(String[].class);
         kryo.register(Weights.class, new WeightsSerializer());
         kryo.register(StepAggregate.class, new StepAggregateSerializer());
         kryo.register(EvalStats.class, new EvalStatsSerializer());
         kryo.register(ImageDataset.class, new ImageDatasetSerializer());
         kryo.register(ImageRecord.class, new ImageRecordSerializer());
+        kryo.register(ImageFolder.Entry.class, new EntrySerializer());
         kryo.register(EncodedImages.class, new EncodedImagesSerializer());
         kryo.register(EvalStats[].class);
         kryo.register(StepAggregate[].class);
-        // Schema types of predict's Parquet output that Spark does not register itself: reading it back infers the
-        // schema in a job whose task results carry them (ParquetFileFormat.mergeSchemasInParallel).
+        // Schema types of our Parquet files (predict's output, prepare's shards) that Spark does not register itself:
+        // reading them infers the schema in a job whose task results carry them (ParquetFileFormat.mergeSchemasInParallel).
         kryo.register(org.apache.spark.sql.types.ArrayType.class);
         kryo.register(org.apache.spark.sql.types.FloatType$.class);
+        kryo.register(org.apache.spark.sql.types.BinaryType$.class);
     }
 
     static final class FloatArraySerializer extends Serializer<float[]> {
@@ -179,6 +183,21 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
             for (int i = 0; i < n; i++) labels[i] = in.readInt(true);
             byte[] pixels = in.readBytes(n * c * h * w);
             return new ImageDataset(name, pixels, labels, c, h, w, classes, idBase, idStride);
+        }
+    }
+
+    /** Records have no setters for Kryo's field serializer: each field by hand. */
+    static final class EntrySerializer extends Serializer<ImageFolder.Entry> {
+        @Override
+        public void write(Kryo kryo, Output out, ImageFolder.Entry e) {
+            out.writeInt(e.id(), true);
+            out.writeInt(e.label(), true);
+            out.writeString(e.path());
+        }
+
+        @Override
+        public ImageFolder.Entry read(Kryo kryo, Input in, Class<ImageFolder.Entry> type) {
+            return new ImageFolder.Entry(in.readInt(true), in.readInt(true), in.readString());
         }
     }
 

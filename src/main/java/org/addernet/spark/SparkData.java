@@ -208,9 +208,12 @@ final class SparkData implements AutoCloseable {
             jsc.setJobDescription("listing " + dirs.size() + " class folders of " + splitDir);
             List<Integer> idx = new ArrayList<>();
             for (int c = 0; c < dirs.size(); c++) idx.add(c);
-            List<List<String>> perClass = new ArrayList<>(jsc.parallelize(idx, Math.max(1, Math.min(idx.size(), 4 * jsc.defaultParallelism())))
-                    .map(c -> dirs.get(c) == null ? (List<String>) new ArrayList<String>() : new ArrayList<>(ImageFolder.listClass(conf.value().value(), dirs.get(c))))
-                    .collect());
+            List<List<String>> perClass = new ArrayList<>();
+            for (String[] files : jsc.parallelize(idx, Math.max(1, Math.min(idx.size(), 4 * jsc.defaultParallelism())))
+                    .map(c -> dirs.get(c) == null ? new String[0] : ImageFolder.listClass(conf.value().value(), dirs.get(c)).toArray(new String[0]))
+                    .collect()) {
+                perClass.add(List.of(files));
+            }
             return ImageFolder.number(classes, perClass, splitDir);
         } finally {
             conf.destroy();
