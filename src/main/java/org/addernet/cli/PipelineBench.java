@@ -3,26 +3,25 @@ package org.addernet.cli;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.stream.Stream;
 import org.addernet.data.EncodedImages;
+import org.addernet.data.ImageFolder;
 import org.addernet.data.ImageTransforms;
 import org.addernet.data.JpegDecoder;
 import org.addernet.data.JpegSamples;
 import org.addernet.data.RgbImage;
 import org.addernet.engine.ThreadPool;
+import org.apache.hadoop.conf.Configuration;
 
 /**
  * Throughput of the JPEG input pipeline on an ImageFolder tree ({@code ROOT/train/<class>/*}, e.g. from
  * {@code scripts/make-synthetic-imagenet}), in images/s, on 1 thread and on N threads:
  * <ul>
- *   <li>{@code read}: the files' bytes ({@code Files.readAllBytes}; the page cache is warm after the warm-up pass, so
- *       this is the in-memory cost, not the disk's);</li>
+ *   <li>{@code read}: the files' bytes through the Hadoop FileSystem API as the jobs read them (the page cache is
+ *       warm after the warm-up pass, so this is the in-memory cost, not the disk's);</li>
  *   <li>{@code decode}: {@link JpegDecoder}, one per thread, reusing its ImageIO reader;</li>
  *   <li>{@code decode_fresh_reader}: the same with a new decoder (new ImageIO reader) per image, 1 thread: what
  *       reusing the reader saves;</li>
@@ -43,7 +42,7 @@ public final class PipelineBench {
     }
 
     public static void run(String[] args, PrintStream out) {
-        Path root = null;
+        String root = null;
         String split = "train";
         int threads = Runtime.getRuntime().availableProcessors(), images = 256, size = ImageTransforms.DEFAULT_SIZE;
         int resize = ImageTransforms.DEFAULT_RESIZE, batch = 32, reps = 3;
@@ -51,7 +50,7 @@ public final class PipelineBench {
             String a = args[i];
             if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + a);
             switch (a) {
-                case "--root" -> root = Path.of(args[++i]);
+                case "--root" -> root = args[++i];
                 case "--split" -> split = args[++i];
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--images" -> images = Integer.parseInt(args[++i]);
@@ -67,25 +66,23 @@ public final class PipelineBench {
         if (threads < 1 || images < 1 || batch < 1 || reps < 1) throw new IllegalArgumentException("--threads, --images, --batch, --reps must be >= 1");
         if (Math.max(1, resize) < size) resize = size;
 
-        Path dir = Files.isDirectory(root.resolve(split)) ? root.resolve(split) : root;
-        List<Path> classes = listDirs(dir);
-        if (classes.isEmpty()) throw new IllegalArgumentException(dir + " has no class folders");
-        List<Path> all = new ArrayList<>();
-        List<Integer> labels = new ArrayList<>();
-        for (int k = 0; k < classes.size(); k++) {
-            for (Path f : listFiles(classes.get(k))) {
-                all.add(f);
-                labels.add(k);
-            }
+        // The jobs' own listing (ImageFolder order, through the Hadoop FileSystem API), spread evenly over the ids.
+        Configuration conf = new Configuration();
+        String dir = ImageFolder.splitDir(root, split);
+        List<String> classes;
+        List<ImageFolder.Entry> picked;
+        try {
+            classes = ImageFolder.classes(conf, dir);
+            picked = ImageFolder.limit(ImageFolder.list(conf, dir, classes), images);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir, e);
         }
-        if (all.isEmpty()) throw new IllegalArgumentException(dir + " has no images");
-        int m = Math.min(images, all.size());
-        Path[] files = new Path[m];
+        int m = picked.size();
+        String[] files = new String[m];
         int[] label = new int[m];
         for (int i = 0; i < m; i++) {
-            int j = (int) ((long) i * all.size() / m);
-            files[i] = all.get(j);
-            label[i] = labels.get(j);
+            files[i] = picked.get(i).path();
+            label[i] = picked.get(i).label();
         }
 
         int cores = Runtime.getRuntime().availableProcessors();
@@ -93,20 +90,20 @@ public final class PipelineBench {
         List<String[]> table = new ArrayList<>();
         try (ThreadPool big = new ThreadPool(threads)) {
             byte[][] bytes = new byte[m][];
-            readAll(files, bytes, null); // also warms the page cache
-            EncodedImages.Builder b = EncodedImages.builder(dir.toString(), classes.size());
+            readAll(conf, files, bytes, null); // also warms the page cache
+            EncodedImages.Builder b = EncodedImages.builder(dir, classes.size());
             long pixels = 0;
             try (JpegDecoder d = new JpegDecoder()) {
                 for (int i = 0; i < m; i++) {
-                    b.add(i, label[i], files[i].toString(), bytes[i]);
-                    RgbImage img = d.decode(bytes[i], files[i].toString());
+                    b.add(i, label[i], files[i], bytes[i]);
+                    RgbImage img = d.decode(bytes[i], files[i]);
                     pixels += (long) img.width() * img.height();
                 }
             }
             EncodedImages chunk = b.build();
             out.printf(Locale.ROOT, "{\"bench\":\"pipeline_input\",\"root\":\"%s\",\"images\":%d,\"classes\":%d,"
                     + "\"mean_bytes\":%.0f,\"mean_megapixels\":%.4f,\"size\":%d,\"resize\":%d,\"batch\":%d,\"reps\":%d,\"cores\":%d}%n",
-                    json(dir.toString()), m, classes.size(), (double) chunk.byteSize() / m, pixels / 1e6 / m, size, resize,
+                    json(dir), m, classes.size(), (double) chunk.byteSize() / m, pixels / 1e6 / m, size, resize,
                     batch, reps, cores);
             ImageTransforms t = new ImageTransforms(size, resize);
             JpegSamples train = new JpegSamples("bench-train", List.of(chunk), t, true, 1);
@@ -118,7 +115,7 @@ public final class PipelineBench {
             int bs = batch;
             for (int tc : threadCounts) {
                 ThreadPool pool = tc == threads ? big : null;
-                row(out, table, "read", tc, m, reps, cores, () -> readAll(files, new byte[m][], pool));
+                row(out, table, "read", tc, m, reps, cores, () -> readAll(conf, files, new byte[m][], pool));
                 row(out, table, "decode", tc, m, reps, cores, () -> decodeAll(chunk, pool, false));
                 if (tc == 1) row(out, table, "decode_fresh_reader", tc, m, reps, cores, () -> decodeAll(chunk, null, true));
                 row(out, table, "decode+train", tc, m, reps, cores, () -> fillAll(train, order, x, y, bs, pool));
@@ -147,11 +144,11 @@ public final class PipelineBench {
             String.format(Locale.ROOT, "%.1f", perCore), String.format(Locale.ROOT, "%.2f", 1000 / perCore)});
     }
 
-    private static void readAll(Path[] files, byte[][] into, ThreadPool pool) {
+    private static void readAll(Configuration conf, String[] files, byte[][] into, ThreadPool pool) {
         ThreadPool.RangeBody body = (t, a, b) -> {
             for (int i = a; i < b; i++) {
                 try {
-                    into[i] = Files.readAllBytes(files[i]);
+                    into[i] = ImageFolder.read(conf, files[i]);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
@@ -183,22 +180,6 @@ public final class PipelineBench {
     private static void fillAll(JpegSamples s, int[] order, float[] x, int[] y, int batch, ThreadPool pool) {
         for (int from = 0; from < order.length; from += batch) {
             s.fill(0, order, from, Math.min(batch, order.length - from), x, y, pool);
-        }
-    }
-
-    private static List<Path> listDirs(Path dir) {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(Files::isDirectory).sorted().toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + dir, e);
-        }
-    }
-
-    private static List<Path> listFiles(Path dir) {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(Files::isRegularFile).sorted().toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + dir, e);
         }
     }
 
