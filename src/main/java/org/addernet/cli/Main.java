@@ -52,6 +52,12 @@ public final class Main {
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
               bench-spark [--master URL] [--workers W] [--reps R] [--params N,N,...]
                   Per-step Spark overhead for models of N parameters: job launch, weight broadcast, gradient sum.
+              summary --model M [--input CxHxW] [--classes K]
+                  Per layer: output shape, parameters, additions and multiplications of one image's forward pass, adder
+                  network and CNN twin side by side; totals (conv/fc only, as the AdderNet paper, and all layers);
+                  energy at 45 nm (FP32 add 0.9 pJ, multiply 3.7 pJ).
+              bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
+                  Times training steps on random data (images/s) and reports the peak heap next to its arithmetic.
               bench-pipeline --root DIR [--threads N] [--images M] [--size 224]
                   Input pipeline images/s on an ImageFolder tree: read, decode, decode + train/eval transforms.
               make-synthetic-imagenet DIR [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]
@@ -89,6 +95,8 @@ public final class Main {
             case "bench" -> Bench.main(rest);
             case "bench-spark" -> org.addernet.spark.SparkBench.main(rest);
             case "bench-pipeline" -> PipelineBench.run(rest, System.out);
+            case "bench-step" -> StepBench.run(rest, System.out);
+            case "summary" -> Summary.run(rest, System.out);
             case "make-synthetic-imagenet" -> org.addernet.data.SyntheticImageNet.run(rest);
             case "make-synthetic-cifar" -> {
                 if (rest.length < 1 || rest.length > 3) throw new IllegalArgumentException("make-synthetic-cifar DIR [TRAIN [TEST]]");

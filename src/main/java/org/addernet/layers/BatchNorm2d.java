@@ -9,6 +9,7 @@ import org.addernet.engine.Tensor;
  * and the biased batch variance over (N, H, W) and moves {@code running_var} towards the unbiased one; eval
  * uses the running statistics. The running statistics are updated in place in {@code Params.buffers};
  * {@code num_batches_tracked} is the model's step counter (all BN layers of a model step together).
+ * The backward overwrites {@code dy} with the input gradient (each value is read before it is written).
  * Per-channel sums are taken in double so that large batches keep float32 results within the golden
  * tolerances. Channels are independent, so they are split over the engine's threads.
  */
@@ -17,17 +18,19 @@ public final class BatchNorm2d implements Layer {
     public static final double DEFAULT_MOMENTUM = 0.1;
 
     private final Engine engine;
+    private final String name;
     private final Params.Builder builder;
     private Params params;
     private final int channels;
     private final int gOff, bOff, meanOff, varOff;
     private final double eps, momentum;
-    private Tensor x, y, dx;
+    private Tensor x, y;
     private final double[] batchMean, batchInvStd;
     private boolean lastTraining;
 
     public BatchNorm2d(Engine engine, Params.Builder pb, String name, int channels) {
         this.engine = engine;
+        this.name = name;
         this.builder = pb;
         this.channels = channels;
         this.gOff = pb.add(name + ".weight", Params.Kind.BN_WEIGHT, channels);
@@ -113,10 +116,9 @@ public final class BatchNorm2d implements Layer {
     public Tensor backward(Tensor dy) {
         if (!lastTraining) throw new IllegalStateException("BatchNorm backward after an eval-mode forward");
         Params p = params();
-        dx = Tensor.reuse(dx, x.n, x.c, x.h, x.w);
         final int n = x.n, hw = x.h * x.w;
         final long m = (long) n * hw;
-        final float[] xd = x.data, dyd = dy.data, dxd = dx.data;
+        final float[] xd = x.data, dyd = dy.data, dxd = dyd; // dx overwrites dy
         engine.pool().parallelFor(channels, (t, from, to) -> {
             for (int c = from; c < to; c++) {
                 double mean = batchMean[c], invStd = batchInvStd[c];
@@ -140,6 +142,16 @@ public final class BatchNorm2d implements Layer {
                 }
             }
         });
-        return dx;
+        return dy;
+    }
+
+    /** Keeps its input (the normalized values are recomputed from it and the batch statistics). */
+    @Override
+    public Costs.Act describe(Costs.Act x, Costs costs) {
+        if (x.c != channels) throw new IllegalArgumentException("BatchNorm " + name + " expects " + channels + " channels, got " + x);
+        costs.keep(x);
+        Costs.Act out = new Costs.Act(x.c, x.h, x.w);
+        costs.add(name, "bn", out, 2L * channels, 0, out.size(), out.size(), false);
+        return out;
     }
 }

@@ -4,6 +4,7 @@ import org.addernet.engine.Engine;
 import org.addernet.engine.Params;
 import org.addernet.engine.Rng;
 import org.addernet.engine.Tensor;
+import org.addernet.engine.TensorPool;
 import org.addernet.kernels.ConvGeometry;
 
 /**
@@ -13,16 +14,19 @@ import org.addernet.kernels.ConvGeometry;
  */
 public final class Conv2d implements Layer {
     private final Engine engine;
+    private final String name;
     private final Params.Builder builder;
     private Params params;
     private final boolean adder;
     private final int in, out, k, stride, pad;
     private final int wOff, bOff;
     private boolean needsInputGrad = true;
-    private Tensor x, y, dx;
+    private Tensor x, y;
+    private TensorPool pool = new TensorPool();
 
     public Conv2d(Engine engine, Params.Builder pb, String name, boolean adder, int in, int out, int k, int stride, int pad, boolean bias) {
         this.engine = engine;
+        this.name = name;
         this.builder = pb;
         this.adder = adder;
         this.in = in;
@@ -36,14 +40,19 @@ public final class Conv2d implements Layer {
 
     /**
      * Initial values as the reference does: adder filters ~ N(0, 1) (the official {@code adder2d}); conv
-     * filters and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default Conv2d init).
+     * filters and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default Conv2d init). With
+     * {@code kaimingFanOut} conv filters are ~ N(0, 2/fan_out) instead, {@code fan_out = out*k*k}: the ImageNet
+     * ResNets' {@code kaiming_normal_(mode='fan_out', nonlinearity='relu')} (torchvision, official AdderNet),
+     * which leaves adder filters and biases at their defaults.
      */
-    public void init(Rng rng) {
+    public void init(Rng rng, boolean kaimingFanOut) {
         float[] d = params().data;
         int n = out * in * k * k;
-        double bound = 1.0 / Math.sqrt((double) in * k * k);
+        double bound = 1.0 / Math.sqrt((double) in * k * k), std = Math.sqrt(2.0 / ((double) out * k * k));
         for (int i = 0; i < n; i++) {
-            d[wOff + i] = adder ? (float) rng.nextGaussian() : (float) ((rng.nextDouble() * 2 - 1) * bound);
+            if (adder) d[wOff + i] = (float) rng.nextGaussian();
+            else if (kaimingFanOut) d[wOff + i] = (float) (rng.nextGaussian() * std);
+            else d[wOff + i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
         }
         if (bOff >= 0) for (int i = 0; i < out; i++) d[bOff + i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
     }
@@ -60,6 +69,11 @@ public final class Conv2d implements Layer {
     @Override
     public void setNeedsInputGrad(boolean needed) {
         this.needsInputGrad = needed;
+    }
+
+    @Override
+    public void setPool(TensorPool pool) {
+        this.pool = pool;
     }
 
     @Override
@@ -87,11 +101,8 @@ public final class Conv2d implements Layer {
     public Tensor backward(Tensor dy) {
         ConvGeometry g = geometry(x.n, x.h, x.w);
         Params p = params();
-        float[] dxData = null;
-        if (needsInputGrad) {
-            dx = Tensor.reuse(dx, x.n, x.c, x.h, x.w);
-            dxData = dx.data;
-        }
+        Tensor dx = needsInputGrad ? pool.take(x.n, x.c, x.h, x.w) : null;
+        float[] dxData = dx == null ? null : dx.data;
         if (adder) engine.conv().adderBackward(g, x.data, p.data, wOff, dy.data, dxData, p.grad, wOff);
         else engine.conv().convBackward(g, x.data, p.data, wOff, dy.data, dxData, p.grad, wOff);
         if (bOff >= 0) {
@@ -104,6 +115,25 @@ public final class Conv2d implements Layer {
                     p.grad[bOff + o] += (float) s;
                 }
         }
-        return needsInputGrad ? dx : null;
+        pool.give(dy);
+        return dx;
+    }
+
+    /**
+     * Keeps its input (for the filter gradient, and the adder input gradient). A conv MAC is 1 multiplication +
+     * 1 addition; an adder accumulate {@code |x - w|} is 2 additions (subtract, accumulate; the absolute value
+     * clears a sign bit); a bias 1 addition per output.
+     */
+    @Override
+    public Costs.Act describe(Costs.Act x, Costs costs) {
+        if (x.c != in) throw new IllegalArgumentException("layer " + name + " expects " + in + " input channels, got " + x);
+        ConvGeometry g = geometry(1, x.h, x.w);
+        Costs.Act y = new Costs.Act(out, g.ho(), g.wo());
+        costs.keep(x);
+        long macs = g.ops(), biasAdds = bOff >= 0 ? y.size() : 0;
+        long params = (long) g.filterSize() + (bOff >= 0 ? out : 0);
+        String op = (adder ? "adder " : "conv ") + k + "x" + k + "/" + stride;
+        costs.add(name, op, y, params, macs, adder ? 0 : macs, (adder ? 2 * macs : macs) + biasAdds, true);
+        return y;
     }
 }

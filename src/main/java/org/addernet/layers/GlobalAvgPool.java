@@ -1,6 +1,7 @@
 package org.addernet.layers;
 
 import org.addernet.engine.Tensor;
+import org.addernet.engine.TensorPool;
 
 /**
  * Mean over each channel's H x W plane, giving (N, C, 1, 1). On the CIFAR ResNets' 8x8 maps this is the
@@ -8,7 +9,13 @@ import org.addernet.engine.Tensor;
  * {@code AdaptiveAvgPool2d(1)}.
  */
 public final class GlobalAvgPool implements Layer {
-    private Tensor x, y, dx;
+    private Tensor x, y;
+    private TensorPool pool = new TensorPool();
+
+    @Override
+    public void setPool(TensorPool pool) {
+        this.pool = pool;
+    }
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
@@ -25,12 +32,21 @@ public final class GlobalAvgPool implements Layer {
 
     @Override
     public Tensor backward(Tensor dy) {
-        dx = Tensor.reuse(dx, x.n, x.c, x.h, x.w);
+        Tensor dx = pool.take(x.n, x.c, x.h, x.w);
         int hw = x.h * x.w, planes = x.n * x.c;
         for (int pl = 0; pl < planes; pl++) {
             float g = dy.data[pl] / hw;
             for (int j = 0; j < hw; j++) dx.data[pl * hw + j] = g;
         }
+        pool.give(dy);
         return dx;
+    }
+
+    /** Nothing kept: the backward needs only the input shape. */
+    @Override
+    public Costs.Act describe(Costs.Act x, Costs costs) {
+        Costs.Act out = new Costs.Act(x.c, 1, 1);
+        costs.add("avgpool", "avgpool", out, 0, 0, x.c, x.c * (x.h * (long) x.w - 1), false);
+        return out;
     }
 }

@@ -1,13 +1,19 @@
 package org.addernet.layers;
 
 import org.addernet.engine.Tensor;
+import org.addernet.engine.TensorPool;
 
 /**
  * One step of a network. {@code forward} remembers what {@code backward} needs (its input, its output);
  * {@code backward} takes the gradient of the loss with respect to the output, <em>adds</em> the parameter
  * gradients into the model's flat gradient buffer and returns the gradient with respect to the input
- * (or {@code null} for a first layer, whose input needs none). Returned tensors are owned by the layer and
- * valid until its next call.
+ * (or {@code null} for a first layer, whose input needs none). Forward outputs are owned by the layer and valid
+ * until its next forward.
+ *
+ * <p>Gradients are consumed: {@code backward} may overwrite {@code dy} (and return it as the input gradient, as
+ * ReLU and BatchNorm do) or give it back to the {@link TensorPool}; the returned gradient is the caller's until
+ * it passes it on. A model shares one pool between its layers ({@link #setPool}); a layer used alone allocates
+ * its input gradients.
  */
 public interface Layer {
     Tensor forward(Tensor x, boolean training);
@@ -16,4 +22,10 @@ public interface Layer {
 
     /** Tells the layer whether its caller needs the input gradient (false for the network's first layer). */
     default void setNeedsInputGrad(boolean needed) {}
+
+    /** The gradient buffers to take from and give back to; containers pass it on to their layers. */
+    default void setPool(TensorPool pool) {}
+
+    /** Appends this layer's rows for one sample of shape {@code x} to {@code costs}; returns its output. */
+    Costs.Act describe(Costs.Act x, Costs costs);
 }

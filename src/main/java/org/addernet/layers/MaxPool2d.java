@@ -1,6 +1,7 @@
 package org.addernet.layers;
 
 import org.addernet.engine.Tensor;
+import org.addernet.engine.TensorPool;
 
 /**
  * PyTorch {@code MaxPool2d(k, stride, padding)} (floor mode): padded positions never win. The index of each
@@ -8,14 +9,20 @@ import org.addernet.engine.Tensor;
  */
 public final class MaxPool2d implements Layer {
     private final int k, stride, pad;
-    private Tensor x, y, dx;
+    private Tensor x, y;
     private int[] argmax = new int[0];
+    private TensorPool pool = new TensorPool();
 
     public MaxPool2d(int k, int stride, int pad) {
         if (pad * 2 > k) throw new IllegalArgumentException("pad should be at most half the kernel size");
         this.k = k;
         this.stride = stride;
         this.pad = pad;
+    }
+
+    @Override
+    public void setPool(TensorPool pool) {
+        this.pool = pool;
     }
 
     @Override
@@ -55,10 +62,20 @@ public final class MaxPool2d implements Layer {
 
     @Override
     public Tensor backward(Tensor dy) {
-        dx = Tensor.reuse(dx, x.n, x.c, x.h, x.w);
+        Tensor dx = pool.take(x.n, x.c, x.h, x.w);
         java.util.Arrays.fill(dx.data, 0, dx.size(), 0f);
         int size = y.size();
         for (int i = 0; i < size; i++) dx.data[argmax[i]] += dy.data[i];
+        pool.give(dy);
         return dx;
+    }
+
+    /** Keeps only the argmax indices for backward (4 bytes per output), not its input. */
+    @Override
+    public Costs.Act describe(Costs.Act x, Costs costs) {
+        Costs.Act out = new Costs.Act(x.c, (x.h + 2 * pad - k) / stride + 1, (x.w + 2 * pad - k) / stride + 1);
+        costs.keepBytes(4 * out.size());
+        costs.add("maxpool", "maxpool " + k + "x" + k + "/" + stride, out, 0, 0, 0, 0, false);
+        return out;
     }
 }

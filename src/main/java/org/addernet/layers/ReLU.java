@@ -2,13 +2,27 @@ package org.addernet.layers;
 
 import org.addernet.engine.Tensor;
 
-/** {@code y = max(x, 0)}; the gradient passes where the output is positive (PyTorch's choice at 0: none). */
+/**
+ * {@code y = max(x, 0)}; the gradient passes where the output is positive (PyTorch's choice at 0: none). The
+ * backward works in place on {@code dy}. {@code inPlace} (PyTorch's {@code inplace=True}) writes the output over
+ * the input: for a ReLU after a BatchNorm, whose backward needs its input but not its output, that saves one
+ * activation tensor per ReLU.
+ */
 public final class ReLU implements Layer {
-    private Tensor y, dx;
+    private final boolean inPlace;
+    private Tensor y;
+
+    public ReLU() {
+        this(false);
+    }
+
+    public ReLU(boolean inPlace) {
+        this.inPlace = inPlace;
+    }
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
-        y = Tensor.reuse(y, x.n, x.c, x.h, x.w);
+        y = inPlace ? x : Tensor.reuse(y, x.n, x.c, x.h, x.w);
         forward(x.data, y.data, x.size());
         return y;
     }
@@ -19,12 +33,19 @@ public final class ReLU implements Layer {
 
     @Override
     public Tensor backward(Tensor dy) {
-        dx = Tensor.reuse(dx, y.n, y.c, y.h, y.w);
-        backward(y.data, dy.data, dx.data, y.size());
-        return dx;
+        backward(y.data, dy.data, dy.data, y.size());
+        return dy;
     }
 
     static void backward(float[] y, float[] dy, float[] dx, int size) {
         for (int i = 0; i < size; i++) dx[i] = y[i] > 0f ? dy[i] : 0f;
+    }
+
+    @Override
+    public Costs.Act describe(Costs.Act x, Costs costs) {
+        Costs.Act out = new Costs.Act(x.c, x.h, x.w);
+        costs.keep(out);
+        costs.add("relu", "relu", out, 0, 0, 0, 0, false);
+        return out;
     }
 }

@@ -2,6 +2,7 @@ package org.addernet.layers;
 
 import java.util.List;
 import org.addernet.engine.Tensor;
+import org.addernet.engine.TensorPool;
 
 /** Layers applied one after another; backward runs them in reverse. */
 public final class Sequential implements Layer {
@@ -21,6 +22,11 @@ public final class Sequential implements Layer {
     }
 
     @Override
+    public void setPool(TensorPool pool) {
+        for (Layer l : layers) l.setPool(pool);
+    }
+
+    @Override
     public Tensor forward(Tensor x, boolean training) {
         for (Layer l : layers) x = l.forward(x, training);
         return x;
@@ -33,5 +39,11 @@ public final class Sequential implements Layer {
             if (dy == null) return null;
         }
         return dy;
+    }
+
+    @Override
+    public Costs.Act describe(Costs.Act x, Costs costs) {
+        for (Layer l : layers) x = l.describe(x, costs);
+        return x;
     }
 }

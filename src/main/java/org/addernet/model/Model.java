@@ -2,6 +2,8 @@ package org.addernet.model;
 
 import org.addernet.engine.Params;
 import org.addernet.engine.Tensor;
+import org.addernet.engine.TensorPool;
+import org.addernet.layers.Costs;
 import org.addernet.layers.Layer;
 import org.addernet.layers.SoftmaxCrossEntropy;
 
@@ -18,6 +20,8 @@ public final class Model {
     private final Params params;
     private final Layer net;
     private final SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy();
+    /** The activation gradients of a backward pass, shared by all layers. */
+    private final TensorPool gradients = new TensorPool();
     /** PyTorch's {@code num_batches_tracked}, one count for all BN layers: they always step together. */
     private long numBatchesTracked;
     private Tensor lastLogits;
@@ -30,6 +34,7 @@ public final class Model {
         this.params = params;
         this.net = net;
         net.setNeedsInputGrad(false);
+        net.setPool(gradients);
     }
 
     /** Architecture name, e.g. {@code resnet20}. */
@@ -66,6 +71,23 @@ public final class Model {
         SoftmaxCrossEntropy.Result r = loss.forwardBackward(logits, labels, lossScale);
         net.backward(loss.gradient());
         return r;
+    }
+
+    /** Per-layer shapes, costs and memory kept for backward, for one sample, from the layer definitions. */
+    public Costs describe() {
+        Costs c = new Costs();
+        net.describe(new Costs.Act(inputShape[0], inputShape[1], inputShape[2]), c);
+        return c;
+    }
+
+    /** Bytes of the activation-gradient buffers allocated so far (they are reused from step to step). */
+    public long gradientBufferBytes() {
+        return gradients.bytes();
+    }
+
+    /** The layers, for tests that probe them directly. */
+    Layer net() {
+        return net;
     }
 
     /** Logits of the most recent forward pass (owned by the last layer, valid until the next call). */

@@ -1,0 +1,198 @@
+package org.addernet.cli;
+
+import com.sun.management.GarbageCollectionNotificationInfo;
+import com.sun.management.GcInfo;
+import java.io.PrintStream;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.management.ListenerNotFoundException;
+import javax.management.NotificationEmitter;
+import javax.management.NotificationListener;
+import javax.management.openmbean.CompositeData;
+import org.addernet.engine.Engine;
+import org.addernet.engine.Params;
+import org.addernet.engine.Rng;
+import org.addernet.engine.Tensor;
+import org.addernet.layers.Costs;
+import org.addernet.layers.SoftmaxCrossEntropy;
+import org.addernet.model.Model;
+import org.addernet.model.Models;
+import org.addernet.train.Sgd;
+
+/**
+ * {@code bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
+ * [--classes K] [--kernels auto]}: whole training steps (forward, loss, backward, adaptive scaling, SGD with
+ * momentum) on random data in this JVM, as one worker runs them, and the heap they need.
+ *
+ * <p>Prints the time and images/s of each step, then the heap: the largest heap occupancy right after a
+ * garbage collection (from GC notifications, summed over the heap pools; the live data, as close as the JVM
+ * reports it), the occupancy after a full GC at the end (everything the trainer keeps from step to step), and
+ * the sum of the heap pools' peak usage (garbage included, so it grows with {@code -Xmx}). Next to them the
+ * arithmetic from the model definition: parameters + gradients + momentum, BN buffers, and the activations the
+ * backward pass must keep at this batch size ({@link Model#describe}), with the ratio measured/arithmetic.
+ */
+public final class StepBench {
+    private StepBench() {}
+
+    public static void main(String[] args) {
+        run(args, System.out);
+    }
+
+    public static void run(String[] args, PrintStream out) {
+        String arch = "resnet18", variant = "adder", kernels = "auto";
+        int batch = 32, size = 0, threads = 2, steps = 3, classes = 0;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + a);
+            switch (a) {
+                case "--model" -> arch = args[++i];
+                case "--variant" -> variant = args[++i];
+                case "--batch" -> batch = Integer.parseInt(args[++i]);
+                case "--size" -> size = Integer.parseInt(args[++i]);
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--classes" -> classes = Integer.parseInt(args[++i]);
+                case "--kernels" -> kernels = args[++i];
+                default -> throw new IllegalArgumentException("unknown option " + a + " (--model M, --variant adder|cnn, --batch N,"
+                        + " --size S, --threads T, --steps S, --classes K, --kernels auto|vector|scalar)");
+            }
+        }
+        if (!variant.equals("adder") && !variant.equals("cnn")) throw new IllegalArgumentException("--variant must be adder or cnn");
+        if (batch < 2 || steps < 1 || threads < 1) throw new IllegalArgumentException("need --batch >= 2, --steps >= 1, --threads >= 1");
+        if (classes == 0) classes = Models.defaultClasses(arch);
+        try (HeapWatch heap = new HeapWatch(); Engine engine = Engine.create(threads, kernels)) {
+            Model m = Models.create(arch, variant.equals("adder"), classes, size, engine, 1);
+            Params p = m.params();
+            int[] in = m.inputShape();
+            out.printf(Locale.ROOT, "bench-step %s, input %dx%dx%d, %d classes, batch %d, %d threads, kernels %s, max heap %.0f MB%n",
+                    m.name(), in[0], in[1], in[2], classes, batch, threads, engine.conv().kernelName(),
+                    Runtime.getRuntime().maxMemory() / 1e6);
+            Rng rng = new Rng(42);
+            Tensor x = new Tensor(batch, in[0], in[1], in[2]);
+            for (int i = 0; i < x.size(); i++) x.data[i] = (float) rng.nextGaussian();
+            int[] labels = new int[batch];
+            for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(classes);
+            Sgd sgd = new Sgd(p.size(), 0.9, 1e-4, false, 0.2);
+            for (int s = 0; s < steps; s++) {
+                long t0 = System.nanoTime();
+                p.zeroGrad();
+                SoftmaxCrossEntropy.Result r = m.trainShard(x, labels, 1f / batch);
+                sgd.step(p, 0.1);
+                m.setNumBatchesTracked(m.numBatchesTracked() + 1);
+                double sec = (System.nanoTime() - t0) / 1e9;
+                out.printf(Locale.ROOT, "step %d: %.2f s, %.2f images/s, loss %.4f, gradient buffers %s%n", s + 1, sec, batch / sec,
+                        r.lossSum() / batch, mb(m.gradientBufferBytes()));
+            }
+            long afterRun = heap.maxAfterGc();
+            int gcsInRun = heap.collections();
+            long atEnd = heap.fullGc();
+            long peakPools = heap.peakPoolsSum();
+
+            Costs costs = m.describe();
+            long paramBytes = 4L * p.size(), bufferBytes = 4L * p.buffers.length, perImage = costs.keptBytesPerSample();
+            long activationBytes = perImage * batch, arithmetic = 3 * paramBytes + bufferBytes + activationBytes;
+            out.printf(Locale.ROOT, "arithmetic: parameters %,d x 4 B = %s, gradients %s, momentum %s, BN buffers %s,%n", p.size(),
+                    mb(paramBytes), mb(paramBytes), mb(paramBytes), mb(bufferBytes));
+            out.printf(Locale.ROOT, "  activations kept for backward %,d B per image x %d = %s; total %s (x1.5 = %s)%n", perImage,
+                    batch, mb(activationBytes), mb(arithmetic), mb(arithmetic * 3 / 2));
+            out.printf(Locale.ROOT, "heap: max after GC during the steps %s (%d GCs)%s; after a full GC at the end %s; "
+                    + "sum of pool peaks %s%n", mb(afterRun), gcsInRun, gcsInRun == 0 ? " [no GC ran]" : "", mb(atEnd), mb(peakPools));
+            long peak = Math.max(afterRun, atEnd);
+            out.printf(Locale.ROOT, "peak heap after GC %s = %.2f x arithmetic; of which activation-gradient buffers %s%n", mb(peak),
+                    (double) peak / arithmetic, mb(m.gradientBufferBytes()));
+        }
+    }
+
+    static String mb(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
+    }
+
+    /** Heap occupancy after each GC, from the collectors' notifications. */
+    static final class HeapWatch implements AutoCloseable {
+        private final Set<String> heapPools = new HashSet<>();
+        private final AtomicLong maxAfterGc = new AtomicLong();
+        private final AtomicLong lastAfterGc = new AtomicLong();
+        private final AtomicInteger collections = new AtomicInteger();
+        private final List<NotificationEmitter> emitters = new ArrayList<>();
+        private final NotificationListener listener = (n, handback) -> {
+            if (!n.getType().equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) return;
+            GcInfo info = GarbageCollectionNotificationInfo.from((CompositeData) n.getUserData()).getGcInfo();
+            long used = 0;
+            for (Map.Entry<String, MemoryUsage> e : info.getMemoryUsageAfterGc().entrySet()) {
+                if (heapPools.contains(e.getKey())) used += e.getValue().getUsed();
+            }
+            maxAfterGc.accumulateAndGet(used, Math::max);
+            lastAfterGc.set(used);
+            collections.incrementAndGet();
+        };
+
+        HeapWatch() {
+            for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+                if (pool.getType() == MemoryType.HEAP) {
+                    heapPools.add(pool.getName());
+                    pool.resetPeakUsage();
+                }
+            }
+            for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+                if (gc instanceof NotificationEmitter e) {
+                    e.addNotificationListener(listener, null, null);
+                    emitters.add(e);
+                }
+            }
+        }
+
+        long maxAfterGc() {
+            return maxAfterGc.get();
+        }
+
+        int collections() {
+            return collections.get();
+        }
+
+        /** Runs a full GC and returns the heap occupancy after it (notifications arrive on another thread). */
+        long fullGc() {
+            int before = collections.get();
+            System.gc();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (collections.get() == before && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            return lastAfterGc.get();
+        }
+
+        long peakPoolsSum() {
+            long s = 0;
+            for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+                if (pool.getType() == MemoryType.HEAP) s += pool.getPeakUsage().getUsed();
+            }
+            return s;
+        }
+
+        @Override
+        public void close() {
+            for (NotificationEmitter e : emitters) {
+                try {
+                    e.removeNotificationListener(listener);
+                } catch (ListenerNotFoundException ignored) {
+                    // never added: nothing to remove
+                }
+            }
+        }
+    }
+}
