@@ -166,9 +166,10 @@ final class ColumnConvEngine implements ConvEngine {
         checkSizes(g, x, w, wOff, y);
         Plan plan = plan(g);
         int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n();
-        // The filters cut into reduction blocks of KB taps (block b holds w[:, b*KB .. b*KB+kb) as o x kb rows at
-        // o*b*KB), so each block is one ordinary kernel call whose output is then added to the running sum.
-        float[] blocks = filterBlocks(w, wOff, o, kk);
+        // The conv forward's filters cut into reduction blocks of KB taps (block b holds w[:, b*KB .. b*KB+kb) as
+        // o x kb rows at o*b*KB), so each block is one ordinary multiply whose output is then added to the running
+        // sum. The adder forward blocks its sums the same way inside the kernel (see ColumnKernels.adderForward).
+        float[] blocks = adder ? w : filterBlocks(w, wOff, o, kk);
         pool.parallelFor(plan.chunks(), (t, from, to) -> {
             Workspace s = spaces[t];
             for (int c = from; c < to; c++) {
@@ -178,9 +179,10 @@ final class ColumnConvEngine implements ConvEngine {
                     int qe = Math.min(n1 * p, q0 + step);
                     int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
                     s.ycol = grow(s.ycol, o * ld);
-                    if (kk <= ColumnKernels.KB) {
-                        if (adder) kernels.adderForward(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
-                        else kernels.multiply(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+                    if (adder) {
+                        kernels.adderForward(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+                    } else if (kk <= ColumnKernels.KB) {
+                        kernels.multiply(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
                     } else {
                         s.block = grow(s.block, o * ld);
                         s.blockRow = s.blockRow == null || s.blockRow.length < ColumnKernels.KB ? new int[ColumnKernels.KB] : s.blockRow;
@@ -188,8 +190,7 @@ final class ColumnConvEngine implements ConvEngine {
                             int kb = Math.min(ColumnKernels.KB, kk - k0);
                             System.arraycopy(s.xRow, k0, s.blockRow, 0, kb);
                             float[] out = k0 == 0 ? s.ycol : s.block;
-                            if (adder) kernels.adderForward(o, kb, ld, blocks, o * k0, s.xcol, s.blockRow, out);
-                            else kernels.multiply(o, kb, ld, blocks, o * k0, s.xcol, s.blockRow, out);
+                            kernels.multiply(o, kb, ld, blocks, o * k0, s.xcol, s.blockRow, out);
                             if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * ld);
                         }
                     }

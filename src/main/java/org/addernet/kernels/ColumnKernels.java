@@ -21,12 +21,13 @@ package org.addernet.kernels;
  */
 interface ColumnKernels {
     /**
-     * Reduction block of the forward sums (adder and conv forward). {@link ColumnConvEngine} runs each block of KB
-     * taps as its own kernel call and adds the block results to the output in order: an adder output is a sum of
-     * C*k*k positive terms whose total dwarfs its spread over the batch, and the BatchNorm after it amplifies
-     * what one running float sum loses. Measured on the float64 golden training steps (bound 1e-4): ResNet-20
-     * adder 2.4e-4 with one running sum, 6e-5 with blocks of 16; LeNet-5-BN CNN 1.1e-4 with blocks of 32, 4e-5
-     * with 16. (Blocking inside the register-blocked kernels instead made C2 compile them badly in long runs.)
+     * Reduction block of the forward sums (adder and conv forward): each block of KB taps is summed on its own and
+     * the block results are added to the output in order (the adder forward does it inside the kernel,
+     * {@link ColumnConvEngine} does it for the conv forward with one multiply per block): an adder output is a
+     * sum of C*k*k positive terms whose total dwarfs its spread over the batch, and the BatchNorm after it
+     * amplifies what one running float sum loses. Measured on the float64 golden training steps (bound 1e-4):
+     * ResNet-20 adder 2.4e-4 with one running sum, 6e-5 with blocks of 16; LeNet-5-BN CNN 1.1e-4 with blocks of
+     * 32, 4e-5 with 16.
      */
     int KB = 16;
     /** Short name for logs, e.g. {@code vector-16}. */
@@ -35,7 +36,11 @@ interface ColumnKernels {
     /** The leading dimension must be a multiple of this (and of 16). */
     int columnMultiple();
 
-    /** {@code y[o][p] = -sum_k |w[o][k] - x[k][p]|}, k ascending. */
+    /**
+     * {@code y[o][p] = -sum_k |w[o][k] - x[k][p]|} in blocks of {@link #KB} taps: each block's sum
+     * {@code b = -|w[k0] - x[k0]| - |w[k0+1] - x[k0+1]| ...} is taken in k order from 0, and y is the first block's
+     * sum plus the following blocks' sums, added in order.
+     */
     void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y);
 
     /**

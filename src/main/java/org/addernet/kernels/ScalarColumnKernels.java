@@ -18,15 +18,24 @@ final class ScalarColumnKernels implements ColumnKernels {
 
     @Override
     public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
+        float[] block = kk > KB ? new float[ld] : null;
         for (int r = 0; r < o; r++) {
             int yr = r * ld;
-            java.util.Arrays.fill(y, yr, yr + ld, 0f);
             int wr = wOff + r * kk;
-            // k outer, p inner: each y row stays in L1 while x streams by
-            for (int k = 0; k < kk; k++) {
-                float wk = w[wr + k];
-                int xk = xRow[k];
-                for (int p = 0; p < ld; p++) y[yr + p] -= Math.abs(x[xk + p] - wk);
+            for (int k0 = 0; k0 < kk; k0 += KB) {
+                // The first block sums into y itself, the others into a scratch row then added to y (KB blocks).
+                float[] b = k0 == 0 ? y : block;
+                int br = k0 == 0 ? yr : 0;
+                java.util.Arrays.fill(b, br, br + ld, 0f);
+                // k outer, p inner: the row stays in L1 while x streams by
+                for (int k = k0; k < Math.min(kk, k0 + KB); k++) {
+                    float wk = w[wr + k];
+                    int xk = xRow[k];
+                    for (int p = 0; p < ld; p++) b[br + p] -= Math.abs(x[xk + p] - wk);
+                }
+                if (k0 > 0) {
+                    for (int p = 0; p < ld; p++) y[yr + p] += block[p];
+                }
             }
         }
     }

@@ -10,23 +10,45 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Layouts as in {@link ColumnKernels}. Every kernel is vectorized over the column index p with a filter
  * value broadcast, because vectorizing over k needs a horizontal sum per output (measured ~23 vs ~39
- * G-ops/s). Blocks keep up to 16 accumulators (4 rows x 4 vectors; 4 x 2 for the input gradient, whose x
- * values also live in registers) in the 32 AVX-512 registers; remainders of rows and columns use the 1-row /
- * 1-vector variants. |a - b| is written {@code sub(...).abs()} and the gradient's clamp with integer ops on
- * the float bits: a float {@code min}/{@code max} with Java semantics is several instructions. Horizontal sums
- * go through a scratch array in lane order instead of {@code reduceLanes}, whose float order is unspecified
- * (interpreted and compiled code could differ, and results must be bit-reproducible).
+ * G-ops/s). |a - b| is written {@code sub(...).abs()} and the gradient's clamp with integer ops on the float
+ * bits: a float {@code min}/{@code max} with Java semantics is several instructions. Horizontal sums go through
+ * a scratch array in lane order instead of {@code reduceLanes}, whose float order is unspecified (interpreted
+ * and compiled code could differ, and results must be bit-reproducible).
  *
- * <p>No vector is ever passed to a helper method: these block methods are large enough that C2 stops inlining
- * ({@code NodeCountInliningCutoff}), and a vector escaping into a call that is not inlined gets boxed, which
- * slowed the forward kernel 100-fold. Hence the repetitive stores.
+ * <p>How C2 compiles these methods must not depend on what the JVM ran before (it did: ResNet-20 training ran
+ * 4-10x slower cold than after a warm-up, see docs/BENCHMARKS.md). Three rules:
+ * <ul>
+ *   <li>No vector is ever passed to a helper method: a vector escaping into a call that is not inlined gets
+ *       boxed, which slowed the forward kernel 100-fold. Hence the repetitive code.</li>
+ *   <li>Every vector that is the receiver of an op (or of {@code intoArray}) has the exact species class
+ *       ({@code Float512Vector}) without any profile-based speculation: a constant ({@link #ZERO}, ...) or the
+ *       result of an op on such a receiver (the species classes cast their results). Loads, broadcasts of the
+ *       static API and loop-carried accumulators only appear as arguments. Otherwise C2 needs a class-check
+ *       uncommon trap to devirtualize each op, and it stops emitting those once the methods it inlines have
+ *       recorded {@code PerMethodTrapLimit} (100) class-check traps in total: every op inlines the JDK's
+ *       {@code VectorOperators.opKind}, whose checkcast deoptimizes a few times whenever the JDK's own
+ *       {@code lanewise} was compiled standalone with a one-operator profile (e.g. the conv forward's adds ran
+ *       before the adder's subs), so 4 traps x 48 inlined ops put a whole kernel over the limit. Then an
+ *       accumulator's exact class is unknown, stores and ops fall back to boxed calls, and the kernel ran ~10x
+ *       slower for the rest of the run. The identities used to get exact receivers are bit for bit: -0 + v = v,
+ *       1 * s + t = s + t in an fma, |b - x| = |x - b|, d * c + a = c * d + a, and int and/or/min commute.
+ *       (Followed by the adder forward and input-gradient kernels. The multiply and filter-gradient blocks
+ *       inline 16 ops each, under the limit while opKind holds at most 6 traps, and are unchanged.)</li>
+ *   <li>Blocks are small (at most 2 x 2 vectors, ~30 ops per method): with ~47 ops the trap-poisoned compile
+ *       (whose checks cost more nodes) crossed C2's node-count inlining cutoff, the last calls were inlined late
+ *       and a store was left boxed; and C1's tier-3 compile of a 4 x 4 block failed ("out of virtual
+ *       registers") as soon as it grew by a few ops, which left the method stuck in tier 2.</li>
+ * </ul>
  */
 final class VectorColumnKernels implements ColumnKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> SI = IntVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /** Constant vectors of the exact species class, receivers of the ops: see the class comment. */
+    private static final FloatVector ZERO = FloatVector.zero(S), ONE = ZERO.broadcast(1f), NEG_ZERO = ZERO.broadcast(-0f);
     private static final int SIGN_BIT = 0x80000000;
     private static final int ONE_BITS = 0x3f800000; // Float.floatToRawIntBits(1f)
+    private static final IntVector SIGN = IntVector.broadcast(SI, SIGN_BIT), ONE_BITS_V = IntVector.broadcast(SI, ONE_BITS);
     /** Per-thread spill area for the lane-ordered horizontal sums of 16 accumulators. */
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[16 * L]);
 
@@ -44,110 +66,115 @@ final class VectorColumnKernels implements ColumnKernels {
 
     @Override
     public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
-        // Column panel outer, output rows inner: the K x 4L panel of x is reused by every row block.
+        // Column panel outer, output rows inner: the K x 2L panel of x is reused by every row block.
         int p = 0;
-        for (; p + 4 * L <= ld; p += 4 * L) {
+        for (; p + 2 * L <= ld; p += 2 * L) {
             int r = 0;
-            for (; r + 4 <= o; r += 4) adder4x4(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
-            for (; r < o; r++) adder1x4(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
+            for (; r + 2 <= o; r += 2) adder2x2(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
+            for (; r < o; r++) adder1x2(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
         }
         for (; p < ld; p += L) {
             int r = 0;
-            for (; r + 4 <= o; r += 4) adder4x1(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
+            for (; r + 2 <= o; r += 2) adder2x1(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
             for (; r < o; r++) adder1x1(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
         }
     }
 
-    private static void adder4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector z = FloatVector.zero(S);
-        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-        int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector x0 = FloatVector.fromArray(S, x, xi);
-            FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
-            FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
-            FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-            a00 = a00.sub(x0.sub(b).abs());
-            a01 = a01.sub(x1.sub(b).abs());
-            a02 = a02.sub(x2.sub(b).abs());
-            a03 = a03.sub(x3.sub(b).abs());
-            b = FloatVector.broadcast(S, w[w1 + k]);
-            a10 = a10.sub(x0.sub(b).abs());
-            a11 = a11.sub(x1.sub(b).abs());
-            a12 = a12.sub(x2.sub(b).abs());
-            a13 = a13.sub(x3.sub(b).abs());
-            b = FloatVector.broadcast(S, w[w2 + k]);
-            a20 = a20.sub(x0.sub(b).abs());
-            a21 = a21.sub(x1.sub(b).abs());
-            a22 = a22.sub(x2.sub(b).abs());
-            a23 = a23.sub(x3.sub(b).abs());
-            b = FloatVector.broadcast(S, w[w3 + k]);
-            a30 = a30.sub(x0.sub(b).abs());
-            a31 = a31.sub(x1.sub(b).abs());
-            a32 = a32.sub(x2.sub(b).abs());
-            a33 = a33.sub(x3.sub(b).abs());
+    /*
+     * Sums of the adder forward, kept positive: block sum s = |b - x| + s over the KB taps of a block, running
+     * total t = t + s over the blocks, y = 0 - t. That is bit for bit the ColumnKernels contract (a block is
+     * 0 - |d1| - |d2| ..., the blocks added in order): every term is >= +0, so negating commutes with the
+     * rounding, and "0 - v" gives the +0 that "0 - |d|" gives when all terms are 0. |b - x| = |x - b| exactly,
+     * ONE.fma(s, t) = s + t exactly.
+     */
+
+    private static void adder2x2(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = z, t01 = z, t10 = z, t11 = z;
+        int w1 = w0 + kk;
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z, s01 = z, s10 = z, s11 = z;
+            for (int k = k0; k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector x0 = FloatVector.fromArray(S, x, xi);
+                FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
+                FloatVector b = ZERO.broadcast(w[w0 + k]);
+                s00 = b.sub(x0).abs().add(s00);
+                s01 = b.sub(x1).abs().add(s01);
+                b = ZERO.broadcast(w[w1 + k]);
+                s10 = b.sub(x0).abs().add(s10);
+                s11 = b.sub(x1).abs().add(s11);
+            }
+            t00 = ONE.fma(s00, t00);
+            t01 = ONE.fma(s01, t01);
+            t10 = ONE.fma(s10, t10);
+            t11 = ONE.fma(s11, t11);
         }
-        a00.intoArray(y, y0);
-        a01.intoArray(y, y0 + L);
-        a02.intoArray(y, y0 + 2 * L);
-        a03.intoArray(y, y0 + 3 * L);
-        a10.intoArray(y, y0 + ld);
-        a11.intoArray(y, y0 + ld + L);
-        a12.intoArray(y, y0 + ld + 2 * L);
-        a13.intoArray(y, y0 + ld + 3 * L);
-        a20.intoArray(y, y0 + 2 * ld);
-        a21.intoArray(y, y0 + 2 * ld + L);
-        a22.intoArray(y, y0 + 2 * ld + 2 * L);
-        a23.intoArray(y, y0 + 2 * ld + 3 * L);
-        a30.intoArray(y, y0 + 3 * ld);
-        a31.intoArray(y, y0 + 3 * ld + L);
-        a32.intoArray(y, y0 + 3 * ld + 2 * L);
-        a33.intoArray(y, y0 + 3 * ld + 3 * L);
+        ZERO.sub(t00).intoArray(y, y0);
+        ZERO.sub(t01).intoArray(y, y0 + L);
+        ZERO.sub(t10).intoArray(y, y0 + ld);
+        ZERO.sub(t11).intoArray(y, y0 + ld + L);
     }
 
-    private static void adder1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-            a0 = a0.sub(FloatVector.fromArray(S, x, xi).sub(b).abs());
-            a1 = a1.sub(FloatVector.fromArray(S, x, xi + L).sub(b).abs());
-            a2 = a2.sub(FloatVector.fromArray(S, x, xi + 2 * L).sub(b).abs());
-            a3 = a3.sub(FloatVector.fromArray(S, x, xi + 3 * L).sub(b).abs());
+    private static void adder1x2(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = z, t01 = z;
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z, s01 = z;
+            for (int k = k0; k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector x0 = FloatVector.fromArray(S, x, xi);
+                FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
+                FloatVector b = ZERO.broadcast(w[w0 + k]);
+                s00 = b.sub(x0).abs().add(s00);
+                s01 = b.sub(x1).abs().add(s01);
+            }
+            t00 = ONE.fma(s00, t00);
+            t01 = ONE.fma(s01, t01);
         }
-        a0.intoArray(y, y0);
-        a1.intoArray(y, y0 + L);
-        a2.intoArray(y, y0 + 2 * L);
-        a3.intoArray(y, y0 + 3 * L);
+        ZERO.sub(t00).intoArray(y, y0);
+        ZERO.sub(t01).intoArray(y, y0 + L);
     }
 
-    private static void adder4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            FloatVector xv = FloatVector.fromArray(S, x, xi);
-            a0 = a0.sub(xv.sub(w[w0 + k]).abs());
-            a1 = a1.sub(xv.sub(w[w1 + k]).abs());
-            a2 = a2.sub(xv.sub(w[w2 + k]).abs());
-            a3 = a3.sub(xv.sub(w[w3 + k]).abs());
+    private static void adder2x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = z, t10 = z;
+        int w1 = w0 + kk;
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z, s10 = z;
+            for (int k = k0; k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector x0 = FloatVector.fromArray(S, x, xi);
+                FloatVector b = ZERO.broadcast(w[w0 + k]);
+                s00 = b.sub(x0).abs().add(s00);
+                b = ZERO.broadcast(w[w1 + k]);
+                s10 = b.sub(x0).abs().add(s10);
+            }
+            t00 = ONE.fma(s00, t00);
+            t10 = ONE.fma(s10, t10);
         }
-        a0.intoArray(y, y0);
-        a1.intoArray(y, y0 + ld);
-        a2.intoArray(y, y0 + 2 * ld);
-        a3.intoArray(y, y0 + 3 * ld);
+        ZERO.sub(t00).intoArray(y, y0);
+        ZERO.sub(t10).intoArray(y, y0 + ld);
     }
 
     private static void adder1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
-        FloatVector a = FloatVector.zero(S);
-        for (int k = 0; k < kk; k++) {
-            int xi = xRow[k] + p;
-            a = a.sub(FloatVector.fromArray(S, x, xi).sub(w[w0 + k]).abs());
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = z;
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z;
+            for (int k = k0; k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector x0 = FloatVector.fromArray(S, x, xi);
+                FloatVector b = ZERO.broadcast(w[w0 + k]);
+                s00 = b.sub(x0).abs().add(s00);
+            }
+            t00 = ONE.fma(s00, t00);
         }
-        a.intoArray(y, y0);
+        ZERO.sub(t00).intoArray(y, y0);
     }
 
     // ---------------------------------------------------------------- multiply: out = a . b (conv fwd, conv dx)
@@ -263,125 +290,59 @@ final class VectorColumnKernels implements ColumnKernels {
 
     @Override
     public void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx) {
-        // Column panel outer so the O x 2L panel of dy stays in L1 across all k blocks; the x values of a
+        // Column panel outer so the O x L panel of dy stays in L1 across all k blocks; the x values of a
         // block sit in registers while o runs.
-        int p = 0;
-        for (; p + 2 * L <= ld; p += 2 * L) {
+        for (int p = 0; p < ld; p += L) {
             int k = 0;
-            for (; k + 4 <= kk; k += 4) igrad4x2(o, ld, wt, x, xRow, k, p, dy, dx);
-            for (; k < kk; k++) igrad1x2(o, ld, wt, x, xRow, k, p, dy, dx);
-        }
-        for (; p < ld; p += L) {
-            int k = 0;
-            for (; k + 4 <= kk; k += 4) igrad4x1(o, ld, wt, x, xRow, k, p, dy, dx);
+            for (; k + 2 <= kk; k += 2) igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
             for (; k < kk; k++) igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
         }
     }
 
     /*
+     * The clamped gradient's vectors are all receivers of exact class (see the class comment): the dy loads and
+     * the accumulators pass through NEG_ZERO.add (-0 + v = v bit for bit) before they are receivers,
+     * d.fma(c, a) = c.fma(d, a), and the int ops are applied to the constant SIGN (and, or, min are symmetric).
+     *
      * clamp(d, -1, 1) on the float bits e of d = w - x, as a signed-int min with the bits of copysign(1, d):
      * for d >= 0 the bits order like the values, so min(e, bits(1)) = min(d, 1); for d < 0 (negative ints)
      * a larger magnitude is a larger int, so min(e, bits(-1)) = max(d, -1). Three int ops (and, or, vpminsd),
      * exact, and about twice as fast as FloatVector min/max with Java's NaN/-0 semantics or |d+1| - |d-1|.
      */
 
-    private static void igrad4x2(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
-        IntVector sign = IntVector.broadcast(SI, SIGN_BIT), one = IntVector.broadcast(SI, ONE_BITS);
-        int xa = xRow[k] + p, xb = xRow[k + 1] + p, xc = xRow[k + 2] + p, xd = xRow[k + 3] + p;
-        FloatVector x00 = FloatVector.fromArray(S, x, xa), x01 = FloatVector.fromArray(S, x, xa + L);
-        FloatVector x10 = FloatVector.fromArray(S, x, xb), x11 = FloatVector.fromArray(S, x, xb + L);
-        FloatVector x20 = FloatVector.fromArray(S, x, xc), x21 = FloatVector.fromArray(S, x, xc + L);
-        FloatVector x30 = FloatVector.fromArray(S, x, xd), x31 = FloatVector.fromArray(S, x, xd + L);
-        FloatVector z = FloatVector.zero(S);
-        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+    private static void igrad2x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+        FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
+        FloatVector x10 = FloatVector.fromArray(S, x, xRow[k + 1] + p);
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector a00 = z, a10 = z;
+        int t0 = k * o, t1 = t0 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = FloatVector.fromArray(S, dy, di);
-            FloatVector d1 = FloatVector.fromArray(S, dy, di + L);
-            FloatVector b = FloatVector.broadcast(S, wt[t0 + r]);
+            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector b = ZERO.broadcast(wt[t0 + r]);
             IntVector e = b.sub(x00).reinterpretAsInts();
-            a00 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d0, a00);
-            e = b.sub(x01).reinterpretAsInts();
-            a01 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d1, a01);
-            b = FloatVector.broadcast(S, wt[t1 + r]);
+            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            b = ZERO.broadcast(wt[t1 + r]);
             e = b.sub(x10).reinterpretAsInts();
-            a10 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d0, a10);
-            e = b.sub(x11).reinterpretAsInts();
-            a11 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d1, a11);
-            b = FloatVector.broadcast(S, wt[t2 + r]);
-            e = b.sub(x20).reinterpretAsInts();
-            a20 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d0, a20);
-            e = b.sub(x21).reinterpretAsInts();
-            a21 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d1, a21);
-            b = FloatVector.broadcast(S, wt[t3 + r]);
-            e = b.sub(x30).reinterpretAsInts();
-            a30 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d0, a30);
-            e = b.sub(x31).reinterpretAsInts();
-            a31 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d1, a31);
+            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
         }
         int o0 = k * ld + p;
-        a00.intoArray(dx, o0);
-        a01.intoArray(dx, o0 + L);
-        a10.intoArray(dx, o0 + ld);
-        a11.intoArray(dx, o0 + ld + L);
-        a20.intoArray(dx, o0 + 2 * ld);
-        a21.intoArray(dx, o0 + 2 * ld + L);
-        a30.intoArray(dx, o0 + 3 * ld);
-        a31.intoArray(dx, o0 + 3 * ld + L);
-    }
-
-    private static void igrad1x2(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
-        IntVector sign = IntVector.broadcast(SI, SIGN_BIT), one = IntVector.broadcast(SI, ONE_BITS);
-        int xa = xRow[k] + p;
-        FloatVector x0 = FloatVector.fromArray(S, x, xa), x1 = FloatVector.fromArray(S, x, xa + L);
-        FloatVector a0 = FloatVector.zero(S), a1 = a0;
-        int t0 = k * o;
-        for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector b = FloatVector.broadcast(S, wt[t0 + r]);
-            IntVector e = b.sub(x0).reinterpretAsInts();
-            a0 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(FloatVector.fromArray(S, dy, di), a0);
-            e = b.sub(x1).reinterpretAsInts();
-            a1 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(FloatVector.fromArray(S, dy, di + L), a1);
-        }
-        int o0 = k * ld + p;
-        a0.intoArray(dx, o0);
-        a1.intoArray(dx, o0 + L);
-    }
-
-    private static void igrad4x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
-        IntVector sign = IntVector.broadcast(SI, SIGN_BIT), one = IntVector.broadcast(SI, ONE_BITS);
-        FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p), x1 = FloatVector.fromArray(S, x, xRow[k + 1] + p);
-        FloatVector x2 = FloatVector.fromArray(S, x, xRow[k + 2] + p), x3 = FloatVector.fromArray(S, x, xRow[k + 3] + p);
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
-        for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d = FloatVector.fromArray(S, dy, di);
-            IntVector e = FloatVector.broadcast(S, wt[t0 + r]).sub(x0).reinterpretAsInts();
-            a0 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d, a0);
-            e = FloatVector.broadcast(S, wt[t1 + r]).sub(x1).reinterpretAsInts();
-            a1 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d, a1);
-            e = FloatVector.broadcast(S, wt[t2 + r]).sub(x2).reinterpretAsInts();
-            a2 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d, a2);
-            e = FloatVector.broadcast(S, wt[t3 + r]).sub(x3).reinterpretAsInts();
-            a3 = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(d, a3);
-        }
-        int o0 = k * ld + p;
-        a0.intoArray(dx, o0);
-        a1.intoArray(dx, o0 + ld);
-        a2.intoArray(dx, o0 + 2 * ld);
-        a3.intoArray(dx, o0 + 3 * ld);
+        NEG_ZERO.add(a00).intoArray(dx, o0);
+        NEG_ZERO.add(a10).intoArray(dx, o0 + ld);
     }
 
     private static void igrad1x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
-        IntVector sign = IntVector.broadcast(SI, SIGN_BIT), one = IntVector.broadcast(SI, ONE_BITS);
-        FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p);
-        FloatVector a = FloatVector.zero(S);
+        FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector a00 = z;
         int t0 = k * o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            IntVector e = FloatVector.broadcast(S, wt[t0 + r]).sub(x0).reinterpretAsInts();
-            a = e.min(e.and(sign).or(one)).reinterpretAsFloats().fma(FloatVector.fromArray(S, dy, di), a);
+            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector b = ZERO.broadcast(wt[t0 + r]);
+            IntVector e = b.sub(x00).reinterpretAsInts();
+            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
         }
-        a.intoArray(dx, k * ld + p);
+        int o0 = k * ld + p;
+        NEG_ZERO.add(a00).intoArray(dx, o0);
     }
 
     // ---------------------------------------------------------------- filter gradient: dw += dy . x^T
