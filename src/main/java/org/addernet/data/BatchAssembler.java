@@ -102,13 +102,7 @@ public final class BatchAssembler implements Samples {
     @Override
     public void fill(int epoch, int[] indices, int from, int n, float[] x, int[] y, ThreadPool pool) {
         int s = data.sampleSize();
-        if (from < 0 || n < 0 || from + n > indices.length) {
-            throw new IndexOutOfBoundsException("samples [" + from + ", " + (from + n) + ") of " + indices.length + " indices");
-        }
-        if (x.length < (long) n * s || y.length < n) {
-            throw new IllegalArgumentException("batch of " + n + " needs x[" + (long) n * s + "], y[" + n + "]; got x["
-                    + x.length + "], y[" + y.length + "]");
-        }
+        Samples.checkBatch(indices, from, n, s, x, y);
         if (pool == null) {
             for (int k = 0; k < n; k++) fillOne(epoch, indices[from + k], x, k * s, y, k);
         } else {

@@ -111,13 +111,7 @@ public final class JpegSamples implements Samples {
     @Override
     public void fill(int epoch, int[] indices, int from, int n, float[] x, int[] y, ThreadPool pool) {
         int s = transforms.sampleSize();
-        if (from < 0 || n < 0 || from + n > indices.length) {
-            throw new IndexOutOfBoundsException("samples [" + from + ", " + (from + n) + ") of " + indices.length + " indices");
-        }
-        if (x.length < (long) n * s || y.length < n) {
-            throw new IllegalArgumentException("batch of " + n + " needs x[" + (long) n * s + "], y[" + n + "]; got x["
-                    + x.length + "], y[" + y.length + "]");
-        }
+        Samples.checkBatch(indices, from, n, s, x, y);
         if (pool == null) {
             fillRange(epoch, indices, from, 0, n, x, y);
         } else {

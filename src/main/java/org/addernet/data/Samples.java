@@ -42,4 +42,15 @@ public interface Samples {
      * is not null.
      */
     void fill(int epoch, int[] indices, int from, int n, float[] x, int[] y, ThreadPool pool);
+
+    /** The argument checks of {@link #fill}: {@code [from, from + n)} inside {@code indices}, x and y large enough. */
+    static void checkBatch(int[] indices, int from, int n, int sampleSize, float[] x, int[] y) {
+        if (from < 0 || n < 0 || from + n > indices.length) {
+            throw new IndexOutOfBoundsException("samples [" + from + ", " + (from + n) + ") of " + indices.length + " indices");
+        }
+        if (x.length < (long) n * sampleSize || y.length < n) {
+            throw new IllegalArgumentException("batch of " + n + " needs x[" + (long) n * sampleSize + "], y[" + n + "]; got x["
+                    + x.length + "], y[" + y.length + "]");
+        }
+    }
 }

@@ -9,11 +9,14 @@
  *   <li>{@link org.addernet.data.CifarReader}: CIFAR-10 / CIFAR-100 binary batches.</li>
  *   <li>{@link org.addernet.data.Datasets}: dataset names, classes, shapes, normalization, augmentation.</li>
  *   <li>{@link org.addernet.data.DatasetDownloader}: where to find the files, and fetching them if absent.</li>
- *   <li>{@link org.addernet.data.Sampler}: which sample indices partition p uses at step s of epoch e.</li>
- *   <li>{@link org.addernet.data.BatchAssembler}: fills {@code float[] x, int[] y} for one batch.</li>
+ *   <li>{@link org.addernet.data.Samples}: a dataset or shard as the trainer sees it (ids, labels, {@code fill}).</li>
+ *   <li>{@link org.addernet.data.Sampler}: which shard positions partition p uses at step s of epoch e.</li>
+ *   <li>{@link org.addernet.data.BatchAssembler}: {@code Samples} over an {@code ImageDataset}.</li>
  * </ul>
  * The ImageNet-scale JPEG pipeline (compressed images held, decoded and augmented per batch):
  * <ul>
+ *   <li>{@link org.addernet.data.ImageFolder}: the ImageFolder layout (torchvision's numbering), listed and read
+ *       through the Hadoop FileSystem API; bad files counted against {@code max_bad_images}.</li>
  *   <li>{@link org.addernet.data.EncodedImages}: a chunk of compressed images (one blob + offsets), labels, ids, paths.</li>
  *   <li>{@link org.addernet.data.JpegDecoder}: bytes to {@link org.addernet.data.RgbImage} (HWC uint8) as PIL decodes them.</li>
  *   <li>{@link org.addernet.data.BilinearResize}: PIL's antialiased BILINEAR resize, bit-exact.</li>

@@ -64,26 +64,15 @@ final class SparkData implements AutoCloseable {
 
     final JavaRDD<Object> shards;
     final int[] shardSizes;
-    /** Class folder names in class-index order; null for the built-in datasets. */
-    final List<String> classes;
-    /** Unreadable images skipped under {@code max_bad_images}: "path: problem". */
-    final List<String> rejected;
     /** Names this split's executor-side cache entries (RDD ids repeat across SparkContexts in one JVM). */
     final String cacheKey;
     private final Broadcast<?> broadcast;
 
-    private SparkData(JavaRDD<Object> shards, int[] shardSizes, List<String> classes, List<String> rejected, String cacheKey,
-                      Broadcast<?> broadcast) {
+    private SparkData(JavaRDD<Object> shards, int[] shardSizes, String cacheKey, Broadcast<?> broadcast) {
         this.shards = shards;
         this.shardSizes = shardSizes;
-        this.classes = classes;
-        this.rejected = rejected;
         this.cacheKey = cacheKey;
         this.broadcast = broadcast;
-    }
-
-    int workers() {
-        return shardSizes.length;
     }
 
     int count() {
@@ -124,12 +113,15 @@ final class SparkData implements AutoCloseable {
         for (int p = 0; p < workers; p++) ids.add(p);
         // A contiguous block shares the broadcast's arrays; a strided shard is a compact copy.
         JavaRDD<Object> rdd = jsc.parallelize(ids, workers)
-                .map(p -> (Object) (contiguous ? all.value().subset(block(p, n, workers), block(p + 1, n, workers)) : all.value().strided(p, workers)))
+                .map(p -> (Object) (contiguous ? all.value().subset(block(p, n, workers), block(p + 1, n, workers))
+                        : all.value().strided(p, workers)))
                 .setName(what + " shards").persist(StorageLevel.MEMORY_ONLY());
         rdd.count();
         int[] sizes = new int[workers];
-        for (int p = 0; p < workers; p++) sizes[p] = contiguous ? block(p + 1, n, workers) - block(p, n, workers) : (n - p + workers - 1) / workers;
-        return new SparkData(rdd, sizes, null, List.of(), UUID.randomUUID().toString(), all);
+        for (int p = 0; p < workers; p++) {
+            sizes[p] = contiguous ? block(p + 1, n, workers) - block(p, n, workers) : (n - p + workers - 1) / workers;
+        }
+        return new SparkData(rdd, sizes, UUID.randomUUID().toString(), all);
     }
 
     /** Start of contiguous block p of n ids over w partitions. */
@@ -165,7 +157,8 @@ final class SparkData implements AutoCloseable {
         String what = split + " images";
         jsc.setJobDescription(String.format(Locale.ROOT, "caching %d compressed %s in %d shards (%s)", listed, what, workers,
                 recipe.config.get("image_cache")));
-        JavaRDD<Object> rdd = shards(records, new ShardPartitioner(workers, contiguous ? total : 0), classes.size(), what).persist(storageLevel(recipe.config.get("image_cache")));
+        JavaRDD<Object> rdd = shards(records, new ShardPartitioner(workers, contiguous ? total : 0), classes.size(), what)
+                .persist(storageLevel(recipe.config.get("image_cache")));
         String key = UUID.randomUUID().toString();
         int[] sizes = new int[workers];
         for (Tuple2<Integer, Integer> t : rdd.mapPartitionsWithIndex((p, it) -> {
@@ -180,7 +173,7 @@ final class SparkData implements AutoCloseable {
         }
         List<String> rejected = new ArrayList<>(new LinkedHashSet<>(bad.value())); // a retried task reports again
         rejected.sort(null);
-        SparkData d = new SparkData(rdd, sizes, classes, rejected, key, null);
+        SparkData d = new SparkData(rdd, sizes, key, null);
         try {
             ImageFolder.checkRejected(rejected, recipe.maxBadImages, root + "/" + split, log);
             for (int p = 0; p < workers; p++) {

@@ -24,8 +24,9 @@ import org.addernet.model.Model;
  *
  * <p>Files in the run folder: {@code checkpoint.ckpt} (after every epoch, and every
  * {@code checkpoint_every_steps} steps), {@code metrics.jsonl} and {@code metrics.csv} (one line per epoch),
- * {@code training-curves.png}. A checkpoint records the position (epoch, next step) and the epoch's running
- * sums, so {@link #resume} continues exactly where it was written.
+ * {@code training-curves.png}, and for image folders {@code classes.txt} (written by the runners). A checkpoint
+ * records the position (epoch, next step) and the epoch's running sums, so {@link #resume} continues exactly where
+ * it was written.
  */
 public final class Trainer {
     public static final String CHECKPOINT = "checkpoint.ckpt";
