@@ -34,10 +34,12 @@ import jdk.incubator.vector.VectorSpecies;
  *       1 * s + t = s + t in an fma, |b - x| = |x - b|, d * c + a = c * d + a, and int and/or/min commute.
  *       (Followed by the adder forward and input-gradient kernels. The multiply and filter-gradient blocks
  *       inline 16 ops each, under the limit while opKind holds at most 6 traps, and are unchanged.)</li>
- *   <li>Blocks are small (at most 2 x 2 vectors, ~30 ops per method): with ~47 ops the trap-poisoned compile
- *       (whose checks cost more nodes) crossed C2's node-count inlining cutoff, the last calls were inlined late
- *       and a store was left boxed; and C1's tier-3 compile of a 4 x 4 block failed ("out of virtual
- *       registers") as soon as it grew by a few ops, which left the method stuck in tier 2.</li>
+ *   <li>Blocks are small (forward 2 x 2 vectors, input gradient 4 rows x 1 vector, ~30-40 ops per method): with
+ *       ~47 ops the trap-poisoned compile (whose checks cost more nodes) crossed C2's node-count inlining cutoff,
+ *       the last calls were inlined late and a store was left boxed; and C1's tier-3 compile of a 4 x 4 block
+ *       failed ("out of virtual registers") as soon as it grew by a few ops, which left the method stuck in
+ *       tier 2. Measured: a 4 x 2 forward block ran at 53-60 G-ops/s in the kernel benchmark but slowed the
+ *       ResNet-20 trainer from 265 to 178-199 images/s, so it is not used.</li>
  * </ul>
  */
 final class VectorColumnKernels implements ColumnKernels {
@@ -294,6 +296,7 @@ final class VectorColumnKernels implements ColumnKernels {
         // block sit in registers while o runs.
         for (int p = 0; p < ld; p += L) {
             int k = 0;
+            for (; k + 4 <= kk; k += 4) igrad4x1(o, ld, wt, x, xRow, k, p, dy, dx);
             for (; k + 2 <= kk; k += 2) igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
             for (; k < kk; k++) igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
         }
@@ -309,6 +312,32 @@ final class VectorColumnKernels implements ColumnKernels {
      * a larger magnitude is a larger int, so min(e, bits(-1)) = max(d, -1). Three int ops (and, or, vpminsd),
      * exact, and about twice as fast as FloatVector min/max with Java's NaN/-0 semantics or |d+1| - |d-1|.
      */
+
+    private static void igrad4x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+        FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
+        FloatVector x10 = FloatVector.fromArray(S, x, xRow[k + 1] + p);
+        FloatVector x20 = FloatVector.fromArray(S, x, xRow[k + 2] + p);
+        FloatVector x30 = FloatVector.fromArray(S, x, xRow[k + 3] + p);
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector a00 = z, a10 = z, a20 = z, a30 = z;
+        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        for (int r = 0, di = p; r < o; r++, di += ld) {
+            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            IntVector e = ZERO.broadcast(wt[t0 + r]).sub(x00).reinterpretAsInts();
+            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            e = ZERO.broadcast(wt[t1 + r]).sub(x10).reinterpretAsInts();
+            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
+            e = ZERO.broadcast(wt[t2 + r]).sub(x20).reinterpretAsInts();
+            a20 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a20);
+            e = ZERO.broadcast(wt[t3 + r]).sub(x30).reinterpretAsInts();
+            a30 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a30);
+        }
+        int o0 = k * ld + p;
+        NEG_ZERO.add(a00).intoArray(dx, o0);
+        NEG_ZERO.add(a10).intoArray(dx, o0 + ld);
+        NEG_ZERO.add(a20).intoArray(dx, o0 + 2 * ld);
+        NEG_ZERO.add(a30).intoArray(dx, o0 + 3 * ld);
+    }
 
     private static void igrad2x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
