@@ -7,6 +7,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Consumer;
 import org.addernet.engine.ThreadPool;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -103,15 +104,27 @@ public final class ImageFolder {
         }
     }
 
-    /** Every entry of a split, listed sequentially (the Spark jobs list the class folders in parallel tasks). */
+    /** Lists the image files of class folders: {@code dirs.get(c)} is class c's folder, or null if the split lacks it. */
+    public interface ClassLister {
+        List<List<String>> list(List<String> dirs) throws IOException;
+    }
+
+    /** Every entry of a split, the class folders listed one after the other in this process. */
     public static List<Entry> list(Configuration conf, String splitDir, List<String> trainClasses) throws IOException {
+        return list(conf, splitDir, trainClasses, dirs -> {
+            List<List<String>> perClass = new ArrayList<>();
+            for (String d : dirs) perClass.add(d == null ? List.of() : listClass(conf, d));
+            return perClass;
+        });
+    }
+
+    /** Every entry of a split, numbered over the training classes, the class folders listed by {@code lister}. */
+    public static List<Entry> list(Configuration conf, String splitDir, List<String> trainClasses, ClassLister lister) throws IOException {
         List<String> present = classes(conf, splitDir);
         checkClasses(trainClasses, present, splitDir);
-        List<List<String>> perClass = new ArrayList<>();
-        for (String c : trainClasses) {
-            perClass.add(present.contains(c) ? listClass(conf, new Path(splitDir, c).toString()) : List.of());
-        }
-        return number(trainClasses, perClass, splitDir);
+        List<String> dirs = new ArrayList<>();
+        for (String c : trainClasses) dirs.add(present.contains(c) ? new Path(splitDir, c).toString() : null);
+        return number(trainClasses, lister.list(dirs), splitDir);
     }
 
     /** The bytes of one file; an error naming it when it cannot be read or is larger than 2 GB. */
@@ -143,6 +156,21 @@ public final class ImageFolder {
         return k < limit && k * total / limit == id;
     }
 
+    /**
+     * The bytes of an image file, fully decoded once to check them; null if the file cannot be read or decoded, the
+     * problem then added to {@code problems} as "path: problem".
+     */
+    public static byte[] readChecked(Configuration conf, String path, Consumer<String> problems) {
+        try {
+            byte[] data = read(conf, path);
+            JpegSamples.validate(data, path);
+            return data;
+        } catch (DataFormatException | IOException e) {
+            problems.accept(path + ": " + e.getMessage());
+            return null;
+        }
+    }
+
     /** Reports every skipped image ("path: problem") to {@code log}; more than {@code limit} of them is an error listing them. */
     public static void checkRejected(List<String> rejected, int limit, String where, PrintStream log) {
         if (rejected.size() > limit) {
@@ -166,14 +194,8 @@ public final class ImageFolder {
         String[] problems = new String[entries.size()];
         pool.parallelFor(entries.size(), (t, a, b) -> {
             for (int i = a; i < b; i++) {
-                Entry e = entries.get(i);
-                try {
-                    byte[] data = read(conf, e.path());
-                    JpegSamples.validate(data, e.path());
-                    bytes[i] = data;
-                } catch (DataFormatException | IOException ex) {
-                    problems[i] = e.path() + ": " + ex.getMessage();
-                }
+                int at = i;
+                bytes[i] = readChecked(conf, entries.get(i).path(), problem -> problems[at] = problem);
             }
         });
         List<String> rejected = new ArrayList<>();

@@ -6,6 +6,9 @@ import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.function.BiConsumer;
+import java.util.function.IntFunction;
+import java.util.function.ToIntFunction;
 import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageDataset;
 import org.addernet.data.ImageFolder;
@@ -22,9 +25,12 @@ import org.apache.spark.serializer.KryoRegistrator;
 public final class AdderKryoRegistrator implements KryoRegistrator {
     @Override
     public void registerClasses(Kryo kryo) {
-        kryo.register(float[].class, new FloatArraySerializer());
-        kryo.register(double[].class, new DoubleArraySerializer());
-        kryo.register(long[].class, new LongArraySerializer());
+        kryo.register(float[].class, AdderKryoRegistrator.<float[]>bulk(4, a -> a.length, float[]::new,
+                (b, a) -> b.asFloatBuffer().put(a), (b, a) -> b.asFloatBuffer().get(a)));
+        kryo.register(double[].class, AdderKryoRegistrator.<double[]>bulk(8, a -> a.length, double[]::new,
+                (b, a) -> b.asDoubleBuffer().put(a), (b, a) -> b.asDoubleBuffer().get(a)));
+        kryo.register(long[].class, AdderKryoRegistrator.<long[]>bulk(8, a -> a.length, long[]::new,
+                (b, a) -> b.asLongBuffer().put(a), (b, a) -> b.asLongBuffer().get(a)));
         kryo.register(int[].class);
         kryo.register(byte[].class);
         kryo.register(float[][].class);
@@ -46,58 +52,30 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
         kryo.register(org.apache.spark.sql.types.BinaryType$.class);
     }
 
-    static final class FloatArraySerializer extends Serializer<float[]> {
-        @Override
-        public void write(Kryo kryo, Output out, float[] a) {
-            out.writeInt(a.length, true);
-            byte[] b = new byte[a.length * 4];
-            ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(a);
-            out.writeBytes(b);
-        }
+    /**
+     * A primitive array as its length and one little-endian block: {@code size} bytes per element, moved through a
+     * typed view of a {@link ByteBuffer} ({@code put}/{@code get} copy the whole array at once).
+     */
+    static <T> Serializer<T> bulk(int size, ToIntFunction<T> length, IntFunction<T> create, BiConsumer<ByteBuffer, T> put,
+                                  BiConsumer<ByteBuffer, T> get) {
+        return new Serializer<>() {
+            @Override
+            public void write(Kryo kryo, Output out, T a) {
+                int n = length.applyAsInt(a);
+                out.writeInt(n, true);
+                byte[] b = new byte[n * size];
+                put.accept(ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN), a);
+                out.writeBytes(b);
+            }
 
-        @Override
-        public float[] read(Kryo kryo, Input in, Class<float[]> type) {
-            int n = in.readInt(true);
-            float[] a = new float[n];
-            ByteBuffer.wrap(in.readBytes(n * 4)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
-            return a;
-        }
-    }
-
-    static final class DoubleArraySerializer extends Serializer<double[]> {
-        @Override
-        public void write(Kryo kryo, Output out, double[] a) {
-            out.writeInt(a.length, true);
-            byte[] b = new byte[a.length * 8];
-            ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().put(a);
-            out.writeBytes(b);
-        }
-
-        @Override
-        public double[] read(Kryo kryo, Input in, Class<double[]> type) {
-            int n = in.readInt(true);
-            double[] a = new double[n];
-            ByteBuffer.wrap(in.readBytes(n * 8)).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(a);
-            return a;
-        }
-    }
-
-    static final class LongArraySerializer extends Serializer<long[]> {
-        @Override
-        public void write(Kryo kryo, Output out, long[] a) {
-            out.writeInt(a.length, true);
-            byte[] b = new byte[a.length * 8];
-            ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().put(a);
-            out.writeBytes(b);
-        }
-
-        @Override
-        public long[] read(Kryo kryo, Input in, Class<long[]> type) {
-            int n = in.readInt(true);
-            long[] a = new long[n];
-            ByteBuffer.wrap(in.readBytes(n * 8)).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(a);
-            return a;
-        }
+            @Override
+            public T read(Kryo kryo, Input in, Class<T> type) {
+                int n = in.readInt(true);
+                T a = create.apply(n);
+                get.accept(ByteBuffer.wrap(in.readBytes(n * size)).order(ByteOrder.LITTLE_ENDIAN), a);
+                return a;
+            }
+        };
     }
 
     static final class WeightsSerializer extends Serializer<Weights> {

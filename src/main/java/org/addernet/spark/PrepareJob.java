@@ -19,6 +19,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SaveMode;
@@ -26,6 +27,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.SerializableConfiguration;
 import scala.Tuple2;
 
 /**
@@ -73,35 +75,40 @@ public final class PrepareJob {
         List<String> classes = ImageFolder.classes(hadoop, ImageFolder.splitDir(root, "train"));
         long[] counts = new long[2];
         List<String> rejected = new ArrayList<>();
-        String[] splits = {"train", "val"};
-        for (int s = 0; s < 2; s++) {
-            String split = splits[s];
-            String splitDir = ImageFolder.splitDir(root, split);
-            List<ImageFolder.Entry> entries = SparkData.list(jsc, splitDir, classes);
-            CollectionAccumulator<String> bad = jsc.sc().collectionAccumulator("unreadable " + split + " images");
-            JavaRDD<ImageRecord> records = SparkData.read(jsc, entries, bad);
-            // Sized by the count (the bytes are unknown before reading): ImageNet's JPEGs average ~110 kB.
-            int parts = files > 0 ? files : (int) Math.max(jsc.defaultParallelism(), entries.size() * 110_000L / (128L << 20));
-            // A random key per image, then a hash partition and a sort by key inside each file: a uniform shuffle
-            // without the sampling pass a range partitioner would need (it would read every image once more).
-            JavaRDD<Row> rows = records.mapToPair(r -> new Tuple2<>(Rng.derive(seed, Rng.SHUFFLE, r.id()).nextLong(), r))
-                    .repartitionAndSortWithinPartitions(new HashPartitioner(parts))
-                    .map(t -> RowFactory.create(t._2().id(), t._2().label(), t._2().path(), t._2().bytes()));
-            Path dst = new Path(outDir, split);
-            jsc.setJobDescription(String.format(Locale.ROOT, "prepare: %d %s images -> %d Parquet files in %s", entries.size(), split, parts, dst));
-            spark.createDataFrame(rows, schema()).write().mode(SaveMode.Overwrite).parquet(dst.toString());
-            List<String> badHere = new ArrayList<>(new LinkedHashSet<>(bad.value()));
-            badHere.sort(null);
-            try {
-                ImageFolder.checkRejected(badHere, maxBad - rejected.size(), splitDir, log);
-            } catch (DataFormatException e) {
-                fs.delete(dst, true);
-                throw e;
+        Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
+        try {
+            String[] splits = {"train", "val"};
+            for (int s = 0; s < 2; s++) {
+                String split = splits[s];
+                String splitDir = ImageFolder.splitDir(root, split);
+                List<ImageFolder.Entry> entries = SparkData.list(jsc, conf, splitDir, classes);
+                CollectionAccumulator<String> bad = jsc.sc().collectionAccumulator("unreadable " + split + " images");
+                JavaRDD<ImageRecord> records = SparkData.read(jsc, conf, entries, bad);
+                // Sized by the count (the bytes are unknown before reading): ImageNet's JPEGs average ~110 kB.
+                int parts = files > 0 ? files : (int) Math.max(jsc.defaultParallelism(), entries.size() * 110_000L / (128L << 20));
+                // A random key per image, then a hash partition and a sort by key inside each file: a uniform shuffle
+                // without the sampling pass a range partitioner would need (it would read every image once more).
+                JavaRDD<Row> rows = records.mapToPair(r -> new Tuple2<>(Rng.derive(seed, Rng.SHUFFLE, r.id()).nextLong(), r))
+                        .repartitionAndSortWithinPartitions(new HashPartitioner(parts))
+                        .map(t -> RowFactory.create(t._2().id(), t._2().label(), t._2().path(), t._2().bytes()));
+                Path dst = new Path(outDir, split);
+                jsc.setJobDescription(String.format(Locale.ROOT, "prepare: %d %s images -> %d Parquet files in %s", entries.size(), split, parts, dst));
+                spark.createDataFrame(rows, schema()).write().mode(SaveMode.Overwrite).parquet(dst.toString());
+                List<String> badHere = new ArrayList<>(new LinkedHashSet<>(bad.value()));
+                badHere.sort(null);
+                try {
+                    ImageFolder.checkRejected(badHere, maxBad - rejected.size(), splitDir, log);
+                } catch (DataFormatException e) {
+                    fs.delete(dst, true);
+                    throw e;
+                }
+                rejected.addAll(badHere);
+                counts[s] = entries.size() - badHere.size();
+                log.printf(Locale.ROOT, "prepare: %s: %d images in %d Parquet files%s%n", split, counts[s], parts,
+                        badHere.isEmpty() ? "" : " (" + badHere.size() + " unreadable skipped)");
             }
-            rejected.addAll(badHere);
-            counts[s] = entries.size() - badHere.size();
-            log.printf(Locale.ROOT, "prepare: %s: %d images in %d Parquet files%s%n", split, counts[s], parts,
-                    badHere.isEmpty() ? "" : " (" + badHere.size() + " unreadable skipped)");
+        } finally {
+            conf.destroy();
         }
         FsStore store = new FsStore(hadoop, out);
         store.writeText(CLASSES, String.join("\n", classes) + "\n");

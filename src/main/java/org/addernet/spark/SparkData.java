@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.addernet.data.BatchAssembler;
-import org.addernet.data.DataFormatException;
 import org.addernet.data.Datasets;
 import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageDataset;
@@ -24,13 +23,11 @@ import org.addernet.data.JpegSamples;
 import org.addernet.data.Samples;
 import org.addernet.train.Recipe;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.Partitioner;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
-import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.CollectionAccumulator;
@@ -137,44 +134,54 @@ final class SparkData implements AutoCloseable {
         String split = train ? "train" : "val";
         int limit = recipe.config.getInt(train ? "train_limit" : "test_limit");
         CollectionAccumulator<String> bad = jsc.sc().collectionAccumulator("unreadable " + split + " images");
-        JavaRDD<ImageRecord> records;
-        long listed, total;
-        if (parquet(hadoop, recipe)) {
-            String dir = new Path(root, split).toString();
-            total = PrepareJob.readCount(hadoop, root, split);
-            long all = total;
-            listed = limit > 0 ? Math.min(limit, total) : total;
-            records = spark.read().parquet(dir).select("id", "label", "path", "image").javaRDD()
-                    .filter(r -> ImageFolder.keep(r.getInt(0), all, limit))
-                    .map(r -> new ImageRecord(r.getInt(0), r.getInt(1), r.getString(2), (byte[]) r.get(3)));
-        } else {
-            List<ImageFolder.Entry> all = list(jsc, ImageFolder.splitDir(root, split), classes);
-            total = all.size();
-            List<ImageFolder.Entry> entries = ImageFolder.limit(all, limit);
-            listed = entries.size();
-            records = read(jsc, entries, bad);
-        }
+        // Kept until close: a lost cached partition is recomputed by reading its files again.
+        Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
+        long listed;
+        JavaRDD<Object> rdd;
         String what = split + " images";
-        jsc.setJobDescription(String.format(Locale.ROOT, "caching %d compressed %s in %d shards (%s)", listed, what, workers,
-                recipe.config.get("image_cache")));
-        JavaRDD<Object> rdd = shards(records, new ShardPartitioner(workers, contiguous ? total : 0), classes.size(), what)
-                .persist(storageLevel(recipe.config.get("image_cache")));
+        try {
+            JavaRDD<ImageRecord> records;
+            long total;
+            if (parquet(hadoop, recipe)) {
+                String dir = new Path(root, split).toString();
+                total = PrepareJob.readCount(hadoop, root, split);
+                long all = total;
+                listed = limit > 0 ? Math.min(limit, total) : total;
+                records = spark.read().parquet(dir).select("id", "label", "path", "image").javaRDD()
+                        .filter(r -> ImageFolder.keep(r.getInt(0), all, limit))
+                        .map(r -> new ImageRecord(r.getInt(0), r.getInt(1), r.getString(2), (byte[]) r.get(3)));
+            } else {
+                List<ImageFolder.Entry> all = list(jsc, conf, ImageFolder.splitDir(root, split), classes);
+                total = all.size();
+                List<ImageFolder.Entry> entries = ImageFolder.limit(all, limit);
+                listed = entries.size();
+                records = read(jsc, conf, entries, bad);
+            }
+            rdd = shards(records, new ShardPartitioner(workers, contiguous ? total : 0), classes.size(), what)
+                    .persist(storageLevel(recipe.config.get("image_cache")));
+        } catch (RuntimeException | IOException e) {
+            conf.destroy();
+            throw e;
+        }
         String key = UUID.randomUUID().toString();
         int[] sizes = new int[workers];
-        for (Tuple2<Integer, Integer> t : rdd.mapPartitionsWithIndex((p, it) -> {
-            List<EncodedImages> chunks = new ArrayList<>();
-            it.forEachRemaining(o -> chunks.add((EncodedImages) o));
-            EXECUTOR_CACHE.put(key + "/" + p, new SoftReference<>(chunks));
-            int n = 0;
-            for (EncodedImages c : chunks) n += c.count();
-            return List.of(new Tuple2<>(p, n)).iterator();
-        }, true).collect()) {
-            sizes[t._1()] = t._2();
-        }
-        List<String> rejected = new ArrayList<>(new LinkedHashSet<>(bad.value())); // a retried task reports again
-        rejected.sort(null);
-        SparkData d = new SparkData(rdd, sizes, key, null);
+        SparkData d = new SparkData(rdd, sizes, key, conf);
+        List<String> rejected;
         try {
+            jsc.setJobDescription(String.format(Locale.ROOT, "caching %d compressed %s in %d shards (%s)", listed, what, workers,
+                    recipe.config.get("image_cache")));
+            for (Tuple2<Integer, Integer> t : rdd.mapPartitionsWithIndex((p, it) -> {
+                List<EncodedImages> chunks = new ArrayList<>();
+                it.forEachRemaining(o -> chunks.add((EncodedImages) o));
+                EXECUTOR_CACHE.put(key + "/" + p, new SoftReference<>(chunks));
+                int n = 0;
+                for (EncodedImages c : chunks) n += c.count();
+                return List.of(new Tuple2<>(p, n)).iterator();
+            }, true).collect()) {
+                sizes[t._1()] = t._2();
+            }
+            rejected = new ArrayList<>(new LinkedHashSet<>(bad.value())); // a retried task reports again
+            rejected.sort(null);
             ImageFolder.checkRejected(rejected, recipe.maxBadImages, root + "/" + split, log);
             for (int p = 0; p < workers; p++) {
                 if (sizes[p] == 0) throw new IllegalArgumentException(split + " shard " + p + " of " + workers + " is empty: "
@@ -190,14 +197,9 @@ final class SparkData implements AutoCloseable {
     }
 
     /** The split's images, listing the class folders in parallel tasks (thousands of folders on S3 take a while). */
-    static List<ImageFolder.Entry> list(JavaSparkContext jsc, String splitDir, List<String> classes) throws IOException {
-        Configuration hadoop = jsc.hadoopConfiguration();
-        List<String> present = ImageFolder.classes(hadoop, splitDir);
-        ImageFolder.checkClasses(classes, present, splitDir);
-        List<String> dirs = new ArrayList<>();
-        for (String c : classes) dirs.add(present.contains(c) ? new Path(splitDir, c).toString() : null);
-        Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
-        try {
+    static List<ImageFolder.Entry> list(JavaSparkContext jsc, Broadcast<SerializableConfiguration> conf, String splitDir,
+                                        List<String> classes) throws IOException {
+        return ImageFolder.list(conf.value().value(), splitDir, classes, dirs -> {
             jsc.setJobDescription("listing " + dirs.size() + " class folders of " + splitDir);
             List<Integer> idx = new ArrayList<>();
             for (int c = 0; c < dirs.size(); c++) idx.add(c);
@@ -207,31 +209,21 @@ final class SparkData implements AutoCloseable {
                     .collect()) {
                 perClass.add(List.of(files));
             }
-            return ImageFolder.number(classes, perClass, splitDir);
-        } finally {
-            conf.destroy();
-        }
+            return perClass;
+        });
     }
 
-    /** Reads and validates the files in parallel tasks; unreadable ones go to {@code bad} as "path: problem". */
-    static JavaRDD<ImageRecord> read(JavaSparkContext jsc, List<ImageFolder.Entry> entries, CollectionAccumulator<String> bad) {
-        Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(jsc.hadoopConfiguration()));
+    /**
+     * Reads and validates the files in parallel tasks, one image at a time as the shuffle consumes them; unreadable
+     * ones go to {@code bad} as "path: problem". {@code conf} must live as long as the result may be recomputed.
+     */
+    static JavaRDD<ImageRecord> read(JavaSparkContext jsc, Broadcast<SerializableConfiguration> conf, List<ImageFolder.Entry> entries,
+                                     CollectionAccumulator<String> bad) {
         // About 1,000 files per task: enough tasks to balance, few enough to schedule cheaply.
         int slices = Math.max(jsc.defaultParallelism(), entries.size() / 1000);
-        return jsc.parallelize(entries, slices).mapPartitions(it -> {
-            Configuration c = conf.value().value();
-            List<ImageRecord> out = new ArrayList<>();
-            while (it.hasNext()) {
-                ImageFolder.Entry e = it.next();
-                try {
-                    byte[] b = ImageFolder.read(c, e.path());
-                    JpegSamples.validate(b, e.path());
-                    out.add(new ImageRecord(e.id(), e.label(), e.path(), b));
-                } catch (DataFormatException | IOException ex) {
-                    bad.add(e.path() + ": " + ex.getMessage());
-                }
-            }
-            return out.iterator();
+        return jsc.parallelize(entries, slices).flatMap(e -> {
+            byte[] b = ImageFolder.readChecked(conf.value().value(), e.path(), bad::add);
+            return (b == null ? List.<ImageRecord>of() : List.of(new ImageRecord(e.id(), e.label(), e.path(), b))).iterator();
         });
     }
 
