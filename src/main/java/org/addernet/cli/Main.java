@@ -5,10 +5,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.addernet.spark.EvaluateJob;
+import org.addernet.spark.FsStore;
 import org.addernet.spark.LoadedCheckpoint;
 import org.addernet.spark.PredictJob;
 import org.addernet.spark.PrepareJob;
 import org.addernet.spark.SparkJob;
+import org.addernet.train.Checkpoints;
 import org.addernet.train.Config;
 import org.addernet.train.Recipe;
 import org.addernet.train.RunFiles;
@@ -25,12 +27,17 @@ public final class Main {
 
     static final String USAGE = """
             usage: addernet <command> [options]
-              train --config FILE --out DIR [--master URL | --single-process] [--resume] [key=value ...]
+              train --config FILE --out DIR [--master URL | --single-process] [--resume | --resume-from CKPT | --overwrite]
+                    [key=value ...]
                   Trains a model as a Spark job (default master local[*], or spark-submit's); DIR (local path,
-                  hdfs:// or s3a://) receives checkpoint.ckpt, metrics.jsonl, metrics.csv, training-curves.png.
+                  hdfs:// or s3a://) receives checkpoints/ckpt-e<E>-s<S>.ckpt (the newest keep_checkpoints), metrics.jsonl,
+                  metrics.csv, training-curves.png.
                   --master URL      Spark master, e.g. local[2] or spark://host:7077
                   --single-process  the engine-only trainer in this JVM, no Spark (emulate_workers=W mimics W workers)
-                  --resume          continue from DIR/checkpoint.ckpt
+                  --resume          continue from DIR's newest checkpoint that verifies (a folder without one starts
+                                    from the beginning); keys that change the math must be the recorded ones
+                  --resume-from CKPT  continue from the given checkpoint file
+                  --overwrite       replace the run DIR holds (without it, or --resume, a DIR holding a run is an error)
               evaluate --checkpoint PATH [--config FILE] [--data-dir DIR] [--split test|train] [--out DIR]
                        [--master URL] [key=value ...]
                   Evaluates a checkpoint (file or run folder; local, hdfs:// or s3a://) as a Spark job: loss, top-1,
@@ -69,16 +76,42 @@ public final class Main {
             """;
 
     public static void main(String[] args) {
+        System.exit(runReporting(args, System.err));
+    }
+
+    /**
+     * Runs a command and turns any failure into one line on {@code err} ("addernet: <message>") and an exit code: 2
+     * for bad arguments, input or configuration, 1 for anything else. The stack trace follows only with
+     * {@code ADDERNET_DEBUG=1} in the environment (or {@code -Daddernet.debug=true}).
+     */
+    static int runReporting(String[] args, java.io.PrintStream err) {
         try {
-            System.exit(run(args));
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            System.err.println("addernet: " + e.getMessage());
-            System.exit(2);
-        } catch (Exception e) {
-            System.err.println("addernet: " + e);
-            e.printStackTrace();
-            System.exit(1);
+            return run(args);
+        } catch (Throwable e) {
+            boolean usage = e instanceof IllegalArgumentException && String.valueOf(e.getMessage()).contains("usage:");
+            String m = describe(e);
+            err.println("addernet: " + (usage ? m : m.lines().findFirst().orElse(m)));
+            if (debug()) e.printStackTrace(err);
+            return e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                    || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException ? 2 : 1;
         }
+    }
+
+    static boolean debug() {
+        return "1".equals(System.getenv("ADDERNET_DEBUG")) || Boolean.getBoolean("addernet.debug");
+    }
+
+    /** The message of a failure, from the innermost cause that has one if the outer one says nothing. */
+    static String describe(Throwable e) {
+        Throwable t = e;
+        while ((t.getMessage() == null || t.getMessage().isBlank()
+                || (t.getCause() != null && t.getMessage().equals(t.getCause().toString()))) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        if (t instanceof OutOfMemoryError) return "out of memory (" + t.getMessage() + "): give the JVM more heap (-Xmx) or use a smaller batch_size";
+        String m = t.getMessage();
+        if (m == null || m.isBlank()) return t.getClass().getName();
+        return t instanceof java.nio.file.FileSystemException ? RunFiles.oneLine(t) : m;
     }
 
     static int run(String[] args) throws Exception {
@@ -115,8 +148,8 @@ public final class Main {
     }
 
     static void train(String[] args) throws Exception {
-        String config = null, out = null, master = null;
-        boolean resume = false, single = false;
+        String config = null, out = null, master = null, resumeFrom = null;
+        boolean resume = false, single = false, overwrite = false;
         List<String> overrides = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -126,6 +159,8 @@ public final class Main {
                 case "--master" -> master = value(args, ++i, a);
                 case "--single-process" -> single = true;
                 case "--resume" -> resume = true;
+                case "--resume-from" -> resumeFrom = value(args, ++i, a);
+                case "--overwrite" -> overwrite = true;
                 default -> {
                     if (a.startsWith("--") || !a.contains("=")) throw new IllegalArgumentException("unknown train option '" + a + "'\n" + USAGE);
                     overrides.add(a);
@@ -134,23 +169,33 @@ public final class Main {
         }
         if (out == null) throw new IllegalArgumentException("train needs --out DIR\n" + USAGE);
         if (single && master != null) throw new IllegalArgumentException("--single-process and --master exclude each other");
-        Config cfg = Config.load(config == null ? null : Path.of(config), overrides);
+        if (resume && resumeFrom != null) throw new IllegalArgumentException("--resume and --resume-from exclude each other");
+        Path configFile = config == null ? null : Path.of(config);
+        Config cfg = Config.load(configFile, overrides);
         Recipe recipe = new Recipe(cfg);
-        System.out.println("config: " + cfg.asMap());
+        System.out.println("config: " + cfg.redacted());
+        // The output folder first: unwritable, a file, or holding another run fails now, not after an epoch.
+        RunFiles files = single ? RunFiles.local(Path.of(out)) : new FsStore(LoadedCheckpoint.bootstrapHadoopConf(configFile, overrides), out);
+        Checkpoints.prepareRunFolder(files, resume || resumeFrom != null, overwrite, System.out);
         Trainer.EpochMetrics m;
         if (single) {
-            try (SingleProcess run = new SingleProcess(recipe, RunFiles.local(Path.of(out)), System.out)) {
-                if (resume) run.trainer().resume();
+            try (SingleProcess run = new SingleProcess(recipe, files, System.out)) {
+                resume(run.trainer(), resume, resumeFrom);
                 m = run.trainer().run();
             }
         } else {
             try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(cfg, master)).getOrCreate();
                  SparkJob job = new SparkJob(recipe, spark, out, System.out)) {
-                if (resume) job.trainer().resume();
+                resume(job.trainer(), resume, resumeFrom);
                 m = job.trainer().run();
             }
         }
         if (m != null) System.out.println("final: " + m.toJson());
+    }
+
+    private static void resume(Trainer t, boolean resume, String from) throws java.io.IOException {
+        if (resume) t.resume();
+        else if (from != null) t.resumeFrom(from);
     }
 
     /** Options shared by {@code evaluate} and {@code predict}. */

@@ -19,7 +19,8 @@ import org.addernet.model.Checkpoint;
 import org.addernet.model.Model;
 import org.addernet.train.Config;
 import org.addernet.train.Recipe;
-import org.addernet.train.Trainer;
+import org.addernet.train.Checkpoints;
+import org.addernet.train.FiniteCheck;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -67,7 +68,7 @@ public final class LoadedCheckpoint {
     }
 
     /**
-     * Reads {@code checkpoint} (a file, or a run folder holding {@code checkpoint.ckpt}) and rebuilds its
+     * Reads {@code checkpoint} (a file, or a run folder: its newest checkpoint that verifies) and rebuilds its
      * recipe: recorded keys, then {@code configFile} (may be null), then {@code overrides}; unknown keys in the
      * latter two are errors. The model named by the recipe must be the checkpoint's, tensor for tensor.
      */
@@ -75,13 +76,21 @@ public final class LoadedCheckpoint {
                                         Configuration hadoop) throws IOException {
         Path p = new Path(checkpoint);
         FileSystem fs = p.getFileSystem(hadoop);
-        if (fs.exists(p) && fs.getFileStatus(p).isDirectory()) p = new Path(p, Trainer.CHECKPOINT);
-        if (!fs.exists(p)) throw new IllegalArgumentException("checkpoint not found: " + p);
-        // Qualified (file:/..., hdfs://...), so reports and the default output folder do not depend on the cwd.
-        String where = fs.makeQualified(p).toString();
+        String where;
         Checkpoint ckpt;
-        try (InputStream in = fs.open(p)) {
-            ckpt = Checkpoint.read(in, where);
+        if (fs.exists(p) && fs.getFileStatus(p).isDirectory()) {
+            // A run folder: its newest checkpoint that verifies (Trainer's --resume rule).
+            Checkpoints.Found f = Checkpoints.newestValid(new FsStore(hadoop, fs.makeQualified(p).toString()), System.out);
+            if (f == null) throw new IllegalArgumentException("no checkpoint in " + p + " (expected " + Checkpoints.FOLDER + "/ckpt-*.ckpt)");
+            where = f.where();
+            ckpt = f.checkpoint();
+        } else {
+            if (!fs.exists(p)) throw new IllegalArgumentException("checkpoint not found: " + p);
+            // Qualified (file:/..., hdfs://...), so reports and the default output folder do not depend on the cwd.
+            where = fs.makeQualified(p).toString();
+            try (InputStream in = fs.open(p)) {
+                ckpt = Checkpoint.read(in, where);
+            }
         }
         Map<String, String> meta = ckpt.meta();
 
@@ -124,6 +133,9 @@ public final class LoadedCheckpoint {
             Model model = recipe.model(engine, classes);
             ckpt.restoreInto(model, where);
             Params params = model.params();
+            // A diverged run's weights give meaningless accuracies ("top-5 100%" from NaN logits): refuse them.
+            String poisoned = FiniteCheck.firstNonFinite(params);
+            if (poisoned != null) throw new IOException(where + " holds non-finite values (first in " + poisoned + "): a diverged run; it cannot be evaluated");
             Weights w = Weights.snapshot(params.data, params.buffers);
             return new LoadedCheckpoint(where, meta, recipe, expected, List.copyOf(ignored), classes, w);
         }

@@ -53,7 +53,8 @@ public final class Config {
             new Key("train_limit", "0", "use only the first N training samples (0 = all; imagenet: N spread evenly over the ids); for quick runs"),
             new Key("test_limit", "0", "evaluate on only the first N test samples (0 = all; imagenet: spread evenly)"),
             new Key("log_every", "50", "print a progress line every N steps"),
-            new Key("checkpoint", "true", "write DIR/checkpoint.ckpt after every epoch"),
+            new Key("checkpoint", "true", "write a checkpoint DIR/checkpoints/ckpt-e<E>-s<S>.ckpt after every epoch"),
+            new Key("keep_checkpoints", "3", "keep the newest N checkpoints (>= 1); older ones are deleted once a newer one is complete"),
             new Key("max_steps", "0", "stop after this many steps in this invocation, with a checkpoint, to continue later with --resume (0 = run to the end)"),
             new Key("checkpoint_every_steps", "0", "Spark job: also checkpoint every N steps inside an epoch (0 = only at epoch ends)"),
             new Key("workers", "0", "Spark job: data-parallel workers W = partitions of the cached dataset (0 = Spark's default parallelism)"),
@@ -163,8 +164,25 @@ public final class Config {
         return r;
     }
 
-    /** All resolved values, defaults included, in key order (stored in checkpoints and printed at start). */
+    /** All resolved values, defaults included, in key order (what the run uses; may hold secrets). */
     public Map<String, String> asMap() {
         return new TreeMap<>(values);
+    }
+
+    /** What stands in for a secret value wherever a recipe is printed or stored. */
+    public static final String REDACTED = "<redacted>";
+    private static final java.util.regex.Pattern SECRET =
+            java.util.regex.Pattern.compile("secret|password|passwd|token|credential|access[._-]?key|private[._-]?key");
+
+    /** Whether a key's value is a secret (e.g. {@code spark.hadoop.fs.s3a.secret.key}): never printed nor stored. */
+    public static boolean isSecret(String key) {
+        return SECRET.matcher(key.toLowerCase(java.util.Locale.ROOT)).find();
+    }
+
+    /** {@link #asMap} with secret values replaced by {@link #REDACTED}: what logs, metrics and checkpoints get. */
+    public Map<String, String> redacted() {
+        Map<String, String> r = new TreeMap<>(values);
+        for (Map.Entry<String, String> e : r.entrySet()) if (isSecret(e.getKey())) e.setValue(REDACTED);
+        return r;
     }
 }

@@ -5,6 +5,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.addernet.data.BatchAssembler;
 import org.addernet.data.Datasets;
 import org.addernet.data.EncodedImages;
@@ -94,9 +95,58 @@ public final class Recipe {
         this.maxSteps = cfg.getInt("max_steps");
         if (maxSteps < 0) throw new IllegalArgumentException("config key 'max_steps' must be >= 0");
         // Validated here so that a bad value fails before any data is read.
+        validateRanges(cfg);
         new LrSchedule(cfg.get("lr_schedule"), cfg.getDouble("lr"), epochs, 1, cfg.getInts("lr_milestones"),
                 cfg.getDouble("lr_gamma"), cfg.getInt("warmup_epochs"));
         sgd(1);
+    }
+
+    /** Storage levels Spark's {@code StorageLevel.fromString} knows (checked here, before Spark starts). */
+    static final java.util.Set<String> STORAGE_LEVELS = java.util.Set.of("NONE", "DISK_ONLY", "DISK_ONLY_2", "DISK_ONLY_3",
+            "MEMORY_ONLY", "MEMORY_ONLY_2", "MEMORY_ONLY_SER", "MEMORY_ONLY_SER_2", "MEMORY_AND_DISK", "MEMORY_AND_DISK_2",
+            "MEMORY_AND_DISK_SER", "MEMORY_AND_DISK_SER_2", "OFF_HEAP");
+    private static final java.util.regex.Pattern SIZE = java.util.regex.Pattern.compile("[0-9]+\\s*([kmgtp]i?b?|b)?",
+            java.util.regex.Pattern.CASE_INSENSITIVE);
+
+    /** Range checks of the numeric and enumerated keys, each error naming its key and the value given. */
+    private static void validateRanges(Config cfg) {
+        double lr = cfg.getDouble("lr");
+        if (lr <= 0) throw new IllegalArgumentException("config key 'lr' must be > 0, got " + cfg.get("lr"));
+        if (cfg.getDouble("momentum") < 0) throw new IllegalArgumentException("config key 'momentum' must be >= 0, got " + cfg.get("momentum"));
+        if (cfg.getDouble("weight_decay") < 0) {
+            throw new IllegalArgumentException("config key 'weight_decay' must be >= 0, got " + cfg.get("weight_decay"));
+        }
+        if (cfg.getDouble("eta") <= 0) throw new IllegalArgumentException("config key 'eta' must be > 0, got " + cfg.get("eta"));
+        if (cfg.getDouble("lr_gamma") <= 0) throw new IllegalArgumentException("config key 'lr_gamma' must be > 0, got " + cfg.get("lr_gamma"));
+        if (cfg.getBoolean("nesterov") && cfg.getDouble("momentum") == 0) {
+            throw new IllegalArgumentException("config key 'nesterov': Nesterov momentum needs momentum > 0");
+        }
+        int warm = cfg.getInt("warmup_epochs"), epochs = cfg.getInt("epochs");
+        if (warm < 0 || warm > epochs) {
+            throw new IllegalArgumentException("config key 'warmup_epochs' must be in [0, epochs=" + epochs + "], got " + warm);
+        }
+        for (int m : cfg.getInts("lr_milestones")) {
+            if (m < 1) throw new IllegalArgumentException("config key 'lr_milestones' must hold epochs >= 1, got '" + cfg.get("lr_milestones") + "'");
+        }
+        for (String k : new String[] {"train_limit", "test_limit", "threads"}) {
+            if (cfg.getInt(k) < 0) throw new IllegalArgumentException("config key '" + k + "' must be >= 0, got " + cfg.get(k));
+        }
+        for (String k : new String[] {"keep_checkpoints", "emulate_workers", "tree_depth"}) {
+            if (cfg.getInt(k) < 1) throw new IllegalArgumentException("config key '" + k + "' must be >= 1, got " + cfg.get(k));
+        }
+        String level = cfg.get("image_cache");
+        if (!STORAGE_LEVELS.contains(level)) {
+            throw new IllegalArgumentException("config key 'image_cache': unknown storage level '" + level
+                    + "' (e.g. MEMORY_AND_DISK_SER, MEMORY_AND_DISK, MEMORY_ONLY, DISK_ONLY)");
+        }
+        // Spark reports a malformed size deep in its startup without naming the key.
+        for (Map.Entry<String, String> e : cfg.sparkSettings().entrySet()) {
+            String k = e.getKey();
+            if ((k.endsWith(".memory") || k.endsWith(".memoryOverhead") || k.endsWith("maxResultSize") || k.endsWith("buffer.max"))
+                    && !SIZE.matcher(e.getValue()).matches()) {
+                throw new IllegalArgumentException("config key '" + k + "' must be a size such as 512m or 4g, got '" + e.getValue() + "'");
+            }
+        }
     }
 
     private static int positive(Config cfg, String key) {

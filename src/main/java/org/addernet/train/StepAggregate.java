@@ -70,20 +70,31 @@ public final class StepAggregate implements java.io.Serializable {
     }
 
     /**
-     * The driver's update: gradient and BN statistics into the model, a check that the loss is finite (before
-     * any weight changes, so a diverged step never reaches a checkpoint), the optimizer step, and the step count.
-     * {@code perWorkerScaled}: the workers already scaled their adder gradients.
+     * The driver's update: gradient and BN statistics into the model, the optimizer step, and the step count. A
+     * non-finite loss, gradient or BN statistic stops the run before any weight changes, and a non-finite weight or
+     * momentum produced by the update is undone before it stops the run ({@link FiniteCheck}), so a diverged step
+     * never reaches a checkpoint. {@code perWorkerScaled}: the workers already scaled their adder gradients.
+     * {@code at} names the step ("epoch E step S"), {@code kept} what is left ("(the last checkpoint, F, is kept)").
      */
-    public void apply(Model model, Sgd sgd, double lr, boolean perWorkerScaled, String where) {
-        if (grad == null || count == 0) throw new IllegalStateException("empty global batch at " + where);
-        if (!Double.isFinite(lossSum)) {
-            throw new IllegalStateException("loss is " + lossSum + " at " + where + " (lr " + lr + "): training diverged");
-        }
+    public void apply(Model model, Sgd sgd, double lr, boolean perWorkerScaled, String at, String kept, FiniteCheck guard) {
+        if (grad == null || count == 0) throw new IllegalStateException("empty global batch at " + at);
         Params p = model.params();
-        System.arraycopy(grad, 0, p.grad, 0, grad.length);
-        for (int i = 0; i < weightedBuffers.length; i++) p.buffers[i] = (float) (weightedBuffers[i] / count);
-        if (perWorkerScaled) sgd.applyUpdate(p, lr);
-        else sgd.step(p, lr);
-        model.setNumBatchesTracked(model.numBatchesTracked() + 1);
+        if (!Double.isFinite(lossSum)) {
+            throw new FiniteCheck.NonFinite(FiniteCheck.message("loss (" + lossSum + ", lr " + lr + ")", at, null, kept));
+        }
+        FiniteCheck.check("gradient", grad, p.params(), at, kept);
+        FiniteCheck.check("BN statistics", weightedBuffers, p.bufferViews(), at, kept);
+        guard.guardedUpdate(model, sgd, () -> {
+            System.arraycopy(grad, 0, p.grad, 0, grad.length);
+            for (int i = 0; i < weightedBuffers.length; i++) p.buffers[i] = (float) (weightedBuffers[i] / count);
+            if (perWorkerScaled) sgd.applyUpdate(p, lr);
+            else sgd.step(p, lr);
+            model.setNumBatchesTracked(model.numBatchesTracked() + 1);
+        }, at, kept);
+    }
+
+    /** As above with {@code where} naming both the step and what is kept, and fresh scratch. */
+    public void apply(Model model, Sgd sgd, double lr, boolean perWorkerScaled, String where) {
+        apply(model, sgd, lr, perWorkerScaled, where, "", new FiniteCheck());
     }
 }

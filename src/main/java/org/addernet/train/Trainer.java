@@ -22,14 +22,13 @@ import org.addernet.model.Model;
  * Where the steps run is the runner's business: {@link SingleProcess} emulates W workers in this JVM, the Spark
  * job runs them as tasks.
  *
- * <p>Files in the run folder: {@code checkpoint.ckpt} (after every epoch, and every
- * {@code checkpoint_every_steps} steps), {@code metrics.jsonl} and {@code metrics.csv} (one line per epoch),
+ * <p>Files in the run folder: {@code checkpoints/ckpt-e<E>-s<S>.ckpt} (after every epoch, and every
+ * {@code checkpoint_every_steps} steps; the newest {@code keep_checkpoints} kept, see {@link Checkpoints}), {@code metrics.jsonl} and {@code metrics.csv} (one line per epoch),
  * {@code training-curves.png}, and for image folders {@code classes.txt} (written by the runners). A checkpoint
  * records the position (epoch, next step) and the epoch's running sums, so {@link #resume} continues exactly where
  * it was written.
  */
 public final class Trainer {
-    public static final String CHECKPOINT = "checkpoint.ckpt";
     /** Class names of an image dataset, one per line (line k = class k). */
     public static final String CLASSES = "classes.txt";
 
@@ -106,6 +105,10 @@ public final class Trainer {
     private int epoch, step;
     private double epochLoss, epochSeconds;
     private long epochCorrect, epochSeen;
+    /** The newest checkpoint written or resumed from (null: none yet), named in errors that stop the run. */
+    private String lastCheckpoint;
+    /** Scratch of the non-finite check, reused every step. */
+    private final FiniteCheck guard = new FiniteCheck();
 
     public Trainer(Recipe recipe, Model model, Sgd sgd, int stepsPerEpoch, StepRunner steps, Evaluator evaluator,
                    RunFiles files, PrintStream log) {
@@ -130,17 +133,42 @@ public final class Trainer {
         return schedule.lr(epoch, step);
     }
 
-    /** Continues from the run folder's checkpoint: weights, BN buffers, momentum, position, metrics so far. */
+    /**
+     * Continues from the run folder's newest checkpoint that verifies (weights, BN buffers, momentum, position,
+     * metrics so far); a newer torn or corrupt one is reported and skipped. A folder without any checkpoint (a crash
+     * before the first one) starts the run from the beginning, and says so: a crashed job can always be restarted
+     * with the same command plus {@code --resume}.
+     */
     public void resume() throws IOException {
-        String where = files.describe(CHECKPOINT);
-        Checkpoint c;
-        try (InputStream in = files.open(CHECKPOINT)) {
-            c = Checkpoint.read(in, where);
+        Checkpoints.Found f = Checkpoints.newestValid(files, log);
+        if (f == null) {
+            log.println("--resume: " + files.describe("") + " holds no checkpoint yet; starting the run from the beginning");
+            return;
         }
+        restore(f);
+    }
+
+    /** Continues from a given checkpoint: a name in the run folder, or a path/URI anywhere ({@code --resume-from}). */
+    public void resumeFrom(String checkpoint) throws IOException {
+        restore(Checkpoints.read(files, checkpoint));
+    }
+
+    private void restore(Checkpoints.Found f) throws IOException {
+        String where = f.where();
+        Checkpoint c = f.checkpoint();
+        Checkpoints.checkSameRecipe(c.meta(), recipe.config, where, log);
         c.restoreInto(model, where);
         Checkpoint.Entry mom = c.tensors().get(Checkpoint.MOMENTUM);
         if (mom == null) throw new IOException(where + " has no optimizer state");
         Map<String, String> meta = c.meta();
+        String previousSteps = meta.get("steps_per_epoch");
+        if (previousSteps != null && Integer.parseInt(previousSteps) != stepsPerEpoch) {
+            throw new IllegalArgumentException(where + " was written with " + previousSteps + " steps per epoch, this run has "
+                    + stepsPerEpoch + ": resume with the same dataset, batch_size and workers");
+        }
+        String poisoned = FiniteCheck.firstNonFinite(model.params());
+        if (poisoned == null) poisoned = FiniteCheck.firstNonFinite(mom.values(), model.params().params());
+        if (poisoned != null) throw new IOException(where + " holds non-finite values (first in " + poisoned + "): it cannot be resumed");
         sgd.restore(mom.values(), Long.parseLong(meta.getOrDefault("optimizer_steps", "0")));
         epoch = Integer.parseInt(meta.getOrDefault("epoch", "0"));
         step = Integer.parseInt(meta.getOrDefault("step", "0"));
@@ -148,12 +176,10 @@ public final class Trainer {
         epochCorrect = Long.parseLong(meta.getOrDefault("epoch_correct", "0"));
         epochSeen = Long.parseLong(meta.getOrDefault("epoch_seen", "0"));
         epochSeconds = Double.parseDouble(meta.getOrDefault("epoch_seconds", "0"));
-        String previousSteps = meta.get("steps_per_epoch");
-        if (previousSteps != null && Integer.parseInt(previousSteps) != stepsPerEpoch) {
-            throw new IllegalArgumentException(where + " was written with " + previousSteps + " steps per epoch, this run has "
-                    + stepsPerEpoch + ": resume with the same dataset, batch_size and workers");
-        }
         history.clear();
+        // metrics.jsonl may be ahead of the checkpoint (it is written first at an epoch's end, and a corrupt newest
+        // checkpoint may have been skipped): only the epochs the checkpoint has completed are kept, so each epoch
+        // appears once when the run goes on.
         if (files.exists("metrics.jsonl")) {
             try (InputStream in = files.open("metrics.jsonl")) {
                 for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
@@ -164,6 +190,7 @@ public final class Trainer {
                 }
             }
         }
+        lastCheckpoint = where;
         log.printf(Locale.ROOT, "resumed from %s at epoch %d step %d%n", where, epoch + 1, step);
     }
 
@@ -189,7 +216,7 @@ public final class Trainer {
                 lr = schedule.lr(epoch, step);
                 StepAggregate r = steps.run(epoch, step);
                 r.apply(model, sgd, lr, recipe.perWorkerScaling, String.format(Locale.ROOT,
-                        "epoch %d step %d (the last checkpoint, %s, is kept)", epoch + 1, step + 1, files.describe(CHECKPOINT)));
+                        "epoch %d step %d", epoch + 1, step + 1), keptNote(), guard);
                 epochLoss += r.lossSum();
                 epochCorrect += r.correct();
                 epochSeen += r.count();
@@ -244,7 +271,15 @@ public final class Trainer {
         files.writeText("metrics.csv", csv.toString());
     }
 
-    /** The model, optimizer and position, atomically into the run folder. */
+    /** What a stopped run leaves behind, for error messages: "(the last checkpoint, F, is kept)". */
+    private String keptNote() {
+        return lastCheckpoint == null ? "(no checkpoint written yet)" : "(the last checkpoint, " + lastCheckpoint + ", is kept)";
+    }
+
+    /**
+     * The model, optimizer and position into the run folder as {@code checkpoints/ckpt-e<E>-s<S>.ckpt}, complete
+     * before it is visible; then the oldest beyond {@code keep_checkpoints} are deleted.
+     */
     public void writeCheckpoint() throws IOException {
         Map<String, String> meta = new TreeMap<>();
         meta.put("epoch", Integer.toString(epoch));
@@ -255,9 +290,13 @@ public final class Trainer {
         meta.put("epoch_correct", Long.toString(epochCorrect));
         meta.put("epoch_seen", Long.toString(epochSeen));
         meta.put("epoch_seconds", Double.toString(epochSeconds));
-        for (Map.Entry<String, String> e : recipe.config.asMap().entrySet()) meta.put("config." + e.getKey(), e.getValue());
+        // Secrets (an S3 key among the spark.* settings) are never written.
+        for (Map.Entry<String, String> e : recipe.config.redacted().entrySet()) meta.put("config." + e.getKey(), e.getValue());
         Checkpoint c = Checkpoint.of(model, sgd.momentumBuffer(), meta);
-        files.writeAtomic(CHECKPOINT, c::write);
+        String name = Checkpoints.name(epoch, step);
+        files.writeAtomic(name, c::write);
+        lastCheckpoint = files.describe(name);
+        Checkpoints.prune(files, recipe.config.getInt("keep_checkpoints"));
     }
 
     static String formatSeconds(double s) {

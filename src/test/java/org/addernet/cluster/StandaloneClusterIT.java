@@ -115,7 +115,7 @@ class StandaloneClusterIT {
         }
         assertEquals(0, p.exitValue(), () -> "local[2] run failed:\n" + tail(work.resolve("runs/local.err"), 40));
         System.out.printf(Locale.ROOT, "[cluster-it] local[2] run: %.1f s; %s%n", seconds(t0), finalLine(work.resolve("runs/local.out")));
-        reference = out.resolve("checkpoint.ckpt");
+        reference = out.resolve(org.addernet.train.Checkpoints.newest(org.addernet.train.RunFiles.local(out)));
         return reference;
     }
 
@@ -224,8 +224,9 @@ class StandaloneClusterIT {
         if (kill) assertTrue(killed, "the run ended before step " + KILL_AFTER_STEP + " of epoch 1: no executor was killed; see " + stdout);
         assertEquals(0, p.waitFor(), () -> name + " run failed (exit " + p.exitValue() + "); driver log " + err + ":\n" + tail(err, 60));
         System.out.printf(Locale.ROOT, "[cluster-it] %s run: %.1f s; %s%n", name, seconds(t0), finalLine(stdout));
-        Path ckpt = out.resolve("checkpoint.ckpt");
-        assertTrue(Files.exists(ckpt), "no checkpoint in " + out);
+        String newest = org.addernet.train.Checkpoints.newest(org.addernet.train.RunFiles.local(out));
+        assertTrue(newest != null, "no checkpoint in " + out);
+        Path ckpt = out.resolve(newest);
         return ckpt;
     }
 

@@ -44,12 +44,12 @@ class EvaluateJobTest {
                 "threads=1", "log_every=1000", "seed=7", "train_limit=600", "test_limit=100", "epochs=2");
     }
 
-    /** Trains 2 epochs on 600 samples in one process and leaves {@code dir/checkpoint.ckpt}. */
+    /** Trains 2 epochs on 600 samples in one process and leaves its last checkpoint, {@code dir/checkpoints/ckpt-e0002-s000000.ckpt}. */
     static Path train(Path dir) throws Exception {
         try (SingleProcess sp = new SingleProcess(new Recipe(Config.load(null, trainingKeys())), RunFiles.local(dir), SparkJobTest.QUIET)) {
             sp.trainer().run();
         }
-        Path c = dir.resolve("checkpoint.ckpt");
+        Path c = dir.resolve("checkpoints/ckpt-e0002-s000000.ckpt");
         assertTrue(Files.isRegularFile(c));
         return c;
     }
@@ -145,7 +145,7 @@ class EvaluateJobTest {
     void defaultOutputIsNextToTheCheckpointAndAFolderFindsItsCheckpoint() throws Exception {
         // A run folder instead of the file, and the default partitioning (Spark's default parallelism).
         LoadedCheckpoint ckpt = LoadedCheckpoint.read(run.toString(), null, List.of(), hadoop());
-        assertTrue(ckpt.path.endsWith("checkpoint.ckpt"), ckpt.path);
+        assertTrue(ckpt.path.endsWith("checkpoints/ckpt-e0002-s000000.ckpt"), ckpt.path);
         EvaluateJob.Result r = EvaluateJob.run(LocalSpark.get(), ckpt, "test", null, SparkJobTest.QUIET);
         assertEquals(LocalSpark.get().sparkContext().defaultParallelism(), r.workers());
         String json = Files.readString(run.resolve("evaluation/evaluation.json"));

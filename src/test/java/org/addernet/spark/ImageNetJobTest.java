@@ -124,6 +124,6 @@ class ImageNetJobTest {
                 () -> train(recipe("max_bad_images=0"), tmp.resolve("run-strict"), new ByteArrayOutputStream()));
         assertTrue(e.getMessage().contains("zz_truncated.JPEG"), e.getMessage());
         assertTrue(e.getMessage().contains("max_bad_images=0"), e.getMessage());
-        assertFalse(Files.exists(tmp.resolve("run-strict/checkpoint.ckpt")));
+        assertFalse(Files.exists(tmp.resolve("run-strict/checkpoints")));
     }
 }

@@ -72,7 +72,7 @@ class SparkJobTest {
         // The contract is rel err <= 1e-4; summing in the same TreeOrder with the same thread count makes it exact.
         assertArrayEquals(single, spark, "weights");
         assertArrayEquals(singleBuffers, sparkBuffers, "BN running statistics");
-        assertTrue(Files.isRegularFile(tmp.resolve("spark/checkpoint.ckpt")));
+        assertTrue(Files.isRegularFile(tmp.resolve("spark/checkpoints/ckpt-e0002-s000000.ckpt")));
         assertTrue(Files.isRegularFile(tmp.resolve("spark/training-curves.png")));
         assertEquals(3, Files.readAllLines(tmp.resolve("spark/metrics.csv")).size());
     }

@@ -65,7 +65,11 @@ class TrainerTest {
         for (String key : new String[] {"epoch", "train_loss", "test_acc", "images_per_s", "seconds"}) {
             assertTrue(lines.get(0).contains("\"" + key + "\":"), "metrics line has " + key + ": " + lines.get(0));
         }
-        assertTrue(Files.isRegularFile(out.resolve("checkpoint.ckpt")));
+        // One checkpoint per epoch, the newest keep_checkpoints=3 kept.
+        try (var s = Files.list(out.resolve("checkpoints"))) {
+            assertEquals(List.of("ckpt-e0002-s000000.ckpt", "ckpt-e0003-s000000.ckpt", "ckpt-e0004-s000000.ckpt"),
+                    s.map(p -> p.getFileName().toString()).sorted().toList());
+        }
         assertTrue(Files.size(out.resolve("training-curves.png")) > 1000);
         assertEquals(5, Files.readAllLines(out.resolve("metrics.csv")).size(), "header and one line per epoch");
         assertTrue(log.toString(StandardCharsets.UTF_8).contains("epoch 4/4"));
@@ -89,10 +93,10 @@ class TrainerTest {
             t.trainer().run();
             straight = t.trainer().model().params().data.clone();
         }
-        try (SingleProcess t = run(config("epochs=1", "train_limit=300", "test_limit=100", "lr_schedule=constant"), b, QUIET)) {
+        // Stopped mid-epoch 2 (6 steps per epoch), then resumed in a new trainer.
+        try (SingleProcess t = run(config("epochs=2", "train_limit=300", "test_limit=100", "max_steps=8"), b, QUIET)) {
             t.trainer().run();
         }
-        // The first run used a cosine over 2 epochs; epoch 0 of that is lr0, the same as a constant schedule.
         try (SingleProcess t = run(config("epochs=2", "train_limit=300", "test_limit=100"), b, QUIET)) {
             t.trainer().resume();
             t.trainer().run();
