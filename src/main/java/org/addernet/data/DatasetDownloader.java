@@ -13,6 +13,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Finds a dataset's files, or fetches them from the official hosts.
@@ -25,21 +26,47 @@ import java.util.List;
  * <p>Every file is written under a temporary name in its final directory and renamed when complete, so
  * an interrupted download leaves no file that looks finished. CIFAR archives are downloaded the same way,
  * extracted by {@link TarExtractor}, and deleted once extracted (an archive the user put there is kept).
- * No checksums are verified; the readers' format checks (magic, sizes, label range) catch a wrong or
- * damaged file when it is read.
+ * Every downloaded file is checked against its published MD5 (torchvision's for MNIST and Fashion-MNIST, the
+ * CIFAR page's for the binary archives) before it gets its final name; a mismatch deletes it and says so. Files a
+ * user put in the data directory are taken as they are (the readers' format checks still apply). All hosts are
+ * https (Fashion-MNIST from its GitHub repository, which holds the published files; its S3 website is http only).
  */
 public final class DatasetDownloader {
     /** Where the Debian package {@value #DEBIAN_FASHION_MNIST_PACKAGE} installs the gzip IDX files. */
     public static final Path DEBIAN_FASHION_MNIST = Path.of("/usr/share/datasets/fashion-mnist");
     public static final String DEBIAN_FASHION_MNIST_PACKAGE = "dataset-fashion-mnist";
 
-    static final String FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
+    static final String FASHION_MNIST_URL = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/";
     static final String MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/";
     static final String CIFAR_URL = "https://www.cs.toronto.edu/~kriz/";
     static final String CIFAR10_ARCHIVE = "cifar-10-binary.tar.gz";
     static final String CIFAR100_ARCHIVE = "cifar-100-binary.tar.gz";
 
     private DatasetDownloader() {
+    }
+
+    /** Published MD5 of every file we download, by file name (torchvision's datasets/mnist.py; the CIFAR page). */
+    static final Map<String, String> MNIST_MD5 = Map.of(
+            "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c");
+    static final Map<String, String> FASHION_MNIST_MD5 = Map.of(
+            "train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310");
+    static final Map<String, String> CIFAR_MD5 = Map.of(
+            CIFAR10_ARCHIVE, "c32a1d4ab5d03f1284b67883e8d87530",
+            CIFAR100_ARCHIVE, "03b5dce01913d631647c71ecec9e9cb8");
+
+    /** The published MD5s of {@code name}'s files. */
+    static Map<String, String> publishedMd5(String name) {
+        return switch (Datasets.spec(name).name()) {
+            case Datasets.MNIST -> MNIST_MD5;
+            case Datasets.FASHION_MNIST -> FASHION_MNIST_MD5;
+            default -> CIFAR_MD5;
+        };
     }
 
     /** The official base URL of {@code name}'s files. */
@@ -99,12 +126,27 @@ public final class DatasetDownloader {
 
     // debianDir is a parameter only so that tests can pretend the package is not installed.
     static Path resolve(String name, Path dataDir, String baseUrl, Path debianDir) throws IOException {
+        return resolve(name, dataDir, baseUrl, debianDir, publishedMd5(name));
+    }
+
+    static Path resolve(String name, Path dataDir, String baseUrl, Path debianDir, Map<String, String> md5) throws IOException {
         String n = Datasets.spec(name).name();
         if (isPresent(n, dataDir)) return dataDir;
         boolean fashion = n.equals(Datasets.FASHION_MNIST);
-        if (fashion && isPresent(n, debianDir)) return debianDir;
+        // Only an absent or empty data_dir falls back to the system copy: a folder holding part of the files is a
+        // mistake to report, not a reason to train on other data.
+        boolean empty = !Files.isDirectory(dataDir);
+        if (!empty) {
+            try (var files = Files.list(dataDir)) {
+                empty = files.findAny().isEmpty();
+            }
+        }
+        if (fashion && empty && isPresent(n, debianDir)) {
+            System.out.println("data: " + dataDir.toAbsolutePath() + " does not hold " + n + "; reading the Debian package's copy in " + debianDir);
+            return debianDir;
+        }
         try {
-            download(n, dataDir, baseUrl);
+            download(n, dataDir, baseUrl, md5);
             return dataDir;
         } catch (IOException | RuntimeException e) {
             String alt = fashion
@@ -129,9 +171,36 @@ public final class DatasetDownloader {
      * {@code dataDir} (giving {@code cifar-10-batches-bin/} or {@code cifar-100-binary/}).
      */
     public static void download(String name, Path dataDir, String baseUrl) throws IOException {
+        download(name, dataDir, baseUrl, publishedMd5(name));
+    }
+
+    /** As above, checking each file against {@code md5} (by file name; tests serve other files). */
+    static void download(String name, Path dataDir, String baseUrl, Map<String, String> md5) throws IOException {
         String n = Datasets.spec(name).name();
-        Files.createDirectories(dataDir);
         if (isPresent(n, dataDir)) return;
+        // A failed download leaves no folder behind that was not there before.
+        Path created = null;
+        for (Path p = dataDir.toAbsolutePath(); p != null && !Files.exists(p); p = p.getParent()) created = p;
+        Files.createDirectories(dataDir);
+        try {
+            fetchAll(n, dataDir, baseUrl, md5);
+        } catch (IOException | RuntimeException e) {
+            if (created != null) deleteEmptyFolders(dataDir.toAbsolutePath(), created);
+            throw e;
+        }
+    }
+
+    private static void deleteEmptyFolders(Path from, Path upTo) {
+        for (Path p = from; p != null && p.startsWith(upTo); p = p.getParent()) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException notEmpty) {
+                return;
+            }
+        }
+    }
+
+    private static void fetchAll(String n, Path dataDir, String baseUrl, Map<String, String> md5) throws IOException {
         HttpClient client = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .followRedirects(HttpClient.Redirect.NORMAL)
@@ -143,13 +212,13 @@ public final class DatasetDownloader {
                 String file = url.substring(url.lastIndexOf('/') + 1);
                 String base = file.substring(0, file.length() - ".gz".length());
                 if (Files.isRegularFile(dataDir.resolve(file)) || Files.isRegularFile(dataDir.resolve(base))) continue;
-                fetch(client, url, dataDir.resolve(file));
+                fetch(client, url, dataDir.resolve(file), md5.get(file));
             }
         } else {
             String url = urls.get(0);
             Path archive = dataDir.resolve(url.substring(url.lastIndexOf('/') + 1));
             boolean ours = !Files.isRegularFile(archive);
-            if (ours) fetch(client, url, archive);
+            if (ours) fetch(client, url, archive, md5.get(archive.getFileName().toString()));
             TarExtractor.extract(archive, dataDir);
             if (!isPresent(n, dataDir)) {
                 throw new IOException(archive + ": extracted, but " + dataDir + " still lacks the " + n
@@ -161,7 +230,8 @@ public final class DatasetDownloader {
     }
 
     // GET url into a temporary file beside target, check it looks like gzip, then rename it into place.
-    private static void fetch(HttpClient client, String url, Path target) throws IOException {
+    private static void fetch(HttpClient client, String url, Path target, String md5) throws IOException {
+        if (md5 == null) throw new IllegalStateException("no published MD5 for " + url);
         Path tmp = Files.createTempFile(target.toAbsolutePath().getParent(), "." + target.getFileName(), ".part");
         try {
             System.err.println("downloading " + url + " -> " + target);
@@ -183,10 +253,28 @@ public final class DatasetDownloader {
                     throw new IOException(url + " did not return a gzip file (" + Files.size(tmp) + " bytes)");
                 }
             }
+            String got = md5Of(tmp);
+            if (!got.equalsIgnoreCase(md5)) {
+                throw new IOException(url + ": MD5 " + got + " differs from the published " + md5 + " (damaged or not the official file); the download was deleted");
+            }
             moveAtomically(tmp, target);
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    static String md5Of(Path file) throws IOException {
+        java.security.MessageDigest d;
+        try {
+            d = java.security.MessageDigest.getInstance("MD5");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buf = new byte[1 << 16];
+            for (int r; (r = in.read(buf)) > 0; ) d.update(buf, 0, r);
+        }
+        return java.util.HexFormat.of().formatHex(d.digest());
     }
 
     /** Renames {@code tmp} to {@code target} atomically where the file system can, replacing it. */

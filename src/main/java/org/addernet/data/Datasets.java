@@ -96,6 +96,9 @@ public final class Datasets {
 
     /** {@link DatasetDownloader#resolve} then {@link #load}: what a user running "train on X" expects. */
     public static ImageDataset open(String name, Path dataDir, boolean train) throws IOException {
-        return load(name, DatasetDownloader.resolve(name, dataDir), train);
+        Path dir = DatasetDownloader.resolve(name, dataDir);
+        // What a run reads is always said: a silent fallback to another copy must not go unnoticed.
+        System.out.println("data: " + spec(name).name() + " " + (train ? "training" : "test") + " split from " + dir.toAbsolutePath());
+        return load(name, dir, train);
     }
 }

@@ -124,7 +124,15 @@ public final class ImageFolder {
         checkClasses(trainClasses, present, splitDir);
         List<String> dirs = new ArrayList<>();
         for (String c : trainClasses) dirs.add(present.contains(c) ? new Path(splitDir, c).toString() : null);
-        return number(trainClasses, lister.list(dirs), splitDir);
+        List<List<String>> perClass = lister.list(dirs);
+        // An empty class folder would silently become a class no sample teaches (torchvision refuses it too).
+        for (int c = 0; c < dirs.size(); c++) {
+            if (dirs.get(c) != null && perClass.get(c).isEmpty()) {
+                throw new DataFormatException(dirs.get(c) + ": class folder holds no image files (" + String.join(", ", EXTENSIONS)
+                        + "): add images or remove the folder");
+            }
+        }
+        return number(trainClasses, perClass, splitDir);
     }
 
     /** The bytes of one file; an error naming it when it cannot be read or is larger than 2 GB. */
