@@ -93,7 +93,8 @@ public final class Main {
             err.println("addernet: " + (usage ? m : m.lines().findFirst().orElse(m)));
             if (debug()) e.printStackTrace(err);
             return e instanceof IllegalArgumentException || e instanceof IllegalStateException
-                    || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException ? 2 : 1;
+                    || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException
+                    || e instanceof org.addernet.data.DataFormatException ? 2 : 1;
         }
     }
 

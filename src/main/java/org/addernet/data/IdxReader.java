@@ -49,6 +49,10 @@ public final class IdxReader {
                 name + " " + (train ? "training" : "test") + " labels");
         Images images = readImages(imagesFile);
         int[] labels = readLabels(labelsFile, MNIST_CLASSES);
+        // MNIST and Fashion-MNIST are 28x28; other sizes would only fail later, inside the model, naming no file.
+        if (images.rows() != 28 || images.cols() != 28) {
+            throw new DataFormatException(imagesFile + ": images are " + images.rows() + "x" + images.cols() + ", " + name + " images are 28x28");
+        }
         if (labels.length != images.count()) {
             throw new DataFormatException("image/label count mismatch: " + imagesFile + " holds " + images.count()
                     + " images but " + labelsFile + " holds " + labels.length + " labels");

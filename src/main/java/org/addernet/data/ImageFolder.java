@@ -182,10 +182,12 @@ public final class ImageFolder {
     /** Reports every skipped image ("path: problem") to {@code log}; more than {@code limit} of them is an error listing them. */
     public static void checkRejected(List<String> rejected, int limit, String where, PrintStream log) {
         if (rejected.size() > limit) {
+            // One line (the CLI prints one): the first few here, every one in the log.
+            for (String r : rejected) log.println("unreadable image " + r);
             StringBuilder b = new StringBuilder(where + ": " + rejected.size() + " unreadable image" + (rejected.size() > 1 ? "s" : "")
-                    + " (max_bad_images=" + limit + "):");
-            for (int i = 0; i < Math.min(20, rejected.size()); i++) b.append("\n  ").append(rejected.get(i));
-            if (rejected.size() > 20) b.append("\n  ... and ").append(rejected.size() - 20).append(" more");
+                    + " (max_bad_images=" + limit + "): ");
+            for (int i = 0; i < Math.min(3, rejected.size()); i++) b.append(i > 0 ? "; " : "").append(rejected.get(i).replace('\n', ' '));
+            if (rejected.size() > 3) b.append("; and ").append(rejected.size() - 3).append(" more (listed above)");
             throw new DataFormatException(b.toString());
         }
         for (String r : rejected) log.println("skipping unreadable image " + r);

@@ -31,7 +31,7 @@ public final class ConvEngines {
                 yield vectorKernels();
             }
             case "scalar" -> new ScalarColumnKernels();
-            default -> throw new IllegalArgumentException("unknown kernels '" + kind + "' (auto, vector or scalar)");
+            default -> throw new IllegalArgumentException("config key 'kernels': unknown kernels '" + kind + "' (auto, vector or scalar)");
         };
         return new ColumnConvEngine(pool, kernels);
     }

@@ -15,7 +15,7 @@ public record LrSchedule(String kind, double lr0, int epochs, int stepsPerEpoch,
     public LrSchedule {
         switch (kind) {
             case "cosine", "cosine_step", "step", "constant" -> { }
-            default -> throw new IllegalArgumentException("unknown lr_schedule '" + kind + "'; known: cosine, cosine_step, step, constant");
+            default -> throw new IllegalArgumentException("config key 'lr_schedule': unknown schedule '" + kind + "'; known: cosine, cosine_step, step, constant");
         }
         if (epochs < 1 || stepsPerEpoch < 1) throw new IllegalArgumentException("epochs and steps per epoch must be >= 1");
         if (warmupEpochs < 0 || warmupEpochs > epochs) throw new IllegalArgumentException("warmup_epochs must be in [0, epochs]");

@@ -41,7 +41,11 @@ public final class Recipe {
 
     public Recipe(Config cfg) {
         this.config = cfg;
-        this.spec = Datasets.spec(cfg.get("dataset"));
+        try {
+            this.spec = Datasets.spec(cfg.get("dataset"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("config key 'dataset': " + e.getMessage());
+        }
         this.arch = cfg.get("model");
         if (!Models.ARCHS.contains(arch)) throw new IllegalArgumentException("config key 'model': unknown model '" + arch + "'; known: " + Models.ARCHS);
         String variant = cfg.get("variant");
