@@ -32,9 +32,11 @@ public final class EvaluateJob {
 
     private EvaluateJob() {}
 
-    /** Default output folder: {@code evaluation/} next to the checkpoint ({@code evaluation-train/} for the training split). */
+    /** Default output folder: {@code evaluation/} next to the checkpoint (in the run folder for a run's {@code checkpoints/}) ({@code evaluation-train/} for the training split). */
     public static String defaultOut(LoadedCheckpoint ckpt, String split) {
         Path parent = new Path(ckpt.path).getParent();
+        // A run's versioned checkpoint (run/checkpoints/ckpt-*.ckpt): the evaluation goes into the run folder.
+        if (parent.getName().equals(org.addernet.train.Checkpoints.FOLDER) && parent.getParent() != null) parent = parent.getParent();
         String name = LoadedCheckpoint.isTrain(split) ? "evaluation-train" : "evaluation";
         return parent == null ? name : new Path(parent, name).toString();
     }

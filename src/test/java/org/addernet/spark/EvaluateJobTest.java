@@ -3,7 +3,6 @@ package org.addernet.spark;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -197,7 +196,13 @@ class EvaluateJobTest {
         int[] worst = EvaluateJob.worstFirst(s, 10);
         assertArrayEquals(new int[] {0, 11, 22, 8, 19, 5, 16, 27, 2, 13}, worst);
         assertEquals(4 + 10, text.lines().count(), text);
-        assertNotNull(EvaluateJob.perClassCsv(s));
+        // One row per class, hits (7c mod 11) of 10: class 0 has none, class 19 one (133 = 12*11 + 1), class 3 ten.
+        List<String> csv = EvaluateJob.perClassCsv(s).lines().toList();
+        assertEquals(1 + k, csv.size());
+        assertEquals("class,count,correct,accuracy", csv.get(0));
+        assertEquals("0,10,0,0.0", csv.get(1));
+        assertEquals("19,10,1,0.1", csv.get(20));
+        assertEquals("3,10,10,1.0", csv.get(4));
     }
 
     static String field(String json, String name) {

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.addernet.train.Config;
 import org.addernet.train.Recipe;
 import org.addernet.train.RunFiles;
@@ -77,18 +78,102 @@ class SparkJobTest {
         assertEquals(3, Files.readAllLines(tmp.resolve("spark/metrics.csv")).size());
     }
 
-    @Test
-    void aRetriedTaskRecomputesBitIdenticalResults() throws Exception {
-        try (SparkJob job = new SparkJob(recipe("workers=3", "batch_size=42", "augment=cifar"), LocalSpark.get(), tmp.resolve("r").toString(), QUIET)) {
-            List<StepAggregate> first = job.partitionResults(0, 2), again = job.partitionResults(0, 2);
-            assertEquals(3, first.size());
-            for (int p = 0; p < 3; p++) {
-                assertTrue(first.get(p).count() > 0);
-                assertArrayEquals(first.get(p).grad(), again.get(p).grad(), "partition " + p + " gradient");
-                assertArrayEquals(first.get(p).weightedBuffers(), again.get(p).weightedBuffers(), "partition " + p + " BN statistics");
-                assertEquals(first.get(p).lossSum(), again.get(p).lossSum());
+    /**
+     * Kills the first attempt of every task with partition index {@code partition} in the jobs whose description
+     * contains one of {@code steps} ("step 3/"), as a lost executor would; Spark reschedules a killed attempt.
+     */
+    static final class TaskKiller extends org.apache.spark.scheduler.SparkListener {
+        final int partition;
+        final List<String> steps;
+        final Map<Integer, String> stageJob = new java.util.concurrent.ConcurrentHashMap<>();
+        final java.util.concurrent.atomic.AtomicInteger killed = new java.util.concurrent.atomic.AtomicInteger(),
+                retriedOk = new java.util.concurrent.atomic.AtomicInteger();
+
+        TaskKiller(int partition, String... steps) {
+            this.partition = partition;
+            this.steps = List.of(steps);
+        }
+
+        @Override
+        public void onStageSubmitted(org.apache.spark.scheduler.SparkListenerStageSubmitted e) {
+            String d = e.properties() == null ? null : e.properties().getProperty("spark.job.description");
+            if (d != null) stageJob.put(e.stageInfo().stageId(), d);
+        }
+
+        private boolean targeted(int stage, org.apache.spark.scheduler.TaskInfo t) {
+            String d = stageJob.get(stage);
+            return d != null && t.index() == partition && steps.stream().anyMatch(d::contains);
+        }
+
+        @Override
+        public void onTaskStart(org.apache.spark.scheduler.SparkListenerTaskStart e) {
+            if (targeted(e.stageId(), e.taskInfo()) && e.taskInfo().attemptNumber() == 0) {
+                LocalSpark.get().sparkContext().killTaskAttempt(e.taskInfo().taskId(), true, "fault test: task lost mid-step");
             }
         }
+
+        @Override
+        public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd e) {
+            if (!targeted(e.stageId(), e.taskInfo())) return;
+            if (e.reason() instanceof org.apache.spark.TaskKilled) killed.incrementAndGet();
+            else if (e.taskInfo().attemptNumber() > 0 && e.taskInfo().successful()) retriedOk.incrementAndGet();
+        }
+    }
+
+    @Test
+    void aRetriedTaskRecomputesBitIdenticalResults() throws Exception {
+        String[] keys = {"workers=3", "batch_size=42", "augment=cifar"};
+        float[] straight, straightBuffers;
+        try (SparkJob job = new SparkJob(recipe(keys), LocalSpark.get(), tmp.resolve("a").toString(), QUIET)) {
+            job.trainer().run();
+            straight = job.trainer().model().params().data.clone();
+            straightBuffers = job.trainer().model().params().buffers.clone();
+        }
+        // The same run with partition 1's tasks of steps 2, 3, 5 and 7 killed once each mid-step and retried by Spark.
+        TaskKiller killer = new TaskKiller(1, "step 2/", "step 3/", "step 5/", "step 7/");
+        LocalSpark.get().sparkContext().addSparkListener(killer);
+        try (SparkJob job = new SparkJob(recipe(keys), LocalSpark.get(), tmp.resolve("b").toString(), QUIET)) {
+            job.trainer().run();
+            LocalSpark.get().sparkContext().listenerBus().waitUntilEmpty();
+            assertTrue(killer.killed.get() >= 1 && killer.retriedOk.get() >= 1,
+                    "no task was killed and retried (killed " + killer.killed + ", retried " + killer.retriedOk + ")");
+            System.out.printf("retried tasks: %d attempts killed mid-step, %d retries succeeded%n", killer.killed.get(), killer.retriedOk.get());
+            assertArrayEquals(straight, job.trainer().model().params().data, "weights after retried tasks, bit for bit");
+            assertArrayEquals(straightBuffers, job.trainer().model().params().buffers, "BN buffers after retried tasks, bit for bit");
+        } finally {
+            LocalSpark.get().sparkContext().removeSparkListener(killer);
+        }
+    }
+
+    @Test
+    void perWorkerScalingMatchesItsEmulationAndDiffersFromGlobal() throws Exception {
+        // per_worker: each worker's adder gradient scaled to eta*sqrt(n)/||g_w||, then summed (the official code under
+        // DataParallel). The Spark job and its single-process emulation must agree bit for bit; with one worker it is
+        // the global scaling itself; with two it is not (the step grows with the worker count).
+        float[] spark, single, global2, perWorker1, global1;
+        try (SparkJob job = new SparkJob(recipe("workers=2", "adaptive_scaling=per_worker"), LocalSpark.get(), tmp.resolve("pw").toString(), QUIET)) {
+            job.trainer().run();
+            spark = job.trainer().model().params().data.clone();
+        }
+        try (SingleProcess run = new SingleProcess(recipe("emulate_workers=2", "adaptive_scaling=per_worker"), RunFiles.local(tmp.resolve("pw1")), QUIET)) {
+            run.trainer().run();
+            single = run.trainer().model().params().data.clone();
+        }
+        try (SingleProcess run = new SingleProcess(recipe("emulate_workers=2"), RunFiles.local(tmp.resolve("g2")), QUIET)) {
+            run.trainer().run();
+            global2 = run.trainer().model().params().data.clone();
+        }
+        try (SingleProcess run = new SingleProcess(recipe("adaptive_scaling=per_worker"), RunFiles.local(tmp.resolve("pw-1")), QUIET)) {
+            run.trainer().run();
+            perWorker1 = run.trainer().model().params().data.clone();
+        }
+        try (SingleProcess run = new SingleProcess(recipe(), RunFiles.local(tmp.resolve("g-1")), QUIET)) {
+            run.trainer().run();
+            global1 = run.trainer().model().params().data.clone();
+        }
+        assertArrayEquals(single, spark, "per_worker: Spark equals its emulation");
+        assertArrayEquals(global1, perWorker1, "one worker: per_worker is the global scaling");
+        assertTrue(relErr(spark, global2) > 1e-3, "two workers: per_worker differs from global: " + relErr(spark, global2));
     }
 
     @Test
