@@ -28,8 +28,10 @@ import org.apache.hadoop.fs.Path;
  *   <li>object stores ({@code s3a}, {@code s3}, {@code s3n}, {@code gs}, {@code oss}, {@code abfs}...; see
  *       {@link #DIRECT_WRITE_SCHEMES}): the final key is written directly, because an object appears whole when
  *       its stream is closed and a rename is a copy of the whole object;</li>
- *   <li>anything else (HDFS): a temporary file, then {@code FileContext.rename(OVERWRITE)}, one atomic operation
- *       on the NameNode.</li>
+ *   <li>HDFS: a temporary file, then {@code FileContext.rename(OVERWRITE)}, one atomic operation on the
+ *       NameNode;</li>
+ *   <li>any other file system: a temporary file and a rename (replacing an existing file deletes it first there:
+ *       checkpoints never need that, see {@link #writeAtomic}).</li>
  * </ul>
  * The Hadoop setting {@code addernet.fs.direct-write.schemes} (comma-separated) replaces the list of object-store
  * schemes.
@@ -125,7 +127,16 @@ public final class FsStore implements RunFiles {
             try (OutputStream out = fs.create(tmp, false)) {
                 body.write(out);
             }
-            FileContext.getFileContext(target.toUri(), conf).rename(tmp, target, Options.Rename.OVERWRITE);
+            if ("hdfs".equalsIgnoreCase(fs.getUri().getScheme())) {
+                // One NameNode operation, also when it replaces the target.
+                FileContext.getFileContext(target.toUri(), conf).rename(tmp, target, Options.Rename.OVERWRITE);
+            } else {
+                // Elsewhere a replacing rename is not known to be atomic. Checkpoints have names of their own and are
+                // never replaced in a run's normal course (only a corrupt one skipped on resume is written again);
+                // metrics files are, and lose at worst their previous copy in this window.
+                if (fs.exists(target)) fs.delete(target, false);
+                if (!fs.rename(tmp, target)) throw new IOException("rename of " + tmp + " failed");
+            }
         } catch (IOException e) {
             throw new IOException("cannot write " + target + ": " + RunFiles.oneLine(e), e);
         } catch (FSError e) {

@@ -55,7 +55,7 @@ public interface RunFiles {
      * is read, so an unwritable {@code --out} does not surface after an epoch).
      */
     default void checkWritable() throws IOException {
-        String probe = TMP_PREFIX + "write-probe" + TMP_SUFFIX;
+        String probe = ".addernet-write-probe";
         try {
             writeAtomic(probe, out -> out.write(0));
             delete(probe);
@@ -118,6 +118,7 @@ public interface RunFiles {
                         out.flush();
                         ch.force(true); // on disk before it gets the final name: a power loss leaves the old file, not an empty new one
                     }
+                    FaultInjection.pauseBeforeRename();
                     try {
                         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                     } catch (AtomicMoveNotSupportedException e) {
