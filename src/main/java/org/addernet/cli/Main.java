@@ -176,7 +176,8 @@ public final class Main {
         Recipe recipe = new Recipe(cfg);
         System.out.println("config: " + cfg.redacted());
         // The output folder first: unwritable, a file, or holding another run fails now, not after an epoch.
-        RunFiles files = single ? RunFiles.local(Path.of(out)) : new FsStore(LoadedCheckpoint.bootstrapHadoopConf(configFile, overrides), out);
+        // Local paths get the plain-disk writer either way; hdfs:// and s3a:// work in both modes.
+        RunFiles files = new FsStore(LoadedCheckpoint.bootstrapHadoopConf(configFile, overrides), out);
         Checkpoints.prepareRunFolder(files, resume || resumeFrom != null, overwrite, System.out);
         Trainer.EpochMetrics m;
         if (single) {

@@ -127,6 +127,7 @@ public final class FsStore implements RunFiles {
             try (OutputStream out = fs.create(tmp, false)) {
                 body.write(out);
             }
+            org.addernet.train.FaultInjection.pauseBeforeRename();
             if ("hdfs".equalsIgnoreCase(fs.getUri().getScheme())) {
                 // One NameNode operation, also when it replaces the target.
                 FileContext.getFileContext(target.toUri(), conf).rename(tmp, target, Options.Rename.OVERWRITE);

@@ -9,9 +9,9 @@ package org.addernet.train;
 public final class FaultInjection {
     private FaultInjection() {}
 
-    static final long WRITE_DELAY_MS = Long.getLong("addernet.faults.write-delay-ms", 0);
+    private static final long WRITE_DELAY_MS = Long.getLong("addernet.faults.write-delay-ms", 0);
 
-    static void pauseBeforeRename() {
+    public static void pauseBeforeRename() {
         if (WRITE_DELAY_MS <= 0) return;
         try {
             Thread.sleep(WRITE_DELAY_MS);

@@ -111,8 +111,9 @@ public interface RunFiles {
                 Path tmp = null;
                 try {
                     Files.createDirectories(folder);
-                    tmp = Files.createTempFile(folder, TMP_PREFIX + target.getFileName() + ".", TMP_SUFFIX);
-                    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    // Not Files.createTempFile: its files are private (0600); a run's files get the umask's permissions.
+                    tmp = folder.resolve(TMP_PREFIX + target.getFileName() + "." + java.util.UUID.randomUUID() + TMP_SUFFIX);
+                    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                         OutputStream out = Channels.newOutputStream(ch);
                         body.write(out);
                         out.flush();
