@@ -87,6 +87,15 @@ class SparkJobTest {
             job.trainer().run();
             spark = state(job.trainer());
         }
+        // The workers' kernel set crossed Kryo with every step result and is recorded in the checkpoint.
+        String kernels;
+        try (org.addernet.engine.Engine e = org.addernet.engine.Engine.create(1, "auto")) {
+            kernels = e.conv().kernelName();
+        }
+        assertTrue(kernels.matches("scalar|vector-[0-9]+"), kernels);
+        try (java.io.InputStream in = Files.newInputStream(tmp.resolve("spark/checkpoint.ckpt"))) {
+            assertEquals(kernels, org.addernet.model.Checkpoint.read(in, "spark checkpoint").meta().get("kernels"));
+        }
         try (SingleProcess run = new SingleProcess(recipe("emulate_workers=2", "threads=" + singleThreads, "epochs=2"),
                 RunFiles.local(tmp.resolve("single")), QUIET)) {
             run.trainer().run();
