@@ -42,6 +42,8 @@ final class ColumnConvEngine implements ConvEngine {
      */
     static final int MIN_UNITS = 4;
     static final int MIN_UNIT_COLS = 256;
+    /** A small unit count is rounded up to a multiple of this, see {@link #plan}. */
+    static final int UNIT_MULTIPLE = 4;
     /** Floats of filter-gradient partials at most (64 MB): a layer with a huge O*K gets fewer groups. */
     static final int PARTIAL_BUDGET = 1 << 24;
 
@@ -109,6 +111,8 @@ final class ColumnConvEngine implements ConvEngine {
         int chunks = (n + nb - 1) / nb;
         long cols = (long) n * perSample;
         chunks = Math.max(chunks, (int) Math.min(Math.min(n, MIN_UNITS), cols / MIN_UNIT_COLS));
+        // Below GROUPS units each unit is a group: a multiple of 4 groups splits evenly over 1, 2 or 4 threads.
+        if (chunks < GROUPS) chunks = Math.min(n, roundUp(chunks, UNIT_MULTIPLE));
         // Even chunks: the same count with sizes differing by at most one sample at the end.
         nb = (n + chunks - 1) / chunks;
         chunks = (n + nb - 1) / nb;
