@@ -41,7 +41,7 @@ final class ColumnConvEngine implements ConvEngine {
      * so that a small shard still spreads over a few threads although the plan cannot know the thread count.
      */
     static final int MIN_UNITS = 4;
-    static final int MIN_UNIT_COLS = 256;
+    static final int MIN_UNIT_COLS = 128;
     /** A small unit count is rounded up to a multiple of this, see {@link #plan}. */
     static final int UNIT_MULTIPLE = 4;
     /** Floats of filter-gradient partials at most (64 MB): a layer with a huge O*K gets fewer groups. */
@@ -110,13 +110,17 @@ final class ColumnConvEngine implements ConvEngine {
         if (shifted) nb = Math.max(1, Math.min(nb, maxCols / perSample));
         int chunks = (n + nb - 1) / nb;
         long cols = (long) n * perSample;
-        chunks = Math.max(chunks, (int) Math.min(Math.min(n, MIN_UNITS), cols / MIN_UNIT_COLS));
+        int most = (int) Math.max(chunks, Math.min(n, cols / MIN_UNIT_COLS));
+        chunks = Math.min(most, Math.max(chunks, MIN_UNITS));
         // Below GROUPS units each unit is a group: a multiple of 4 groups splits evenly over 1, 2 or 4 threads.
-        if (chunks < GROUPS) chunks = Math.min(n, roundUp(chunks, UNIT_MULTIPLE));
-        // Even chunks: the same count with sizes differing by at most one sample at the end.
+        if (chunks > 1 && chunks < GROUPS) chunks = Math.min(most, roundUp(chunks, UNIT_MULTIPLE));
+        // Even chunks: every chunk nb samples but the last.
         nb = (n + chunks - 1) / chunks;
         chunks = (n + nb - 1) / nb;
-        int groups = Math.min(Math.min(chunks, GROUPS), Math.max(1, PARTIAL_BUDGET / g.filterSize()));
+        // Partials are O*K floats each: a huge filter gets fewer groups, a multiple of 4 again when possible.
+        int fit = Math.max(1, PARTIAL_BUDGET / g.filterSize());
+        if (fit >= UNIT_MULTIPLE) fit = fit / UNIT_MULTIPLE * UNIT_MULTIPLE;
+        int groups = Math.min(Math.min(chunks, GROUPS), fit);
         return new Plan(shifted, nb, chunks, Math.min(maxCols, roundUp(nb * perSample, m)), groups);
     }
 
