@@ -106,6 +106,8 @@ public final class Trainer {
     private int epoch, step;
     private double epochLoss, epochSeconds;
     private long epochCorrect, epochSeen;
+    /** The workers' kernel set (e.g. {@code vector-16}) of the last step, or of the checkpoint resumed from. */
+    private String kernels;
 
     public Trainer(Recipe recipe, Model model, Sgd sgd, int stepsPerEpoch, StepRunner steps, Evaluator evaluator,
                    RunFiles files, PrintStream log) {
@@ -148,6 +150,7 @@ public final class Trainer {
         epochCorrect = Long.parseLong(meta.getOrDefault("epoch_correct", "0"));
         epochSeen = Long.parseLong(meta.getOrDefault("epoch_seen", "0"));
         epochSeconds = Double.parseDouble(meta.getOrDefault("epoch_seconds", "0"));
+        kernels = meta.get("kernels");
         String previousSteps = meta.get("steps_per_epoch");
         if (previousSteps != null && Integer.parseInt(previousSteps) != stepsPerEpoch) {
             throw new IllegalArgumentException(where + " was written with " + previousSteps + " steps per epoch, this run has "
@@ -190,6 +193,11 @@ public final class Trainer {
                 StepAggregate r = steps.run(epoch, step);
                 r.apply(model, sgd, lr, recipe.perWorkerScaling, String.format(Locale.ROOT,
                         "epoch %d step %d (the last checkpoint, %s, is kept)", epoch + 1, step + 1, files.describe(CHECKPOINT)));
+                if (kernels != null && r.kernels() != null && !kernels.equals(r.kernels())) {
+                    log.printf(Locale.ROOT, "note: kernels %s now, %s before: results differ in the last bits from a run on %s%n",
+                            r.kernels(), kernels, kernels);
+                }
+                if (r.kernels() != null) kernels = r.kernels();
                 epochLoss += r.lossSum();
                 epochCorrect += r.correct();
                 epochSeen += r.count();
@@ -255,6 +263,7 @@ public final class Trainer {
         meta.put("epoch_correct", Long.toString(epochCorrect));
         meta.put("epoch_seen", Long.toString(epochSeen));
         meta.put("epoch_seconds", Double.toString(epochSeconds));
+        if (kernels != null) meta.put("kernels", kernels);
         for (Map.Entry<String, String> e : recipe.config.asMap().entrySet()) meta.put("config." + e.getKey(), e.getValue());
         Checkpoint c = Checkpoint.of(model, sgd.momentumBuffer(), meta);
         files.writeAtomic(CHECKPOINT, c::write);
