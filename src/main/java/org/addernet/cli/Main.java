@@ -48,6 +48,11 @@ public final class Main {
                   into shuffled Parquet shards DIR/train, DIR/val (id, label, path, image bytes) with DIR/classes.txt
                   and DIR/prepared.json; every image is decoded once, unreadable ones are reported and skipped up to K
                   (default 0: fail). Train with dataset=imagenet data_dir=DIR.
+              import --from FILE --model M [--variant adder|cnn] [--classes N] [--dataset D] --out CKPT
+                  Reads a PyTorch state_dict (zip or legacy torch.save, .safetensors; never runs code from it), checks every
+                  tensor against the model (strips DataParallel's "module."), writes our checkpoint (weights, BN buffers).
+              export --checkpoint CKPT --to FILE.pt|FILE.safetensors
+                  Writes the weights and BN buffers under the official names (torch.load(f, weights_only=True) reads .pt).
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
               bench-spark [--master URL] [--workers W] [--reps R] [--params N,N,...]
@@ -92,6 +97,8 @@ public final class Main {
             case "evaluate" -> evaluate(rest);
             case "predict" -> predict(rest);
             case "prepare" -> prepare(rest);
+            case "import" -> InteropCommands.importModel(rest, System.out);
+            case "export" -> InteropCommands.exportModel(rest, System.out);
             case "bench" -> Bench.main(rest);
             case "bench-spark" -> org.addernet.spark.SparkBench.main(rest);
             case "bench-pipeline" -> PipelineBench.run(rest, System.out);
