@@ -13,7 +13,7 @@ final class InteropCommands {
     private InteropCommands() {}
 
     static void importModel(String[] args, PrintStream out) throws Exception {
-        String from = null, model = null, variant = "adder", dest = null, dataset = null;
+        String from = null, model = null, variant = "adder", dest = null, dataset = null, mean = null, std = null;
         int classes = 0;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -29,6 +29,8 @@ final class InteropCommands {
                     }
                 }
                 case "--dataset" -> dataset = value(args, ++i, a);
+                case "--mean" -> mean = value(args, ++i, a);
+                case "--std" -> std = value(args, ++i, a);
                 case "--out" -> dest = value(args, ++i, a);
                 default -> throw new IllegalArgumentException("unknown import option '" + a + "'\n" + Main.USAGE);
             }
@@ -38,9 +40,10 @@ final class InteropCommands {
         if (!variant.equals("adder") && !variant.equals("cnn")) throw new IllegalArgumentException("--variant must be adder or cnn, got '" + variant + "'");
         if (classes == 0) classes = Models.defaultClasses(model);
         if (dataset == null) dataset = Interop.defaultDataset(model, classes);
-        Checkpoint c = Interop.importFile(Path.of(from), model, variant.equals("adder"), classes, dataset, Path.of(dest));
+        Checkpoint c = Interop.importFile(Path.of(from), model, variant.equals("adder"), classes, dataset, mean, std, Path.of(dest));
         out.println("imported " + from + " as " + c.meta().get("model") + " (" + classes + " classes, dataset " + dataset + ", "
-                + c.tensors().size() + " tensors) into " + dest);
+                + c.tensors().size() + " tensors, mean " + c.meta().getOrDefault("config.mean", "(dataset default)") + ", std "
+                + c.meta().getOrDefault("config.std", "(dataset default)") + ") into " + dest);
     }
 
     static void exportModel(String[] args, PrintStream out) throws Exception {

@@ -48,9 +48,10 @@ public final class Main {
                   into shuffled Parquet shards DIR/train, DIR/val (id, label, path, image bytes) with DIR/classes.txt
                   and DIR/prepared.json; every image is decoded once, unreadable ones are reported and skipped up to K
                   (default 0: fail). Train with dataset=imagenet data_dir=DIR.
-              import --from FILE --model M [--variant adder|cnn] [--classes N] [--dataset D] --out CKPT
+              import --from FILE --model M [--variant adder|cnn] [--classes N] [--dataset D] [--mean M,M,M --std S,S,S] --out CKPT
                   Reads a PyTorch state_dict (zip or legacy torch.save, .safetensors; never runs code from it), checks every
-                  tensor against the model (strips DataParallel's "module."), writes our checkpoint (weights, BN buffers).
+                  tensor against the model (strips DataParallel's "module."), writes our checkpoint (weights, BN buffers) with
+                  the normalization the model expects (default: CIFAR the official code's, else the dataset's).
               export --checkpoint CKPT --to FILE.pt|FILE.safetensors
                   Writes the weights and BN buffers under the official names (torch.load(f, weights_only=True) reads .pt).
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]

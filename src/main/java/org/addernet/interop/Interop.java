@@ -31,6 +31,9 @@ public final class Interop {
     static final String PREFIX = "module.";
     static final String NBT = ".num_batches_tracked";
 
+    /** The official code's CIFAR normalization (its main.py), which the released ResNet-20 was trained with. */
+    public static final String OFFICIAL_CIFAR_MEAN = "0.4914,0.4822,0.4465", OFFICIAL_CIFAR_STD = "0.2023,0.1994,0.2010";
+
     private Interop() {}
 
     /**
@@ -127,11 +130,19 @@ public final class Interop {
         return out;
     }
 
-    /** {@code addernet import}: reads {@code from} (any of the three formats), writes our checkpoint {@code out}. */
-    public static Checkpoint importFile(Path from, String arch, boolean adder, int classes, String dataset, Path out) throws IOException {
+    /**
+     * {@code addernet import}: reads {@code from} (any of the three formats), writes our checkpoint {@code out}, recording
+     * the normalization the model expects: {@code mean}/{@code std} if given (null: for CIFAR the official code's values,
+     * otherwise the dataset's defaults).
+     */
+    public static Checkpoint importFile(Path from, String arch, boolean adder, int classes, String dataset, String mean, String std,
+                                        Path out) throws IOException {
         Map<String, TorchTensor> sd = TorchFiles.read(from);
         Map<String, String> meta = new TreeMap<>();
         meta.put("imported_from", from.getFileName().toString());
+        boolean cifar = dataset.startsWith("cifar");
+        if (mean != null || cifar) meta.put("config.mean", mean != null ? mean : OFFICIAL_CIFAR_MEAN);
+        if (std != null || cifar) meta.put("config.std", std != null ? std : OFFICIAL_CIFAR_STD);
         Checkpoint c = toCheckpoint(sd, arch, adder, classes, dataset, meta, from.toString());
         Path abs = out.toAbsolutePath();
         Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp");

@@ -27,6 +27,7 @@ import org.addernet.engine.Tensor;
 import org.addernet.model.Checkpoint;
 import org.addernet.model.Model;
 import org.addernet.model.Models;
+import org.addernet.spark.LoadedCheckpoint;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -203,6 +204,18 @@ class InteropTest {
         Map<String, Checkpoint.Entry> without = new LinkedHashMap<>(c.tensors());
         without.remove(Checkpoint.MOMENTUM);
         assertSameTensors(new Checkpoint(c.meta(), without), back);
+    }
+
+    @Test
+    void importedCheckpointCarriesTheOfficialNormalizationIntoEvaluate() throws Exception {
+        Path ckpt = tmp.resolve("r20.ckpt");
+        Interop.importFile(resource("ResNet20-AdderNet.pth"), "resnet20", true, 10, "cifar10", null, null, ckpt);
+        LoadedCheckpoint l = LoadedCheckpoint.read(ckpt.toString(), null, List.of(), new org.apache.hadoop.conf.Configuration());
+        assertEquals("resnet20_adder", l.modelName);
+        assertArrayEquals(new float[] {0.4914f, 0.4822f, 0.4465f}, l.recipe.mean);
+        assertArrayEquals(new float[] {0.2023f, 0.1994f, 0.2010f}, l.recipe.std);
+        LoadedCheckpoint o = LoadedCheckpoint.read(ckpt.toString(), null, List.of("std=0.25,0.25,0.25"), new org.apache.hadoop.conf.Configuration());
+        assertArrayEquals(new float[] {0.25f, 0.25f, 0.25f}, o.recipe.std); // told otherwise
     }
 
     // ---- refusals and corrupt files ----
