@@ -15,10 +15,14 @@ Writes, every array raw little-endian:
                              random weights and BN statistics, seed 1) in the zip and legacy torch.save formats and
                              as safetensors (written here by hand: Debian has no safetensors module)
   lenet-inputs.f32           16 x 1 x 28 x 28 float32 (seed 2), lenet-logits.f64: its float64 eval logits
+  predict-images/...         6 PNG images, 32 x 32 RGB (seed 3; smooth gradients plus noise), in nested folders, and
+  predict-logits.f64         6 x 10: the released ResNet-20's float64 eval logits on them in path order, each image
+                             through ToTensor and the official Normalize (float32), as the official test.py does
   exports.txt                for each model, the SHA-256 of `addernet export` of its import (zip .pt) after
                              PyTorch loaded that export with torch.load(weights_only=True) into the official
                              model (strict) and found every tensor equal to the original
-The Java tests need none of this script: they read the files.
+The Java tests need none of this script: they read the files. The legacy file's storage keys are memory addresses,
+so it differs from run to run (its tensors do not).
 """
 import collections
 import hashlib
@@ -30,8 +34,11 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
 import torch
 import torch.nn as nn
+import torchvision.transforms as T
+from PIL import Image
 
 N = 16
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -127,6 +134,23 @@ def main():
     xl = ((torch.rand(N, 1, 28, 28, generator=g) - 0.1307) / 0.3081).float()
     xl.numpy().astype("<f4").tofile(os.path.join(out, "lenet-inputs.f32"))
     logits64(le, xl).numpy().astype("<f8").tofile(os.path.join(out, "lenet-logits.f64"))
+
+    images = os.path.join(out, "predict-images")
+    shutil.rmtree(images, ignore_errors=True)
+    g = torch.Generator().manual_seed(3)
+    paths = ["0.png", "a/1.png", "a/b/2.png", "a/b/3.png", "c/4.png", "c/d/e/5.png"]  # in path order
+    xs = []
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    for i, rel in enumerate(paths):
+        f = torch.rand(3, 3, generator=g)
+        base = 255 * (f[:, 0:1, None] * yy / 31 + f[:, 1:2, None] * xx / 31) / 2 + 64 * f[:, 2:3, None]
+        img = (base + 40 * torch.rand(3, 32, 32, generator=g)).clamp(0, 255).round().to(torch.uint8)
+        os.makedirs(os.path.dirname(os.path.join(images, rel)), exist_ok=True)
+        Image.fromarray(img.permute(1, 2, 0).numpy(), "RGB").save(os.path.join(images, rel))
+        back = torch.from_numpy(np.array(Image.open(os.path.join(images, rel)))).permute(2, 0, 1)
+        assert torch.equal(back, img)
+        xs.append(T.Normalize(CIFAR_MEAN, CIFAR_STD)(T.ToTensor()(Image.open(os.path.join(images, rel)))))
+    logits64(net, torch.stack(xs)).numpy().astype("<f8").tofile(os.path.join(out, "predict-logits.f64"))
 
     lines = [
         "resnet20 " + check_export(root, out, "resnet20", released, "resnet20", resnet20.resnet20(), sd),

@@ -43,6 +43,11 @@ public final class Main {
                   Batch inference over a stored split into DIR (overwritten): one row per sample with id (index in the
                   split), label, path (image datasets), top5_classes and top5_probs (softmax, descending); CSV
                   flattens them to class1..class5, prob1..prob5. Part files are sorted by id.
+              predict --checkpoint PATH --input PATH --out DIR [--format parquet|csv] [--max-bad-images K] [key=value ...]
+                  Inference on new data: a folder of images at any depth (JPEG, PNG, ...), one image, or a Parquet table
+                  with an image-bytes column ('image' or its only binary column; 'id', 'path' kept if present). Rows: id,
+                  path, top5_classes, top5_probs (and top5_names from classes.txt next to the checkpoint or in data_dir).
+                  The checkpoint's normalization and eval transform; unreadable images listed and skipped up to K.
               prepare --input ROOT --out DIR [--files N] [--seed S] [--max-bad-images K] [--master URL] [spark.key=value ...]
                   Packs an ImageFolder tree (ROOT/train/<class>/*.JPEG, ROOT/val/<class>/*.JPEG; local, hdfs://, s3a://)
                   into shuffled Parquet shards DIR/train, DIR/val (id, label, path, image bytes) with DIR/classes.txt
@@ -163,7 +168,7 @@ public final class Main {
 
     /** Options shared by {@code evaluate} and {@code predict}. */
     private static final class JobArgs {
-        String checkpoint, config, out, master, split = "test", format = "parquet";
+        String checkpoint, config, out, master, split = "test", format = "parquet", input;
         final List<String> overrides = new ArrayList<>();
 
         JobArgs(String command, String[] args, boolean withFormat) {
@@ -179,6 +184,10 @@ public final class Main {
                     default -> {
                         if (withFormat && a.equals("--format")) {
                             format = value(args, ++i, a);
+                        } else if (withFormat && a.equals("--input")) {
+                            input = value(args, ++i, a);
+                        } else if (withFormat && a.equals("--max-bad-images")) {
+                            overrides.add("max_bad_images=" + value(args, ++i, a));
                         } else {
                             if (a.startsWith("--") || !a.contains("=")) throw new IllegalArgumentException("unknown " + command + " option '" + a + "'\n" + USAGE);
                             overrides.add(a);
@@ -212,7 +221,8 @@ public final class Main {
         LoadedCheckpoint ckpt = a.load();
         for (String k : ckpt.ignoredKeys) System.out.println("note: checkpoint key config." + k + " is unknown to this build; ignored");
         try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(ckpt.recipe.config, a.master)).getOrCreate()) {
-            PredictJob.run(spark, ckpt, a.split, a.out, a.format, System.out);
+            if (a.input != null) org.addernet.spark.PredictInput.run(spark, ckpt, a.input, a.out, a.format, System.out);
+            else PredictJob.run(spark, ckpt, a.split, a.out, a.format, System.out);
         }
     }
 
