@@ -69,6 +69,8 @@ public final class Main {
                   energy at 45 nm (FP32 add 0.9 pJ, multiply 3.7 pJ).
               bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
                   Times training steps on random data (images/s) and reports the peak heap next to its arithmetic.
+              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3]
+                  Eval-mode inference images/s (what evaluate/predict tasks compute); scripts/bench-eval adds PyTorch's CNN twin.
               bench-pipeline --root DIR [--threads N] [--images M] [--size 224]
                   Input pipeline images/s on an ImageFolder tree: read, decode, decode + train/eval transforms.
               make-synthetic-imagenet DIR [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]
@@ -109,6 +111,7 @@ public final class Main {
             case "bench-spark" -> org.addernet.spark.SparkBench.main(rest);
             case "bench-pipeline" -> PipelineBench.run(rest, System.out);
             case "bench-step" -> StepBench.run(rest, System.out);
+            case "bench-eval" -> EvalBench.run(rest, System.out);
             case "summary" -> Summary.run(rest, System.out);
             case "make-synthetic-imagenet" -> org.addernet.data.SyntheticImageNet.run(rest);
             case "make-synthetic-cifar" -> {
