@@ -20,7 +20,8 @@ Writes, every array raw little-endian:
                              through ToTensor and the official Normalize (float32), as the official test.py does
   exports.txt                for each model, the SHA-256 of `addernet export` of its import (zip .pt) after
                              PyTorch loaded that export with torch.load(weights_only=True) into the official
-                             model (strict) and found every tensor equal to the original
+                             model (strict) and found every tensor equal to the original; the official ResNet-50
+                             (random weights) is checked the same way, without a file
 The Java tests need none of this script: they read the files. The legacy file's storage keys are memory addresses,
 so it differs from run to run (its tensors do not).
 """
@@ -156,6 +157,12 @@ def main():
         "resnet20 " + check_export(root, out, "resnet20", released, "resnet20", resnet20.resnet20(), sd),
         "lenet5bn " + check_export(root, out, "lenet5bn", os.path.join(out, "lenet-zip.pt"), "lenet5bn", lenet(adder), le_sd),
     ]
+    # ResNet-50 (official resnet50.py, random weights): checked the same way, nothing written (100 MB).
+    import resnet50
+    with tempfile.TemporaryDirectory() as d:
+        r50 = resnet50.resnet50()
+        torch.save(r50.state_dict(), os.path.join(d, "r50.pt"))
+        check_export(root, out, "resnet50", os.path.join(d, "r50.pt"), "resnet50", resnet50.resnet50(), r50.state_dict())
     with open(os.path.join(out, "exports.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote fixtures to", out)
