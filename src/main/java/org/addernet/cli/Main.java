@@ -44,8 +44,9 @@ public final class Main {
                   split), label, path (image datasets), top5_classes and top5_probs (softmax, descending); CSV
                   flattens them to class1..class5, prob1..prob5. Part files are sorted by id.
               predict --checkpoint PATH --input PATH --out DIR [--format parquet|csv] [--max-bad-images K] [key=value ...]
-                  Inference on new data: a folder of images at any depth (JPEG, PNG, ...), one image, or a Parquet table
-                  with an image-bytes column ('image' or its only binary column; 'id', 'path' kept if present). Rows: id,
+                  Inference on new data: a folder of images at any depth (JPEG, PNG, ...), one image, a Parquet table
+                  with an image-bytes column ('image' or its only binary column; 'id', 'path' kept if present), or a
+                  dataset file (CIFAR .bin batch, idx3-ubyte images). Rows: id,
                   path, top5_classes, top5_probs (and top5_names from classes.txt next to the checkpoint or in data_dir).
                   The checkpoint's normalization and eval transform; unreadable images listed and skipped up to K.
               prepare --input ROOT --out DIR [--files N] [--seed S] [--max-bad-images K] [--master URL] [spark.key=value ...]

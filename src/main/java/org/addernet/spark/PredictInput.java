@@ -9,7 +9,12 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.NoSuchElementException;
+import org.addernet.data.BatchAssembler;
+import org.addernet.data.CifarReader;
 import org.addernet.data.DataFormatException;
+import org.addernet.data.IdxReader;
+import org.addernet.data.ImageDataset;
+import org.addernet.data.Samples;
 import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageFolder;
 import org.addernet.data.ImageTransforms;
@@ -47,7 +52,8 @@ import scala.Tuple2;
  * {@code hdfs://}, {@code s3a://}) is a folder of images at any depth (JPEG, PNG and the other formats ImageIO
  * reads; ids are the files' ranks in path order), a single image, or a Parquet table (a file or a folder of part
  * files) with an image-bytes column ({@code image}, else its only binary column; ids from an integer {@code id}
- * column, else the row's rank; {@code path} column if present). Each image goes through the model's eval transform
+ * column, else the row's rank; {@code path} column if present), or a dataset file of a format we read (a CIFAR
+ * binary batch, an {@code idx3-ubyte} image file; local; paths {@code FILE#id}). Each image goes through the model's eval transform
  * with the checkpoint's normalization: the recipe's resize and center crop for image recipes, for the CIFAR ResNets
  * a resize of the shorter side to 32 and a 32x32 center crop (the identity on CIFAR-sized images).
  *
@@ -90,7 +96,12 @@ public final class PredictInput {
         PredictJob.checkOutput(hadoop, out, ckpt.path);
         Recipe recipe = ckpt.recipe;
         int[] shape = recipe.inputShape();
-        if (shape[0] != 3) {
+        ImageDataset file = datasetFile(input);
+        if (file != null && (file.channels() != shape[0] || file.height() != shape[1] || file.width() != shape[2])) {
+            throw new IllegalArgumentException("--input " + input + " holds " + file.channels() + "x" + file.height() + "x" + file.width()
+                    + " images, " + ckpt.modelName + " takes " + shape[0] + "x" + shape[1] + "x" + shape[2]);
+        }
+        if (file == null && shape[0] != 3) {
             throw new IllegalArgumentException("predict --input decodes RGB images; " + ckpt.modelName + " on " + recipe.spec.name()
                     + " takes " + shape[0] + "-channel inputs (predict over its stored splits instead)");
         }
@@ -101,21 +112,29 @@ public final class PredictInput {
         CollectionAccumulator<String> bad = jsc.sc().collectionAccumulator("unreadable input images");
         Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
         JavaRDD<Object> shards = null;
+        SparkData inMemory = null;
         Broadcast<Weights> weights = null;
         LongAccumulator written = jsc.sc().longAccumulator("predicted rows");
         try {
-            Input in = records(spark, jsc, conf, input, bad);
-            if (in.total == 0) throw new IllegalArgumentException("--input " + input + " holds no images");
-            shards = SparkData.shards(in.records, new SparkData.ShardPartitioner(workers, in.total), 1, "input images")
-                    .persist(StorageLevel.MEMORY_AND_DISK_SER());
-            jsc.setJobDescription("reading and checking " + in.total + " input images of " + input);
-            long n = shards.map(o -> (long) ((EncodedImages) o).count()).fold(0L, Long::sum);
+            long n;
+            if (file != null) { // decoded pixels in memory, as the stored splits
+                inMemory = SparkData.inMemory(jsc, file, Math.min(workers, file.count()), true, "input");
+                shards = inMemory.shards;
+                n = file.count();
+            } else {
+                Input in = records(spark, jsc, conf, input, bad);
+                if (in.total == 0) throw new IllegalArgumentException("--input " + input + " holds no images");
+                shards = SparkData.shards(in.records, new SparkData.ShardPartitioner(workers, in.total), 1, "input images")
+                        .persist(StorageLevel.MEMORY_AND_DISK_SER());
+                jsc.setJobDescription("reading and checking " + in.total + " input images of " + input);
+                n = shards.map(o -> (long) ((EncodedImages) o).count()).fold(0L, Long::sum);
+            }
             List<String> rejected = new ArrayList<>(new LinkedHashSet<>(bad.value())); // a retried task reports again
             rejected.sort(null);
             ImageFolder.checkRejected(rejected, recipe.maxBadImages, input, log);
             int side = shape[1];
             Settings s = new Settings(ckpt.spec(taskCpus), recipe.images ? recipe.imageSize : side, recipe.images ? recipe.evalResize : side,
-                    recipe.mean, recipe.std, recipe.evalBatchSize, k, csv, names == null ? null : names.toArray(new String[0]));
+                    recipe.mean, recipe.std, recipe.evalBatchSize, k, csv, names == null ? null : names.toArray(new String[0]), file == null, input);
             weights = jsc.broadcast(ckpt.weights);
             jsc.setJobDescription(String.format(Locale.ROOT, "predict %s on %d images of %s in %d partitions -> %s", ckpt.modelName, n, input,
                     workers, out));
@@ -130,9 +149,25 @@ public final class PredictInput {
             return new PredictJob.Result(n, out, csv ? "csv" : "parquet", workers);
         } finally {
             if (weights != null) weights.destroy();
-            if (shards != null) shards.unpersist(false);
+            if (inMemory != null) inMemory.close();
+            else if (shards != null) shards.unpersist(false);
             conf.destroy();
         }
+    }
+
+    /**
+     * A dataset file of a format we read, on the driver's local file system: a CIFAR binary batch ({@code *.bin}) or an
+     * MNIST-style {@code idx3-ubyte} image file (optionally gzipped); null for anything else.
+     */
+    static ImageDataset datasetFile(String input) {
+        String name = new Path(input).getName();
+        boolean cifar = name.endsWith(".bin"), idx = name.contains("idx3-ubyte");
+        if (!cifar && !idx) return null;
+        java.nio.file.Path local = java.nio.file.Path.of(input.startsWith("file:") ? new Path(input).toUri().getPath() : input);
+        if (!java.nio.file.Files.isRegularFile(local)) {
+            throw new IllegalArgumentException("--input " + input + ": dataset files are read from the local file system; no such file");
+        }
+        return cifar ? CifarReader.readFile(local) : IdxReader.readImagesFile(local);
     }
 
     /** The input's images as records (label 0: there are none) and the id range. */
@@ -246,8 +281,8 @@ public final class PredictInput {
     }
 
     /** What a task needs besides the weights; small and serializable. */
-    record Settings(ModelSpec model, int size, int resize, float[] mean, float[] std, int batch, int k, boolean flat, String[] names)
-            implements Serializable {}
+    record Settings(ModelSpec model, int size, int resize, float[] mean, float[] std, int batch, int k, boolean flat, String[] names,
+                    boolean encoded, String input) implements Serializable {}
 
     /** A partition's images, as rows, one batch at a time as the writer consumes them. */
     static final class Task implements org.apache.spark.api.java.function.FlatMapFunction<Iterator<Object>, Row> {
@@ -263,11 +298,16 @@ public final class PredictInput {
 
         @Override
         public Iterator<Row> call(Iterator<Object> part) {
-            List<EncodedImages> chunks = new ArrayList<>();
-            part.forEachRemaining(o -> chunks.add((EncodedImages) o));
-            ImageTransforms t = new ImageTransforms(s.size(), s.resize(), ImageTransforms.MIN_SCALE, ImageTransforms.MAX_SCALE,
-                    ImageTransforms.MIN_RATIO, ImageTransforms.MAX_RATIO, s.mean(), s.std());
-            JpegSamples block = new JpegSamples("input", chunks, t, false, 0);
+            Samples block;
+            if (s.encoded()) {
+                List<EncodedImages> chunks = new ArrayList<>();
+                part.forEachRemaining(o -> chunks.add((EncodedImages) o));
+                ImageTransforms t = new ImageTransforms(s.size(), s.resize(), ImageTransforms.MIN_SCALE, ImageTransforms.MAX_SCALE,
+                        ImageTransforms.MIN_RATIO, ImageTransforms.MAX_RATIO, s.mean(), s.std());
+                block = new JpegSamples("input", chunks, t, false, 0);
+            } else {
+                block = new BatchAssembler((ImageDataset) part.next(), s.mean(), s.std(), false, 0);
+            }
             return new Iterator<>() {
                 final List<Row> batch = new ArrayList<>();
                 int next = 0, pos = 0;
@@ -290,7 +330,7 @@ public final class PredictInput {
             };
         }
 
-        int predict(JpegSamples block, int from, List<Row> rows) {
+        int predict(Samples block, int from, List<Row> rows) {
             int n = Math.min(s.batch(), block.count() - from), k = s.k();
             int[] idx = new int[n];
             for (int i = 0; i < n; i++) idx[i] = from + i;
@@ -314,7 +354,8 @@ public final class PredictInput {
                     }
                     List<Object> v = new ArrayList<>();
                     v.add(block.id(from + i));
-                    v.add(block.source(from + i));
+                    String src = block.source(from + i);
+                    v.add(src != null ? src : s.input() + "#" + block.id(from + i));
                     if (s.flat()) {
                         for (int r = 0; r < k; r++) v.add(cls[r]);
                         for (int r = 0; r < k; r++) v.add(prob[r]);

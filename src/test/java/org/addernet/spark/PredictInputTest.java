@@ -152,6 +152,36 @@ class PredictInputTest {
     }
 
     @Test
+    void cifarBinaryDatasetFile() throws Exception {
+        // The six PNGs as one CIFAR-10 batch: per record a label byte, then the R, G and B planes (32x32 each).
+        List<Path> files;
+        try (Stream<Path> s = Files.walk(images)) {
+            files = s.filter(p -> p.toString().endsWith(".png") && !p.toString().endsWith("broken.png")).sorted().toList();
+        }
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        for (Path f : files) {
+            java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(f.toFile());
+            b.write(7);
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < 32; y++)
+                    for (int x = 0; x < 32; x++) b.write((img.getRGB(x, y) >> (16 - 8 * c)) & 0xff);
+        }
+        Path bin = tmp.resolve("test_batch.bin");
+        Files.write(bin, b.toByteArray());
+        Path out = tmp.resolve("pred-bin");
+        PredictJob.Result r = PredictInput.run(LocalSpark.get(), load("workers=2"), bin.toString(), out.toString(), "parquet", SparkJobTest.QUIET);
+        assertEquals(6, r.rows());
+        List<Row> rows = LocalSpark.get().read().parquet(out.toString()).orderBy("id").collectAsList();
+        for (int i = 0; i < 6; i++) {
+            Row row = rows.get(i);
+            assertEquals(i, row.getInt(0));
+            assertEquals(bin + "#" + i, row.getString(1));
+            checkRow(number(files.get(i).toString()), row.getList(row.fieldIndex("top5_classes")), row.getList(row.fieldIndex("top5_probs")),
+                    row.getList(row.fieldIndex("top5_names")));
+        }
+    }
+
+    @Test
     void inputsThatAreNotImagesAreErrors() throws Exception {
         Path text = tmp.resolve("list.txt");
         Files.writeString(text, "x");
