@@ -65,8 +65,10 @@ public final class TorchFiles {
         }
         if (head.length >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return readZip(file);
         byte[] all = Files.readAllBytes(file);
-        if (all.length >= 2 && (all[0] & 0xff) == 0x80) return readLegacy(all, src);
+        // Safetensors first: its first byte is the low byte of the header length, which may well be 0x80, while a
+        // legacy torch.save starts 80 02 8a 0a and then the magic number, whose fifth byte (file byte 8) is 0xf9.
         if (all.length >= 9 && all[8] == '{') return readSafetensors(all, src);
+        if (all.length >= 2 && (all[0] & 0xff) == 0x80) return readLegacy(all, src);
         throw new IOException(src + " is not a PyTorch state_dict (zip or legacy torch.save) nor a .safetensors file");
     }
 

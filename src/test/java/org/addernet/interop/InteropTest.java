@@ -340,6 +340,20 @@ class InteropTest {
     }
 
     @Test
+    void safetensorsWhoseHeaderLengthStartsLikeAPickle() throws IOException {
+        // Header of 384 = 0x180 bytes: the file's first byte is 0x80, a pickle's PROTO opcode.
+        String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+        byte[] h = (json + " ".repeat(384 - json.length())).getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer b = ByteBuffer.allocate(8 + h.length + 8).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h).putFloat(1.5f).putFloat(-2f);
+        Path f = tmp.resolve("w.safetensors");
+        Files.write(f, b.array());
+        assertEquals(0x80, Files.readAllBytes(f)[0] & 0xff);
+        TorchTensor w = TorchFiles.read(f).get("w");
+        assertArrayEquals(new float[] {1.5f, -2f}, w.values());
+    }
+
+    @Test
     void halfAndBfloat16DecodeExactly() {
         assertEquals(1.0f, TorchTensor.halfToFloat((short) 0x3c00));
         assertEquals(-2.0f, TorchTensor.halfToFloat((short) 0xc000));
