@@ -265,6 +265,9 @@ public final class Trainer {
         meta.put("epoch_seconds", Double.toString(epochSeconds));
         if (kernels != null) meta.put("kernels", kernels);
         for (Map.Entry<String, String> e : recipe.config.asMap().entrySet()) meta.put("config." + e.getKey(), e.getValue());
+        // The normalization as resolved (a dataset default may change between builds), so evaluate/predict see the same inputs.
+        meta.put("config.mean", Recipe.join(recipe.mean));
+        meta.put("config.std", Recipe.join(recipe.std));
         Checkpoint c = Checkpoint.of(model, sgd.momentumBuffer(), meta);
         files.writeAtomic(CHECKPOINT, c::write);
     }
