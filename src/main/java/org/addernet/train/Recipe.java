@@ -236,11 +236,16 @@ public final class Recipe {
     /** One log line: the effective initial rate and how it came about, the warm-up, the micro-batching. */
     public String stepSummary() {
         String lr = linearLrScaling
-                ? String.format(Locale.ROOT, "lr0 %.6g = lr %s x batch %d / %d (lr_scaling=linear)", lr0(), config.get("lr"), batchSize, LR_REFERENCE_BATCH)
-                : String.format(Locale.ROOT, "lr0 %.6g", lr0());
+                ? String.format(Locale.ROOT, "lr0 %s = lr %s x batch %d / %d (lr_scaling=linear)", shortNumber(lr0()), config.get("lr"), batchSize, LR_REFERENCE_BATCH)
+                : "lr0 " + shortNumber(lr0());
         int warm = config.getInt("warmup_epochs");
         return lr + ", " + config.get("lr_schedule") + (warm > 0 ? ", warm-up " + warm + " epoch" + (warm > 1 ? "s" : "") : ", no warm-up")
                 + (microBatch > 0 ? "; micro-batches of at most " + microBatch + " samples per worker share" : "");
+    }
+
+    /** Six significant digits without trailing zeros: 0.4, not 0.400000 or 0.4000000000000001. */
+    private static String shortNumber(double v) {
+        return new java.math.BigDecimal(String.format(Locale.ROOT, "%.6g", v)).stripTrailingZeros().toPlainString();
     }
 
     /** {@code threads} of the recipe, with 0 meaning {@code dflt}. */
