@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.Arrays;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import org.addernet.data.Samples;
 import org.addernet.engine.Engine;
 import org.addernet.engine.Params;
@@ -16,6 +19,7 @@ import org.addernet.model.TestNets;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code micro_batch} ({@link ShardStep}) on the Fashion-MNIST fixture's images: without BN, micro-batches give the
@@ -175,6 +179,26 @@ class MicroBatchTest {
                 assertTrue(n / k >= 2 && (n + k - 1) / k <= m, "n " + n + ", micro_batch " + m);
             }
         }
+    }
+
+    /**
+     * Through the trainer: the log states the effective rate and the micro-batching, and {@code num_batches_tracked}
+     * counts optimizer steps (this project's choice, see docs/DESIGN-NOTES.md), not BN forwards as PyTorch's
+     * accumulation loop would (5 per step here).
+     */
+    @Test
+    void singleProcessRunWithMicroBatches(@TempDir Path out) throws Exception {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try (SingleProcess run = TrainerTest.run(TrainerTest.config("micro_batch=10", "lr_scaling=linear", "train_limit=200",
+                "test_limit=100", "epochs=1", "checkpoint=false"), out, new PrintStream(log, true, StandardCharsets.UTF_8))) {
+            Trainer.EpochMetrics m = run.trainer().run();
+            assertEquals(4, m.steps());
+            assertTrue(Double.isFinite(m.trainLoss()));
+            assertEquals(4, run.trainer().model().numBatchesTracked());
+        }
+        String text = log.toString(StandardCharsets.UTF_8);
+        assertTrue(text.contains("lr0 0.0195313 = lr 0.1 x batch 50 / 256 (lr_scaling=linear), cosine, no warm-up;"
+                + " micro-batches of at most 10 samples per worker share"), text);
     }
 
     @Test
