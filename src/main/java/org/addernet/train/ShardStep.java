@@ -24,7 +24,8 @@ import org.addernet.model.Model;
  * {@code optimizer.step()}): BN normalizes each micro-batch with its own statistics and moves its running
  * statistics once per micro-batch (k momentum updates per step). Without BN the result is the one-batch gradient
  * up to float summation order; with BN it is a different (smaller-batch) estimator, as in PyTorch. Activation
- * memory and the input batch then scale with m, not with the share.
+ * memory and the input batch then scale with m, not with the share. {@code num_batches_tracked} still counts
+ * optimizer steps, not the k forwards PyTorch's loop would count (docs/DESIGN-NOTES.md).
  */
 public final class ShardStep {
     /** What a worker sends back for one step: fresh arrays, in the model's layouts. */
