@@ -5,6 +5,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.addernet.data.BatchAssembler;
 import org.addernet.data.Datasets;
 import org.addernet.data.EncodedImages;
@@ -36,6 +37,12 @@ public final class Recipe {
     public final boolean images;
     public final int imageSize, evalResize, maxBadImages;
     public final int epochs, batchSize, workers, logEvery, evalBatchSize, checkpointEverySteps, maxSteps;
+    /** Samples per forward/backward inside a worker's share (0 = the whole share), see {@link ShardStep}. */
+    public final int microBatch;
+    /** {@code lr_scaling = linear}: the initial rate is {@code lr * batch_size / LR_REFERENCE_BATCH}. */
+    public final boolean linearLrScaling;
+    /** The reference batch of the linear scaling rule (Goyal et al. 2017; the paper's recipes use 256). */
+    public static final int LR_REFERENCE_BATCH = 256;
     public final boolean perWorkerScaling, checkpoint;
     /** Per-channel input normalization, {@code (x - mean) / std} in [0, 1] pixel units: the mean/std keys or the dataset's. */
     public final float[] mean, std;
@@ -99,8 +106,20 @@ public final class Recipe {
         this.checkpoint = cfg.getBoolean("checkpoint");
         this.maxSteps = cfg.getInt("max_steps");
         if (maxSteps < 0) throw new IllegalArgumentException("config key 'max_steps' must be >= 0");
+        this.microBatch = cfg.getInt("micro_batch");
+        // Every model normalizes its logits with BN, which needs 2 samples per micro-batch; from 3 on, the
+        // near-equal split of ShardStep never leaves a micro-batch of 1 out of a share of 2 or more.
+        if (microBatch < 0 || microBatch == 1 || microBatch == 2) {
+            throw new IllegalArgumentException("config key 'micro_batch' must be 0 (off) or >= 3 (BN on the logits needs"
+                    + " 2 samples in every micro-batch), got " + microBatch);
+        }
+        this.linearLrScaling = switch (cfg.get("lr_scaling")) {
+            case "none" -> false;
+            case "linear" -> true;
+            default -> throw new IllegalArgumentException("config key 'lr_scaling' must be none or linear, got '" + cfg.get("lr_scaling") + "'");
+        };
         // Validated here so that a bad value fails before any data is read.
-        new LrSchedule(cfg.get("lr_schedule"), cfg.getDouble("lr"), epochs, 1, cfg.getInts("lr_milestones"),
+        new LrSchedule(cfg.get("lr_schedule"), lr0(), epochs, 1, cfg.getInts("lr_milestones"),
                 cfg.getDouble("lr_gamma"), cfg.getInt("warmup_epochs"));
         sgd(1);
     }
@@ -243,8 +262,29 @@ public final class Recipe {
     }
 
     public LrSchedule schedule(int stepsPerEpoch) {
-        return new LrSchedule(config.get("lr_schedule"), config.getDouble("lr"), epochs, stepsPerEpoch,
+        return new LrSchedule(config.get("lr_schedule"), lr0(), epochs, stepsPerEpoch,
                 config.getInts("lr_milestones"), config.getDouble("lr_gamma"), config.getInt("warmup_epochs"));
+    }
+
+    /** The schedule's initial rate: {@code lr}, times {@code batch_size / 256} under {@code lr_scaling = linear}. */
+    public double lr0() {
+        double lr = config.getDouble("lr");
+        return linearLrScaling ? lr * batchSize / LR_REFERENCE_BATCH : lr;
+    }
+
+    /** One log line: the effective initial rate and how it came about, the warm-up, the micro-batching. */
+    public String stepSummary() {
+        String lr = linearLrScaling
+                ? String.format(Locale.ROOT, "lr0 %s = lr %s x batch %d / %d (lr_scaling=linear)", shortNumber(lr0()), config.get("lr"), batchSize, LR_REFERENCE_BATCH)
+                : "lr0 " + shortNumber(lr0());
+        int warm = config.getInt("warmup_epochs");
+        return lr + ", " + config.get("lr_schedule") + (warm > 0 ? ", warm-up " + warm + " epoch" + (warm > 1 ? "s" : "") : ", no warm-up")
+                + (microBatch > 0 ? "; micro-batches of at most " + microBatch + " samples per worker share" : "");
+    }
+
+    /** Six significant digits without trailing zeros: 0.4, not 0.400000 or 0.4000000000000001. */
+    private static String shortNumber(double v) {
+        return new java.math.BigDecimal(String.format(Locale.ROOT, "%.6g", v)).stripTrailingZeros().toPlainString();
     }
 
     /** {@code threads} of the recipe, with 0 meaning {@code dflt}. */

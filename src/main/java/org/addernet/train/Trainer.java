@@ -177,6 +177,7 @@ public final class Trainer {
     public EpochMetrics run() throws IOException {
         EpochMetrics last = history.isEmpty() ? null : history.get(history.size() - 1);
         int epochs = recipe.epochs;
+        log.println(recipe.stepSummary());
         long budget = recipe.maxSteps > 0 ? recipe.maxSteps : Long.MAX_VALUE;
         while (epoch < epochs) {
             long t0 = System.nanoTime();
