@@ -138,13 +138,12 @@ public final class Checkpoints {
      * outside {@link #MAY_CHANGE_ON_RESUME} is an error listing every such key with both values. Keys the checkpoint
      * does not record (a newer build's) are compared with their defaults.
      */
-    public static void checkSameRecipe(Map<String, String> meta, Config now, String where, PrintStream log) {
+    public static void checkSameRecipe(Map<String, String> meta, Map<String, String> current, String where, PrintStream log) {
         Map<String, String> recorded = new TreeMap<>();
         for (Map.Entry<String, String> e : meta.entrySet()) {
             if (e.getKey().startsWith("config.")) recorded.put(e.getKey().substring(7), e.getValue());
         }
         if (recorded.isEmpty()) return; // a checkpoint without a recipe (written by a test or a tool): nothing to compare
-        Map<String, String> current = now.asMap();
         Set<String> keys = new TreeSet<>(current.keySet());
         List<String> changed = new ArrayList<>(), noted = new ArrayList<>();
         for (String k : keys) {

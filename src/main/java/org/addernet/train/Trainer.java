@@ -109,6 +109,8 @@ public final class Trainer {
     private String lastCheckpoint;
     /** Scratch of the non-finite check, reused every step. */
     private final FiniteCheck guard = new FiniteCheck();
+    /** The workers' kernel set (e.g. {@code vector-16}) of the last step, or of the checkpoint resumed from. */
+    private String kernels;
 
     public Trainer(Recipe recipe, Model model, Sgd sgd, int stepsPerEpoch, StepRunner steps, Evaluator evaluator,
                    RunFiles files, PrintStream log) {
@@ -156,7 +158,11 @@ public final class Trainer {
     private void restore(Checkpoints.Found f) throws IOException {
         String where = f.where();
         Checkpoint c = f.checkpoint();
-        Checkpoints.checkSameRecipe(c.meta(), recipe.config, where, log);
+        Map<String, String> now = recipe.config.asMap();
+        // mean/std are recorded resolved (the dataset's defaults written out): compare them resolved.
+        now.put("mean", Recipe.join(recipe.mean));
+        now.put("std", Recipe.join(recipe.std));
+        Checkpoints.checkSameRecipe(c.meta(), now, where, log);
         c.restoreInto(model, where);
         Checkpoint.Entry mom = c.tensors().get(Checkpoint.MOMENTUM);
         if (mom == null) throw new IOException(where + " has no optimizer state");
@@ -176,6 +182,7 @@ public final class Trainer {
         epochCorrect = Long.parseLong(meta.getOrDefault("epoch_correct", "0"));
         epochSeen = Long.parseLong(meta.getOrDefault("epoch_seen", "0"));
         epochSeconds = Double.parseDouble(meta.getOrDefault("epoch_seconds", "0"));
+        kernels = meta.get("kernels");
         history.clear();
         // metrics.jsonl may be ahead of the checkpoint (it is written first at an epoch's end, and a corrupt newest
         // checkpoint may have been skipped): only the epochs the checkpoint has completed are kept, so each epoch
@@ -201,6 +208,7 @@ public final class Trainer {
     public EpochMetrics run() throws IOException {
         EpochMetrics last = history.isEmpty() ? null : history.get(history.size() - 1);
         int epochs = recipe.epochs;
+        log.println(recipe.stepSummary());
         long budget = recipe.maxSteps > 0 ? recipe.maxSteps : Long.MAX_VALUE;
         while (epoch < epochs) {
             long t0 = System.nanoTime();
@@ -217,6 +225,11 @@ public final class Trainer {
                 StepAggregate r = steps.run(epoch, step);
                 r.apply(model, sgd, lr, recipe.perWorkerScaling, String.format(Locale.ROOT,
                         "epoch %d step %d", epoch + 1, step + 1), keptNote(), guard);
+                if (kernels != null && r.kernels() != null && !kernels.equals(r.kernels())) {
+                    log.printf(Locale.ROOT, "note: kernels %s now, %s before: results differ in the last bits from a run on %s%n",
+                            r.kernels(), kernels, kernels);
+                }
+                if (r.kernels() != null) kernels = r.kernels();
                 epochLoss += r.lossSum();
                 epochCorrect += r.correct();
                 epochSeen += r.count();
@@ -290,8 +303,12 @@ public final class Trainer {
         meta.put("epoch_correct", Long.toString(epochCorrect));
         meta.put("epoch_seen", Long.toString(epochSeen));
         meta.put("epoch_seconds", Double.toString(epochSeconds));
+        if (kernels != null) meta.put("kernels", kernels);
         // Secrets (an S3 key among the spark.* settings) are never written.
         for (Map.Entry<String, String> e : recipe.config.redacted().entrySet()) meta.put("config." + e.getKey(), e.getValue());
+        // The normalization as resolved (a dataset default may change between builds), so evaluate/predict see the same inputs.
+        meta.put("config.mean", Recipe.join(recipe.mean));
+        meta.put("config.std", Recipe.join(recipe.std));
         Checkpoint c = Checkpoint.of(model, sgd.momentumBuffer(), meta);
         String name = Checkpoints.name(epoch, step);
         files.writeAtomic(name, c::write);
