@@ -106,6 +106,15 @@ public final class Trainer {
     private int epoch, step;
     private double epochLoss, epochSeconds;
     private long epochCorrect, epochSeen;
+    /** Steps this invocation may still take ({@code max_steps}). */
+    private long budget;
+    /** A {@link StepApplier}'s sync point: where the run replays from when the live state is lost. */
+    private Position synced;
+    private int recoveries;
+
+    /** The loop's position and the driver's scalars, at a point where the driver's arrays hold the live state. */
+    private record Position(int epoch, int step, double epochLoss, double epochSeconds, long epochCorrect, long epochSeen,
+                            long budget, int historySize, long optimizerSteps, long numBatchesTracked) {}
 
     public Trainer(Recipe recipe, Model model, Sgd sgd, int stepsPerEpoch, StepRunner steps, Evaluator evaluator,
                    RunFiles files, PrintStream log) {
@@ -174,7 +183,13 @@ public final class Trainer {
     public EpochMetrics run() throws IOException {
         EpochMetrics last = history.isEmpty() ? null : history.get(history.size() - 1);
         int epochs = recipe.epochs;
-        long budget = recipe.maxSteps > 0 ? recipe.maxSteps : Long.MAX_VALUE;
+        budget = recipe.maxSteps > 0 ? recipe.maxSteps : Long.MAX_VALUE;
+        StepApplier applier = steps instanceof StepApplier a ? a : null;
+        if (applier != null) {
+            applier.scatter();
+            synced = position();
+        }
+        epochs:
         while (epoch < epochs) {
             long t0 = System.nanoTime();
             double secondsBefore = epochSeconds;
@@ -187,9 +202,20 @@ public final class Trainer {
                     return last;
                 }
                 lr = schedule.lr(epoch, step);
-                StepAggregate r = steps.run(epoch, step);
-                r.apply(model, sgd, lr, recipe.perWorkerScaling, String.format(Locale.ROOT,
-                        "epoch %d step %d (the last checkpoint, %s, is kept)", epoch + 1, step + 1, files.describe(CHECKPOINT)));
+                String where = String.format(Locale.ROOT, "epoch %d step %d (the last checkpoint, %s, is kept)", epoch + 1, step + 1,
+                        files.describe(CHECKPOINT));
+                StepAggregate r;
+                if (applier == null) {
+                    r = steps.run(epoch, step);
+                    r.apply(model, sgd, lr, recipe.perWorkerScaling, where);
+                } else {
+                    try {
+                        r = applier.runAndApply(epoch, step, lr, where);
+                    } catch (StepApplier.StateLost e) {
+                        recover(applier, e);
+                        continue epochs;
+                    }
+                }
                 epochLoss += r.lossSum();
                 epochCorrect += r.correct();
                 epochSeen += r.count();
@@ -209,7 +235,14 @@ public final class Trainer {
                 }
             }
             long t1 = System.nanoTime();
-            EvalStats ev = evaluator.evaluate();
+            EvalStats ev;
+            try {
+                ev = evaluator.evaluate();
+            } catch (StepApplier.StateLost e) {
+                if (applier == null) throw e;
+                recover(applier, e);
+                continue;
+            }
             double evalSeconds = (System.nanoTime() - t1) / 1e9;
             last = new EpochMetrics(epoch + 1, epochs, stepsPerEpoch, lr, epochLoss / epochSeen, (double) epochCorrect / epochSeen,
                     ev.loss(), ev.top1(), ev.top5(), epochSeen / epochSeconds, epochSeconds, evalSeconds);
@@ -226,6 +259,7 @@ public final class Trainer {
             writeMetrics();
             if (recipe.checkpoint) writeCheckpoint();
         }
+        if (applier != null) applier.gather();
         if (!history.isEmpty()) {
             ByteArrayOutputStream png = new ByteArrayOutputStream();
             TrainingPlot.write(history, model.name() + " on " + recipe.spec.name(), png);
@@ -246,6 +280,7 @@ public final class Trainer {
 
     /** The model, optimizer and position, atomically into the run folder. */
     public void writeCheckpoint() throws IOException {
+        if (steps instanceof StepApplier a) a.gather();
         Map<String, String> meta = new TreeMap<>();
         meta.put("epoch", Integer.toString(epoch));
         meta.put("step", Integer.toString(step));
@@ -258,7 +293,38 @@ public final class Trainer {
         for (Map.Entry<String, String> e : recipe.config.asMap().entrySet()) meta.put("config." + e.getKey(), e.getValue());
         Checkpoint c = Checkpoint.of(model, sgd.momentumBuffer(), meta);
         files.writeAtomic(CHECKPOINT, c::write);
+        if (steps instanceof StepApplier) synced = position();
     }
+
+    private Position position() {
+        return new Position(epoch, step, epochLoss, epochSeconds, epochCorrect, epochSeen, budget, history.size(), sgd.steps(),
+                model.numBatchesTracked());
+    }
+
+    /**
+     * The live state was lost (an executor holding slices died): back to the last sync point, whose state the
+     * driver's arrays hold, and scatter it again. Deterministic steps make the replay bit-identical; the replay is
+     * at most {@code checkpoint_every_steps} steps (or an epoch) long.
+     */
+    private void recover(StepApplier applier, StepApplier.StateLost e) {
+        if (synced == null || ++recoveries > MAX_RECOVERIES) throw e;
+        log.printf(Locale.ROOT, "%s; replaying from epoch %d step %d (recovery %d of at most %d)%n", e.getMessage(), synced.epoch() + 1,
+                synced.step(), recoveries, MAX_RECOVERIES);
+        epoch = synced.epoch();
+        step = synced.step();
+        epochLoss = synced.epochLoss();
+        epochSeconds = synced.epochSeconds();
+        epochCorrect = synced.epochCorrect();
+        epochSeen = synced.epochSeen();
+        budget = synced.budget();
+        while (history.size() > synced.historySize()) history.remove(history.size() - 1);
+        sgd.restore(sgd.momentumBuffer(), synced.optimizerSteps());
+        model.setNumBatchesTracked(synced.numBatchesTracked());
+        applier.scatter();
+    }
+
+    /** Lost-state recoveries one run may go through before it gives up. */
+    static final int MAX_RECOVERIES = 10;
 
     static String formatSeconds(double s) {
         long t = Math.round(s);
