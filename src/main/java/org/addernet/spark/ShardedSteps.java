@@ -266,7 +266,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     private <T> T lost(String where, java.util.function.Supplier<T> job) {
         try {
             return job.get();
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // SparkException is checked, but Java calls into Scala may throw it anyway
             for (Throwable t = e; t != null; t = t.getCause()) {
                 String m = t.getMessage();
                 if (m != null && m.contains(StateBlocks.MISSING)) {
@@ -274,7 +274,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     throw new StateLost("sharded state lost at " + where + ": " + m.substring(i, end < 0 ? m.length() : end), e);
                 }
             }
-            throw e;
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(e.getMessage(), e);
         }
     }
 
@@ -360,6 +360,11 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 throw new IllegalStateException(e);
             }
         });
+    }
+
+    /** Test hook: the driver's arrays are no longer trusted to hold the live state (the next gather fetches it). */
+    void forgetGathered() {
+        gatheredGen = -1;
     }
 
     /** Test hook: drops a block of the live weights from this JVM's BlockManager, as if its executor had died. */
