@@ -119,6 +119,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     private long gatheredVersion = -1;
     /** Preferred location of slice q's tasks: the executor holding its state. */
     private String[] owners;
+    /** The slowest worker's forward/backward time of the last step (job A, without fetching or storing blocks). */
+    double lastComputeSeconds;
     /** Test hook: called after each committed step with the new version. */
     java.util.function.LongConsumer afterCommit = v -> {};
 
@@ -177,7 +179,12 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         List<Tuple2<Integer, double[]>> a = lost(where, () -> train.shards.mapPartitionsWithIndex(
                 new ComputeTask(shared, layout, g, v, epoch, step), true).collect());
         double[][] stats = new double[w][];
-        for (Tuple2<Integer, double[]> t : a) stats[t._1()] = t._2()[0] > 0 ? t._2() : null;
+        double compute = 0;
+        for (Tuple2<Integer, double[]> t : a) {
+            stats[t._1()] = t._2()[0] > 0 ? t._2() : null;
+            compute = Math.max(compute, t._2()[3]);
+        }
+        lastComputeSeconds = compute;
         List<double[]> ordered = new ArrayList<>(Arrays.asList(stats));
         double[] total = TreeOrder.merge(ordered, layout.depth(), ShardedSteps::addStats);
         if (total == null || total[0] == 0) throw new IllegalStateException("empty global batch at " + where);
@@ -416,7 +423,9 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 w.invalidate(); // its weights and buffers are overwritten here and by the step
                 Params p = w.model.params();
                 layout.load(gen, version, p);
+                long t0 = System.nanoTime();
                 ShardStep.Result r = w.step.run(samples, positions, epoch, global, shared.perWorkerEta());
+                double computeSeconds = (System.nanoTime() - t0) / 1e9;
                 if (r.count() > 0) {
                     for (int q = 0; q < layout.workers(); q++) {
                         StateBlocks.putFloats(layout.name("g", gen, version, partition, q), r.grad(), layout.params().from(q), layout.params().to(q));
@@ -424,7 +433,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                                 layout.buffers().to(q));
                     }
                 }
-                return List.of(new Tuple2<>(partition, new double[] {r.count(), r.lossSum(), r.correct()})).iterator();
+                return List.of(new Tuple2<>(partition, new double[] {r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
             } finally {
                 WorkerPool.giveBack(w);
             }

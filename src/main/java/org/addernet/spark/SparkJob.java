@@ -48,6 +48,8 @@ public final class SparkJob implements AutoCloseable {
     private final Model model;
     /** The sharded step, when this run uses it ({@code sync=sharded}, or {@code auto} for a large model); else null. */
     private final ShardedSteps sharded;
+    /** The driver-synced step (used when {@link #sharded} is null). */
+    private final Trainer.StepRunner driverSteps;
 
     /** {@code sync=auto} shards from this many parameters on (and W > 1): ResNet-18/50 shard, LeNet and the CIFAR ResNets do not. */
     public static final int AUTO_SHARDED_PARAMS = 1_000_000;
@@ -138,6 +140,7 @@ public final class SparkJob implements AutoCloseable {
                 w.destroy();
             }
         };
+        this.driverSteps = steps;
         boolean shard = sync.equals("sharded") || (sync.equals("auto") && workers > 1 && model.params().size() >= AUTO_SHARDED_PARAMS);
         org.addernet.train.Sgd sgd = recipe.sgd(model.params().size());
         // Norms summed over the slices of W workers in every mode, so sync=driver, sync=sharded and the single
@@ -163,6 +166,11 @@ public final class SparkJob implements AutoCloseable {
 
     public int workers() {
         return workers;
+    }
+
+    /** The driver-synced step runner (whatever {@code sync} says): the benchmark times it. */
+    Trainer.StepRunner driverSteps() {
+        return driverSteps;
     }
 
     /** The sharded step of this run, or null when it syncs through the driver. */

@@ -12,18 +12,12 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.addernet.data.SyntheticCifar;
 import org.addernet.engine.Params;
 import org.addernet.train.RunFiles;
 import org.addernet.train.SingleProcess;
 import org.addernet.train.Trainer;
-import org.apache.spark.scheduler.SparkListener;
-import org.apache.spark.scheduler.SparkListenerJobStart;
-import org.apache.spark.scheduler.SparkListenerTaskEnd;
-import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -176,26 +170,6 @@ class ShardedSyncTest {
         }
         String log = out.toString(StandardCharsets.UTF_8);
         assertTrue(log.contains("sharded state lost at epoch 1 step 7") && log.contains("replaying from epoch 1 step 4"), log);
-    }
-
-    /** Sums the task result sizes of the step jobs (description "epoch ..."), i.e. what the driver receives per step. */
-    static final class ResultBytes extends SparkListener {
-        final Map<Integer, String> stageJob = new ConcurrentHashMap<>();
-        final AtomicLong bytes = new AtomicLong(), tasks = new AtomicLong();
-
-        @Override
-        public void onJobStart(SparkListenerJobStart start) {
-            String d = start.properties() == null ? null : start.properties().getProperty("spark.job.description");
-            for (StageInfo s : scala.jdk.javaapi.CollectionConverters.asJava(start.stageInfos())) stageJob.put(s.stageId(), d == null ? "" : d);
-        }
-
-        @Override
-        public void onTaskEnd(SparkListenerTaskEnd end) {
-            if (end.taskMetrics() != null && stageJob.getOrDefault(end.stageId(), "").startsWith("epoch ")) {
-                bytes.addAndGet(end.taskMetrics().resultSize());
-                tasks.incrementAndGet();
-            }
-        }
     }
 
     /** Bytes the driver received per step over a run of {@code steps} steps. */
