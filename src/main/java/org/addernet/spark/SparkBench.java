@@ -46,7 +46,7 @@ public final class SparkBench {
     static final int WARMUP = 5;
 
     public static void main(String[] args) throws Exception {
-        String master = "local[2]";
+        String master = null; // under spark-submit (scripts/cluster submit bench-spark ...) its --master applies
         int workers = 2, reps = 15;
         List<Integer> sizes = new ArrayList<>();
         List<String> models = new ArrayList<>(List.of("lenet5bn", "resnet20", "resnet18", "resnet50"));
@@ -70,8 +70,10 @@ public final class SparkBench {
             if (!s.equals("sharded") && !s.equals("driver")) throw new IllegalArgumentException("--sync takes sharded and/or driver, got " + s);
         }
         if (workers < 1 || reps < 1) throw new IllegalArgumentException("--workers and --reps must be >= 1");
+        if (master == null && System.getProperty("spark.master") == null) master = "local[2]";
         Config cfg = Config.load(null, List.of("model=lenet5bn", "dataset=fashion-mnist", "spark.ui.enabled=false"));
         try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(cfg, master)).getOrCreate()) {
+            master = spark.sparkContext().master();
             if (!sizes.isEmpty()) {
                 protocol(spark, master, workers, reps, sizes);
                 return;

@@ -46,7 +46,9 @@ import org.junit.jupiter.api.Timeout;
  *       and ends with the same weights too.</li>
  * </ul>
  * The contract is a relative error of at most 1e-4; the runs are expected to be bit-identical, and the test
- * prints which.
+ * prints which. The same two runs with {@code sync=sharded} (weights, BN buffers and momentum owned in slices by
+ * the executors) must be bit-identical to local mode: the killed one loses the slices of the dead executor and
+ * replays from its last checkpoint ({@code checkpoint_every_steps=2}).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 10, unit = TimeUnit.MINUTES)

@@ -108,6 +108,13 @@ class ShardedSyncTest {
     }
 
     @Test
+    void perWorkerScalingToo() throws Exception {
+        State sharded = spark("s", lenet(2, "sync=sharded", "adaptive_scaling=per_worker"));
+        State driver = spark("d", lenet(2, "sync=driver", "adaptive_scaling=per_worker"));
+        sharded.assertSame(driver, "adaptive_scaling=per_worker, sharded vs driver");
+    }
+
+    @Test
     void autoShardsOnlyLargeModels() throws Exception {
         try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2)), LocalSpark.get(), tmp.resolve("a").toString(), SparkJobTest.QUIET)) {
             assertNull(job.sharded(), "LeNet (62K parameters) syncs through the driver under sync=auto");
