@@ -121,6 +121,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     private String[] owners;
     /** The slowest worker's forward/backward time of the last step (job A, without fetching or storing blocks). */
     double lastComputeSeconds;
+    /** Wall time of the last step's jobs A (with the driver's merge), B (with the scales) and C. */
+    double[] lastJobSeconds = new double[3];
     /** Test hook: called after each committed step with the new version. */
     java.util.function.LongConsumer afterCommit = v -> {};
 
@@ -175,6 +177,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         final long v = version;
 
         // A: compute on every shard.
+        long t0 = System.nanoTime();
         jsc.setJobDescription(desc);
         List<Tuple2<Integer, double[]>> a = lost(where, () -> train.shards.mapPartitionsWithIndex(
                 new ComputeTask(shared, layout, g, v, epoch, step), true).collect());
@@ -197,6 +200,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         for (int p = 0; p < w; p++) present[p] = stats[p] != null;
 
         // B: sum each slice over the workers.
+        long t1 = System.nanoTime();
         jsc.setJobDescription(desc + ": sum the gradient slices");
         List<Tuple2<String, double[]>> b = lost(where, () -> slices(owners).mapPartitionsWithIndex(new ReduceTask(layout, g, v, present), true).collect());
         String[] reducedAt = new String[w];
@@ -226,6 +230,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         }
 
         // C: update each slice where it lives.
+        long t2 = System.nanoTime();
         jsc.setJobDescription(desc + ": update the slices");
         final float[] sc = scales;
         final boolean first = sgd.steps() == 0;
@@ -241,6 +246,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             throw new IllegalStateException("the update would make " + poisoned + " weights non-finite at " + where + " (lr " + lr
                     + "): refused, the weights stay those before this step");
         }
+        long t3 = System.nanoTime();
+        lastJobSeconds = new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9};
         // Commit v + 1; only now may version v go.
         version = v + 1;
         owners = updatedAt;

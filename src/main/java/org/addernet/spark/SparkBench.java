@@ -102,7 +102,7 @@ public final class SparkBench {
                 "augment=none", "lr_schedule=constant", "lr=0.01", "log_every=100000", "seed=3", "spark.ui.enabled=false")));
         Path out = Files.createTempDirectory("addernet-bench-spark-run");
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
-        double[] step = new double[reps], comp = new double[reps];
+        double[] step = new double[reps], comp = new double[reps], jobA = new double[reps], jobB = new double[reps], jobC = new double[reps];
         long bytes;
         int params;
         ResultBytes listener = new ResultBytes();
@@ -129,6 +129,10 @@ public final class SparkBench {
                     if (s >= WARMUP) {
                         step[s - WARMUP] = ms;
                         comp[s - WARMUP] = sharded != null ? sharded.lastComputeSeconds * 1e3 : Double.NaN;
+                        double[] jobs = sharded != null ? sharded.lastJobSeconds : new double[] {Double.NaN, Double.NaN, Double.NaN};
+                        jobA[s - WARMUP] = jobs[0] * 1e3;
+                        jobB[s - WARMUP] = jobs[1] * 1e3;
+                        jobC[s - WARMUP] = jobs[2] * 1e3;
                     }
                 }
                 spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
@@ -140,8 +144,14 @@ public final class SparkBench {
         double computeMs = sync.equals("sharded") ? median(comp) : compute.getOrDefault(arch, Double.NaN);
         if (sync.equals("sharded")) compute.put(arch, computeMs);
         System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"params\":%d,\"sync\":\"%s\",\"steps\":%d,"
-                        + "\"step_ms\":%.1f,\"compute_ms\":%.1f,\"overhead_ms\":%.1f,\"driver_bytes_per_step\":%d}%n",
-                master, workers, arch, params, sync, reps, median(step), computeMs, median(step) - computeMs, bytes / reps);
+                        + "\"step_ms\":%.1f,\"compute_ms\":%.1f,\"overhead_ms\":%.1f,\"driver_bytes_per_step\":%d%s}%n",
+                master, workers, arch, params, sync, reps, median(step), computeMs, median(step) - computeMs, bytes / reps,
+                sharded(sync) ? String.format(Locale.ROOT, ",\"job_a_ms\":%.1f,\"job_b_ms\":%.1f,\"job_c_ms\":%.1f", median(jobA), median(jobB),
+                        median(jobC)) : "");
+    }
+
+    static boolean sharded(String sync) {
+        return sync.equals("sharded");
     }
 
     /** Fashion-MNIST-format IDX files (raw, not gzipped) of random 28x28 images: what LeNet-5-BN reads. */

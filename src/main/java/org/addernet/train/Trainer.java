@@ -196,7 +196,7 @@ public final class Trainer {
             double lr = 0;
             while (step < stepsPerEpoch) {
                 if (budget-- == 0) {
-                    writeCheckpoint();
+                    if (!checkpointed(applier)) continue epochs;
                     log.printf(Locale.ROOT, "stopping after max_steps=%d at epoch %d step %d; continue with --resume%n",
                             recipe.maxSteps, epoch + 1, step);
                     return last;
@@ -231,7 +231,7 @@ public final class Trainer {
                 }
                 if (recipe.checkpoint && recipe.checkpointEverySteps > 0 && step % recipe.checkpointEverySteps == 0
                         && step < stepsPerEpoch) {
-                    writeCheckpoint();
+                    if (!checkpointed(applier)) continue epochs;
                 }
             }
             long t1 = System.nanoTime();
@@ -257,9 +257,16 @@ public final class Trainer {
             epochSeen = 0;
             epochSeconds = 0;
             writeMetrics();
-            if (recipe.checkpoint) writeCheckpoint();
+            if (recipe.checkpoint && !checkpointed(applier)) continue;
         }
-        if (applier != null) applier.gather();
+        if (applier != null) {
+            try {
+                applier.gather();
+            } catch (StepApplier.StateLost e) {
+                recover(applier, e);
+                return run(); // replays from the sync point (resetting the budget to the sync point's)
+            }
+        }
         if (!history.isEmpty()) {
             ByteArrayOutputStream png = new ByteArrayOutputStream();
             TrainingPlot.write(history, model.name() + " on " + recipe.spec.name(), png);
@@ -294,6 +301,18 @@ public final class Trainer {
         Checkpoint c = Checkpoint.of(model, sgd.momentumBuffer(), meta);
         files.writeAtomic(CHECKPOINT, c::write);
         if (steps instanceof StepApplier) synced = position();
+    }
+
+    /** {@link #writeCheckpoint}; false when the live state was lost while gathering it (the run is then back at its sync point). */
+    private boolean checkpointed(StepApplier applier) throws IOException {
+        try {
+            writeCheckpoint();
+            return true;
+        } catch (StepApplier.StateLost e) {
+            if (applier == null) throw e;
+            recover(applier, e);
+            return false;
+        }
     }
 
     private Position position() {

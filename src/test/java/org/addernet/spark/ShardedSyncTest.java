@@ -158,25 +158,32 @@ class ShardedSyncTest {
         }
     }
 
-    @Test
-    void aLostStateBlockIsRecoveredFromTheLastCheckpointWithTheSameBits() throws Exception {
+    /**
+     * A block of the live weights vanishes as with a lost executor, after step 6 (a checkpoint was written after
+     * step 4: the replay starts there) or right after step 4 (the checkpoint's gather finds it missing: the replay
+     * starts from the beginning). Either way the run ends with the undisturbed bits.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {6, 4})
+    void aLostStateBlockIsRecoveredFromTheLastCheckpointWithTheSameBits(int dropAfter) throws Exception {
         State undisturbed = spark("u", lenet(2, "sync=sharded", "checkpoint_every_steps=4"));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (PrintStream log = new PrintStream(out, true, StandardCharsets.UTF_8);
              SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2, "sync=sharded", "checkpoint_every_steps=4")), LocalSpark.get(),
                      tmp.resolve("l").toString(), log)) {
             ShardedSteps s = job.sharded();
-            AtomicLong dropped = new AtomicLong(); // commits of version 6
-            // After step 6 (a checkpoint was written after step 4), slice 1's weights vanish as with a lost executor.
+            AtomicLong commits = new AtomicLong(); // of version dropAfter
             s.afterCommit = v -> {
-                if (v == 6 && dropped.getAndIncrement() == 0) s.dropLiveSlice(1);
+                if (v == dropAfter && commits.getAndIncrement() == 0) s.dropLiveSlice(1);
             };
             job.trainer().run();
-            assertEquals(2, dropped.get(), "step 6 was committed twice: before the loss and in the replay");
+            assertEquals(2, commits.get(), "step " + dropAfter + " was committed twice: before the loss and in the replay");
             State.of(job.trainer()).assertSame(undisturbed, "recovered vs undisturbed");
         }
         String log = out.toString(StandardCharsets.UTF_8);
-        assertTrue(log.contains("sharded state lost at epoch 1 step 7") && log.contains("replaying from epoch 1 step 4"), log);
+        String lost = dropAfter == 6 ? "sharded state lost at epoch 1 step 7" : "sharded state lost at gather";
+        String replay = dropAfter == 6 ? "replaying from epoch 1 step 4" : "replaying from epoch 1 step 0";
+        assertTrue(log.contains(lost) && log.contains(replay), log);
     }
 
     /** Bytes the driver received per step over a run of {@code steps} steps. */
