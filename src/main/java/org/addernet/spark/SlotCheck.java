@@ -9,7 +9,8 @@ import org.apache.spark.api.java.JavaSparkContext;
  * No step runs in waves: a synchronous step wants its W tasks at once, and with fewer free task slots Spark would
  * run them one wave after another (each step twice as long or worse, silently). Before a step the job compares W
  * with the slots Spark can run concurrently; if short it says so once and waits (an executor being replaced after a
- * loss registers within seconds) up to {@code slot_wait_seconds}, then fails with a message naming the numbers.
+ * loss registers within seconds) up to {@code slot_wait_seconds}, then fails with a message naming the numbers. In
+ * local mode no slot will ever appear: it fails at once.
  */
 final class SlotCheck {
     private final JavaSparkContext jsc;
@@ -32,6 +33,10 @@ final class SlotCheck {
     void await() {
         int have = slots();
         if (have >= workers) return;
+        if (jsc.isLocal()) { // no executor will ever join
+            throw new IllegalStateException("master " + jsc.master() + " runs " + have + " tasks at once but workers=" + workers
+                    + ": the steps would run in waves; use local[" + workers + "] or lower workers");
+        }
         log.printf(Locale.ROOT, "waiting for %d task slots (have %d): a step runs all workers at once; waiting up to slot_wait_seconds=%d%n",
                 workers, have, waitSeconds);
         long t0 = System.nanoTime(), deadline = t0 + waitSeconds * 1_000_000_000L;

@@ -115,6 +115,14 @@ class ShardedSyncTest {
     }
 
     @Test
+    void moreWorkersThanTaskSlotsIsAnErrorNotWaves() throws Exception {
+        // LocalSpark is local[4]: 5 workers would run every step in two waves.
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> spark("w", "batch_size=25", "train_limit=250",
+                "workers=5", "sync=sharded"));
+        assertTrue(e.getMessage().contains("workers=5") && e.getMessage().contains("waves"), e.getMessage());
+    }
+
+    @Test
     void autoShardsOnlyLargeModels() throws Exception {
         try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2)), LocalSpark.get(), tmp.resolve("a").toString(), SparkJobTest.QUIET)) {
             assertNull(job.sharded(), "LeNet (62K parameters) syncs through the driver under sync=auto");
