@@ -28,6 +28,10 @@ SHAPES = [
     ("lenet5bn", (256, 16, 5, 5, 120, 5, 1, 0)),
     ("lenet5bn", (256, 120, 1, 1, 84, 1, 1, 0)),
     ("lenet5bn", (256, 84, 1, 1, 10, 1, 1, 0)),
+    ("resnet18", (32, 64, 56, 56, 64, 3, 1, 1)),
+    ("resnet18", (32, 128, 28, 28, 128, 3, 1, 1)),
+    ("resnet18", (32, 256, 14, 14, 256, 3, 1, 1)),
+    ("resnet18", (32, 512, 7, 7, 512, 3, 1, 1)),
 ]
 
 
@@ -59,6 +63,14 @@ def main():
     kernels = "torch-" + torch.__version__
     print(f"bench-torch: torch {torch.__version__}, {torch.get_num_threads()} threads", file=sys.stderr)
     have_bwd = hasattr(torch.ops.aten, "convolution_backward")
+    # oneDNN picks and JIT-compiles its primitives on first use: without this the first shape of each net timed
+    # 20-50 ms in every run. Warm every shape up (~2 s in all) before timing, as the Java bench does.
+    start = time.perf_counter()
+    while time.perf_counter() - start < 2.0:
+        for net, (n, c, h, w, o, k, s, p) in SHAPES:
+            if net in nets:
+                xg = torch.randn(n, c, h, w, requires_grad=True)
+                F.conv2d(xg, torch.randn(o, c, k, k, requires_grad=True), stride=s, padding=p).sum().backward()
     for net, (n, c, h, w, o, k, s, p) in SHAPES:
         if net not in nets:
             continue

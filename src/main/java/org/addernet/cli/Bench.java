@@ -13,9 +13,10 @@ import org.addernet.kernels.ConvEngines;
 import org.addernet.kernels.ConvGeometry;
 
 /**
- * Times the conv engine on the layer shapes of ResNet-20 (batch 64) and LeNet-5-BN (batch 256).
+ * Times the conv engine on the layer shapes of ResNet-20 (batch 64), LeNet-5-BN (batch 256) and, on request, the
+ * 3x3 shapes of ResNet-18 at 224 (batch 32).
  *
- * <p>Usage: {@code Bench [--threads N] [--kernels auto|vector|scalar] [--reps R] [--warmup-ms M] [--nets resnet20,lenet5bn]}.
+ * <p>Usage: {@code Bench [--threads N] [--kernels auto|vector|scalar] [--reps R] [--warmup-ms M] [--nets resnet20,lenet5bn[,resnet18]]}.
  * Prints one JSON object per line on stdout: per shape and op the median wall time over {@code R} timed runs
  * (after ~2 s of JIT warm-up over all shapes, then at least {@code M} ms per op) and G-ops/s, where one op is one |x - w| accumulate or one
  * multiply-add, {@code ConvGeometry.ops()} per pass (so {@code *_fwd_bwd}, three passes, counts 3x). The
@@ -34,7 +35,12 @@ public final class Bench {
             new Shape("lenet5bn", new ConvGeometry(256, 6, 14, 14, 16, 5, 1, 0)),
             new Shape("lenet5bn", new ConvGeometry(256, 16, 5, 5, 120, 5, 1, 0)),
             new Shape("lenet5bn", new ConvGeometry(256, 120, 1, 1, 84, 1, 1, 0)),
-            new Shape("lenet5bn", new ConvGeometry(256, 84, 1, 1, 10, 1, 1, 0)));
+            new Shape("lenet5bn", new ConvGeometry(256, 84, 1, 1, 10, 1, 1, 0)),
+            // The 3x3 stride-1 shapes of ResNet-18's four stages at 224x224 input, batch 32 (opt in: --nets resnet18).
+            new Shape("resnet18", new ConvGeometry(32, 64, 56, 56, 64, 3, 1, 1)),
+            new Shape("resnet18", new ConvGeometry(32, 128, 28, 28, 128, 3, 1, 1)),
+            new Shape("resnet18", new ConvGeometry(32, 256, 14, 14, 256, 3, 1, 1)),
+            new Shape("resnet18", new ConvGeometry(32, 512, 7, 7, 512, 3, 1, 1)));
 
     private Bench() {
     }

@@ -32,7 +32,7 @@ import org.addernet.train.Sgd;
 
 /**
  * {@code bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
- * [--classes K] [--kernels auto]}: whole training steps (forward, loss, backward, adaptive scaling, SGD with
+ * [--classes K] [--kernels auto] [--profile]}: whole training steps (forward, loss, backward, adaptive scaling, SGD with
  * momentum) on random data in this JVM, as one worker runs them, and the heap they need.
  *
  * <p>Prints the time and images/s of each step, then the heap: the largest heap occupancy right after a
@@ -41,6 +41,10 @@ import org.addernet.train.Sgd;
  * the sum of the heap pools' peak usage (garbage included, so it grows with {@code -Xmx}). Next to them the
  * arithmetic from the model definition: parameters + gradients + momentum, BN buffers, and the activations the
  * backward pass must keep at this batch size ({@link Model#describe}), with the ratio measured/arithmetic.
+ *
+ * <p>{@code --profile} adds a per-layer table ({@link LayerProfile}) over the steps after the first: forward and
+ * backward time of every adder/conv layer, its G-ops/s and percentage of the adder peak measured in the same JVM,
+ * then the step split into kernels, optimizer and the rest (BN, ReLU, pooling, residual sums, loss).
  */
 public final class StepBench {
     private StepBench() {}
@@ -52,8 +56,13 @@ public final class StepBench {
     public static void run(String[] args, PrintStream out) {
         String arch = "resnet18", variant = "adder", kernels = "auto";
         int batch = 32, size = 0, threads = 2, steps = 3, classes = 0;
+        boolean profile = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
+            if (a.equals("--profile")) {
+                profile = true;
+                continue;
+            }
             if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + a);
             switch (a) {
                 case "--model" -> arch = args[++i];
@@ -65,13 +74,15 @@ public final class StepBench {
                 case "--classes" -> classes = Integer.parseInt(args[++i]);
                 case "--kernels" -> kernels = args[++i];
                 default -> throw new IllegalArgumentException("unknown option " + a + " (--model M, --variant adder|cnn, --batch N,"
-                        + " --size S, --threads T, --steps S, --classes K, --kernels auto|vector|scalar)");
+                        + " --size S, --threads T, --steps S, --classes K, --kernels auto|vector|scalar, --profile)");
             }
         }
         if (!variant.equals("adder") && !variant.equals("cnn")) throw new IllegalArgumentException("--variant must be adder or cnn");
         if (batch < 2 || steps < 1 || threads < 1) throw new IllegalArgumentException("need --batch >= 2, --steps >= 1, --threads >= 1");
         if (classes == 0) classes = Models.defaultClasses(arch);
-        try (HeapWatch heap = new HeapWatch(); Engine engine = Engine.create(threads, kernels)) {
+        try (HeapWatch heap = new HeapWatch(); Engine base = Engine.create(threads, kernels)) {
+            LayerProfile prof = profile ? new LayerProfile(base.conv()) : null;
+            Engine engine = profile ? new Engine(base.pool(), prof) : base;
             Model m = Models.create(arch, variant.equals("adder"), classes, size, engine, 1);
             Params p = m.params();
             int[] in = m.inputShape();
@@ -84,15 +95,29 @@ public final class StepBench {
             int[] labels = new int[batch];
             for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(classes);
             Sgd sgd = new Sgd(p.size(), 0.9, 1e-4, false, 0.2);
+            double profiledSeconds = 0, optimizerSeconds = 0;
             for (int s = 0; s < steps; s++) {
+                boolean recorded = prof != null && s > 0; // the first step compiles the kernels
+                if (prof != null) prof.record(recorded);
                 long t0 = System.nanoTime();
                 p.zeroGrad();
                 SoftmaxCrossEntropy.Result r = m.trainShard(x, labels, 1f / batch);
+                long t1 = System.nanoTime();
                 sgd.step(p, 0.1);
                 m.setNumBatchesTracked(m.numBatchesTracked() + 1);
-                double sec = (System.nanoTime() - t0) / 1e9;
+                long t2 = System.nanoTime();
+                double sec = (t2 - t0) / 1e9;
+                if (recorded) {
+                    profiledSeconds += sec;
+                    optimizerSeconds += (t2 - t1) / 1e9;
+                }
                 out.printf(Locale.ROOT, "step %d: %.2f s, %.2f images/s, loss %.4f, gradient buffers %s%n", s + 1, sec, batch / sec,
                         r.lossSum() / batch, mb(m.gradientBufferBytes()));
+            }
+            if (prof != null) {
+                if (steps < 2) throw new IllegalArgumentException("--profile needs --steps >= 2 (the first step is not recorded)");
+                prof.record(false);
+                prof.print(out, p, steps - 1, profiledSeconds, optimizerSeconds, LayerProfile.adderPeak(engine.pool(), 400));
             }
             long afterRun = heap.maxAfterGc();
             int gcsInRun = heap.collections();

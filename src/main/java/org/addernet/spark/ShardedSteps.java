@@ -179,13 +179,16 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         // A: compute on every shard.
         long t0 = System.nanoTime();
         jsc.setJobDescription(desc);
-        List<Tuple2<Integer, double[]>> a = lost(where, () -> train.shards.mapPartitionsWithIndex(
+        List<Tuple2<String, double[]>> a = lost(where, () -> train.shards.mapPartitionsWithIndex(
                 new ComputeTask(shared, layout, g, v, epoch, step), true).collect());
         double[][] stats = new double[w][];
         double compute = 0;
-        for (Tuple2<Integer, double[]> t : a) {
-            stats[t._1()] = t._2()[0] > 0 ? t._2() : null;
-            compute = Math.max(compute, t._2()[3]);
+        String kernels = null;
+        for (Tuple2<String, double[]> t : a) {
+            double[] x = t._2(); // {partition, count, loss sum, correct, compute seconds}
+            stats[(int) x[0]] = x[1] > 0 ? Arrays.copyOfRange(x, 1, 4) : null;
+            if (x[1] > 0) kernels = StepAggregate.sameKernels(kernels, t._1());
+            compute = Math.max(compute, x[4]);
         }
         lastComputeSeconds = compute;
         List<double[]> ordered = new ArrayList<>(Arrays.asList(stats));
@@ -256,7 +259,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         List<String> old = layout.names(g, v);
         cleaner.submit(() -> StateBlocks.removeEverywhere(old));
         afterCommit.accept(version);
-        return StepAggregate.of(null, null, count, lossSum, (long) total[2]);
+        return StepAggregate.of(null, null, count, lossSum, (long) total[2], kernels);
     }
 
     /** {count, loss sum, correct} of two workers (null: a worker without samples this step). */
@@ -403,8 +406,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
     // ---------------------------------------------------------------- tasks
 
-    /** Job A: one worker's share of the step, its gradient left in W slice blocks. */
-    static final class ComputeTask implements Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, double[]>>> {
+    /** Job A: one worker's share of the step, its gradient left in W slice blocks; returns its kernel set and numbers. */
+    static final class ComputeTask implements Function2<Integer, Iterator<Object>, Iterator<Tuple2<String, double[]>>> {
         final SparkJob.Shared shared;
         final Layout layout;
         final int gen, epoch, step;
@@ -420,7 +423,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         }
 
         @Override
-        public Iterator<Tuple2<Integer, double[]>> call(Integer partition, Iterator<Object> part) {
+        public Iterator<Tuple2<String, double[]>> call(Integer partition, Iterator<Object> part) {
             Sampler sampler = SparkJob.StepTask.sampler(shared);
             Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
             int[] positions = sampler.indices(epoch, partition, step);
@@ -440,7 +443,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                                 layout.buffers().to(q));
                     }
                 }
-                return List.of(new Tuple2<>(partition, new double[] {r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
+                return List.of(new Tuple2<>(r.kernels(), new double[] {partition, r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
             } finally {
                 WorkerPool.giveBack(w);
             }

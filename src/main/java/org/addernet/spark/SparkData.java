@@ -295,10 +295,10 @@ final class SparkData implements AutoCloseable {
     }
 
     /** What a task needs to turn its partition into {@link Samples}; small and serializable. */
-    record SampleSettings(String dataset, long seed, boolean augment, int imageSize, int evalResize, int numClasses)
-            implements Serializable {
+    record SampleSettings(String dataset, long seed, boolean augment, int imageSize, int evalResize, int numClasses, float[] mean,
+                          float[] std) implements Serializable {
         static SampleSettings of(Recipe r, int numClasses) {
-            return new SampleSettings(r.spec.name(), r.seed, r.augment, r.imageSize, r.evalResize, numClasses);
+            return new SampleSettings(r.spec.name(), r.seed, r.augment, r.imageSize, r.evalResize, numClasses, r.mean, r.std);
         }
 
         /** Partition {@code partition} of {@code data} as samples, augmented when {@code train} and the recipe says so. */
@@ -306,10 +306,11 @@ final class SparkData implements AutoCloseable {
             Datasets.Spec s = Datasets.spec(dataset);
             if (s.augmentation() != Datasets.Augmentation.IMAGENET) {
                 ImageDataset shard = (ImageDataset) part.next();
-                return new BatchAssembler(shard, s.mean(), s.std(), train && augment, seed);
+                return new BatchAssembler(shard, mean, std, train && augment, seed);
             }
             return new JpegSamples(dataset + "[" + partition + "]", chunks(part, cacheKey + "/" + partition),
-                    new ImageTransforms(imageSize, evalResize), train && augment, seed);
+                    new ImageTransforms(imageSize, evalResize, ImageTransforms.MIN_SCALE, ImageTransforms.MAX_SCALE, ImageTransforms.MIN_RATIO,
+                            ImageTransforms.MAX_RATIO, mean, std), train && augment, seed);
         }
     }
 

@@ -32,6 +32,8 @@ public final class Config {
             new Key("eval_resize", "256", "imagenet: evaluation resizes the shorter side to this before the center crop"),
             new Key("max_bad_images", "0", "imagenet: unreadable (corrupt, truncated, not an image) files to skip, each reported by path, before the job fails"),
             new Key("image_cache", "MEMORY_AND_DISK_SER", "imagenet, Spark job: storage level of the cached compressed images (decoded images are never cached)"),
+            new Key("mean", "", "per-channel input mean in [0, 1] pixel units, comma-separated, e.g. 0.4914,0.4822,0.4465 (empty: the dataset's default); recorded in the checkpoint, used by evaluate/predict"),
+            new Key("std", "", "per-channel input standard deviation, comma-separated, e.g. 0.2023,0.1994,0.2010 (empty: the dataset's default); recorded like mean"),
             new Key("epochs", "10", "number of epochs"),
             new Key("batch_size", "256", "global batch size B (the loss is a mean over B)"),
             new Key("lr", "0.1", "initial learning rate"),

@@ -37,6 +37,8 @@ public final class Recipe {
     public final int imageSize, evalResize, maxBadImages;
     public final int epochs, batchSize, workers, logEvery, evalBatchSize, checkpointEverySteps, maxSteps;
     public final boolean perWorkerScaling, checkpoint;
+    /** Per-channel input normalization, {@code (x - mean) / std} in [0, 1] pixel units: the mean/std keys or the dataset's. */
+    public final float[] mean, std;
 
     public Recipe(Config cfg) {
         this.config = cfg;
@@ -76,6 +78,10 @@ public final class Recipe {
         if (images && evalResize < imageSize) {
             throw new IllegalArgumentException("config key 'eval_resize' (" + evalResize + ") must be >= image_size (" + imageSize + ")");
         }
+        int channels = images ? 3 : spec.channels();
+        this.mean = perChannel(cfg, "mean", spec.mean(), channels);
+        this.std = perChannel(cfg, "std", spec.std(), channels);
+        for (float s : std) if (!(s > 0)) throw new IllegalArgumentException("config key 'std' must be > 0 per channel, got '" + cfg.get("std") + "'");
         this.maxBadImages = cfg.getInt("max_bad_images");
         if (maxBadImages < 0) throw new IllegalArgumentException("config key 'max_bad_images' must be >= 0");
         String format = cfg.get("data_format");
@@ -99,6 +105,33 @@ public final class Recipe {
         sgd(1);
     }
 
+    /** A comma-separated list of {@code channels} finite numbers, or {@code dflt} for an empty value. */
+    private static float[] perChannel(Config cfg, String key, float[] dflt, int channels) {
+        String s = cfg.get(key).trim();
+        if (s.isEmpty()) return dflt.clone();
+        String[] parts = s.split(",");
+        if (parts.length != channels) {
+            throw new IllegalArgumentException("config key '" + key + "' needs " + channels + " comma-separated values (one per channel), got '" + s + "'");
+        }
+        float[] r = new float[channels];
+        for (int i = 0; i < channels; i++) {
+            try {
+                r[i] = Float.parseFloat(parts[i].trim());
+            } catch (NumberFormatException e) {
+                r[i] = Float.NaN;
+            }
+            if (!Float.isFinite(r[i])) throw new IllegalArgumentException("config key '" + key + "' must be numbers, got '" + s + "'");
+        }
+        return r;
+    }
+
+    /** {@code mean}/{@code std} as a config value, e.g. {@code 0.4914,0.4822,0.4465} (float's shortest decimal). */
+    public static String join(float[] v) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < v.length; i++) b.append(i > 0 ? "," : "").append(v[i]);
+        return b.toString();
+    }
+
     private static int positive(Config cfg, String key) {
         int v = cfg.getInt(key);
         if (v < 1) throw new IllegalArgumentException("config key '" + key + "' must be >= 1, got " + v);
@@ -115,7 +148,7 @@ public final class Recipe {
 
     /** Normalization of the dataset, and the recipe's augmentation for training data. */
     public BatchAssembler assembler(ImageDataset data, boolean train) {
-        return new BatchAssembler(data, spec.mean(), spec.std(), train && augment, seed);
+        return new BatchAssembler(data, mean, std, train && augment, seed);
     }
 
     /** The model for the dataset's own class count, with its initial weights (a function of the seed). */
@@ -200,7 +233,13 @@ public final class Recipe {
 
     /** Compressed images as samples: the recipe's transforms (training augmentation when {@code train}), normalization. */
     public Samples imageSamples(List<EncodedImages> chunks, boolean train) {
-        return new JpegSamples(spec.name() + (train ? " train" : " val"), chunks, new ImageTransforms(imageSize, evalResize), train && augment, seed);
+        return new JpegSamples(spec.name() + (train ? " train" : " val"), chunks, transforms(), train && augment, seed);
+    }
+
+    /** The image transforms of an image dataset: crop sizes and the recipe's normalization. */
+    public ImageTransforms transforms() {
+        return new ImageTransforms(imageSize, evalResize, ImageTransforms.MIN_SCALE, ImageTransforms.MAX_SCALE, ImageTransforms.MIN_RATIO,
+                ImageTransforms.MAX_RATIO, mean, std);
     }
 
     public LrSchedule schedule(int stepsPerEpoch) {

@@ -17,17 +17,23 @@ import org.addernet.model.Model;
  * buffers are left updated by this shard.
  */
 public final class ShardStep {
-    /** What a worker sends back for one step: fresh arrays, in the model's layouts. */
-    public record Result(float[] grad, double[] weightedBuffers, int count, double lossSum, long correct) {}
+    /**
+     * What a worker sends back for one step: fresh arrays, in the model's layouts, and the name of the kernel set
+     * that computed them (e.g. {@code vector-16}: results depend on the vector width).
+     */
+    public record Result(float[] grad, double[] weightedBuffers, int count, double lossSum, long correct, String kernels) {}
 
     private final Model model;
     private final ThreadPool pool;
+    private final String kernels;
     private float[] x = new float[0];
     private int[] y = new int[0];
 
-    public ShardStep(Model model, ThreadPool pool) {
+    /** {@code kernels}: the engine's kernel set ({@code ConvEngine.kernelName()}), reported with every result. */
+    public ShardStep(Model model, ThreadPool pool, String kernels) {
         this.model = model;
         this.pool = pool;
+        this.kernels = kernels;
     }
 
     public Model model() {
@@ -46,12 +52,12 @@ public final class ShardStep {
         Params p = model.params();
         p.zeroGrad();
         int n = indices.length;
-        if (n == 0) return new Result(new float[p.grad.length], new double[p.buffers.length], 0, 0, 0);
+        if (n == 0) return new Result(new float[p.grad.length], new double[p.buffers.length], 0, 0, 0, kernels);
         SoftmaxCrossEntropy.Result r = model.trainShard(batch(data, epoch, indices), y, 1f / globalBatch);
         if (perWorkerEta > 0) Sgd.scaleAdderGradients(p, perWorkerEta);
         double[] weighted = new double[p.buffers.length]; // exact: a float times an int fits a double
         for (int i = 0; i < weighted.length; i++) weighted[i] = (double) p.buffers[i] * n;
-        return new Result(p.grad.clone(), weighted, n, r.lossSum(), r.correct());
+        return new Result(p.grad.clone(), weighted, n, r.lossSum(), r.correct(), kernels);
     }
 
     private Tensor batch(Samples data, int epoch, int[] indices) {

@@ -1,0 +1,197 @@
+package org.addernet.cli;
+
+import java.io.PrintStream;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import org.addernet.engine.Params;
+import org.addernet.engine.ThreadPool;
+import org.addernet.kernels.ConvEngine;
+import org.addernet.kernels.ConvGeometry;
+
+/**
+ * {@code bench-step --profile}: a {@link ConvEngine} that times every call of the engine it wraps, per layer, and
+ * the table it prints. A layer is known by its filter offset in the model's flat parameters (unique per layer,
+ * and the same in forward and backward), so its name comes from {@link Params}. Everything a step does outside
+ * these calls (BatchNorm, ReLU, pooling, residual sums, loss, data copies) is the step's wall time minus the kernel
+ * time; the optimizer is timed by the caller. Percentages are of {@link #adderPeak}, measured in the same JVM.
+ */
+final class LayerProfile implements ConvEngine {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Receivers of the peak loop's ops come from this constant, so they have its exact class (see VectorColumnKernels). */
+    private static final FloatVector ZERO = FloatVector.zero(S);
+
+    /** Accumulated time of one layer's calls. */
+    private static final class Times {
+        final boolean adder;
+        final ConvGeometry g;
+        long forwardNs, backwardNs;
+        /** Backward passes counted as 1 per gradient computed (input and/or filter). */
+        int forwards, backwardPasses;
+
+        Times(boolean adder, ConvGeometry g) {
+            this.adder = adder;
+            this.g = g;
+        }
+    }
+
+    private final ConvEngine inner;
+    private final Map<Integer, Times> layers = new LinkedHashMap<>();
+    private boolean recording;
+
+    LayerProfile(ConvEngine inner) {
+        this.inner = inner;
+    }
+
+    /** Starts (or stops) accumulating; calls made while not recording (warm-up steps) are not counted. */
+    void record(boolean on) {
+        recording = on;
+    }
+
+    private Times times(int wOff, boolean adder, ConvGeometry g) {
+        return layers.computeIfAbsent(wOff, k -> new Times(adder, g));
+    }
+
+    private void forwardDone(int wOff, boolean adder, ConvGeometry g, long t0) {
+        if (!recording) return;
+        Times t = times(wOff, adder, g);
+        t.forwardNs += System.nanoTime() - t0;
+        t.forwards++;
+    }
+
+    private void backwardDone(int wOff, boolean adder, ConvGeometry g, long t0, float[] dx, float[] dw) {
+        if (!recording) return;
+        Times t = times(wOff, adder, g);
+        t.backwardNs += System.nanoTime() - t0;
+        t.backwardPasses += (dx != null ? 1 : 0) + (dw != null ? 1 : 0);
+    }
+
+    @Override
+    public void adderForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y) {
+        long t0 = System.nanoTime();
+        inner.adderForward(g, x, w, wOff, y);
+        forwardDone(wOff, true, g, t0);
+    }
+
+    @Override
+    public void adderBackward(ConvGeometry g, float[] x, float[] w, int wOff, float[] dy, float[] dx, float[] dw, int dwOff) {
+        long t0 = System.nanoTime();
+        inner.adderBackward(g, x, w, wOff, dy, dx, dw, dwOff);
+        backwardDone(wOff, true, g, t0, dx, dw);
+    }
+
+    @Override
+    public void convForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y) {
+        long t0 = System.nanoTime();
+        inner.convForward(g, x, w, wOff, y);
+        forwardDone(wOff, false, g, t0);
+    }
+
+    @Override
+    public void convBackward(ConvGeometry g, float[] x, float[] w, int wOff, float[] dy, float[] dx, float[] dw, int dwOff) {
+        long t0 = System.nanoTime();
+        inner.convBackward(g, x, w, wOff, dy, dx, dw, dwOff);
+        backwardDone(wOff, false, g, t0, dx, dw);
+    }
+
+    @Override
+    public String kernelName() {
+        return inner.kernelName();
+    }
+
+    /** Total kernel seconds recorded. */
+    double kernelSeconds() {
+        long ns = 0;
+        for (Times t : layers.values()) ns += t.forwardNs + t.backwardNs;
+        return ns / 1e9;
+    }
+
+    /**
+     * Prints one row per layer (averages per step over {@code steps} recorded steps), then the totals: kernels,
+     * optimizer, and the rest of the step. {@code peak} is the adder accumulate peak in G-ops/s; a multiply layer's
+     * percentage is of the same number (an FMA does one multiply-add where the adder needs sub, abs and add).
+     */
+    void print(PrintStream out, Params p, int steps, double stepSeconds, double optimizerSeconds, double peak) {
+        Map<Integer, String> names = new LinkedHashMap<>();
+        for (Params.View v : p.params()) names.put(v.offset(), v.name());
+        out.printf(Locale.ROOT, "profile over %d steps (averages per step); peak |a-b| accumulate measured now: %.1f G-ops/s%n", steps, peak);
+        out.printf(Locale.ROOT, "%-34s %-5s %-26s %9s %9s %8s %8s %6s %6s%n", "layer", "kind", "geometry n,c,h,w,o,k,s,p",
+                "fwd ms", "bwd ms", "fwd G/s", "bwd G/s", "fwd %", "bwd %");
+        double kernels = 0;
+        for (Map.Entry<Integer, Times> e : layers.entrySet()) {
+            Times t = e.getValue();
+            double f = t.forwardNs / 1e6 / steps, b = t.backwardNs / 1e6 / steps;
+            kernels += f + b;
+            double ops = t.g.ops();
+            // Forward: one pass of ops; backward: one pass per gradient (input and filter; a first layer has no input gradient).
+            double fg = f > 0 ? ops * t.forwards / steps / (f * 1e6) : 0;
+            double bg = b > 0 ? ops * t.backwardPasses / steps / (b * 1e6) : 0;
+            out.printf(Locale.ROOT, "%-34s %-5s %-26s %9.2f %9.2f %8.1f %8.1f %5.0f%% %5.0f%%%n", names.getOrDefault(e.getKey(), "@" + e.getKey()),
+                    t.adder ? "adder" : "conv", t.g, f, b, fg, bg, 100 * fg / peak, 100 * bg / peak);
+        }
+        double step = stepSeconds * 1e3 / steps, opt = optimizerSeconds * 1e3 / steps;
+        out.printf(Locale.ROOT, "step %.1f ms = kernels %.1f ms (%.0f%%) + optimizer %.1f ms (%.0f%%) + other (BN, ReLU, pooling, residual, loss) %.1f ms (%.0f%%)%n",
+                step, kernels, 100 * kernels / step, opt, 100 * opt / step, step - kernels - opt, 100 * (step - kernels - opt) / step);
+    }
+
+    /**
+     * The machine's ceiling for the adder's inner operation {@code acc += |x - w|} on all threads of {@code pool}, in
+     * G-ops/s (one op = one lane): 8 independent accumulators (more than the add latency needs), 4 broadcast filter
+     * values held in registers against 2 input vectors loaded from an L1-resident array, the register block of the
+     * real kernels without their stores. Runs for about {@code millis} ms.
+     */
+    static double adderPeak(ThreadPool pool, long millis) {
+        int threads = pool.threads();
+        long[] ops = new long[threads];
+        float[][] bufs = new float[threads][1024];
+        for (float[] b : bufs) for (int i = 0; i < b.length; i++) b[i] = i * 0.001f;
+        float[] sink = new float[threads];
+        long[] elapsed = new long[threads];
+        for (int round = 0; round < 2; round++) { // round 0 warms the JIT up
+            long budget = (round == 0 ? 3 * millis : millis) * 1_000_000L;
+            pool.parallelFor(threads, (t, from, to) -> {
+                long t0 = System.nanoTime(), n = 0;
+                float acc = 0;
+                while (System.nanoTime() - t0 < budget) {
+                    // Short calls, so that C2 compiles the loop within the warm-up round (interpreted, the Vector API
+                    // boxes every vector and runs ~1000x slower).
+                    acc += peakLoop(bufs[t], 50);
+                    n += 50L * 8 * S.length() * (bufs[t].length / (2 * S.length()));
+                }
+                ops[t] = n;
+                elapsed[t] = System.nanoTime() - t0;
+                sink[t] = acc;
+            });
+        }
+        double total = 0;
+        for (int t = 0; t < threads; t++) total += ops[t] / (elapsed[t] / 1e9);
+        if (Float.isNaN(sink[0])) throw new IllegalStateException(); // keeps the loop's result alive
+        return total / 1e9;
+    }
+
+    private static float peakLoop(float[] x, int reps) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+        int step = 2 * S.length(), n = reps * (x.length / step);
+        for (int j = 0; j < n; j++) {
+            int i = (j & 31) * step;
+            FloatVector x0 = FloatVector.fromArray(S, x, i), x1 = FloatVector.fromArray(S, x, i + S.length());
+            FloatVector b = ZERO.broadcast(x[j & 15]);
+            a0 = b.sub(x0).abs().add(a0);
+            a1 = b.sub(x1).abs().add(a1);
+            b = ZERO.broadcast(x[(j & 15) + 16]);
+            a2 = b.sub(x0).abs().add(a2);
+            a3 = b.sub(x1).abs().add(a3);
+            b = ZERO.broadcast(x[(j & 15) + 32]);
+            a4 = b.sub(x0).abs().add(a4);
+            a5 = b.sub(x1).abs().add(a5);
+            b = ZERO.broadcast(x[(j & 15) + 48]);
+            a6 = b.sub(x0).abs().add(a6);
+            a7 = b.sub(x1).abs().add(a7);
+        }
+        return ZERO.add(a0).add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).reduceLanes(VectorOperators.ADD);
+    }
+}
