@@ -9,10 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import org.addernet.data.SyntheticCifar;
 import org.addernet.engine.Rng;
 import org.addernet.model.Model;
@@ -34,7 +32,8 @@ import scala.Tuple2;
  * workers, both sync modes. Per step: the wall time of the step as the driver sees it (jobs, sums, update), the
  * compute time of the slowest worker's forward/backward (measured inside the sharded job's tasks; the driver mode
  * runs the identical computation, the two modes being bit-identical, so its compute time is taken from the sharded
- * run of the same model), their difference {@code overhead_ms} (everything but compute), and the bytes the driver
+ * run of the same model, step s of both modes running back to back), their difference {@code overhead_ms} (everything
+ * but compute; NaN without a sharded run to time the compute), and the bytes the driver
  * received as task results per step ({@link ResultBytes}). Medians over {@code --reps} steps after 5 warm-up steps (JIT).
  *
  * <p>{@code --params N,...}: the older protocol-only measurement for models of N parameters: an empty Spark job
@@ -81,73 +80,78 @@ public final class SparkBench {
             Path data = Files.createTempDirectory("addernet-bench-spark");
             writeSyntheticIdx(data.resolve("fashion"), 2 * workers * (reps + WARMUP), 2 * workers);
             SyntheticCifar.write(data.resolve("cifar"), Math.max(10, 2 * workers * (reps + WARMUP)), Math.max(5, 2 * workers), 7);
-            for (String m : models) {
-                Map<String, Double> compute = new HashMap<>();
-                // Sharded first: its tasks time the computation that the driver mode repeats bit for bit.
-                List<String> order = new ArrayList<>(syncs);
-                order.sort((a, b) -> a.equals("sharded") ? -1 : b.equals("sharded") ? 1 : 0);
-                for (String sync : order) modelSteps(spark, master, workers, reps, m, sync, data, compute);
-            }
+            for (String m : models) modelSteps(spark, master, workers, reps, m, syncs, data);
         }
     }
 
-    /** One model, one sync mode: a JSON line of medians. */
-    static void modelSteps(SparkSession spark, String master, int workers, int reps, String arch, String sync, Path data,
-                           Map<String, Double> compute) throws Exception {
+    /**
+     * One model, each sync mode: a JSON line of medians per mode. The modes' jobs are open side by side and step s
+     * runs in every mode back to back (same JIT state, same load); the two modes compute the same bits, so the
+     * compute time the sharded tasks measure for step s is the compute time of step s in the driver mode as well.
+     */
+    static void modelSteps(SparkSession spark, String master, int workers, int reps, String arch, List<String> syncs, Path data)
+            throws Exception {
         boolean lenet = arch.equals("lenet5bn");
-        int batch = 2 * workers;
-        Recipe recipe = new Recipe(Config.load(null, List.of("model=" + arch, "dataset=" + (lenet ? "fashion-mnist" : "cifar10"),
-                "data_dir=" + data.resolve(lenet ? "fashion" : "cifar"), "batch_size=" + batch, "train_limit=" + batch * (reps + WARMUP),
-                "test_limit=" + batch, "eval_batch_size=" + batch, "epochs=1", "workers=" + workers, "sync=" + sync, "checkpoint=false",
-                "augment=none", "lr_schedule=constant", "lr=0.01", "log_every=100000", "seed=3", "spark.ui.enabled=false")));
-        Path out = Files.createTempDirectory("addernet-bench-spark-run");
+        int batch = 2 * workers, modes = syncs.size();
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
-        double[] step = new double[reps], comp = new double[reps], jobA = new double[reps], jobB = new double[reps], jobC = new double[reps];
-        long bytes;
-        int params;
+        double[][] step = new double[modes][reps], jobA = new double[modes][reps], jobB = new double[modes][reps], jobC = new double[modes][reps];
+        double[] comp = new double[reps];
+        Arrays.fill(comp, Double.NaN);
+        long[] bytes = new long[modes];
+        int params = 0;
+        List<SparkJob> jobs = new ArrayList<>();
         ResultBytes listener = new ResultBytes();
-        try (SparkJob job = new SparkJob(recipe, spark, out.toString(), quiet)) {
-            Model model = job.trainer().model();
-            params = model.params().size();
-            ShardedSteps sharded = job.sharded();
-            if (sharded != null) sharded.scatter();
+        try {
+            for (String sync : syncs) {
+                Recipe recipe = new Recipe(Config.load(null, List.of("model=" + arch, "dataset=" + (lenet ? "fashion-mnist" : "cifar10"),
+                        "data_dir=" + data.resolve(lenet ? "fashion" : "cifar"), "batch_size=" + batch, "train_limit=" + batch * (reps + WARMUP),
+                        "test_limit=" + batch, "eval_batch_size=" + batch, "epochs=1", "workers=" + workers, "sync=" + sync, "checkpoint=false",
+                        "augment=none", "lr_schedule=constant", "lr=0.01", "log_every=100000", "seed=3", "spark.ui.enabled=false")));
+                SparkJob job = new SparkJob(recipe, spark, Files.createTempDirectory("addernet-bench-spark-run").toString(), quiet);
+                jobs.add(job);
+                params = job.trainer().model().params().size();
+                if (job.sharded() != null) job.sharded().scatter();
+            }
             spark.sparkContext().addSparkListener(listener);
-            try {
-                for (int s = 0; s < WARMUP + reps; s++) {
-                    if (s == WARMUP) {
-                        spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
-                        listener.reset();
-                    }
+            for (int s = 0; s < WARMUP + reps; s++) {
+                for (int m = 0; m < modes; m++) {
+                    SparkJob job = jobs.get(m);
+                    ShardedSteps sharded = job.sharded();
+                    spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
+                    listener.reset();
                     long t0 = System.nanoTime();
                     if (sharded != null) {
                         sharded.runAndApply(0, s, 0.01, "bench-spark step " + s);
                     } else {
                         StepAggregate r = job.driverSteps().run(0, s);
-                        r.apply(model, job.trainer().optimizer(), 0.01, false, "bench-spark step " + s);
+                        r.apply(job.trainer().model(), job.trainer().optimizer(), 0.01, false, "bench-spark step " + s);
                     }
                     double ms = (System.nanoTime() - t0) / 1e6;
-                    if (s >= WARMUP) {
-                        step[s - WARMUP] = ms;
-                        comp[s - WARMUP] = sharded != null ? sharded.lastComputeSeconds * 1e3 : Double.NaN;
-                        double[] jobs = sharded != null ? sharded.lastJobSeconds : new double[] {Double.NaN, Double.NaN, Double.NaN};
-                        jobA[s - WARMUP] = jobs[0] * 1e3;
-                        jobB[s - WARMUP] = jobs[1] * 1e3;
-                        jobC[s - WARMUP] = jobs[2] * 1e3;
-                    }
+                    spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
+                    if (s < WARMUP) continue;
+                    int r = s - WARMUP;
+                    step[m][r] = ms;
+                    bytes[m] += listener.bytes.get();
+                    double[] js = sharded != null ? sharded.lastJobSeconds : new double[] {Double.NaN, Double.NaN, Double.NaN};
+                    jobA[m][r] = js[0] * 1e3;
+                    jobB[m][r] = js[1] * 1e3;
+                    jobC[m][r] = js[2] * 1e3;
+                    if (sharded != null) comp[r] = sharded.lastComputeSeconds * 1e3;
                 }
-                spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
-                bytes = listener.bytes.get();
-            } finally {
-                spark.sparkContext().removeSparkListener(listener);
             }
+        } finally {
+            spark.sparkContext().removeSparkListener(listener);
+            for (SparkJob j : jobs) j.close();
         }
-        double computeMs = sync.equals("sharded") ? median(comp) : compute.getOrDefault(arch, Double.NaN);
-        if (sync.equals("sharded")) compute.put(arch, computeMs);
-        System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"params\":%d,\"sync\":\"%s\",\"steps\":%d,"
-                        + "\"step_ms\":%.1f,\"compute_ms\":%.1f,\"overhead_ms\":%.1f,\"driver_bytes_per_step\":%d%s}%n",
-                master, workers, arch, params, sync, reps, median(step), computeMs, median(step) - computeMs, bytes / reps,
-                sharded(sync) ? String.format(Locale.ROOT, ",\"job_a_ms\":%.1f,\"job_b_ms\":%.1f,\"job_c_ms\":%.1f", median(jobA), median(jobB),
-                        median(jobC)) : "");
+        double computeMs = median(comp);
+        for (int m = 0; m < modes; m++) {
+            String sync = syncs.get(m);
+            System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"params\":%d,\"sync\":\"%s\",\"steps\":%d,"
+                            + "\"step_ms\":%.1f,\"compute_ms\":%.1f,\"overhead_ms\":%.1f,\"driver_bytes_per_step\":%d%s}%n",
+                    master, workers, arch, params, sync, reps, median(step[m]), computeMs, median(step[m]) - computeMs, bytes[m] / reps,
+                    sharded(sync) ? String.format(Locale.ROOT, ",\"job_a_ms\":%.1f,\"job_b_ms\":%.1f,\"job_c_ms\":%.1f", median(jobA[m]),
+                            median(jobB[m]), median(jobC[m])) : "");
+        }
     }
 
     static boolean sharded(String sync) {
