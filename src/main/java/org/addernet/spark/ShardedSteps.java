@@ -337,7 +337,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     /** The live state into the driver's arrays: the only time tensor data reaches the driver. */
     @Override
     public void gather() {
-        if (gatheredGen == gen && gatheredVersion == version) return;
+        if (gen < 0 || (gatheredGen == gen && gatheredVersion == version)) return; // never scattered: the driver holds the state
         jsc.setJobDescription("sharded: gather the state for a checkpoint");
         final int g = gen;
         final long v = version;
