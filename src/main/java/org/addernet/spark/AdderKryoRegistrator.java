@@ -36,6 +36,7 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
         kryo.register(float[][].class);
         kryo.register(Object[].class);
         kryo.register(String[].class);
+        kryo.register(Integer[].class); // the slice numbers of the sharded step's parallelized RDDs
         kryo.register(Weights.class, new WeightsSerializer());
         kryo.register(StepAggregate.class, new StepAggregateSerializer());
         kryo.register(EvalStats.class, new EvalStatsSerializer());

@@ -1,10 +1,21 @@
 package org.addernet.spark;
 
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.addernet.data.SyntheticCifar;
+import org.addernet.engine.Rng;
+import org.addernet.model.Model;
 import org.addernet.train.Config;
+import org.addernet.train.Recipe;
 import org.addernet.train.StepAggregate;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -13,18 +24,32 @@ import org.apache.spark.sql.SparkSession;
 import scala.Tuple2;
 
 /**
- * {@code addernet bench-spark}: the fixed cost of one synchronous step, apart from computing, for a model of
- * a given size: an empty Spark job over W cached partitions (job launch and task scheduling), the broadcast of
- * the weights (create, read by every task, destroy), and the sum of W gradients of that size through
- * {@link OrderedTreeReduce} (serialize, ship, merge). One JSON object per line: medians in ms over the reps.
+ * {@code addernet bench-spark}: the Spark overhead of one synchronous training step, {@code sync=driver} beside
+ * {@code sync=sharded}, one JSON object per line.
+ *
+ * <p>Default ({@code --models}): real training steps of LeNet-5-BN, ResNet-20, ResNet-18 and ResNet-50 (their true
+ * parameter counts) on tiny synthetic inputs (28x28 / 32x32, two images per worker) so that computing is cheap, W
+ * workers, both sync modes. Per step: the wall time of the step as the driver sees it (jobs, sums, update), the
+ * compute time of the slowest worker's forward/backward (measured inside the sharded job's tasks; the driver mode
+ * runs the identical computation, the two modes being bit-identical, so its compute time is taken from the sharded
+ * run of the same model, step s of both modes running back to back), their difference {@code overhead_ms} (everything
+ * but compute; NaN without a sharded run to time the compute), and the bytes the driver
+ * received as task results per step ({@link ResultBytes}). Medians over {@code --reps} steps after 5 warm-up steps (JIT).
+ *
+ * <p>{@code --params N,...}: the older protocol-only measurement for models of N parameters: an empty Spark job
+ * over W cached partitions, the broadcast of the weights, the sum of W gradients through {@link OrderedTreeReduce}.
  */
 public final class SparkBench {
     private SparkBench() {}
 
+    static final int WARMUP = 5;
+
     public static void main(String[] args) throws Exception {
-        String master = "local[2]";
+        String master = null; // under spark-submit (scripts/cluster submit bench-spark ...) its --master applies
         int workers = 2, reps = 15;
-        List<Integer> sizes = new ArrayList<>(List.of(61_942, 272_474, 25_557_032));
+        List<Integer> sizes = new ArrayList<>();
+        List<String> models = new ArrayList<>(List.of("lenet5bn", "resnet20", "resnet18", "resnet50"));
+        List<String> syncs = new ArrayList<>(List.of("sharded", "driver"));
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--master" -> master = args[++i];
@@ -34,53 +59,172 @@ public final class SparkBench {
                     sizes.clear();
                     for (String s : args[++i].split(",")) sizes.add(Integer.parseInt(s.trim()));
                 }
-                default -> throw new IllegalArgumentException("bench-spark [--master URL] [--workers W] [--reps R] [--params N,N,...]; got " + args[i]);
+                case "--models" -> models = List.of(args[++i].split(","));
+                case "--sync" -> syncs = List.of(args[++i].split(","));
+                default -> throw new IllegalArgumentException("bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] "
+                        + "[--sync sharded,driver] | [--params N,N,...]; got " + args[i]);
             }
         }
+        for (String s : syncs) {
+            if (!s.equals("sharded") && !s.equals("driver")) throw new IllegalArgumentException("--sync takes sharded and/or driver, got " + s);
+        }
+        if (workers < 1 || reps < 1) throw new IllegalArgumentException("--workers and --reps must be >= 1");
+        if (master == null && System.getProperty("spark.master") == null) master = "local[2]";
         Config cfg = Config.load(null, List.of("model=lenet5bn", "dataset=fashion-mnist", "spark.ui.enabled=false"));
         try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(cfg, master)).getOrCreate()) {
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            List<Integer> ids = new ArrayList<>();
-            for (int p = 0; p < workers; p++) ids.add(p);
-            JavaRDD<Integer> parts = jsc.parallelize(ids, workers).cache();
-            parts.count();
-            for (int n : sizes) {
-                double[] job = new double[reps], bcast = new double[reps], reduce = new double[reps], step = new double[reps];
-                final int size = n;
-                for (int r = -3; r < reps; r++) {
-                    long t0 = System.nanoTime();
-                    parts.mapPartitionsWithIndex((p, it) -> List.of(p).iterator(), true).collect();
-                    long t1 = System.nanoTime();
-                    Broadcast<float[]> b = jsc.broadcast(new float[size]);
-                    parts.mapPartitionsWithIndex((p, it) -> List.of(b.value().length).iterator(), true).collect();
-                    b.destroy();
-                    long t2 = System.nanoTime();
-                    StepAggregate sum = OrderedTreeReduce.reduce(parts.mapPartitionsWithIndex((p, it) -> {
-                        float[] g = new float[size];
-                        Arrays.fill(g, p + 1);
-                        return List.of(new Tuple2<>(p, StepAggregate.of(g, new double[16], 1, 1, 1))).iterator();
-                    }, true).mapToPair(t -> t), ids.size(), 2, StepAggregate::merge);
-                    long t3 = System.nanoTime();
-                    if (sum.count() != ids.size()) throw new IllegalStateException("lost a partial sum");
-                    // A whole step's overhead: broadcast, one job whose tasks read it and return a gradient, the sum.
-                    Broadcast<float[]> b2 = jsc.broadcast(new float[size]);
-                    OrderedTreeReduce.reduce(parts.mapPartitionsWithIndex((p, it) -> {
-                        float[] g = new float[b2.value().length];
-                        return List.of(new Tuple2<>(p, StepAggregate.of(g, new double[16], 1, 1, 1))).iterator();
-                    }, true).mapToPair(t -> t), ids.size(), 2, StepAggregate::merge);
-                    b2.destroy();
-                    long t4 = System.nanoTime();
-                    if (r >= 0) {
-                        job[r] = (t1 - t0) / 1e6;
-                        bcast[r] = (t2 - t1) / 1e6;
-                        reduce[r] = (t3 - t2) / 1e6;
-                        step[r] = (t4 - t3) / 1e6;
-                    }
-                }
-                System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"params\":%d,\"empty_job_ms\":%.1f,\"broadcast_job_ms\":%.1f,"
-                                + "\"tree_reduce_ms\":%.1f,\"step_overhead_ms\":%.1f}%n",
-                        master, workers, n, median(job), median(bcast), median(reduce), median(step));
+            master = spark.sparkContext().master();
+            if (!sizes.isEmpty()) {
+                protocol(spark, master, workers, reps, sizes);
+                return;
             }
+            Path data = Files.createTempDirectory("addernet-bench-spark");
+            writeSyntheticIdx(data.resolve("fashion"), 2 * workers * (reps + WARMUP), 2 * workers);
+            SyntheticCifar.write(data.resolve("cifar"), Math.max(10, 2 * workers * (reps + WARMUP)), Math.max(5, 2 * workers), 7);
+            for (String m : models) modelSteps(spark, master, workers, reps, m, syncs, data);
+        }
+    }
+
+    /**
+     * One model, each sync mode: a JSON line of medians per mode. The modes' jobs are open side by side and step s
+     * runs in every mode back to back (same JIT state, same load); the two modes compute the same bits, so the
+     * compute time the sharded tasks measure for step s is the compute time of step s in the driver mode as well.
+     */
+    static void modelSteps(SparkSession spark, String master, int workers, int reps, String arch, List<String> syncs, Path data)
+            throws Exception {
+        boolean lenet = arch.equals("lenet5bn");
+        int batch = 2 * workers, modes = syncs.size();
+        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
+        double[][] step = new double[modes][reps], jobA = new double[modes][reps], jobB = new double[modes][reps], jobC = new double[modes][reps];
+        double[] comp = new double[reps];
+        Arrays.fill(comp, Double.NaN);
+        long[] bytes = new long[modes];
+        int params = 0;
+        List<SparkJob> jobs = new ArrayList<>();
+        ResultBytes listener = new ResultBytes();
+        try {
+            for (String sync : syncs) {
+                Recipe recipe = new Recipe(Config.load(null, List.of("model=" + arch, "dataset=" + (lenet ? "fashion-mnist" : "cifar10"),
+                        "data_dir=" + data.resolve(lenet ? "fashion" : "cifar"), "batch_size=" + batch, "train_limit=" + batch * (reps + WARMUP),
+                        "test_limit=" + batch, "eval_batch_size=" + batch, "epochs=1", "workers=" + workers, "sync=" + sync, "checkpoint=false",
+                        "augment=none", "lr_schedule=constant", "lr=0.01", "log_every=100000", "seed=3", "spark.ui.enabled=false")));
+                SparkJob job = new SparkJob(recipe, spark, Files.createTempDirectory("addernet-bench-spark-run").toString(), quiet);
+                jobs.add(job);
+                params = job.trainer().model().params().size();
+                if (job.sharded() != null) job.sharded().scatter();
+            }
+            spark.sparkContext().addSparkListener(listener);
+            for (int s = 0; s < WARMUP + reps; s++) {
+                for (int m = 0; m < modes; m++) {
+                    SparkJob job = jobs.get(m);
+                    ShardedSteps sharded = job.sharded();
+                    spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
+                    listener.reset();
+                    long t0 = System.nanoTime();
+                    if (sharded != null) {
+                        sharded.runAndApply(0, s, 0.01, "bench-spark step " + s);
+                    } else {
+                        StepAggregate r = job.driverSteps().run(0, s);
+                        r.apply(job.trainer().model(), job.trainer().optimizer(), 0.01, false, "bench-spark step " + s);
+                    }
+                    double ms = (System.nanoTime() - t0) / 1e6;
+                    spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
+                    if (s < WARMUP) continue;
+                    int r = s - WARMUP;
+                    step[m][r] = ms;
+                    bytes[m] += listener.bytes.get();
+                    double[] js = sharded != null ? sharded.lastJobSeconds : new double[] {Double.NaN, Double.NaN, Double.NaN};
+                    jobA[m][r] = js[0] * 1e3;
+                    jobB[m][r] = js[1] * 1e3;
+                    jobC[m][r] = js[2] * 1e3;
+                    if (sharded != null) comp[r] = sharded.lastComputeSeconds * 1e3;
+                }
+            }
+        } finally {
+            spark.sparkContext().removeSparkListener(listener);
+            for (SparkJob j : jobs) j.close();
+        }
+        double computeMs = median(comp);
+        for (int m = 0; m < modes; m++) {
+            String sync = syncs.get(m);
+            System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"params\":%d,\"sync\":\"%s\",\"steps\":%d,"
+                            + "\"step_ms\":%.1f,\"compute_ms\":%.1f,\"overhead_ms\":%.1f,\"driver_bytes_per_step\":%d%s}%n",
+                    master, workers, arch, params, sync, reps, median(step[m]), computeMs, median(step[m]) - computeMs, bytes[m] / reps,
+                    sharded(sync) ? String.format(Locale.ROOT, ",\"job_a_ms\":%.1f,\"job_b_ms\":%.1f,\"job_c_ms\":%.1f", median(jobA[m]),
+                            median(jobB[m]), median(jobC[m])) : "");
+        }
+    }
+
+    static boolean sharded(String sync) {
+        return sync.equals("sharded");
+    }
+
+    /** Fashion-MNIST-format IDX files (raw, not gzipped) of random 28x28 images: what LeNet-5-BN reads. */
+    static void writeSyntheticIdx(Path dir, int train, int test) throws IOException {
+        Files.createDirectories(dir);
+        Rng r = Rng.derive(11, 1);
+        for (String split : List.of("train", "t10k")) {
+            int n = split.equals("train") ? train : test;
+            try (DataOutputStream img = new DataOutputStream(Files.newOutputStream(dir.resolve(split + "-images-idx3-ubyte")));
+                 DataOutputStream lab = new DataOutputStream(Files.newOutputStream(dir.resolve(split + "-labels-idx1-ubyte")))) {
+                img.writeInt(0x803);
+                img.writeInt(n);
+                img.writeInt(28);
+                img.writeInt(28);
+                lab.writeInt(0x801);
+                lab.writeInt(n);
+                byte[] pixels = new byte[28 * 28];
+                for (int i = 0; i < n; i++) {
+                    for (int k = 0; k < pixels.length; k++) pixels[k] = (byte) r.nextInt(256);
+                    img.write(pixels);
+                    lab.writeByte(i % 10);
+                }
+            }
+        }
+    }
+
+    /** The protocol alone ({@code --params}): empty job, broadcast, ordered tree sum, for models of these sizes. */
+    static void protocol(SparkSession spark, String master, int workers, int reps, List<Integer> sizes) throws Exception {
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        List<Integer> ids = new ArrayList<>();
+        for (int p = 0; p < workers; p++) ids.add(p);
+        JavaRDD<Integer> parts = jsc.parallelize(ids, workers).cache();
+        parts.count();
+        for (int n : sizes) {
+            double[] job = new double[reps], bcast = new double[reps], reduce = new double[reps], step = new double[reps];
+            final int size = n;
+            for (int r = -3; r < reps; r++) {
+                long t0 = System.nanoTime();
+                parts.mapPartitionsWithIndex((p, it) -> List.of(p).iterator(), true).collect();
+                long t1 = System.nanoTime();
+                Broadcast<float[]> b = jsc.broadcast(new float[size]);
+                parts.mapPartitionsWithIndex((p, it) -> List.of(b.value().length).iterator(), true).collect();
+                b.destroy();
+                long t2 = System.nanoTime();
+                StepAggregate sum = OrderedTreeReduce.reduce(parts.mapPartitionsWithIndex((p, it) -> {
+                    float[] g = new float[size];
+                    Arrays.fill(g, p + 1);
+                    return List.of(new Tuple2<>(p, StepAggregate.of(g, new double[16], 1, 1, 1))).iterator();
+                }, true).mapToPair(t -> t), ids.size(), 2, StepAggregate::merge);
+                long t3 = System.nanoTime();
+                if (sum.count() != ids.size()) throw new IllegalStateException("lost a partial sum");
+                // A whole step's overhead: broadcast, one job whose tasks read it and return a gradient, the sum.
+                Broadcast<float[]> b2 = jsc.broadcast(new float[size]);
+                OrderedTreeReduce.reduce(parts.mapPartitionsWithIndex((p, it) -> {
+                    float[] g = new float[b2.value().length];
+                    return List.of(new Tuple2<>(p, StepAggregate.of(g, new double[16], 1, 1, 1))).iterator();
+                }, true).mapToPair(t -> t), ids.size(), 2, StepAggregate::merge);
+                b2.destroy();
+                long t4 = System.nanoTime();
+                if (r >= 0) {
+                    job[r] = (t1 - t0) / 1e6;
+                    bcast[r] = (t2 - t1) / 1e6;
+                    reduce[r] = (t3 - t2) / 1e6;
+                    step[r] = (t4 - t3) / 1e6;
+                }
+            }
+            System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"params\":%d,\"empty_job_ms\":%.1f,\"broadcast_job_ms\":%.1f,"
+                            + "\"tree_reduce_ms\":%.1f,\"step_overhead_ms\":%.1f}%n",
+                    master, workers, n, median(job), median(bcast), median(reduce), median(step));
         }
     }
 

@@ -46,6 +46,13 @@ public final class SparkJob implements AutoCloseable {
     private final int workers;
     private final Shared shared;
     private final Model model;
+    /** The sharded step, when this run uses it ({@code sync=sharded}, or {@code auto} for a large model); else null. */
+    private final ShardedSteps sharded;
+    /** The driver-synced step (used when {@link #sharded} is null). */
+    private final Trainer.StepRunner driverSteps;
+
+    /** {@code sync=auto} shards from this many parameters on (and W > 1): ResNet-18/50 shard, LeNet and the CIFAR ResNets do not. */
+    public static final int AUTO_SHARDED_PARAMS = 1_000_000;
 
     /** Spark settings every run needs (Kryo with registration required), then the recipe's {@code spark.*} keys. */
     public static SparkConf sparkConf(Config cfg, String master) {
@@ -74,6 +81,12 @@ public final class SparkJob implements AutoCloseable {
     public SparkJob(Recipe recipe, SparkSession spark, String out, PrintStream log) throws IOException {
         this.jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         this.workers = recipe.workers > 0 ? recipe.workers : jsc.defaultParallelism();
+        String sync = recipe.config.get("sync");
+        if (!sync.equals("auto") && !sync.equals("driver") && !sync.equals("sharded")) {
+            throw new IllegalArgumentException("config key 'sync' must be auto, driver or sharded, got '" + sync + "'");
+        }
+        int slotWait = recipe.config.getInt("slot_wait_seconds");
+        if (slotWait < 0) throw new IllegalArgumentException("config key 'slot_wait_seconds' must be >= 0, got " + slotWait);
         int taskCpus = Integer.parseInt(jsc.getConf().get("spark.task.cpus", "1"));
         FsStore files = new FsStore(jsc.hadoopConfiguration(), out);
         List<String> classes = recipe.images ? SparkData.imageClasses(jsc.hadoopConfiguration(), recipe) : null;
@@ -99,7 +112,9 @@ public final class SparkJob implements AutoCloseable {
         this.shared = new Shared(spec, SparkData.SampleSettings.of(recipe, numClasses), train.shardSizes, train.cacheKey,
                 test.cacheKey, recipe.batchSize, recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0, recipe.evalBatchSize);
         int depth = recipe.config.getInt("tree_depth");
+        SlotCheck slots = new SlotCheck(jsc, workers, slotWait, log);
         Trainer.StepRunner steps = (epoch, step) -> {
+            slots.await();
             jsc.setJobDescription(String.format(Locale.ROOT, "epoch %d/%d step %d/%d", epoch + 1, recipe.epochs, step + 1,
                     sampler.stepsPerEpoch()));
             Broadcast<Weights> w = broadcastWeights(model);
@@ -113,6 +128,7 @@ public final class SparkJob implements AutoCloseable {
             }
         };
         Trainer.Evaluator eval = () -> {
+            slots.await();
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
             Broadcast<Weights> w = broadcastWeights(model);
             try {
@@ -124,10 +140,24 @@ public final class SparkJob implements AutoCloseable {
                 w.destroy();
             }
         };
-        this.trainer = new Trainer(recipe, model, recipe.sgd(model.params().size()), sampler.stepsPerEpoch(), steps, eval, files, log);
-        log.printf(Locale.ROOT, "spark %s: %s, %d parameters; %s: %d train / %d test samples in %d partitions; %d steps/epoch of batch %d; %d engine threads per task%n",
+        this.driverSteps = steps;
+        boolean shard = sync.equals("sharded") || (sync.equals("auto") && workers > 1 && model.params().size() >= AUTO_SHARDED_PARAMS);
+        org.addernet.train.Sgd sgd = recipe.sgd(model.params().size());
+        // Norms summed over the slices of W workers in every mode, so sync=driver, sync=sharded and the single
+        // process emulating W workers give the same bits.
+        sgd.sliceNorms(workers);
+        if (shard) {
+            this.sharded = new ShardedSteps(jsc, shared, train, test, model, sgd, sampler, recipe.epochs, depth,
+                    recipe.config.getDouble("eta"), recipe.perWorkerScaling, slots, log);
+            this.trainer = new Trainer(recipe, model, sgd, sampler.stepsPerEpoch(), sharded, () -> sharded.evaluate(depth), files, log);
+        } else {
+            this.sharded = null;
+            this.trainer = new Trainer(recipe, model, sgd, sampler.stepsPerEpoch(), steps, eval, files, log);
+        }
+        log.printf(Locale.ROOT, "spark %s: %s, %d parameters; %s: %d train / %d test samples in %d partitions; %d steps/epoch of batch %d; %d engine threads per task; sync=%s%s%n",
                 jsc.master(), model.name(), model.params().size(), recipe.spec.name(), train.count(), test.count(), workers,
-                sampler.stepsPerEpoch(), recipe.batchSize, spec.threads());
+                sampler.stepsPerEpoch(), recipe.batchSize, spec.threads(), shard ? "sharded" : "driver",
+                sync.equals("auto") ? " (auto)" : "");
     }
 
     public Trainer trainer() {
@@ -136,6 +166,16 @@ public final class SparkJob implements AutoCloseable {
 
     public int workers() {
         return workers;
+    }
+
+    /** The driver-synced step runner (whatever {@code sync} says): the benchmark times it. */
+    Trainer.StepRunner driverSteps() {
+        return driverSteps;
+    }
+
+    /** The sharded step of this run, or null when it syncs through the driver. */
+    ShardedSteps sharded() {
+        return sharded;
     }
 
     /**
@@ -169,6 +209,12 @@ public final class SparkJob implements AutoCloseable {
     /** One worker's share of a training step. */
     static final class StepTask implements Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, StepAggregate>>> {
         private static final Map<List<Object>, Sampler> SAMPLERS = new ConcurrentHashMap<>();
+
+        /** The job's sampler, built once per executor JVM. */
+        static Sampler sampler(Shared shared) {
+            return SAMPLERS.computeIfAbsent(List.of(shared.trainKey(), shared.globalBatch(), shared.data().seed()),
+                    k -> new Sampler(shared.shardSizes(), shared.globalBatch(), shared.data().seed(), shared.shardSizes().length > 1));
+        }
         final Shared shared;
         final Broadcast<Weights> weights;
         final int epoch, step;
@@ -182,8 +228,7 @@ public final class SparkJob implements AutoCloseable {
 
         @Override
         public Iterator<Tuple2<Integer, StepAggregate>> call(Integer partition, Iterator<Object> part) {
-            Sampler sampler = SAMPLERS.computeIfAbsent(List.of(shared.trainKey(), shared.globalBatch(), shared.data().seed()),
-                    k -> new Sampler(shared.shardSizes(), shared.globalBatch(), shared.data().seed(), shared.shardSizes().length > 1));
+            Sampler sampler = sampler(shared);
             Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
             int[] positions = sampler.indices(epoch, partition, step);
             int global = sampler.globalBatchAt(step);
@@ -224,6 +269,7 @@ public final class SparkJob implements AutoCloseable {
 
     @Override
     public void close() {
+        if (sharded != null) sharded.close();
         train.close();
         test.close();
         driverEngine.close();

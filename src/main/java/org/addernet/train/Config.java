@@ -62,7 +62,9 @@ public final class Config {
             new Key("max_steps", "0", "stop after this many steps in this invocation, with a checkpoint, to continue later with --resume (0 = run to the end)"),
             new Key("checkpoint_every_steps", "0", "Spark job: also checkpoint every N steps inside an epoch (0 = only at epoch ends)"),
             new Key("workers", "0", "Spark job: data-parallel workers W = partitions of the cached dataset (0 = Spark's default parallelism)"),
-            new Key("tree_depth", "2", "Spark job: depth of the treeReduce that sums the workers' gradients"));
+            new Key("tree_depth", "2", "Spark job: depth of the treeReduce that sums the workers' gradients"),
+            new Key("sync", "auto", "Spark job: driver (the driver sums the gradients and broadcasts the weights), sharded (each executor owns a slice of the weights and momentum; the driver gets only per-layer norms) or auto (sharded when workers > 1 and the model has >= 1M parameters)"),
+            new Key("slot_wait_seconds", "120", "Spark job: when the cluster has fewer free task slots than workers, wait this long for them before failing (a step never runs in waves)"));
 
     /** Keys starting with this prefix are Spark settings, passed to SparkConf as they are. */
     public static final String SPARK_PREFIX = "spark.";

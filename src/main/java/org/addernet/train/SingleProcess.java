@@ -56,6 +56,8 @@ public final class SingleProcess implements AutoCloseable {
         };
         Trainer.Evaluator eval = () -> evaluate(model, testData, recipe.evalBatchSize, engine);
         this.trainer = new Trainer(recipe, model, recipe.sgd(model.params().size()), sampler.stepsPerEpoch(), steps, eval, files, log);
+        // Norms summed over the slices a sharded W-worker run cuts: every mode of a W-worker run gets the same bits.
+        trainer.optimizer().sliceNorms(workers);
         log.printf(Locale.ROOT, "single process: %s, %d parameters; %s: %d train / %d test images; %d steps/epoch of batch %d (%d emulated worker%s); %s kernels, %d threads%n",
                 model.name(), model.params().size(), recipe.spec.name(), sampler.size(), testData.count(), sampler.stepsPerEpoch(),
                 recipe.batchSize, workers, workers > 1 ? "s" : "", engine.conv().kernelName(), engine.pool().threads());

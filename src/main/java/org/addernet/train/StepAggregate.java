@@ -67,7 +67,7 @@ public final class StepAggregate implements java.io.Serializable {
      * Workers of one step must run the same kernel set: the vector width changes the summation order, so a mixed
      * cluster (AVX2 and AVX-512 executors) would make the run depend on which executor ran which shard.
      */
-    static String sameKernels(String a, String b) {
+    public static String sameKernels(String a, String b) {
         if (a == null) return b;
         if (b == null || a.equals(b)) return a;
         throw new IllegalStateException("the workers of one step ran different kernel sets, " + a + " and " + b

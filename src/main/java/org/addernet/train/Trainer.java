@@ -111,6 +111,15 @@ public final class Trainer {
     private final FiniteCheck guard = new FiniteCheck();
     /** The workers' kernel set (e.g. {@code vector-16}) of the last step, or of the checkpoint resumed from. */
     private String kernels;
+    /** Steps this invocation may still take ({@code max_steps}). */
+    private long budget;
+    /** A {@link StepApplier}'s sync point: where the run replays from when the live state is lost. */
+    private Position synced;
+    private int recoveries;
+
+    /** The loop's position and the driver's scalars, at a point where the driver's arrays hold the live state. */
+    private record Position(int epoch, int step, double epochLoss, double epochSeconds, long epochCorrect, long epochSeen,
+                            long budget, int historySize, long optimizerSteps, long numBatchesTracked) {}
 
     public Trainer(Recipe recipe, Model model, Sgd sgd, int stepsPerEpoch, StepRunner steps, Evaluator evaluator,
                    RunFiles files, PrintStream log) {
@@ -209,22 +218,38 @@ public final class Trainer {
         EpochMetrics last = history.isEmpty() ? null : history.get(history.size() - 1);
         int epochs = recipe.epochs;
         log.println(recipe.stepSummary());
-        long budget = recipe.maxSteps > 0 ? recipe.maxSteps : Long.MAX_VALUE;
+        budget = recipe.maxSteps > 0 ? recipe.maxSteps : Long.MAX_VALUE;
+        StepApplier applier = steps instanceof StepApplier a ? a : null;
+        if (applier != null) {
+            applier.scatter();
+            synced = position();
+        }
+        epochs:
         while (epoch < epochs) {
             long t0 = System.nanoTime();
             double secondsBefore = epochSeconds;
             double lr = 0;
             while (step < stepsPerEpoch) {
                 if (budget-- == 0) {
-                    writeCheckpoint();
+                    if (!checkpointed(applier)) continue epochs;
                     log.printf(Locale.ROOT, "stopping after max_steps=%d at epoch %d step %d; continue with --resume%n",
                             recipe.maxSteps, epoch + 1, step);
                     return last;
                 }
                 lr = schedule.lr(epoch, step);
-                StepAggregate r = steps.run(epoch, step);
-                r.apply(model, sgd, lr, recipe.perWorkerScaling, String.format(Locale.ROOT,
-                        "epoch %d step %d", epoch + 1, step + 1), keptNote(), guard);
+                String where = String.format(Locale.ROOT, "epoch %d step %d", epoch + 1, step + 1);
+                StepAggregate r;
+                if (applier == null) {
+                    r = steps.run(epoch, step);
+                    r.apply(model, sgd, lr, recipe.perWorkerScaling, where, keptNote(), guard);
+                } else {
+                    try {
+                        r = applier.runAndApply(epoch, step, lr, where + " " + keptNote());
+                    } catch (StepApplier.StateLost e) {
+                        recover(applier, e);
+                        continue epochs;
+                    }
+                }
                 if (kernels != null && r.kernels() != null && !kernels.equals(r.kernels())) {
                     log.printf(Locale.ROOT, "note: kernels %s now, %s before: results differ in the last bits from a run on %s%n",
                             r.kernels(), kernels, kernels);
@@ -245,11 +270,18 @@ public final class Trainer {
                 }
                 if (recipe.checkpoint && recipe.checkpointEverySteps > 0 && step % recipe.checkpointEverySteps == 0
                         && step < stepsPerEpoch) {
-                    writeCheckpoint();
+                    if (!checkpointed(applier)) continue epochs;
                 }
             }
             long t1 = System.nanoTime();
-            EvalStats ev = evaluator.evaluate();
+            EvalStats ev;
+            try {
+                ev = evaluator.evaluate();
+            } catch (StepApplier.StateLost e) {
+                if (applier == null) throw e;
+                recover(applier, e);
+                continue;
+            }
             double evalSeconds = (System.nanoTime() - t1) / 1e9;
             last = new EpochMetrics(epoch + 1, epochs, stepsPerEpoch, lr, epochLoss / epochSeen, (double) epochCorrect / epochSeen,
                     ev.loss(), ev.top1(), ev.top5(), epochSeen / epochSeconds, epochSeconds, evalSeconds);
@@ -264,7 +296,15 @@ public final class Trainer {
             epochSeen = 0;
             epochSeconds = 0;
             writeMetrics();
-            if (recipe.checkpoint) writeCheckpoint();
+            if (recipe.checkpoint && !checkpointed(applier)) continue;
+        }
+        if (applier != null) {
+            try {
+                applier.gather();
+            } catch (StepApplier.StateLost e) {
+                recover(applier, e);
+                return run(); // replays from the sync point (resetting the budget to the sync point's)
+            }
         }
         if (!history.isEmpty()) {
             ByteArrayOutputStream png = new ByteArrayOutputStream();
@@ -294,6 +334,7 @@ public final class Trainer {
      * before it is visible; then the oldest beyond {@code keep_checkpoints} are deleted.
      */
     public void writeCheckpoint() throws IOException {
+        if (steps instanceof StepApplier a) a.gather();
         Map<String, String> meta = new TreeMap<>();
         meta.put("epoch", Integer.toString(epoch));
         meta.put("step", Integer.toString(step));
@@ -314,7 +355,50 @@ public final class Trainer {
         files.writeAtomic(name, c::write);
         lastCheckpoint = files.describe(name);
         Checkpoints.prune(files, recipe.config.getInt("keep_checkpoints"));
+        if (steps instanceof StepApplier) synced = position();
     }
+
+    /** {@link #writeCheckpoint}; false when the live state was lost while gathering it (the run is then back at its sync point). */
+    private boolean checkpointed(StepApplier applier) throws IOException {
+        try {
+            writeCheckpoint();
+            return true;
+        } catch (StepApplier.StateLost e) {
+            if (applier == null) throw e;
+            recover(applier, e);
+            return false;
+        }
+    }
+
+    private Position position() {
+        return new Position(epoch, step, epochLoss, epochSeconds, epochCorrect, epochSeen, budget, history.size(), sgd.steps(),
+                model.numBatchesTracked());
+    }
+
+    /**
+     * The live state was lost (an executor holding slices died): back to the last sync point, whose state the
+     * driver's arrays hold, and scatter it again. Deterministic steps make the replay bit-identical; the replay is
+     * at most {@code checkpoint_every_steps} steps (or an epoch) long.
+     */
+    private void recover(StepApplier applier, StepApplier.StateLost e) {
+        if (synced == null || ++recoveries > MAX_RECOVERIES) throw e;
+        log.printf(Locale.ROOT, "%s; replaying from epoch %d step %d (recovery %d of at most %d)%n", e.getMessage(), synced.epoch() + 1,
+                synced.step(), recoveries, MAX_RECOVERIES);
+        epoch = synced.epoch();
+        step = synced.step();
+        epochLoss = synced.epochLoss();
+        epochSeconds = synced.epochSeconds();
+        epochCorrect = synced.epochCorrect();
+        epochSeen = synced.epochSeen();
+        budget = synced.budget();
+        while (history.size() > synced.historySize()) history.remove(history.size() - 1);
+        sgd.restore(sgd.momentumBuffer(), synced.optimizerSteps());
+        model.setNumBatchesTracked(synced.numBatchesTracked());
+        applier.scatter();
+    }
+
+    /** Lost-state recoveries one run may go through before it gives up. */
+    static final int MAX_RECOVERIES = 10;
 
     static String formatSeconds(double s) {
         long t = Math.round(s);

@@ -46,7 +46,9 @@ import org.junit.jupiter.api.Timeout;
  *       and ends with the same weights too.</li>
  * </ul>
  * The contract is a relative error of at most 1e-4; the runs are expected to be bit-identical, and the test
- * prints which.
+ * prints which. The same two runs with {@code sync=sharded} (weights, BN buffers and momentum owned in slices by
+ * the executors) must be bit-identical to local mode: the killed one loses the slices of the dead executor and
+ * replays from its last checkpoint ({@code checkpoint_every_steps=2}).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
@@ -60,7 +62,7 @@ class StandaloneClusterIT {
 
     static Path root, work;
     static StandaloneCluster cluster;
-    static Path reference, undisturbed;
+    static Path reference, undisturbed, shardedUndisturbed;
     /** SHA-256 of target/addernet-spark-*.jar when each run started: others may rebuild it while the tests run. */
     static final List<String> jars = new ArrayList<>();
 
@@ -83,10 +85,11 @@ class StandaloneClusterIT {
         if (cluster != null) System.out.print("[cluster-it] " + cluster.stop());
     }
 
-    /** The training arguments of every run; only the output folder differs. */
-    static List<String> recipe(Path out) throws Exception {
+    /** The training arguments of every run; only the output folder and the extra keys differ. */
+    static List<String> recipe(Path out, String... extra) throws Exception {
         List<String> a = new ArrayList<>(List.of("train", "--config", root.resolve("conf/lenet5bn-fashion-mnist.properties").toString(),
                 "--out", out.toString(), "epochs=" + EPOCHS, "workers=2", "threads=1", "log_every=1", "spark.ui.enabled=false"));
+        a.addAll(List.of(extra));
         if (Files.exists(DEBIAN.resolve("train-images-idx3-ubyte.gz"))) {
             a.addAll(List.of("data_dir=" + DEBIAN, "train_limit=6000", "test_limit=1000", "batch_size=256"));
         } else {
@@ -165,6 +168,42 @@ class StandaloneClusterIT {
         }
     }
 
+    /** sync=sharded keys: the state lives in the executors; a checkpoint every 2 steps is the replay point after a loss. */
+    static final String[] SHARDED = {"sync=sharded", "checkpoint_every_steps=2"};
+
+    @Test
+    @Order(3)
+    void shardedClusterRunEndsWithTheBitsOfLocalMode() throws Exception {
+        Path local = reference();
+        Path ckpt = submit("sharded", false, SHARDED);
+        assertTrue(Files.readString(work.resolve("runs/sharded.out"), StandardCharsets.UTF_8).contains("sync=sharded"), "the run was not sharded");
+        CheckpointDiff d = CheckpointDiff.of(ckpt, local);
+        System.out.println("[cluster-it] sync=sharded cluster vs local[2] (sync=driver): " + d);
+        // sync=sharded, sync=driver and the single process are bit-identical by construction (same slices, same sums).
+        assertTrue(d.bitIdentical(), "sync=sharded cluster run vs local[2]: " + d + "; jar per run: " + jars);
+        shardedUndisturbed = ckpt;
+    }
+
+    @Test
+    @Order(4)
+    void shardedRunWithAKilledExecutorReplaysFromTheCheckpointToTheSameBits() throws Exception {
+        Path local = reference();
+        Path ckpt = submit("sharded-killed", true, SHARDED);
+        String out = Files.readString(work.resolve("runs/sharded-killed.out"), StandardCharsets.UTF_8);
+        String err = Files.readString(work.resolve("runs/sharded-killed.err"), StandardCharsets.UTF_8);
+        out.lines().filter(l -> l.contains("sharded state lost") || l.contains("task slots")).forEach(l -> System.out.println("    " + l));
+        assertTrue(Pattern.compile("Lost executor \\d+ on").matcher(err).find(), "the driver never noticed the lost executor");
+        assertTrue(out.contains("sharded state lost") && out.contains("replaying from"), "no replay after the loss; see runs/sharded-killed.out");
+        CheckpointDiff d = CheckpointDiff.of(ckpt, local);
+        System.out.println("[cluster-it] sync=sharded killed-executor run vs local[2]: " + d);
+        assertTrue(d.bitIdentical(), "sync=sharded killed-executor run vs local[2]: " + d + "; jar per run: " + jars);
+        if (shardedUndisturbed != null) {
+            CheckpointDiff u = CheckpointDiff.of(ckpt, shardedUndisturbed);
+            System.out.println("[cluster-it] sync=sharded killed-executor run vs undisturbed sharded run: " + u);
+            assertTrue(u.bitIdentical(), "killed vs undisturbed sharded run: " + u);
+        }
+    }
+
     static final Pattern LOST_TASK = Pattern.compile(
             "Lost task \\S+ in stage .*ExecutorLostFailure|task \\S+ in stage \\S+ \\(TID \\d+\\) failed because while it was being computed, its executor exited");
     static final Pattern RECOVERY = Pattern.compile(
@@ -175,12 +214,12 @@ class StandaloneClusterIT {
      * JVM of a task of the step after epoch 1's step {@link #KILL_AFTER_STEP} while that task runs. Returns the
      * checkpoint.
      */
-    static Path submit(String name, boolean kill) throws Exception {
+    static Path submit(String name, boolean kill, String... extra) throws Exception {
         Path out = work.resolve("runs/" + name), stdout = work.resolve("runs/" + name + ".out"), err = work.resolve("runs/" + name + ".err");
         long t0 = System.nanoTime();
         noteJar(name);
         // Scheduler at INFO: the driver's log then shows each task attempt, so a retry is visible as "task x.1".
-        Process p = cluster.submit(err, Map.of("ADDERNET_SCHEDULER_LOG", "info", "ADDERNET_DRIVER_HEAP", "2g"), recipe(out));
+        Process p = cluster.submit(err, Map.of("ADDERNET_SCHEDULER_LOG", "info", "ADDERNET_DRIVER_HEAP", "2g"), recipe(out, extra));
         Thread watchdog = new Thread(() -> {
             try {
                 if (!p.waitFor(RUN_TIMEOUT_S, TimeUnit.SECONDS)) p.destroyForcibly();

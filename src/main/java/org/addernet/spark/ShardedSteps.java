@@ -1,0 +1,580 @@
+package org.addernet.spark;
+
+import java.io.PrintStream;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.addernet.data.Sampler;
+import org.addernet.data.Samples;
+import org.addernet.engine.Params;
+import org.addernet.model.Model;
+import org.addernet.train.EvalStats;
+import org.addernet.train.Sgd;
+import org.addernet.train.ShardStep;
+import org.addernet.train.SingleProcess;
+import org.addernet.train.Slicing;
+import org.addernet.train.StepAggregate;
+import org.addernet.train.StepApplier;
+import org.addernet.train.TreeOrder;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.Function2;
+import org.apache.spark.broadcast.Broadcast;
+import scala.Tuple2;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+
+/**
+ * The sharded synchronous step ({@code sync=sharded}, issue 8), after BigDL's {@code AllReduceParameter} but with a
+ * driver that moves no tensor data per step. The flat parameter vector and the BN buffer vector are cut into W
+ * slices ({@link Slicing}); slice q's weights, BN buffers and momentum live as blocks in the BlockManager of the
+ * executor that owns it ({@link StateBlocks}). One step is three Spark jobs:
+ * <ol>
+ *   <li><b>A, compute</b> (on the cached train shards, task p): fetch the W weight and buffer slices of version v,
+ *       run {@link ShardStep}, cut the gradient (and the weighted BN buffers, double) into W slices and put them as
+ *       blocks; return only (count, loss sum, correct).</li>
+ *   <li><b>B, reduce</b> (task q): fetch slice q from every worker, sum in {@link TreeOrder} over p (the association
+ *       of {@link OrderedTreeReduce}), keep the sum as a block; return the partial sums of squares of every adder
+ *       layer over slice q and the count of non-finite sums.</li>
+ *   <li>driver: the merged loss must be finite, the norms finite; scales {@code eta*sqrt(n)/||g||}
+ *       ({@link Sgd#adderScale}), the learning rate.</li>
+ *   <li><b>C, update</b> (task q): scale the adder parts of the summed slice, SGD with the owner's momentum slice
+ *       ({@link Sgd.Rule#update}, the loop the driver path runs), BN buffers = weighted sum / count; publish
+ *       version v+1; return the count of non-finite new weights (the driver then refuses the step).</li>
+ * </ol>
+ * The same slicing sums the norms of the driver path and of the single process ({@link Sgd#sliceNorms}), so all
+ * three modes give the same bits. Version v's blocks are dropped only after v+1 is committed. Blocks are named
+ * {@code <run>_<kind>_<generation>_<version>_...}: the run id is unique per job, the generation changes with every
+ * {@link #scatter}, so a retried task or a replay never reads a stale block.
+ *
+ * <p>A task that cannot find a block (its holder executor was lost) fails the job with {@link StateBlocks#MISSING};
+ * that becomes {@link StepApplier.StateLost}, and the Trainer replays from its last sync point (the last
+ * checkpoint, whose state the driver holds since the gather that wrote it).
+ */
+final class ShardedSteps implements StepApplier, AutoCloseable {
+    private static final AtomicLong RUNS = new AtomicLong();
+    private static final ClassTag<Integer> INT = ClassTag$.MODULE$.apply(Integer.class);
+
+    /** What every task of the sharded jobs needs: names, slicings, the adder layers, the update rule. Small. */
+    record Layout(String run, int workers, int depth, Slicing params, Slicing buffers, int[] adderOffset, int[] adderSize,
+                  Sgd.Rule rule) implements Serializable {
+        String name(String kind, int gen, long version, int... ids) {
+            StringBuilder b = new StringBuilder(run).append('_').append(kind).append('_').append(gen).append('_').append(version);
+            for (int i : ids) b.append('_').append(i);
+            return b.toString();
+        }
+
+        /** Every block name of one version (some may not exist). */
+        List<String> names(int gen, long version) {
+            List<String> r = new ArrayList<>();
+            for (int q = 0; q < workers; q++) {
+                for (String k : List.of("w", "b", "m", "s", "sb")) r.add(name(k, gen, version, q));
+                for (int p = 0; p < workers; p++) {
+                    r.add(name("g", gen, version, p, q));
+                    r.add(name("wb", gen, version, p, q));
+                }
+            }
+            return r;
+        }
+
+        /** Fetches the W weight and buffer slices of (gen, version) into {@code p}. */
+        void load(int gen, long version, Params p) {
+            for (int q = 0; q < workers; q++) {
+                StateBlocks.readFloats(name("w", gen, version, q), p.data, params.from(q), params.length(q));
+                StateBlocks.readFloats(name("b", gen, version, q), p.buffers, buffers.from(q), buffers.length(q));
+            }
+        }
+    }
+
+    private final JavaSparkContext jsc;
+    private final SparkJob.Shared shared;
+    private final Layout layout;
+    private final SparkData train, test;
+    private final Model model;
+    private final Sgd sgd;
+    private final Sampler sampler;
+    private final String[] epochsOf;
+    private final SlotCheck slots;
+    private final double eta;
+    private final boolean perWorkerScaled;
+    private final PrintStream log;
+    private final ExecutorService cleaner = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "addernet sharded block cleaner");
+        t.setDaemon(true);
+        return t;
+    });
+    /** The live state: generation (bumped by every scatter) and version (one per committed step). */
+    private int gen = -1;
+    private long version;
+    /** Whether the driver's arrays hold (gen, version). */
+    private int gatheredGen = -1;
+    private long gatheredVersion = -1;
+    /** Preferred location of slice q's tasks: the executor holding its state. */
+    private String[] owners;
+    /** The slowest worker's forward/backward time of the last step (job A, without fetching or storing blocks). */
+    double lastComputeSeconds;
+    /** Wall time of the last step's jobs A (with the driver's merge), B (with the scales) and C. */
+    double[] lastJobSeconds = new double[3];
+    /** Test hook: called after each committed step with the new version. */
+    java.util.function.LongConsumer afterCommit = v -> {};
+
+    ShardedSteps(JavaSparkContext jsc, SparkJob.Shared shared, SparkData train, SparkData test, Model model, Sgd sgd, Sampler sampler,
+                 int epochs, int depth, double eta, boolean perWorkerScaled, SlotCheck slots, PrintStream log) {
+        this.jsc = jsc;
+        this.shared = shared;
+        this.train = train;
+        this.test = test;
+        this.model = model;
+        this.sgd = sgd;
+        this.sampler = sampler;
+        this.epochsOf = new String[] {Integer.toString(epochs)};
+        this.slots = slots;
+        this.eta = eta;
+        this.perWorkerScaled = perWorkerScaled;
+        this.log = log;
+        int workers = train.shardSizes.length;
+        Params p = model.params();
+        List<Params.View> adders = Sgd.adderViews(p);
+        int[] off = new int[adders.size()], len = new int[adders.size()];
+        for (int l = 0; l < off.length; l++) {
+            off[l] = adders.get(l).offset();
+            len[l] = adders.get(l).size();
+        }
+        String run = "r" + RUNS.incrementAndGet() + "x" + Long.toString(System.nanoTime() & 0xffffffffL, 36);
+        this.layout = new Layout(run, workers, depth, Slicing.of(p.size(), workers), Slicing.of(p.buffers.length, workers), off, len,
+                sgd.rule());
+        this.owners = new String[workers];
+    }
+
+    Layout layout() {
+        return layout;
+    }
+
+    long version() {
+        return version;
+    }
+
+    int generation() {
+        return gen;
+    }
+
+    // ---------------------------------------------------------------- the step
+
+    @Override
+    public StepAggregate runAndApply(int epoch, int step, double lr, String where) {
+        slots.await();
+        String desc = String.format(Locale.ROOT, "epoch %d/%s step %d/%d", epoch + 1, epochsOf[0], step + 1, sampler.stepsPerEpoch());
+        int w = layout.workers();
+        final int g = gen;
+        final long v = version;
+
+        // A: compute on every shard.
+        long t0 = System.nanoTime();
+        jsc.setJobDescription(desc);
+        List<Tuple2<String, double[]>> a = lost(where, () -> train.shards.mapPartitionsWithIndex(
+                new ComputeTask(shared, layout, g, v, epoch, step), true).collect());
+        double[][] stats = new double[w][];
+        double compute = 0;
+        String kernels = null;
+        for (Tuple2<String, double[]> t : a) {
+            double[] x = t._2(); // {partition, count, loss sum, correct, compute seconds}
+            stats[(int) x[0]] = x[1] > 0 ? Arrays.copyOfRange(x, 1, 4) : null;
+            if (x[1] > 0) kernels = StepAggregate.sameKernels(kernels, t._1());
+            compute = Math.max(compute, x[4]);
+        }
+        lastComputeSeconds = compute;
+        List<double[]> ordered = new ArrayList<>(Arrays.asList(stats));
+        double[] total = TreeOrder.merge(ordered, layout.depth(), ShardedSteps::addStats);
+        if (total == null || total[0] == 0) throw new IllegalStateException("empty global batch at " + where);
+        long count = (long) total[0];
+        double lossSum = total[1];
+        if (!Double.isFinite(lossSum)) {
+            throw new IllegalStateException("loss is " + lossSum + " at " + where + " (lr " + lr + "): training diverged");
+        }
+        boolean[] present = new boolean[w];
+        for (int p = 0; p < w; p++) present[p] = stats[p] != null;
+
+        // B: sum each slice over the workers.
+        long t1 = System.nanoTime();
+        jsc.setJobDescription(desc + ": sum the gradient slices");
+        List<Tuple2<String, double[]>> b = lost(where, () -> slices(owners).mapPartitionsWithIndex(new ReduceTask(layout, g, v, present), true).collect());
+        String[] reducedAt = new String[w];
+        double[][] partials = new double[w][];
+        long nonFinite = 0;
+        for (Tuple2<String, double[]> t : b) {
+            int q = (int) t._2()[0];
+            reducedAt[q] = t._1();
+            nonFinite += (long) t._2()[1];
+            partials[q] = Arrays.copyOfRange(t._2(), 2, t._2().length);
+        }
+        if (nonFinite > 0) {
+            throw new IllegalStateException("the summed gradient has " + nonFinite + " non-finite values at " + where + " (lr " + lr
+                    + "): training diverged");
+        }
+        float[] scales = null;
+        if (!perWorkerScaled) {
+            // Each layer's squared norm: the partial sums in slice order, exactly as Sgd.scaleAdderGradients sums them.
+            int layers = layout.adderOffset().length;
+            double[] ss = new double[layers];
+            for (int q = 0; q < w; q++) for (int l = 0; l < layers; l++) ss[l] += partials[q][l];
+            scales = new float[layers];
+            for (int l = 0; l < layers; l++) {
+                if (!Double.isFinite(ss[l])) throw new IllegalStateException("adder gradient norm is " + ss[l] + " at " + where + ": training diverged");
+                scales[l] = Sgd.adderScale(eta, layout.adderSize()[l], ss[l]);
+            }
+        }
+
+        // C: update each slice where it lives.
+        long t2 = System.nanoTime();
+        jsc.setJobDescription(desc + ": update the slices");
+        final float[] sc = scales;
+        final boolean first = sgd.steps() == 0;
+        List<Tuple2<String, double[]>> c = lost(where, () -> slices(reducedAt).mapPartitionsWithIndex(
+                new UpdateTask(layout, g, v, sc, lr, first, count), true).collect());
+        String[] updatedAt = new String[w];
+        long poisoned = 0;
+        for (Tuple2<String, double[]> t : c) {
+            updatedAt[(int) t._2()[0]] = t._1();
+            poisoned += (long) t._2()[1];
+        }
+        if (poisoned > 0) {
+            throw new IllegalStateException("the update would make " + poisoned + " weights non-finite at " + where + " (lr " + lr
+                    + "): refused, the weights stay those before this step");
+        }
+        long t3 = System.nanoTime();
+        lastJobSeconds = new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9};
+        // Commit v + 1; only now may version v go.
+        version = v + 1;
+        owners = updatedAt;
+        sgd.countStep();
+        model.setNumBatchesTracked(model.numBatchesTracked() + 1);
+        List<String> old = layout.names(g, v);
+        cleaner.submit(() -> StateBlocks.removeEverywhere(old));
+        afterCommit.accept(version);
+        return StepAggregate.of(null, null, count, lossSum, (long) total[2], kernels);
+    }
+
+    /** {count, loss sum, correct} of two workers (null: a worker without samples this step). */
+    static double[] addStats(double[] x, double[] y) {
+        if (x == null) return y;
+        if (y == null) return x;
+        return new double[] {x[0] + y[0], x[1] + y[1], x[2] + y[2]};
+    }
+
+    /** W single-element partitions, q's preferring {@code where[q]} (null: anywhere). */
+    private JavaRDD<Integer> slices(String[] where) {
+        List<Tuple2<Integer, scala.collection.immutable.Seq<String>>> items = new ArrayList<>();
+        for (int q = 0; q < layout.workers(); q++) {
+            List<String> loc = where == null || where[q] == null ? List.of() : List.of(where[q]);
+            items.add(new Tuple2<>(q, CollectionConverters.asScala(loc).toSeq()));
+        }
+        return JavaRDD.fromRDD(jsc.sc().makeRDD(CollectionConverters.asScala(items).toSeq(), INT), INT);
+    }
+
+    /** Runs a job; a task that found a state block missing turns into {@link StepApplier.StateLost}. */
+    private <T> T lost(String where, java.util.function.Supplier<T> job) {
+        try {
+            return job.get();
+        } catch (Exception e) { // SparkException is checked, but Java calls into Scala may throw it anyway
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                String m = t.getMessage();
+                if (m != null && m.contains(StateBlocks.MISSING)) {
+                    int i = m.indexOf(StateBlocks.MISSING), end = m.indexOf('\n', i);
+                    throw new StateLost("sharded state lost at " + where + ": " + m.substring(i, end < 0 ? m.length() : end), e);
+                }
+            }
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    // ---------------------------------------------------------------- state in and out
+
+    /**
+     * The driver's arrays become the live state of a new generation: one broadcast of the whole state (used once,
+     * then destroyed), one task per slice puts its weights, buffers and momentum.
+     */
+    @Override
+    public void scatter() {
+        slots.await();
+        if (gen >= 0) {
+            List<String> old = new ArrayList<>(layout.names(gen, version));
+            old.addAll(layout.names(gen, version + 1));
+            cleaner.submit(() -> StateBlocks.removeEverywhere(old));
+        }
+        gen++;
+        version = 0;
+        Params p = model.params();
+        jsc.setJobDescription("sharded: scatter the state (" + p.size() + " parameters) into " + layout.workers() + " slices");
+        Broadcast<float[][]> state = jsc.broadcast(new float[][] {p.data, p.buffers, sgd.momentumBuffer()});
+        try {
+            final int g = gen;
+            Layout l = layout;
+            List<Tuple2<String, double[]>> r = slices(null).mapPartitionsWithIndex((Integer q, Iterator<Integer> it) -> {
+                float[][] s = state.value();
+                StateBlocks.putFloats(l.name("w", g, 0, q), s[0], l.params().from(q), l.params().to(q));
+                StateBlocks.putFloats(l.name("b", g, 0, q), s[1], l.buffers().from(q), l.buffers().to(q));
+                StateBlocks.putFloats(l.name("m", g, 0, q), s[2], l.params().from(q), l.params().to(q));
+                return List.of(new Tuple2<>(StateBlocks.here(), new double[] {q})).iterator();
+            }, true).collect();
+            String[] at = new String[layout.workers()];
+            for (Tuple2<String, double[]> t : r) at[(int) t._2()[0]] = t._1();
+            owners = at;
+        } finally {
+            state.destroy();
+        }
+        gatheredGen = gen;
+        gatheredVersion = 0;
+    }
+
+    /** The live state into the driver's arrays: the only time tensor data reaches the driver. */
+    @Override
+    public void gather() {
+        if (gen < 0 || (gatheredGen == gen && gatheredVersion == version)) return; // never scattered: the driver holds the state
+        jsc.setJobDescription("sharded: gather the state for a checkpoint");
+        final int g = gen;
+        final long v = version;
+        Layout l = layout;
+        List<Tuple2<Integer, float[][]>> r = lost("gather", () -> slices(owners).mapPartitionsWithIndex((Integer q, Iterator<Integer> it) -> {
+            float[][] s = {StateBlocks.floats(l.name("w", g, v, q), l.params().length(q)),
+                    StateBlocks.floats(l.name("b", g, v, q), l.buffers().length(q)),
+                    StateBlocks.floats(l.name("m", g, v, q), l.params().length(q))};
+            return List.of(new Tuple2<>(q, s)).iterator();
+        }, true).collect());
+        Params p = model.params();
+        float[] mom = sgd.momentumBuffer();
+        for (Tuple2<Integer, float[][]> t : r) {
+            int q = t._1();
+            float[][] s = t._2();
+            System.arraycopy(s[0], 0, p.data, l.params().from(q), s[0].length);
+            System.arraycopy(s[1], 0, p.buffers, l.buffers().from(q), s[1].length);
+            System.arraycopy(s[2], 0, mom, l.params().from(q), s[2].length);
+        }
+        gatheredGen = gen;
+        gatheredVersion = version;
+    }
+
+    /** Evaluation of the live weights: each task fetches the slices like job A. */
+    EvalStats evaluate(int depth) {
+        slots.await();
+        jsc.setJobDescription("evaluate on " + test.count() + " test images");
+        final int g = gen;
+        final long v = version;
+        return lost("evaluation", () -> {
+            try {
+                return OrderedTreeReduce.reduce(test.shards.mapPartitionsWithIndex(new EvalTask(shared, layout, g, v), true)
+                        .mapToPair(t -> t), layout.workers(), depth, EvalStats::merge);
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    /** Test hook: the driver's arrays are no longer trusted to hold the live state (the next gather fetches it). */
+    void forgetGathered() {
+        gatheredGen = -1;
+    }
+
+    /** Test hook: drops a block of the live weights from this JVM's BlockManager, as if its executor had died. */
+    void dropLiveSlice(int q) {
+        StateBlocks.removeHere(layout.name("w", gen, version, q));
+    }
+
+    @Override
+    public void close() {
+        if (gen >= 0) {
+            List<String> old = new ArrayList<>(layout.names(gen, version));
+            old.addAll(layout.names(gen, version + 1));
+            cleaner.submit(() -> StateBlocks.removeEverywhere(old));
+        }
+        cleaner.shutdown();
+        try {
+            cleaner.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ---------------------------------------------------------------- tasks
+
+    /** Job A: one worker's share of the step, its gradient left in W slice blocks; returns its kernel set and numbers. */
+    static final class ComputeTask implements Function2<Integer, Iterator<Object>, Iterator<Tuple2<String, double[]>>> {
+        final SparkJob.Shared shared;
+        final Layout layout;
+        final int gen, epoch, step;
+        final long version;
+
+        ComputeTask(SparkJob.Shared shared, Layout layout, int gen, long version, int epoch, int step) {
+            this.shared = shared;
+            this.layout = layout;
+            this.gen = gen;
+            this.version = version;
+            this.epoch = epoch;
+            this.step = step;
+        }
+
+        @Override
+        public Iterator<Tuple2<String, double[]>> call(Integer partition, Iterator<Object> part) {
+            Sampler sampler = SparkJob.StepTask.sampler(shared);
+            Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
+            int[] positions = sampler.indices(epoch, partition, step);
+            int global = sampler.globalBatchAt(step);
+            WorkerPool.Worker w = WorkerPool.borrow(shared.model());
+            try {
+                w.invalidate(); // its weights and buffers are overwritten here and by the step
+                Params p = w.model.params();
+                layout.load(gen, version, p);
+                long t0 = System.nanoTime();
+                ShardStep.Result r = w.step.run(samples, positions, epoch, global, shared.perWorkerEta());
+                double computeSeconds = (System.nanoTime() - t0) / 1e9;
+                if (r.count() > 0) {
+                    for (int q = 0; q < layout.workers(); q++) {
+                        StateBlocks.putFloats(layout.name("g", gen, version, partition, q), r.grad(), layout.params().from(q), layout.params().to(q));
+                        StateBlocks.putDoubles(layout.name("wb", gen, version, partition, q), r.weightedBuffers(), layout.buffers().from(q),
+                                layout.buffers().to(q));
+                    }
+                }
+                return List.of(new Tuple2<>(r.kernels(), new double[] {partition, r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
+            } finally {
+                WorkerPool.giveBack(w);
+            }
+        }
+    }
+
+    /** Job B: slice q summed over the workers in TreeOrder; returns {q, non-finite count, partial sums of squares...}. */
+    static final class ReduceTask implements Function2<Integer, Iterator<Integer>, Iterator<Tuple2<String, double[]>>> {
+        final Layout layout;
+        final int gen;
+        final long version;
+        final boolean[] present;
+
+        ReduceTask(Layout layout, int gen, long version, boolean[] present) {
+            this.layout = layout;
+            this.gen = gen;
+            this.version = version;
+            this.present = present;
+        }
+
+        @Override
+        public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
+            int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q);
+            List<float[]> g = new ArrayList<>();
+            List<double[]> wb = new ArrayList<>();
+            for (int p = 0; p < layout.workers(); p++) {
+                g.add(present[p] ? StateBlocks.floats(layout.name("g", gen, version, p, q), len) : null);
+                wb.add(present[p] ? StateBlocks.doubles(layout.name("wb", gen, version, p, q), blen) : null);
+            }
+            // The association of OrderedTreeReduce / SingleProcess: the same float sums, element by element.
+            float[] sum = TreeOrder.merge(g, layout.depth(), (x, y) -> {
+                if (x == null) return y;
+                if (y == null) return x;
+                for (int i = 0; i < x.length; i++) x[i] += y[i];
+                return x;
+            });
+            double[] bsum = TreeOrder.merge(wb, layout.depth(), (x, y) -> {
+                if (x == null) return y;
+                if (y == null) return x;
+                for (int i = 0; i < x.length; i++) x[i] += y[i];
+                return x;
+            });
+            if (sum == null) {
+                sum = new float[len];
+                bsum = new double[blen];
+            }
+            long nonFinite = 0;
+            for (float x : sum) if (!Float.isFinite(x)) nonFinite++;
+            double[] partial = Sgd.partialSumsOfSquares(layout.adderOffset(), layout.adderSize(), sum, from, from, from + len);
+            StateBlocks.putFloats(layout.name("s", gen, version, q), sum, 0, len);
+            StateBlocks.putDoubles(layout.name("sb", gen, version, q), bsum, 0, blen);
+            double[] r = new double[2 + partial.length];
+            r[0] = q;
+            r[1] = nonFinite;
+            System.arraycopy(partial, 0, r, 2, partial.length);
+            return List.of(new Tuple2<>(StateBlocks.here(), r)).iterator();
+        }
+    }
+
+    /** Job C: the optimizer on slice q where it lives; publishes version + 1 unless a weight became non-finite. */
+    static final class UpdateTask implements Function2<Integer, Iterator<Integer>, Iterator<Tuple2<String, double[]>>> {
+        final Layout layout;
+        final int gen;
+        final long version, count;
+        final float[] scales;
+        final double lr;
+        final boolean first;
+
+        UpdateTask(Layout layout, int gen, long version, float[] scales, double lr, boolean first, long count) {
+            this.layout = layout;
+            this.gen = gen;
+            this.version = version;
+            this.scales = scales;
+            this.lr = lr;
+            this.first = first;
+            this.count = count;
+        }
+
+        @Override
+        public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
+            int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q), to = from + len;
+            float[] g = StateBlocks.floats(layout.name("s", gen, version, q), len);
+            if (scales != null) {
+                int[] off = layout.adderOffset(), size = layout.adderSize();
+                for (int l = 0; l < off.length; l++) {
+                    float s = scales[l];
+                    for (int i = Math.max(off[l], from), e = Math.min(off[l] + size[l], to); i < e; i++) g[i - from] *= s;
+                }
+            }
+            float[] w = StateBlocks.floats(layout.name("w", gen, version, q), len);
+            float[] m = first ? new float[len] : StateBlocks.floats(layout.name("m", gen, version, q), len);
+            layout.rule().update(w, g, m, 0, len, lr, first);
+            long nonFinite = 0;
+            for (float x : w) if (!Float.isFinite(x)) nonFinite++;
+            if (nonFinite == 0) {
+                double[] sb = StateBlocks.doubles(layout.name("sb", gen, version, q), blen);
+                float[] b = new float[blen];
+                for (int i = 0; i < blen; i++) b[i] = (float) (sb[i] / count);
+                StateBlocks.putFloats(layout.name("w", gen, version + 1, q), w, 0, len);
+                StateBlocks.putFloats(layout.name("m", gen, version + 1, q), m, 0, len);
+                StateBlocks.putFloats(layout.name("b", gen, version + 1, q), b, 0, blen);
+            }
+            return List.of(new Tuple2<>(StateBlocks.here(), new double[] {q, nonFinite})).iterator();
+        }
+    }
+
+    /** Evaluation of one test shard with the live weights. */
+    static final class EvalTask implements Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, EvalStats>>> {
+        final SparkJob.Shared shared;
+        final Layout layout;
+        final int gen;
+        final long version;
+
+        EvalTask(SparkJob.Shared shared, Layout layout, int gen, long version) {
+            this.shared = shared;
+            this.layout = layout;
+            this.gen = gen;
+            this.version = version;
+        }
+
+        @Override
+        public Iterator<Tuple2<Integer, EvalStats>> call(Integer partition, Iterator<Object> part) {
+            Samples samples = shared.data().samples(part, partition, shared.testKey(), false);
+            WorkerPool.Worker w = WorkerPool.borrow(shared.model());
+            try {
+                w.invalidate();
+                layout.load(gen, version, w.model.params());
+                return List.of(new Tuple2<>(partition, SingleProcess.evaluate(w.model, samples, shared.evalBatch(), w.engine))).iterator();
+            } finally {
+                WorkerPool.giveBack(w);
+            }
+        }
+    }
+}

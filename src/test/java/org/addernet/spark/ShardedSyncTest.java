@@ -1,0 +1,229 @@
+package org.addernet.spark;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+import org.addernet.data.SyntheticCifar;
+import org.addernet.engine.Params;
+import org.addernet.train.RunFiles;
+import org.addernet.train.SingleProcess;
+import org.addernet.train.Trainer;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@code sync=sharded} (issue 8) in local mode: the same raw bits as {@code sync=driver} and as the single process
+ * emulating the same workers (weights, momentum, BN buffers), with LeNet-5-BN layers cut across slices; resume; a
+ * refused non-finite step; recovery from a lost state block; the driver's received bytes per step bounded at
+ * ResNet-50 size.
+ */
+class ShardedSyncTest {
+    @TempDir
+    Path tmp;
+
+    /** Everything a run ends with, as raw bits. */
+    record State(int[] weights, int[] buffers, int[] momentum, long optimizerSteps, long numBatchesTracked) {
+        static State of(Trainer t) {
+            Params p = t.model().params();
+            return new State(bits(p.data), bits(p.buffers), bits(t.optimizer().momentumBuffer()), t.optimizer().steps(),
+                    t.model().numBatchesTracked());
+        }
+
+        void assertSame(State o, String what) {
+            assertArrayEquals(o.weights, weights, what + ": weights");
+            assertArrayEquals(o.buffers, buffers, what + ": BN buffers");
+            assertArrayEquals(o.momentum, momentum, what + ": momentum");
+            assertEquals(o.optimizerSteps, optimizerSteps, what + ": optimizer steps");
+            assertEquals(o.numBatchesTracked, numBatchesTracked, what + ": num_batches_tracked");
+        }
+    }
+
+    static int[] bits(float[] a) {
+        int[] r = new int[a.length];
+        for (int i = 0; i < a.length; i++) r[i] = Float.floatToRawIntBits(a[i]);
+        return r;
+    }
+
+    /** LeNet-5-BN on the fixture: 10 steps of batch 24 (divisible by W = 1..4), one epoch. */
+    static String[] lenet(int workers, String... more) {
+        String[] base = {"batch_size=24", "train_limit=240", "test_limit=60", "workers=" + workers, "emulate_workers=" + workers};
+        String[] r = Arrays.copyOf(base, base.length + more.length);
+        System.arraycopy(more, 0, r, base.length, more.length);
+        return r;
+    }
+
+    State spark(String name, String... overrides) throws Exception {
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(overrides), LocalSpark.get(), tmp.resolve(name).toString(), SparkJobTest.QUIET)) {
+            job.trainer().run();
+            return State.of(job.trainer());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3, 4})
+    void shardedEqualsDriverEqualsSingleProcessBitForBit(int workers) throws Exception {
+        State sharded;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(workers, "sync=sharded")), LocalSpark.get(), tmp.resolve("s").toString(),
+                SparkJobTest.QUIET)) {
+            ShardedSteps s = job.sharded();
+            assertNotNull(s, "sync=sharded runs the sharded step");
+            if (workers > 1) {
+                // The test is about layers cut across slices: LeNet's fc1 (48,000 floats) always is for W >= 2.
+                ShardedSteps.Layout l = s.layout();
+                boolean cut = false;
+                for (int i = 0; i < l.adderOffset().length; i++) cut |= l.params().cuts(l.adderOffset()[i], l.adderSize()[i]);
+                assertTrue(cut, "some adder layer spans two slices");
+            }
+            job.trainer().run();
+            sharded = State.of(job.trainer());
+        }
+        State driver;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(workers, "sync=driver")), LocalSpark.get(), tmp.resolve("d").toString(),
+                SparkJobTest.QUIET)) {
+            assertNull(job.sharded());
+            job.trainer().run();
+            driver = State.of(job.trainer());
+        }
+        State single;
+        try (SingleProcess run = new SingleProcess(SparkJobTest.recipe(lenet(workers)), RunFiles.local(tmp.resolve("1")), SparkJobTest.QUIET)) {
+            run.trainer().run();
+            single = State.of(run.trainer());
+        }
+        assertEquals(10, single.optimizerSteps());
+        sharded.assertSame(driver, "sharded vs driver, W=" + workers);
+        sharded.assertSame(single, "sharded vs single process, W=" + workers);
+    }
+
+    @Test
+    void perWorkerScalingToo() throws Exception {
+        State sharded = spark("s", lenet(2, "sync=sharded", "adaptive_scaling=per_worker"));
+        State driver = spark("d", lenet(2, "sync=driver", "adaptive_scaling=per_worker"));
+        sharded.assertSame(driver, "adaptive_scaling=per_worker, sharded vs driver");
+    }
+
+    @Test
+    void moreWorkersThanTaskSlotsIsAnErrorNotWaves() throws Exception {
+        // LocalSpark is local[4]: 5 workers would run every step in two waves.
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> spark("w", "batch_size=25", "train_limit=250",
+                "workers=5", "sync=sharded"));
+        assertTrue(e.getMessage().contains("workers=5") && e.getMessage().contains("waves"), e.getMessage());
+    }
+
+    @Test
+    void autoShardsOnlyLargeModels() throws Exception {
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2)), LocalSpark.get(), tmp.resolve("a").toString(), SparkJobTest.QUIET)) {
+            assertNull(job.sharded(), "LeNet (62K parameters) syncs through the driver under sync=auto");
+        }
+        assertThrows(IllegalArgumentException.class, () -> new SparkJob(SparkJobTest.recipe(lenet(2, "sync=ring")), LocalSpark.get(),
+                tmp.resolve("b").toString(), SparkJobTest.QUIET));
+    }
+
+    @Test
+    void resumedShardedRunEqualsTheUninterruptedOne() throws Exception {
+        State straight = spark("straight", lenet(2, "sync=sharded", "epochs=2"));
+        String b = tmp.resolve("b").toString();
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2, "sync=sharded", "epochs=2", "max_steps=13")), LocalSpark.get(), b,
+                SparkJobTest.QUIET)) {
+            job.trainer().run();
+        }
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2, "sync=sharded", "epochs=2")), LocalSpark.get(), b, SparkJobTest.QUIET)) {
+            job.trainer().resume();
+            job.trainer().run();
+            State.of(job.trainer()).assertSame(straight, "resumed vs uninterrupted");
+        }
+    }
+
+    @Test
+    void aNonFiniteUpdateIsRefusedAndTheStateStays() throws Exception {
+        // Epoch 2's rate is 0.1 * 1e40, infinite as a float: the first update of epoch 2 would poison every weight.
+        String[] poison = lenet(2, "sync=sharded", "epochs=2", "lr_schedule=step", "lr_milestones=1", "lr_gamma=1e40");
+        State afterEpoch1 = spark("ref", lenet(2, "sync=driver", "epochs=2", "lr_schedule=step", "lr_milestones=1", "lr_gamma=1e40",
+                "max_steps=10"));
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(poison), LocalSpark.get(), tmp.resolve("p").toString(), SparkJobTest.QUIET)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> job.trainer().run());
+            assertTrue(e.getMessage().contains("non-finite") && e.getMessage().contains("epoch 2 step 1"), e.getMessage());
+            // The driver's copy is stale by design: wipe it, then gather what the owners kept.
+            Params p = job.trainer().model().params();
+            Arrays.fill(p.data, 0f);
+            Arrays.fill(p.buffers, 0f);
+            Arrays.fill(job.trainer().optimizer().momentumBuffer(), 0f);
+            job.sharded().forgetGathered();
+            job.sharded().gather();
+            State.of(job.trainer()).assertSame(afterEpoch1, "state after the refused step");
+        }
+    }
+
+    /**
+     * A block of the live weights vanishes as with a lost executor, after step 6 (a checkpoint was written after
+     * step 4: the replay starts there) or right after step 4 (the checkpoint's gather finds it missing: the replay
+     * starts from the beginning). Either way the run ends with the undisturbed bits.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {6, 4})
+    void aLostStateBlockIsRecoveredFromTheLastCheckpointWithTheSameBits(int dropAfter) throws Exception {
+        State undisturbed = spark("u", lenet(2, "sync=sharded", "checkpoint_every_steps=4"));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (PrintStream log = new PrintStream(out, true, StandardCharsets.UTF_8);
+             SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2, "sync=sharded", "checkpoint_every_steps=4")), LocalSpark.get(),
+                     tmp.resolve("l").toString(), log)) {
+            ShardedSteps s = job.sharded();
+            AtomicLong commits = new AtomicLong(); // of version dropAfter
+            s.afterCommit = v -> {
+                if (v == dropAfter && commits.getAndIncrement() == 0) s.dropLiveSlice(1);
+            };
+            job.trainer().run();
+            assertEquals(2, commits.get(), "step " + dropAfter + " was committed twice: before the loss and in the replay");
+            State.of(job.trainer()).assertSame(undisturbed, "recovered vs undisturbed");
+        }
+        String log = out.toString(StandardCharsets.UTF_8);
+        String lost = dropAfter == 6 ? "sharded state lost at epoch 1 step 7" : "sharded state lost at gather";
+        String replay = dropAfter == 6 ? "replaying from epoch 1 step 4" : "replaying from epoch 1 step 0";
+        assertTrue(log.contains(lost) && log.contains(replay), log);
+    }
+
+    /** Bytes the driver received per step over a run of {@code steps} steps. */
+    double driverBytesPerStep(String name, int steps, String... overrides) throws Exception {
+        SparkSession spark = LocalSpark.get();
+        ResultBytes l = new ResultBytes();
+        spark.sparkContext().addSparkListener(l);
+        try {
+            spark(name, overrides);
+            spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
+        } finally {
+            spark.sparkContext().removeSparkListener(l);
+        }
+        assertTrue(l.tasks.get() > 0, "the listener saw the step tasks");
+        return (double) l.bytes.get() / steps;
+    }
+
+    @Test
+    void theDriverReceivesAFewKilobytesPerStepAtResNet50Size() throws Exception {
+        // The listener measures what it should: under sync=driver every LeNet task returns its whole gradient.
+        int lenetParams = 60_000; // LeNet-5-BN has 61,942
+        double driver = driverBytesPerStep("ld", 10, lenet(2, "sync=driver", "checkpoint=false"));
+        assertTrue(driver >= 2.0 * 4 * lenetParams, "sync=driver: " + driver + " bytes per step");
+        double lenet = driverBytesPerStep("ls", 10, lenet(2, "sync=sharded", "checkpoint=false"));
+        assertTrue(lenet <= 64 * 1024, "sync=sharded LeNet: " + lenet + " bytes per step");
+
+        Path cifar = tmp.resolve("cifar");
+        SyntheticCifar.write(cifar, 10, 4, 3);
+        double r50 = driverBytesPerStep("r50", 2, "model=resnet50", "dataset=cifar10", "data_dir=" + cifar, "batch_size=4", "train_limit=8",
+                "test_limit=4", "eval_batch_size=4", "workers=2", "sync=sharded", "checkpoint=false", "augment=none");
+        System.out.printf("driver bytes received per step: sync=driver LeNet %.0f, sync=sharded LeNet %.0f, sync=sharded ResNet-50 %.0f%n",
+                driver, lenet, r50);
+        assertTrue(r50 <= 64 * 1024, "sync=sharded ResNet-50: " + r50 + " bytes per step");
+    }
+}
