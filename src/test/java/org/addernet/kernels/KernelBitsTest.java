@@ -2,6 +2,7 @@ package org.addernet.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -95,7 +96,7 @@ class KernelBitsTest {
     }
 
     /**
-     * FNV-1a over the raw bits of every op's outputs, recorded with the kernels of commit 5c24dfa (2 threads;
+     * FNV-1a over the raw bits of every op's outputs, recorded with the kernels of commit 5c24dfa (vector-16, 2 threads;
      * the engine gives the same bits for any thread count, ThreadCountBitsTest).
      */
     private static final long[] PINNED = {
@@ -140,6 +141,8 @@ class KernelBitsTest {
 
     @Test
     void everyOpKeepsItsPinnedBits() {
+        // The filter gradients' lane-ordered sums depend on the vector width: the hashes are those of 16 lanes.
+        assumeTrue(VECTOR.name().equals("vector-16"), "pinned for vector-16, running " + VECTOR.name());
         long[] got = new long[SHAPES.size()];
         try (ThreadPool pool = new ThreadPool(2)) {
             ColumnConvEngine e = new ColumnConvEngine(pool, VECTOR);
