@@ -34,12 +34,15 @@ import jdk.incubator.vector.VectorSpecies;
  *       1 * s + t = s + t in an fma, |b - x| = |x - b|, d * c + a = c * d + a, and int and/or/min commute.
  *       (Followed by the adder forward and input-gradient kernels. The multiply and filter-gradient blocks
  *       inline 16 ops each, under the limit while opKind holds at most 6 traps, and are unchanged.)</li>
- *   <li>Blocks are small (forward 2 x 2 vectors, input gradient 4 rows x 1 vector, ~30-40 ops per method): with
+ *   <li>Blocks are small (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1 vector, ~30-45
+ *       ops per method): with
  *       ~47 ops the trap-poisoned compile (whose checks cost more nodes) crossed C2's node-count inlining cutoff,
  *       the last calls were inlined late and a store was left boxed; and C1's tier-3 compile of a 4 x 4 block
  *       failed ("out of virtual registers") as soon as it grew by a few ops, which left the method stuck in
  *       tier 2. Measured: a 4 x 2 forward block ran at 53-60 G-ops/s in the kernel benchmark but slowed the
- *       ResNet-20 trainer from 265 to 178-199 images/s, so it is not used.</li>
+ *       ResNet-20 trainer from 265 to 178-199 images/s, so it is not used. Since {@code -XX:PerMethodTrapLimit=1000}
+ *       (conf/jvm-options.txt) the 2 x 4 forward block (8 sums, 44 ops) is used; input-gradient blocks of 4 x 2
+ *       and 8 x 1 vectors (8 sums, ~50 ops) still compiled to boxed code in the kernel benchmark.</li>
  * </ul>
  */
 final class VectorColumnKernels implements ColumnKernels {
@@ -47,7 +50,8 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final VectorSpecies<Integer> SI = IntVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Constant vectors of the exact species class, receivers of the ops: see the class comment. */
-    private static final FloatVector ZERO = FloatVector.zero(S), ONE = ZERO.broadcast(1f), NEG_ZERO = ZERO.broadcast(-0f);
+    private static final FloatVector ZERO = FloatVector.zero(S), ONE = ZERO.broadcast(1f), NEG_ZERO = ZERO.broadcast(-0f),
+            NEG_ONE = ZERO.broadcast(-1f);
     private static final int SIGN_BIT = 0x80000000;
     private static final int ONE_BITS = 0x3f800000; // Float.floatToRawIntBits(1f)
     private static final IntVector SIGN = IntVector.broadcast(SI, SIGN_BIT), ONE_BITS_V = IntVector.broadcast(SI, ONE_BITS);
@@ -68,8 +72,17 @@ final class VectorColumnKernels implements ColumnKernels {
 
     @Override
     public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
-        // Column panel outer, output rows inner: the K x 2L panel of x is reused by every row block.
+        // Column panel outer, output rows inner: the K x 4L (2L, L at the end) panel of x is reused by every row
+        // block.
         int p = 0;
+        for (; p + 4 * L <= ld; p += 4 * L) {
+            int r = 0;
+            for (; r + 2 <= o; r += 2) adder2x4(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
+            for (; r < o; r++) {
+                adder1x2(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
+                adder1x2(kk, ld, w, wOff + r * kk, x, xRow, p + 2 * L, y, r * ld + p + 2 * L);
+            }
+        }
         for (; p + 2 * L <= ld; p += 2 * L) {
             int r = 0;
             for (; r + 2 <= o; r += 2) adder2x2(kk, ld, w, wOff + r * kk, x, xRow, p, y, r * ld + p);
@@ -117,6 +130,59 @@ final class VectorColumnKernels implements ColumnKernels {
         ZERO.sub(t01).intoArray(y, y0 + L);
         ZERO.sub(t10).intoArray(y, y0 + ld);
         ZERO.sub(t11).intoArray(y, y0 + ld + L);
+    }
+
+    /*
+     * The main forward block: 2 filter rows x 4 vectors of columns, 8 running sums (twice the 2 x 2's, which
+     * hides the add latency and halves the broadcasts per sum), 2 loads of w and 4 of x per 8 accumulates.
+     * b - x is written NEG_ONE.fma(x, b) = -1 * x + b: -x is exact, so it is the same single rounding as
+     * b.sub(x), but it issues on the FMA pipes while the accumulating adds use the FP-add pipes (Zen 5 has two
+     * of each; sub + add both on the add pipes cap |a - b| accumulates at one vector per cycle). Measured in
+     * process CPU time under load (1 thread, 3 cold JVMs, 7 ResNet-20/-18 3x3 shapes): 2 x 4 beat the 2 x 2 on 20
+     * of 21 shape-runs, ~15 % in the median; a 4 x 2 and a 3 x 2 block gained less; the fma-sub alone on the
+     * 2 x 2 gained nothing measurable. A flat-loop variant that carries the block totals through y (the block
+     * loop outside the kernel, branches on first/last block inside) compiled to boxed code (0.3 G-ops/s).
+     */
+    private static void adder2x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = z, t01 = z, t02 = z, t03 = z, t10 = z, t11 = z, t12 = z, t13 = z;
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
+            for (int k = k0; k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector x0 = FloatVector.fromArray(S, x, xi);
+                FloatVector x1 = FloatVector.fromArray(S, x, xi + 1 * L);
+                FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
+                FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
+                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+                s00 = NEG_ONE.fma(x0, b).abs().add(s00);
+                s01 = NEG_ONE.fma(x1, b).abs().add(s01);
+                s02 = NEG_ONE.fma(x2, b).abs().add(s02);
+                s03 = NEG_ONE.fma(x3, b).abs().add(s03);
+                b = FloatVector.broadcast(S, w[w0 + 1 * kk + k]);
+                s10 = NEG_ONE.fma(x0, b).abs().add(s10);
+                s11 = NEG_ONE.fma(x1, b).abs().add(s11);
+                s12 = NEG_ONE.fma(x2, b).abs().add(s12);
+                s13 = NEG_ONE.fma(x3, b).abs().add(s13);
+            }
+            t00 = ONE.fma(s00, t00);
+            t01 = ONE.fma(s01, t01);
+            t02 = ONE.fma(s02, t02);
+            t03 = ONE.fma(s03, t03);
+            t10 = ONE.fma(s10, t10);
+            t11 = ONE.fma(s11, t11);
+            t12 = ONE.fma(s12, t12);
+            t13 = ONE.fma(s13, t13);
+        }
+        ZERO.sub(t00).intoArray(y, y0);
+        ZERO.sub(t01).intoArray(y, y0 + 1 * L);
+        ZERO.sub(t02).intoArray(y, y0 + 2 * L);
+        ZERO.sub(t03).intoArray(y, y0 + 3 * L);
+        ZERO.sub(t10).intoArray(y, y0 + 1 * ld);
+        ZERO.sub(t11).intoArray(y, y0 + 1 * ld + 1 * L);
+        ZERO.sub(t12).intoArray(y, y0 + 1 * ld + 2 * L);
+        ZERO.sub(t13).intoArray(y, y0 + 1 * ld + 3 * L);
     }
 
     private static void adder1x2(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
