@@ -43,11 +43,12 @@ public final class Main {
                   Batch inference over a stored split into DIR (overwritten): one row per sample with id (index in the
                   split), label, path (image datasets), top5_classes and top5_probs (softmax, descending); CSV
                   flattens them to class1..class5, prob1..prob5. Part files are sorted by id.
-              prepare --input ROOT --out DIR [--files N] [--seed S] [--max-bad-images K] [--master URL] [spark.key=value ...]
+              prepare --input ROOT --out DIR [--buckets B] [--max-bad-images K] [--master URL] [spark.key=value ...]
                   Packs an ImageFolder tree (ROOT/train/<class>/*.JPEG, ROOT/val/<class>/*.JPEG; local, hdfs://, s3a://)
-                  into shuffled Parquet shards DIR/train, DIR/val (id, label, path, image bytes) with DIR/classes.txt
-                  and DIR/prepared.json; every image is decoded once, unreadable ones are reported and skipped up to K
-                  (default 0: fail). Train with dataset=imagenet data_dir=DIR.
+                  into B Parquet buckets per split, DIR/train/bucket=<b>/ (image id in bucket id % B; id, label, path,
+                  image bytes), with DIR/classes.txt and DIR/prepared.json; the jobs read it without a shuffle, any
+                  number of workers W <= B (default B 1024). Every image is decoded once, unreadable ones are reported
+                  and skipped up to K (default 0: fail). Train with dataset=imagenet data_dir=DIR.
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
               bench-spark [--master URL] [--workers W] [--reps R] [--params N,N,...]
@@ -210,8 +211,7 @@ public final class Main {
 
     static void prepare(String[] args) throws Exception {
         String input = null, out = null, master = null;
-        int files = 0, maxBad = 0;
-        long seed = 42;
+        int buckets = org.addernet.data.Buckets.DEFAULT, maxBad = 0;
         java.util.Map<String, String> spark = new java.util.TreeMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -219,9 +219,8 @@ public final class Main {
                 case "--input" -> input = value(args, ++i, a);
                 case "--out" -> out = value(args, ++i, a);
                 case "--master" -> master = value(args, ++i, a);
-                case "--files" -> files = intValue(args, ++i, a);
+                case "--buckets" -> buckets = intValue(args, ++i, a);
                 case "--max-bad-images" -> maxBad = intValue(args, ++i, a);
-                case "--seed" -> seed = Long.parseLong(value(args, ++i, a));
                 default -> {
                     int eq = a.indexOf('=');
                     if (!a.startsWith(Config.SPARK_PREFIX) || eq < 0) throw new IllegalArgumentException("unknown prepare option '" + a + "'\n" + USAGE);
@@ -230,9 +229,9 @@ public final class Main {
             }
         }
         if (input == null || out == null) throw new IllegalArgumentException("prepare needs --input ROOT and --out DIR\n" + USAGE);
-        if (files < 0 || maxBad < 0) throw new IllegalArgumentException("--files and --max-bad-images must be >= 0");
+        if (buckets < 1 || maxBad < 0) throw new IllegalArgumentException("--buckets must be >= 1 and --max-bad-images >= 0");
         try (SparkSession s = SparkSession.builder().config(SparkJob.sparkConf("addernet prepare " + input, spark, master)).getOrCreate()) {
-            PrepareJob.run(s, input, out, files, seed, maxBad, System.out);
+            PrepareJob.run(s, input, out, buckets, maxBad, System.out);
         }
     }
 

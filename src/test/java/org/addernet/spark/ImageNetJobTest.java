@@ -69,31 +69,67 @@ class ImageNetJobTest {
         }
     }
 
+
+    static final int BUCKETS = 8;
+    private static Path prepared;
+
+    /** The tree prepared once into {@link #BUCKETS} buckets, its layout checked against the listing. */
+    static synchronized Path prepared() throws Exception {
+        if (prepared != null) return prepared;
+        Path out = tmp.resolve("prepared");
+        PrepareJob.Result p = PrepareJob.run(LocalSpark.get(), root.toString(), out.toString(), BUCKETS, 1, SparkJobTest.QUIET);
+        assertEquals(24, p.train());
+        assertEquals(9, p.val());
+        assertEquals(1, p.rejected().size());
+        assertTrue(p.rejected().get(0).contains("zz_truncated.JPEG"), p.rejected().toString());
+        List<Row> rows = LocalSpark.get().read().parquet(out.resolve("train").toString()).collectAsList();
+        assertEquals(24, rows.size());
+        List<String> files = trainFiles();
+        for (Row r : rows) {
+            int id = r.getInt(0);
+            assertEquals(files.get(id), r.getString(2), "id " + id + " is the file's ImageFolder number");
+            assertEquals(id % BUCKETS, r.getInt(r.fieldIndex("bucket")), "bucket of id " + id);
+            assertArrayEquals(Files.readAllBytes(Path.of(new java.net.URI(r.getString(2)))), (byte[]) r.get(3), "bytes of " + r.getString(2));
+        }
+        // One folder per bucket that holds images, each listed in prepared.json with its size.
+        PreparedLayout layout = PreparedLayout.read(new org.apache.hadoop.conf.Configuration(), out.toString());
+        assertEquals(BUCKETS, layout.buckets());
+        long[] perBucket = new long[BUCKETS];
+        for (int id = 0; id < files.size(); id++) if (!files.get(id).endsWith("zz_truncated.JPEG")) perBucket[id % BUCKETS]++;
+        for (PreparedLayout.Bucket b : layout.splits().get("train").buckets()) {
+            assertEquals(perBucket[b.bucket()], b.images(), "images of bucket " + b.bucket());
+            for (PreparedLayout.FileEntry f : b.files()) {
+                assertTrue(f.name().startsWith("bucket=" + b.bucket() + "/"), f.name());
+                assertEquals(Files.size(out.resolve("train").resolve(f.name())), f.bytes(), f.name());
+            }
+        }
+        prepared = out;
+        return out;
+    }
+
+    /** The training files in ImageFolder order (class folders sorted, files sorted by path): index = id. */
+    static List<String> trainFiles() throws Exception {
+        List<String> all = new ArrayList<>();
+        try (var classes = Files.list(root.resolve("train"))) {
+            for (Path c : classes.sorted().toList()) {
+                try (var f = Files.list(c)) {
+                    for (Path p : f.sorted().toList()) all.add(p.toUri().toString().replace("file:///", "file:/"));
+                }
+            }
+        }
+        return all;
+    }
+
     @Test
     void imageFolderParquetAndSingleProcessTrainTheSameWeights() throws Exception {
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         float[] folder = train(recipe(), tmp.resolve("run-folder"), log);
         String text = log.toString(StandardCharsets.UTF_8);
         assertTrue(text.contains("skipping unreadable image file:" + bad), "the truncated file is reported by path:\n" + text);
-        assertTrue(text.contains("24 of 25 listed train images cached in 2 shards"), text);
+        assertTrue(text.contains("24 of 25 listed train images read, decoded and shuffled into 2 local shards"), text);
         assertEquals(List.of("n00000000", "n00000001", "n00000002"), Files.readAllLines(tmp.resolve("run-folder/classes.txt")));
 
-        Path prepared = tmp.resolve("prepared");
-        PrepareJob.Result p = PrepareJob.run(LocalSpark.get(), root.toString(), prepared.toString(), 3, 7, 1, SparkJobTest.QUIET);
-        assertEquals(24, p.train());
-        assertEquals(9, p.val());
-        assertEquals(1, p.rejected().size());
-        assertTrue(p.rejected().get(0).contains("zz_truncated.JPEG"), p.rejected().toString());
-        List<Row> rows = LocalSpark.get().read().parquet(prepared.resolve("train").toString()).collectAsList();
-        assertEquals(24, rows.size());
-        int[] order = rows.stream().mapToInt(r -> r.getInt(0)).toArray();
-        int[] sorted = order.clone();
-        Arrays.sort(sorted);
-        assertFalse(Arrays.equals(order, sorted), "rows are shuffled");
-        for (Row r : rows) {
-            assertArrayEquals(Files.readAllBytes(Path.of(new java.net.URI(r.getString(2)))), (byte[]) r.get(3), "bytes of " + r.getString(2));
-        }
-
+        Path prepared = prepared();
         float[] parquet = train(recipe("data_dir=" + prepared), tmp.resolve("run-parquet"), new ByteArrayOutputStream());
         assertArrayEquals(folder, parquet, "ImageFolder and its Parquet shards give the same run");
 
