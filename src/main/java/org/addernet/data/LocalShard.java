@@ -95,6 +95,15 @@ public final class LocalShard implements CompressedImages {
         return CACHE.held();
     }
 
+    /** The most bytes the record cache held since the last {@link #resetPeak} (for tests and benchmarks). */
+    public static long peakCachedBytes() {
+        return CACHE.peak();
+    }
+
+    public static void resetPeak() {
+        CACHE.resetPeak();
+    }
+
     @Override
     public String name() {
         return name;
@@ -334,7 +343,7 @@ public final class LocalShard implements CompressedImages {
     /** An LRU of compressed records, bounded in bytes, shared by the shards of one JVM. */
     static final class RecordCache {
         private final LinkedHashMap<Long, byte[]> map = new LinkedHashMap<>(16, 0.75f, true);
-        private long budget, held;
+        private long budget, held, peak;
 
         synchronized void setBudget(long bytes) {
             budget = Math.max(0, bytes);
@@ -343,6 +352,14 @@ public final class LocalShard implements CompressedImages {
 
         synchronized long held() {
             return held;
+        }
+
+        synchronized long peak() {
+            return peak;
+        }
+
+        synchronized void resetPeak() {
+            peak = held;
         }
 
         synchronized byte[] get(long key) {
@@ -354,6 +371,7 @@ public final class LocalShard implements CompressedImages {
             byte[] old = map.put(key, b);
             held += b.length - (old == null ? 0 : old.length);
             evict();
+            peak = Math.max(peak, held);
         }
 
         synchronized void dropShard(int serial) {

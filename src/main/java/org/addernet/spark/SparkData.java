@@ -308,7 +308,7 @@ final class SparkData implements AutoCloseable {
             implements Serializable {
         static SampleSettings of(Recipe r, int numClasses) {
             return new SampleSettings(r.spec.name(), r.seed, r.augment, r.imageSize, r.evalResize, numClasses,
-                    r.config.getInt("image_memory_mb") * (1L << 20));
+                    (long) (r.config.getDouble("image_memory_mb") * (1L << 20)));
         }
 
         /** Partition {@code partition} of {@code data} as samples, augmented when {@code train} and the recipe says so. */

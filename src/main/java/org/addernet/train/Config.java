@@ -33,7 +33,7 @@ public final class Config {
             new Key("max_bad_images", "0", "imagenet: unreadable (corrupt, truncated, not an image) files to skip, each reported by path, before the job fails"),
             new Key("buckets", "0", "imagenet, ImageFolder input: bucket count B of the worker function (id % B) % W (0 = 1024, prepare's default; prepared data keeps the B it was written with)"),
             new Key("verify_images", "false", "imagenet, prepared data: decode every image once more while staging (prepare already did; an unreadable one counts against max_bad_images)"),
-            new Key("image_memory_mb", "0", "imagenet, Spark job: in-heap LRU of compressed images per executor JVM, in MiB (0 = none: a step reads its images from the local shard file, the OS page cache keeps what fits)"),
+            new Key("image_memory_mb", "0", "imagenet, Spark job: in-heap LRU of compressed images per executor JVM, in MiB, fractions allowed (0 = none: a step reads its images from the local shard file, the OS page cache keeps what fits)"),
             new Key("epochs", "10", "number of epochs"),
             new Key("batch_size", "256", "global batch size B (the loss is a mean over B)"),
             new Key("lr", "0.1", "initial learning rate"),

@@ -77,7 +77,7 @@ public final class Recipe {
             throw new IllegalArgumentException("config key 'eval_resize' (" + evalResize + ") must be >= image_size (" + imageSize + ")");
         }
         if (cfg.getInt("buckets") < 0) throw new IllegalArgumentException("config key 'buckets' must be >= 0");
-        if (cfg.getInt("image_memory_mb") < 0) throw new IllegalArgumentException("config key 'image_memory_mb' must be >= 0");
+        if (!(cfg.getDouble("image_memory_mb") >= 0)) throw new IllegalArgumentException("config key 'image_memory_mb' must be >= 0");
         cfg.getBoolean("verify_images");
         this.maxBadImages = cfg.getInt("max_bad_images");
         if (maxBadImages < 0) throw new IllegalArgumentException("config key 'max_bad_images' must be >= 0");

@@ -154,6 +154,141 @@ class ImageNetJobTest {
         }
     }
 
+    /** Sums the shuffle bytes every task wrote, and remembers the sum when the first training step's job starts. */
+    static final class ShuffleUntilFirstStep extends org.apache.spark.scheduler.SparkListener {
+        final java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong atFirstStep = new java.util.concurrent.atomic.AtomicLong(-1);
+
+        @Override
+        public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart e) {
+            String d = e.properties() == null ? null : e.properties().getProperty("spark.job.description");
+            if (d != null && d.startsWith("epoch 1/") && d.contains(" step 1/")) atFirstStep.compareAndSet(-1, written.get());
+        }
+
+        @Override
+        public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd e) {
+            if (e.taskMetrics() != null) written.addAndGet(e.taskMetrics().shuffleWriteMetrics().bytesWritten());
+        }
+    }
+
+    static long shuffleBeforeFirstStep(Recipe r, Path out, float[][] weights) throws Exception {
+        ShuffleUntilFirstStep l = new ShuffleUntilFirstStep();
+        LocalSpark.get().sparkContext().addSparkListener(l);
+        try {
+            weights[0] = train(r, out, new ByteArrayOutputStream());
+            LocalSpark.get().sparkContext().listenerBus().waitUntilEmpty();
+        } finally {
+            LocalSpark.get().sparkContext().removeSparkListener(l);
+        }
+        assertTrue(l.atFirstStep.get() >= 0, "saw the first step's job");
+        return l.atFirstStep.get();
+    }
+
+    @Test
+    void threeWorkersOnBucketsEqualTheImageFolderAndTheSingleProcessWithoutAShuffleAndWithinAMemoryBudget() throws Exception {
+        Path prep = prepared();
+        // W = 3 does not divide B = 8: shards of unequal sizes, (id % 8) % 3. A budget of 0.05 MiB holds a few images, less
+        // than one shard.
+        double budgetMb = 0.05;
+        long shardBytes = 0;
+        for (int p = 0; p < 3; p++) {
+            long b = 0;
+            List<String> files = trainFiles();
+            for (int id = 0; id < files.size(); id++) {
+                if ((id % BUCKETS) % 3 == p && !files.get(id).endsWith("zz_truncated.JPEG")) b += Files.size(Path.of(new java.net.URI(files.get(id))));
+            }
+            shardBytes = shardBytes == 0 ? b : Math.min(shardBytes, b);
+        }
+        assertTrue(shardBytes > budgetMb * (1 << 20), "the budget is smaller than every shard: " + shardBytes + " bytes");
+        float[][] w = new float[1][];
+        org.addernet.data.LocalShard.resetPeak();
+        long prepShuffle = shuffleBeforeFirstStep(recipe("data_dir=" + prep, "workers=3", "batch_size=6", "image_memory_mb=" + budgetMb),
+                tmp.resolve("run-buckets-3"), w);
+        float[] bucketed = w[0];
+        assertEquals(0, prepShuffle, "no shuffle bytes before the first step from prepared data");
+        long held = org.addernet.data.LocalShard.peakCachedBytes();
+        assertTrue(held > 0 && held <= budgetMb * (1 << 20), "the record cache was used and stayed within its budget: " + held);
+
+        long folderShuffle = shuffleBeforeFirstStep(recipe("workers=3", "batch_size=6", "buckets=8"), tmp.resolve("run-folder-3"), w);
+        assertTrue(folderShuffle > 0, "the ImageFolder input shuffles once (the listener sees it): " + folderShuffle);
+        assertArrayEquals(w[0], bucketed, "buckets (B=8, W=3, bounded memory) and the ImageFolder tree (buckets=8) give the same run");
+
+        try (SingleProcess run = new SingleProcess(recipe("emulate_workers=3", "batch_size=6", "buckets=8"), RunFiles.local(tmp.resolve("run-single-3")),
+                SparkJobTest.QUIET)) {
+            run.trainer().run();
+            assertArrayEquals(bucketed, run.trainer().model().params().data, "the single process emulating 3 workers gives the same run");
+        }
+
+        // evaluate reads the prepared val split (whose buckets hold all 9 images) with the checkpoint's recipe.
+        LoadedCheckpoint ckpt = LoadedCheckpoint.read(tmp.resolve("run-buckets-3").toString(), null, List.of(),
+                new org.apache.hadoop.conf.Configuration());
+        assertEquals(9, EvaluateJob.run(LocalSpark.get(), ckpt, "test", tmp.resolve("eval-buckets").toString(), SparkJobTest.QUIET).stats().count());
+    }
+
+    @Test
+    void oneTwoAndThreeWorkersReadTheSamePreparedBuckets() throws Exception {
+        Recipe r = recipe("data_dir=" + prepared());
+        List<String> classes = SparkData.imageClasses(new org.apache.hadoop.conf.Configuration(), r);
+        List<String> files = trainFiles();
+        for (int workers = 1; workers <= 3; workers++) {
+            try (SparkData d = SparkData.of(LocalSpark.get(), r, true, classes, workers, false, SparkJobTest.QUIET)) {
+                List<Object> shards = d.shards.collect();
+                assertEquals(workers, shards.size());
+                for (int p = 0; p < workers; p++) {
+                    org.addernet.data.LocalShard s = (org.addernet.data.LocalShard) shards.get(p);
+                    List<Integer> want = new ArrayList<>();
+                    for (int id = 0; id < files.size(); id++) {
+                        if ((id % BUCKETS) % workers == p && !files.get(id).endsWith("zz_truncated.JPEG")) want.add(id);
+                    }
+                    assertArrayEquals(want.stream().mapToInt(Integer::intValue).toArray(), s.ids(), "ids of shard " + p + " of " + workers);
+                    assertEquals(want.size(), d.shardSizes[p]);
+                    for (int i = 0; i < s.count(); i++) {
+                        assertEquals(files.get(s.id(i)), s.path(i));
+                        org.addernet.data.CompressedImages.Bytes b = s.bytes(i);
+                        assertArrayEquals(Files.readAllBytes(Path.of(new java.net.URI(s.path(i)))),
+                                Arrays.copyOfRange(b.data(), b.offset(), b.offset() + b.length()), "bytes of " + s.path(i));
+                    }
+                }
+            }
+        }
+        IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class,
+                () -> SparkData.of(LocalSpark.get(), r, true, classes, BUCKETS + 1, false, SparkJobTest.QUIET));
+        assertTrue(tooMany.getMessage().contains("9 workers for the 8 buckets"), tooMany.getMessage());
+    }
+
+    @Test
+    void aMissingOrTruncatedBucketFileAndAnOldLayoutAreReportedByPath() throws Exception {
+        Path broken = tmp.resolve("prepared-broken");
+        Path src = prepared();
+        try (var all = Files.walk(src)) {
+            for (Path p : all.toList()) {
+                Path d = broken.resolve(src.relativize(p).toString());
+                if (Files.isDirectory(p)) Files.createDirectories(d);
+                else Files.copy(p, d);
+            }
+        }
+        PreparedLayout layout = PreparedLayout.read(new org.apache.hadoop.conf.Configuration(), broken.toString());
+        List<PreparedLayout.Bucket> train = layout.splits().get("train").buckets();
+        Path gone = broken.resolve("train").resolve(train.get(1).files().get(0).name());
+        Path cut = broken.resolve("train").resolve(train.get(2).files().get(0).name());
+        Files.delete(gone);
+        byte[] whole = Files.readAllBytes(cut);
+        Files.write(cut, Arrays.copyOf(whole, whole.length - 10));
+        Recipe r = recipe("data_dir=" + broken);
+        DataFormatException e = assertThrows(DataFormatException.class,
+                () -> SparkData.of(LocalSpark.get(), r, true, List.of("a", "b", "c"), 2, false, SparkJobTest.QUIET));
+        assertTrue(e.getMessage().contains(gone.getFileName().toString()) && e.getMessage().contains("missing"), e.getMessage());
+        assertTrue(e.getMessage().contains(cut.getFileName().toString()) && e.getMessage().contains("truncated"), e.getMessage());
+        assertTrue(e.getMessage().contains("bucket=1/") && e.getMessage().contains("bucket=2/"), e.getMessage());
+
+        // A prepared.json from before buckets: re-run prepare.
+        Files.deleteIfExists(broken.resolve("." + PrepareJob.MARKER + ".crc"));
+        Files.writeString(broken.resolve(PrepareJob.MARKER), "{\"source\":\"x\",\"classes\":3,\"train\":24,\"val\":9,\"seed\":7,\"rejected\":[]}\n");
+        DataFormatException old = assertThrows(DataFormatException.class,
+                () -> SparkData.imageClasses(new org.apache.hadoop.conf.Configuration(), r));
+        assertTrue(old.getMessage().contains("re-run addernet prepare") && old.getMessage().contains(PrepareJob.MARKER), old.getMessage());
+    }
+
     @Test
     void tooManyUnreadableImagesFailNamingThem() {
         DataFormatException e = assertThrows(DataFormatException.class,
