@@ -127,6 +127,7 @@ class ImageNetJobTest {
         String text = log.toString(StandardCharsets.UTF_8);
         assertTrue(text.contains("skipping unreadable image file:" + bad), "the truncated file is reported by path:\n" + text);
         assertTrue(text.contains("24 of 25 listed train images read, decoded and shuffled into 2 local shards"), text);
+        assertTrue(text.contains("staging train images: 25 of 25 images"), "staging progress is logged:\n" + text);
         assertEquals(List.of("n00000000", "n00000001", "n00000002"), Files.readAllLines(tmp.resolve("run-folder/classes.txt")));
 
         Path prepared = prepared();
@@ -242,6 +243,20 @@ class ImageNetJobTest {
                     }
                     assertArrayEquals(want.stream().mapToInt(Integer::intValue).toArray(), s.ids(), "ids of shard " + p + " of " + workers);
                     assertEquals(want.size(), d.shardSizes[p]);
+                    if (workers == 3) {
+                        // An index that reached an executor without its file (a task placed away from its shard) is rebuilt
+                        // there from its bucket files, the bytes at new offsets.
+                        org.addernet.data.LocalShard away = s.withFile(tmp.resolve("elsewhere.bin").toString(), s.offsets());
+                        org.addernet.data.LocalShard here = LocalShards.local(away, "rebuild-test", p);
+                        assertFalse(here.file().equals(s.file()));
+                        for (int i = 0; i < s.count(); i++) {
+                            org.addernet.data.CompressedImages.Bytes a = s.bytes(i), b = here.bytes(i);
+                            assertArrayEquals(Arrays.copyOfRange(a.data(), a.offset(), a.offset() + a.length()),
+                                    Arrays.copyOfRange(b.data(), b.offset(), b.offset() + b.length()), "rebuilt bytes of " + s.path(i));
+                        }
+                        LocalShards.drop("rebuild-test");
+                        assertFalse(Files.exists(Path.of(here.file())), "drop deletes the rebuilt file");
+                    }
                     for (int i = 0; i < s.count(); i++) {
                         assertEquals(files.get(s.id(i)), s.path(i));
                         org.addernet.data.CompressedImages.Bytes b = s.bytes(i);
