@@ -2,8 +2,8 @@ package org.addernet.data;
 
 /**
  * Compressed images (JPEG as stored, or whatever {@link JpegDecoder} reads) with their ids, labels and source paths,
- * numbered {@code 0..count-1} in id order; what {@link JpegSamples} decodes. Implementations: {@link EncodedImages}
- * chunks in heap (single process, benchmarks) and {@link LocalShard} (a file on the executor's local disk, read per
+ * numbered {@code 0..count-1} in id order; what {@link JpegSamples} decodes. Implementations: a list of
+ * {@link EncodedImages} chunks in heap (single process, benchmarks; {@link JpegSamples}' list constructor) and {@link LocalShard} (a file on the executor's local disk, read per
  * step). Implementations are safe for concurrent reads.
  */
 public interface CompressedImages {

@@ -271,17 +271,65 @@ class ImageNetJobTest {
         assertTrue(tooMany.getMessage().contains("9 workers for the 8 buckets"), tooMany.getMessage());
     }
 
-    @Test
-    void aMissingOrTruncatedBucketFileAndAnOldLayoutAreReportedByPath() throws Exception {
-        Path broken = tmp.resolve("prepared-broken");
+    static Path copyOfPrepared(String name) throws Exception {
+        Path copy = tmp.resolve(name);
         Path src = prepared();
         try (var all = Files.walk(src)) {
             for (Path p : all.toList()) {
-                Path d = broken.resolve(src.relativize(p).toString());
+                Path d = copy.resolve(src.relativize(p).toString());
                 if (Files.isDirectory(p)) Files.createDirectories(d);
                 else Files.copy(p, d);
             }
         }
+        return copy;
+    }
+
+    @Test
+    void verifyImagesDecodesThePreparedImagesAgain() throws Exception {
+        Path v = copyOfPrepared("prepared-verify");
+        org.apache.hadoop.conf.Configuration hadoop = new org.apache.hadoop.conf.Configuration();
+        PreparedLayout layout = PreparedLayout.read(hadoop, v.toString());
+        // Bucket 3's file rewritten with its first image cut in half, and recorded with its new size: only a decode finds it.
+        PreparedLayout.Bucket b3 = layout.splits().get("train").buckets().get(3);
+        Path file = v.resolve("train").resolve(b3.files().get(0).name());
+        List<Row> rows = new ArrayList<>();
+        String[] cutPath = new String[1];
+        LocalShards.readBucket(hadoop, file.toString(), (id, label, path, bytes) -> {
+            if (cutPath[0] == null) cutPath[0] = path;
+            rows.add(org.apache.spark.sql.RowFactory.create(id, label, path, path.equals(cutPath[0]) ? Arrays.copyOf(bytes, bytes.length / 2) : bytes));
+        });
+        Path rewritten = tmp.resolve("bucket3-rewritten");
+        LocalSpark.get().createDataFrame(rows, PrepareJob.schema()).coalesce(1).write().parquet(rewritten.toString());
+        Path part;
+        try (var f = Files.list(rewritten)) {
+            part = f.filter(p -> p.getFileName().toString().endsWith(".parquet")).findFirst().orElseThrow();
+        }
+        Files.move(part, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".crc"));
+        java.util.Map<String, PreparedLayout.Split> splits = new java.util.LinkedHashMap<>(layout.splits());
+        List<PreparedLayout.Bucket> buckets = new ArrayList<>(splits.get("train").buckets());
+        buckets.set(3, new PreparedLayout.Bucket(3, b3.images(), List.of(new PreparedLayout.FileEntry(b3.files().get(0).name(), Files.size(file)))));
+        splits.put("train", new PreparedLayout.Split(splits.get("train").images(), splits.get("train").bytes(), buckets));
+        Files.deleteIfExists(v.resolve("." + PrepareJob.MARKER + ".crc"));
+        Files.writeString(v.resolve(PrepareJob.MARKER), new PreparedLayout(layout.format(), layout.version(), layout.source(), layout.buckets(),
+                layout.classes(), splits, layout.rejected()).toJson());
+
+        List<String> classes = layout.classes();
+        try (SparkData d = SparkData.of(LocalSpark.get(), recipe("data_dir=" + v, "max_bad_images=0"), true, classes, 2, false, SparkJobTest.QUIET)) {
+            assertEquals(24, d.count(), "without verify_images the recorded layout is trusted");
+        }
+        DataFormatException e = assertThrows(DataFormatException.class, () -> SparkData.of(LocalSpark.get(),
+                recipe("data_dir=" + v, "max_bad_images=0", "verify_images=true"), true, classes, 2, false, SparkJobTest.QUIET));
+        assertTrue(e.getMessage().contains(cutPath[0]) && e.getMessage().contains("max_bad_images=0"), e.getMessage());
+        try (SparkData d = SparkData.of(LocalSpark.get(), recipe("data_dir=" + v, "max_bad_images=1", "verify_images=true"), true, classes, 2, false,
+                SparkJobTest.QUIET)) {
+            assertEquals(23, d.count(), "verify_images skips the image that does not decode, under max_bad_images");
+        }
+    }
+
+    @Test
+    void aMissingOrTruncatedBucketFileAndAnOldLayoutAreReportedByPath() throws Exception {
+        Path broken = copyOfPrepared("prepared-broken");
         PreparedLayout layout = PreparedLayout.read(new org.apache.hadoop.conf.Configuration(), broken.toString());
         List<PreparedLayout.Bucket> train = layout.splits().get("train").buckets();
         Path gone = broken.resolve("train").resolve(train.get(1).files().get(0).name());
