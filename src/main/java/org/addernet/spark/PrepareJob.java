@@ -3,21 +3,21 @@ package org.addernet.spark;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import org.addernet.data.Buckets;
 import org.addernet.data.DataFormatException;
 import org.addernet.data.ImageFolder;
-import org.addernet.data.Buckets;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
-import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -53,6 +53,8 @@ import scala.Tuple2;
 public final class PrepareJob {
     public static final String MARKER = "prepared.json";
     static final String CLASSES = "classes.txt";
+    /** Parquet row-group size of the bucket files (parquet-hadoop reads a whole row group into memory). */
+    static final long ROW_GROUP_BYTES = 32L << 20;
 
     public record Result(String out, List<String> classes, long train, long val, List<String> rejected, int buckets) {}
 
@@ -104,7 +106,9 @@ public final class PrepareJob {
                                     Buckets.bucket(t._2().id(), buckets)));
                     jsc.setJobDescription(String.format(Locale.ROOT, "prepare: %d %s images -> %d buckets in %s", entries.size(), split,
                             buckets, dst));
-                    spark.createDataFrame(rows, withBucket).write().mode(SaveMode.Overwrite).partitionBy("bucket").parquet(dst.toString());
+                    // Row groups of at most ROW_GROUP_BYTES: a worker's reader holds one row group at a time while staging.
+                    spark.createDataFrame(rows, withBucket).write().mode(SaveMode.Overwrite).option("parquet.block.size", ROW_GROUP_BYTES)
+                            .partitionBy("bucket").parquet(dst.toString());
                     badHere = new ArrayList<>(new LinkedHashSet<>(bad.value()));
                 }
                 badHere.sort(null);
