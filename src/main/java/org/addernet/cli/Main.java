@@ -43,12 +43,24 @@ public final class Main {
                   Batch inference over a stored split into DIR (overwritten): one row per sample with id (index in the
                   split), label, path (image datasets), top5_classes and top5_probs (softmax, descending); CSV
                   flattens them to class1..class5, prob1..prob5. Part files are sorted by id.
+              predict --checkpoint PATH --input PATH --out DIR [--format parquet|csv] [--max-bad-images K] [key=value ...]
+                  Inference on new data: a folder of images at any depth (JPEG, PNG, ...), one image, a Parquet table
+                  with an image-bytes column ('image' or its only binary column; 'id', 'path' kept if present), or a
+                  dataset file (CIFAR .bin batch, idx3-ubyte images). Rows: id,
+                  path, top5_classes, top5_probs (and top5_names from classes.txt next to the checkpoint or in data_dir).
+                  The checkpoint's normalization and eval transform; unreadable images listed and skipped up to K.
               prepare --input ROOT --out DIR [--buckets B] [--max-bad-images K] [--master URL] [spark.key=value ...]
                   Packs an ImageFolder tree (ROOT/train/<class>/*.JPEG, ROOT/val/<class>/*.JPEG; local, hdfs://, s3a://)
                   into B Parquet buckets per split, DIR/train/bucket=<b>/ (image id in bucket id % B; id, label, path,
                   image bytes), with DIR/classes.txt and DIR/prepared.json; the jobs read it without a shuffle, any
                   number of workers W <= B (default B 1024). Every image is decoded once, unreadable ones are reported
                   and skipped up to K (default 0: fail). Train with dataset=imagenet data_dir=DIR.
+              import --from FILE --model M [--variant adder|cnn] [--classes N] [--dataset D] [--mean M,M,M --std S,S,S] --out CKPT
+                  Reads a PyTorch state_dict (zip or legacy torch.save, .safetensors; never runs code from it), checks every
+                  tensor against the model (strips DataParallel's "module."), writes our checkpoint (weights, BN buffers) with
+                  the normalization the model expects (default: CIFAR the official code's, else the dataset's).
+              export --checkpoint CKPT --to FILE.pt|FILE.safetensors
+                  Writes the weights and BN buffers under the official names (torch.load(f, weights_only=True) reads .pt).
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
               bench-spark [--master URL] [--workers W] [--reps R] [--params N,N,...]
@@ -59,6 +71,8 @@ public final class Main {
                   energy at 45 nm (FP32 add 0.9 pJ, multiply 3.7 pJ).
               bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
                   Times training steps on random data (images/s) and reports the peak heap next to its arithmetic.
+              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3]
+                  Eval-mode inference images/s (what evaluate/predict tasks compute); scripts/bench-eval adds PyTorch's CNN twin.
               bench-pipeline --root DIR [--threads N] [--images M] [--size 224]
                   Input pipeline images/s on an ImageFolder tree: read, decode, decode + train/eval transforms.
               make-synthetic-imagenet DIR [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]
@@ -93,10 +107,13 @@ public final class Main {
             case "evaluate" -> evaluate(rest);
             case "predict" -> predict(rest);
             case "prepare" -> prepare(rest);
+            case "import" -> InteropCommands.importModel(rest, System.out);
+            case "export" -> InteropCommands.exportModel(rest, System.out);
             case "bench" -> Bench.main(rest);
             case "bench-spark" -> org.addernet.spark.SparkBench.main(rest);
             case "bench-pipeline" -> PipelineBench.run(rest, System.out);
             case "bench-step" -> StepBench.run(rest, System.out);
+            case "bench-eval" -> EvalBench.run(rest, System.out);
             case "summary" -> Summary.run(rest, System.out);
             case "make-synthetic-imagenet" -> org.addernet.data.SyntheticImageNet.run(rest);
             case "make-synthetic-cifar" -> {
@@ -156,7 +173,7 @@ public final class Main {
 
     /** Options shared by {@code evaluate} and {@code predict}. */
     private static final class JobArgs {
-        String checkpoint, config, out, master, split = "test", format = "parquet";
+        String checkpoint, config, out, master, split = "test", format = "parquet", input;
         final List<String> overrides = new ArrayList<>();
 
         JobArgs(String command, String[] args, boolean withFormat) {
@@ -172,6 +189,10 @@ public final class Main {
                     default -> {
                         if (withFormat && a.equals("--format")) {
                             format = value(args, ++i, a);
+                        } else if (withFormat && a.equals("--input")) {
+                            input = value(args, ++i, a);
+                        } else if (withFormat && a.equals("--max-bad-images")) {
+                            overrides.add("max_bad_images=" + value(args, ++i, a));
                         } else {
                             if (a.startsWith("--") || !a.contains("=")) throw new IllegalArgumentException("unknown " + command + " option '" + a + "'\n" + USAGE);
                             overrides.add(a);
@@ -205,7 +226,8 @@ public final class Main {
         LoadedCheckpoint ckpt = a.load();
         for (String k : ckpt.ignoredKeys) System.out.println("note: checkpoint key config." + k + " is unknown to this build; ignored");
         try (SparkSession spark = SparkSession.builder().config(SparkJob.sparkConf(ckpt.recipe.config, a.master)).getOrCreate()) {
-            PredictJob.run(spark, ckpt, a.split, a.out, a.format, System.out);
+            if (a.input != null) org.addernet.spark.PredictInput.run(spark, ckpt, a.input, a.out, a.format, System.out);
+            else PredictJob.run(spark, ckpt, a.split, a.out, a.format, System.out);
         }
     }
 

@@ -45,6 +45,13 @@ public final class CifarReader {
         return read(List.of(base.resolve(names.get(0))), 2, 100, "cifar100" + (train ? "/train" : "/test"));
     }
 
+    /** One CIFAR binary file: {@code train.bin}/{@code test.bin} are CIFAR-100's (2 label bytes), any other CIFAR-10's batches. */
+    public static ImageDataset readFile(Path file) {
+        String n = file.getFileName().toString();
+        boolean cifar100 = n.equals("train.bin") || n.equals("test.bin");
+        return read(List.of(file), cifar100 ? 2 : 1, cifar100 ? 100 : 10, file.toString());
+    }
+
     static List<String> cifar10Files(boolean train) {
         return train
                 ? List.of("data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin")

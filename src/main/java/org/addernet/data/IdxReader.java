@@ -87,6 +87,12 @@ public final class IdxReader {
                 + "; looked for " + String.join(", ", names));
     }
 
+    /** An {@code idx3-ubyte} image file alone (gzip or raw), without labels (all 0 of 1 class). */
+    public static ImageDataset readImagesFile(Path file) {
+        Images im = readImages(file);
+        return new ImageDataset(file.toString(), im.pixels(), new int[im.count()], 1, im.rows(), im.cols(), 1);
+    }
+
     /** Reads an {@code idx3-ubyte} image file (gzip or raw). */
     static Images readImages(Path file) {
         try (InputStream in = open(file)) {

@@ -28,9 +28,14 @@ public final class Tensor {
     public int perSample() { return c * h * w; }
     public boolean sameShape(Tensor o) { return o != null && o.n == n && o.c == c && o.h == h && o.w == w; }
 
-    /** Returns {@code t} if it already has this shape, else a new tensor of that shape (reuses buffers across steps). */
+    /**
+     * Returns {@code t} if it already has this shape, else a tensor of that shape, on {@code t}'s buffer when it is
+     * large enough (reuses buffers across steps, and across micro-batches of unequal sizes: a smaller batch then
+     * allocates nothing). Contents are undefined.
+     */
     public static Tensor reuse(Tensor t, int n, int c, int h, int w) {
         if (t != null && t.n == n && t.c == c && t.h == h && t.w == w) return t;
+        if (t != null && (long) n * c * h * w <= t.data.length) return new Tensor(n, c, h, w, t.data);
         return new Tensor(n, c, h, w);
     }
 

@@ -7,9 +7,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * The engine's one pool of compute threads, created once and sized by configuration ({@code threads}).
  *
  * <p>{@link #parallelFor} splits {@code tasks} into one contiguous range per thread, assigned statically:
- * thread {@code t} always runs tasks {@code [t*tasks/T, (t+1)*tasks/T)}. Static assignment is what makes
- * results bit-reproducible for a fixed thread count (per-thread partial sums are added in thread order),
- * which a retried Spark task relies on. The calling thread runs range 0 itself.
+ * thread {@code t} always runs tasks {@code [t*tasks/T, (t+1)*tasks/T)}. The calling thread runs range 0 itself.
+ *
+ * <p>Results must not depend on the thread count (a Spark task with 1 thread and the single process with 2 give
+ * the same bits): a body may only write outputs that belong to its tasks, and any sum across tasks must be kept
+ * per task (never per thread) and combined in task order afterwards. The {@code thread} index is for scratch
+ * buffers only. The engine's kernels, layers and data fills follow this rule (tested at 1, 2, 3 and 8 threads).
  */
 public final class ThreadPool implements AutoCloseable {
     /** Body of a parallel loop: runs tasks {@code [from, to)} on thread {@code thread}. */

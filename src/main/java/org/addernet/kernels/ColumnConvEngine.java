@@ -5,19 +5,26 @@ import org.addernet.engine.ThreadPool;
 
 /**
  * The {@link ConvEngine}: column form per chunk of samples ({@link Im2col}), microkernels from
- * {@link ColumnKernels}, threads from {@link ThreadPool#parallelFor} over chunks.
+ * {@link ColumnKernels}, threads from {@link ThreadPool#parallelFor}.
  *
- * <p>The batch is cut into chunks of {@code nb} whole samples, so no two threads ever write the same sample of
- * {@code dx}. Stride-1 layers whose shifted maps are at most twice the output use the shifted layout (no
- * im2col copy, see {@link Im2col}); the others use an explicit im2col, processed in pieces of at most
- * {@code maxCols} columns (a piece is a range of the global column index {@code q = n*Ho*Wo + pos}, so a huge
- * sample is split by positions). Either way the workspace stays bounded by about {@code budget} floats per
- * thread whatever the layer. Each thread owns a workspace (column matrices and a partial filter gradient),
- * allocated once and grown on demand; partials are added in thread order after the
- * loop, so a call is bit-reproducible for a fixed thread count.
+ * <p><b>Same bits for any thread count.</b> The work plan ({@link #plan}) is a function of the geometry (and of the
+ * kernels' column multiple) only, never of the thread count: the batch is cut into units ("chunks") of
+ * {@code nb} whole samples, so no two units write the same sample of {@code dx}. Stride-1 layers whose shifted
+ * maps are at most twice the output use the shifted layout (no im2col copy, see {@link Im2col}); the others use
+ * an explicit im2col, processed in pieces of at most {@code maxCols} columns (a piece is a range of the global
+ * column index {@code q = n*Ho*Wo + pos}, so a huge sample is split by positions). Either way the workspace stays
+ * bounded by about {@code budget} floats per thread whatever the layer.
  *
- * <p>Also accepts {@code dw == null} in the backward calls (filter gradient not needed); benchmarks use it to
- * time the input gradient alone. Calls are serialized ({@code synchronized}): the workspaces are shared.
+ * <p>Every output of the forward and every input-gradient value is one sum in a fixed order over its own column,
+ * so it does not matter which unit or thread computes it; the forward may therefore also cut a small batch by
+ * output positions to keep every thread busy. The filter gradient sums over all columns: its units are cut
+ * into {@code groups} contiguous groups (a fixed number, {@link #GROUPS} or fewer); a group is always run by one
+ * thread in unit order into its own partial, and the partials are then added in group order (in parallel over
+ * slices of the filter index). Which thread runs a group never changes its bits.
+ *
+ * <p>Each thread owns a column workspace, allocated once and grown on demand; the group partials are shared by
+ * index. Also accepts {@code dw == null} in the backward calls (filter gradient not needed); benchmarks use it
+ * to time the input gradient alone. Calls are serialized ({@code synchronized}): the workspaces are shared.
  */
 final class ColumnConvEngine implements ConvEngine {
     /** Floats of column workspace per thread: 8 MB. */
@@ -27,6 +34,18 @@ final class ColumnConvEngine implements ConvEngine {
      * per chunk, which costs ~10% at 2048 columns.
      */
     static final int DEFAULT_TARGET_COLS = 2048;
+    /** Most groups of the filter-gradient reduction: threads beyond this many idle in the backward. */
+    static final int GROUPS = 16;
+    /**
+     * Fewest units a batch is cut into (if it has that many samples and {@link #MIN_UNIT_COLS} columns per unit),
+     * so that a small shard still spreads over a few threads although the plan cannot know the thread count.
+     */
+    static final int MIN_UNITS = 4;
+    static final int MIN_UNIT_COLS = 128;
+    /** A small unit count is rounded up to a multiple of this, see {@link #plan}. */
+    static final int UNIT_MULTIPLE = 4;
+    /** Floats of filter-gradient partials at most (64 MB): a layer with a huge O*K gets fewer groups. */
+    static final int PARTIAL_BUDGET = 1 << 24;
 
     private final ThreadPool pool;
     private final ColumnKernels kernels;
@@ -36,11 +55,12 @@ final class ColumnConvEngine implements ConvEngine {
     /** The transposed filters (K x O) for the input gradients, shared read-only by the threads. */
     private float[] wt = new float[0];
     private float[] wBlocks = new float[0];
+    /** The groups' partial filter gradients (O x K each), grown on demand. */
+    private float[][] partials = new float[0][];
 
     /** One thread's buffers; {@code xcol} is the explicit im2col matrix or the shifted padded buffer. */
     private static final class Workspace {
         float[] xcol = new float[0], ycol = new float[0], dxcol = new float[0], dxpad = new float[0];
-        float[] dw = new float[0];
         float[] block = new float[0];
         int[] blockRow;
         int[] xRow = new int[0], yRow = new int[0];
@@ -48,9 +68,13 @@ final class ColumnConvEngine implements ConvEngine {
 
     /**
      * How a batch is cut: chunks of {@code perChunk} samples; {@code shifted} layout (one piece per chunk) or
-     * explicit im2col in pieces of at most {@code maxCols} columns.
+     * explicit im2col in pieces of at most {@code maxCols} columns; the filter gradient sums the chunks in
+     * {@code groups} contiguous groups, group {@code i} holding chunks {@code [i*chunks/groups, (i+1)*chunks/groups)}.
      */
-    record Plan(boolean shifted, int perChunk, int chunks, int maxCols) {
+    record Plan(boolean shifted, int perChunk, int chunks, int maxCols, int groups) {
+        int groupStart(int i) {
+            return (int) ((long) i * chunks / groups);
+        }
     }
 
     ColumnConvEngine(ThreadPool pool, ColumnKernels kernels) {
@@ -71,8 +95,9 @@ final class ColumnConvEngine implements ConvEngine {
         return kernels.name();
     }
 
+    /** The work plan: a function of the geometry and the kernels' column multiple, never of the thread count. */
     Plan plan(ConvGeometry g) {
-        int m = kernels.columnMultiple(), p = g.positions(), n = g.n(), threads = pool.threads();
+        int m = kernels.columnMultiple(), p = g.positions(), n = g.n();
         // The backward holds x, dx (K rows each) and dy (O rows) per column.
         int maxCols = Math.max(m, budget / (2 * g.kk() + g.o()) / m * m);
         int ss = Im2col.shiftedColumns(g);
@@ -81,15 +106,22 @@ final class ColumnConvEngine implements ConvEngine {
                 && roundUp(ss, m) <= maxCols;
         int perSample = shifted ? ss : p;
         int want = Math.min(targetCols, maxCols);
-        int perThread = (n + threads - 1) / threads;
-        int nb = Math.max(1, Math.min(perThread, want / perSample));
+        int nb = Math.max(1, want / perSample);
         if (shifted) nb = Math.max(1, Math.min(nb, maxCols / perSample));
         int chunks = (n + nb - 1) / nb;
-        // Round the chunk count up to a multiple of the thread count (static assignment), keep chunks even.
-        chunks = Math.min(n, (chunks + threads - 1) / threads * threads);
+        long cols = (long) n * perSample;
+        int most = (int) Math.max(chunks, Math.min(n, cols / MIN_UNIT_COLS));
+        chunks = Math.min(most, Math.max(chunks, MIN_UNITS));
+        // Below GROUPS units each unit is a group: a multiple of 4 groups splits evenly over 1, 2 or 4 threads.
+        if (chunks > 1 && chunks < GROUPS) chunks = Math.min(most, roundUp(chunks, UNIT_MULTIPLE));
+        // Even chunks: every chunk nb samples but the last.
         nb = (n + chunks - 1) / chunks;
         chunks = (n + nb - 1) / nb;
-        return new Plan(shifted, nb, chunks, Math.min(maxCols, roundUp(nb * perSample, m)));
+        // Partials are O*K floats each: a huge filter gets fewer groups, a multiple of 4 again when possible.
+        int fit = Math.max(1, PARTIAL_BUDGET / g.filterSize());
+        if (fit >= UNIT_MULTIPLE) fit = fit / UNIT_MULTIPLE * UNIT_MULTIPLE;
+        int groups = Math.min(Math.min(chunks, GROUPS), fit);
+        return new Plan(shifted, nb, chunks, Math.min(maxCols, roundUp(nb * perSample, m)), groups);
     }
 
     private int roundUp(int cols) {
@@ -165,40 +197,70 @@ final class ColumnConvEngine implements ConvEngine {
     private void forward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, boolean adder) {
         checkSizes(g, x, w, wOff, y);
         Plan plan = plan(g);
-        int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n();
+        int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n(), threads = pool.threads();
         // The conv forward's filters cut into reduction blocks of KB taps (block b holds w[:, b*KB .. b*KB+kb) as
         // o x kb rows at o*b*KB), so each block is one ordinary multiply whose output is then added to the running
         // sum. The adder forward blocks its sums the same way inside the kernel (see ColumnKernels.adderForward).
         float[] blocks = adder ? w : filterBlocks(w, wOff, o, kk);
-        pool.parallelFor(plan.chunks(), (t, from, to) -> {
-            Workspace s = spaces[t];
-            for (int c = from; c < to; c++) {
-                int n0 = c * plan.perChunk(), n1 = Math.min(n, n0 + plan.perChunk());
-                int step = plan.shifted() ? (n1 - n0) * p : plan.maxCols();
-                for (int q0 = n0 * p; q0 < n1 * p; q0 += step) {
-                    int qe = Math.min(n1 * p, q0 + step);
-                    int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
-                    s.ycol = grow(s.ycol, o * ld);
-                    if (adder) {
-                        kernels.adderForward(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
-                    } else if (kk <= ColumnKernels.KB) {
-                        kernels.multiply(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
-                    } else {
-                        s.block = grow(s.block, o * ld);
-                        s.blockRow = s.blockRow == null || s.blockRow.length < ColumnKernels.KB ? new int[ColumnKernels.KB] : s.blockRow;
-                        for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
-                            int kb = Math.min(ColumnKernels.KB, kk - k0);
-                            System.arraycopy(s.xRow, k0, s.blockRow, 0, kb);
-                            float[] out = k0 == 0 ? s.ycol : s.block;
-                            kernels.multiply(o, kb, ld, blocks, o * k0, s.xcol, s.blockRow, out);
-                            if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * ld);
-                        }
+        if (plan.chunks() >= threads) {
+            pool.parallelFor(plan.chunks(), (t, from, to) -> {
+                Workspace s = spaces[t];
+                for (int c = from; c < to; c++) {
+                    int n0 = c * plan.perChunk(), n1 = Math.min(n, n0 + plan.perChunk());
+                    int step = plan.shifted() ? (n1 - n0) * p : plan.maxCols();
+                    for (int q0 = n0 * p; q0 < n1 * p; q0 += step) {
+                        forwardPiece(g, plan, x, w, wOff, blocks, y, adder, n0, n1, q0, Math.min(n1 * p, q0 + step), s);
                     }
-                    if (plan.shifted()) Im2col.scatterShifted(g, s.ycol, ld, n0, n1, y);
-                    else Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y);
                 }
+            });
+            return;
+        }
+        // Fewer units than threads (small batch, batch-1 inference): cut the batch's columns into one explicit
+        // piece per thread instead. Each output is the same sum in the same order whichever piece holds it, and
+        // the explicit columns hold the same values as the shifted ones, so the bits do not change.
+        long total = (long) n * p;
+        int m = kernels.columnMultiple();
+        int piece = (int) Math.min(maxExplicitCols(g), roundUp((int) ((total + threads - 1) / threads), m));
+        int pieces = (int) ((total + piece - 1) / piece);
+        Plan explicit = new Plan(false, n, 1, piece, 1);
+        pool.parallelFor(pieces, (t, from, to) -> {
+            Workspace s = spaces[t];
+            for (int i = from; i < to; i++) {
+                int q0 = i * piece, qe = (int) Math.min(total, (long) q0 + piece);
+                forwardPiece(g, explicit, x, w, wOff, blocks, y, adder, 0, n, q0, qe, s);
             }
         });
+    }
+
+    /** Columns of an explicit im2col piece that fit the workspace budget (the forward holds x and y). */
+    private int maxExplicitCols(ConvGeometry g) {
+        int m = kernels.columnMultiple();
+        return Math.max(m, budget / (g.kk() + g.o()) / m * m);
+    }
+
+    /** The forward of one piece: columns of samples [n0, n1) (shifted) or of the column range [q0, qe) (explicit). */
+    private void forwardPiece(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
+                              boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
+        int o = g.o(), kk = g.kk();
+        int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
+        s.ycol = grow(s.ycol, o * ld);
+        if (adder) {
+            kernels.adderForward(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+        } else if (kk <= ColumnKernels.KB) {
+            kernels.multiply(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+        } else {
+            s.block = grow(s.block, o * ld);
+            s.blockRow = s.blockRow == null || s.blockRow.length < ColumnKernels.KB ? new int[ColumnKernels.KB] : s.blockRow;
+            for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
+                int kb = Math.min(ColumnKernels.KB, kk - k0);
+                System.arraycopy(s.xRow, k0, s.blockRow, 0, kb);
+                float[] out = k0 == 0 ? s.ycol : s.block;
+                kernels.multiply(o, kb, ld, blocks, o * k0, s.xcol, s.blockRow, out);
+                if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * ld);
+            }
+        }
+        if (plan.shifted()) Im2col.scatterShifted(g, s.ycol, ld, n0, n1, y);
+        else Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y);
     }
 
     /** The filters regrouped by reduction block, see {@link #forward}; reuses one array across calls. */
@@ -221,55 +283,82 @@ final class ColumnConvEngine implements ConvEngine {
         }
         if (dx == null && dw == null) return;
         Plan plan = plan(g);
-        int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n(), chw = g.c() * g.h() * g.w();
-        if (dx != null) transposeFilters(w, wOff, o, kk);
-        for (Workspace s : spaces) {
-            s.dw = grow(s.dw, o * kk);
-            Arrays.fill(s.dw, 0, o * kk, 0f);
-        }
+        int size = g.filterSize();
+        if (dx != null) transposeFilters(w, wOff, g.o(), g.kk());
         float[] wt = this.wt;
-        pool.parallelFor(plan.chunks(), (t, from, to) -> {
-            Workspace s = spaces[t];
-            for (int c = from; c < to; c++) {
-                int n0 = c * plan.perChunk(), n1 = Math.min(n, n0 + plan.perChunk());
-                if (dx != null && !plan.shifted()) Arrays.fill(dx, n0 * chw, n1 * chw, 0f);
-                int step = plan.shifted() ? (n1 - n0) * p : plan.maxCols();
-                for (int q0 = n0 * p; q0 < n1 * p; q0 += step) {
-                    int qe = Math.min(n1 * p, q0 + step);
-                    int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
-                    s.ycol = grow(s.ycol, o * ld);
-                    if (plan.shifted()) Im2col.gatherShifted(g, dy, n0, n1, ld, s.ycol);
-                    else Im2col.gatherOutput(g, dy, q0, qe, ld, s.ycol);
-                    if (dx != null) {
-                        s.dxcol = grow(s.dxcol, kk * ld);
-                        if (adder) {
-                            kernels.adderInputGrad(o, kk, ld, wt, s.xcol, s.xRow, s.ycol, s.dxcol);
-                        } else {
-                            s.yRow = grow(s.yRow, o);
-                            denseRows(o, ld, s.yRow);
-                            kernels.multiply(kk, o, ld, wt, 0, s.ycol, s.yRow, s.dxcol);
-                        }
-                        if (plan.shifted()) {
-                            int cs = Im2col.shiftedChannelStride(g, ld);
-                            s.dxpad = grow(s.dxpad, g.c() * cs);
-                            Im2col.col2imShifted(g, s.dxcol, ld, n0, n1, cs, s.dxpad, dx, kernels);
-                        } else {
-                            Im2col.col2im(g, s.dxcol, q0, qe, ld, dx);
-                        }
-                    }
-                    if (dw != null) {
-                        if (adder) kernels.adderFilterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, w, wOff, s.dw);
-                        else kernels.filterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, s.dw);
-                    }
+        if (dw == null) {
+            // No reduction across units: any unit on any thread.
+            pool.parallelFor(plan.chunks(), (t, from, to) -> {
+                for (int c = from; c < to; c++) backwardChunk(g, plan, c, x, w, wOff, wt, dy, dx, null, adder, spaces[t]);
+            });
+            return;
+        }
+        int groups = plan.groups();
+        if (partials.length < groups) partials = Arrays.copyOf(partials, groups);
+        for (int i = 0; i < groups; i++) {
+            if (partials[i] == null || partials[i].length < size) partials[i] = new float[size];
+        }
+        float[][] parts = partials;
+        pool.parallelFor(groups, (t, from, to) -> {
+            for (int i = from; i < to; i++) {
+                float[] part = parts[i];
+                Arrays.fill(part, 0, size, 0f);
+                for (int c = plan.groupStart(i), end = plan.groupStart(i + 1); c < end; c++) {
+                    backwardChunk(g, plan, c, x, w, wOff, wt, dy, dx, part, adder, spaces[t]);
                 }
             }
         });
-        if (dw == null) return;
-        // Per-thread partial filter gradients, added in thread order (bit-reproducible for a thread count).
-        for (int i = 0, size = o * kk; i < size; i++) {
-            float sum = 0f;
-            for (Workspace s : spaces) sum += s.dw[i];
-            dw[dwOff + i] += sum;
+        // The group partials added in group order, each element on its own (any slicing gives the same bits).
+        RangeSum sum = (from, to) -> {
+            for (int i = from; i < to; i++) {
+                float v = 0f;
+                for (int j = 0; j < groups; j++) v += parts[j][i];
+                dw[dwOff + i] += v;
+            }
+        };
+        if (size < 1 << 14) sum.run(0, size);
+        else pool.parallelFor(size, (t, from, to) -> sum.run(from, to));
+    }
+
+    @FunctionalInterface
+    private interface RangeSum {
+        void run(int from, int to);
+    }
+
+    /** Input gradient (if {@code dx != null}) of chunk {@code c}, and its filter gradient added to {@code part}. */
+    private void backwardChunk(ConvGeometry g, Plan plan, int c, float[] x, float[] w, int wOff, float[] wt,
+                               float[] dy, float[] dx, float[] part, boolean adder, Workspace s) {
+        int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n(), chw = g.c() * g.h() * g.w();
+        int n0 = c * plan.perChunk(), n1 = Math.min(n, n0 + plan.perChunk());
+        if (dx != null && !plan.shifted()) Arrays.fill(dx, n0 * chw, n1 * chw, 0f);
+        int step = plan.shifted() ? (n1 - n0) * p : plan.maxCols();
+        for (int q0 = n0 * p; q0 < n1 * p; q0 += step) {
+            int qe = Math.min(n1 * p, q0 + step);
+            int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
+            s.ycol = grow(s.ycol, o * ld);
+            if (plan.shifted()) Im2col.gatherShifted(g, dy, n0, n1, ld, s.ycol);
+            else Im2col.gatherOutput(g, dy, q0, qe, ld, s.ycol);
+            if (dx != null) {
+                s.dxcol = grow(s.dxcol, kk * ld);
+                if (adder) {
+                    kernels.adderInputGrad(o, kk, ld, wt, s.xcol, s.xRow, s.ycol, s.dxcol);
+                } else {
+                    s.yRow = grow(s.yRow, o);
+                    denseRows(o, ld, s.yRow);
+                    kernels.multiply(kk, o, ld, wt, 0, s.ycol, s.yRow, s.dxcol);
+                }
+                if (plan.shifted()) {
+                    int cs = Im2col.shiftedChannelStride(g, ld);
+                    s.dxpad = grow(s.dxpad, g.c() * cs);
+                    Im2col.col2imShifted(g, s.dxcol, ld, n0, n1, cs, s.dxpad, dx, kernels);
+                } else {
+                    Im2col.col2im(g, s.dxcol, q0, qe, ld, dx);
+                }
+            }
+            if (part != null) {
+                if (adder) kernels.adderFilterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, w, wOff, part);
+                else kernels.filterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, part);
+            }
         }
     }
 

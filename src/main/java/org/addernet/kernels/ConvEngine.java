@@ -5,7 +5,8 @@ package org.addernet.kernels;
  *
  * <p>Tensor layouts are those of {@link ConvGeometry}. Filters and filter gradients live inside the model's
  * flat parameter and gradient buffers, hence the offsets. Every implementation must give the same results
- * (up to float summation order) for every geometry; for a fixed thread count a call is bit-reproducible.
+ * (up to float summation order) for every geometry; a call gives the same bits whatever the pool's thread count
+ * (the summation order depends on the geometry and the kernel set only, see {@link #kernelName}).
  *
  * <ul>
  *   <li>{@code adderForward}: {@code y[n,o,i,j] = -sum_{c,u,v} |xp[n,c,i*s+u,j*s+v] - w[o,c,u,v]|}, where a padded

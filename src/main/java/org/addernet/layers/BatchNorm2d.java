@@ -27,6 +27,8 @@ public final class BatchNorm2d implements Layer {
     private Tensor x, y;
     private final double[] batchMean, batchInvStd;
     private boolean lastTraining;
+    /** Eval mode overwrites the input with the output (see {@link #setInPlaceEval}). */
+    private boolean inPlaceEval;
 
     public BatchNorm2d(Engine engine, Params.Builder pb, String name, int channels) {
         this.engine = engine;
@@ -59,19 +61,30 @@ public final class BatchNorm2d implements Layer {
         }
     }
 
+    /**
+     * Eval-mode BN as the per-channel affine {@code y = (x - running_mean) * gamma/sqrt(running_var + eps) + beta}
+     * applied in place on its input, the output of the adder (or conv) layer before it, which nothing reads after it
+     * in eval mode: no output buffer of its own, one pass over the activations, the same float results as the
+     * out-of-place form bit for bit (same double arithmetic). For layers inside a model; a BN used alone keeps its input.
+     */
+    public void setInPlaceEval(boolean inPlace) {
+        this.inPlaceEval = inPlace;
+    }
+
     @Override
     public Tensor forward(Tensor x, boolean training) {
         if (x.c != channels) throw new IllegalArgumentException("BatchNorm expects " + channels + " channels, got " + x);
         this.x = x;
         this.lastTraining = training;
-        y = Tensor.reuse(y, x.n, x.c, x.h, x.w);
+        boolean inPlace = !training && inPlaceEval;
+        if (!inPlace) y = Tensor.reuse(y, x.n, x.c, x.h, x.w);
         Params p = params();
         final int n = x.n, hw = x.h * x.w;
         final long m = (long) n * hw;
         if (training && m < 2) {
             throw new IllegalArgumentException("BatchNorm in training mode needs more than 1 value per channel, got input " + x);
         }
-        final float[] xd = x.data, yd = y.data;
+        final float[] xd = x.data, yd = inPlace ? x.data : y.data;
         engine.pool().parallelFor(channels, (t, from, to) -> {
             for (int c = from; c < to; c++) {
                 double mean, invStd;
@@ -109,7 +122,7 @@ public final class BatchNorm2d implements Layer {
                 }
             }
         });
-        return y;
+        return inPlace ? x : y;
     }
 
     @Override

@@ -196,6 +196,7 @@ public final class Models {
 
         BatchNorm2d bn(String name, int channels) {
             BatchNorm2d b = new BatchNorm2d(engine, params, name, channels);
+            b.setInPlaceEval(true); // every BN here follows a conv or adder layer whose output only it reads
             bns.add(b);
             return b;
         }

@@ -105,13 +105,14 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
             out.writeLong(a.count());
             out.writeDouble(a.lossSum());
             out.writeLong(a.correct());
+            out.writeString(a.kernels());
         }
 
         @Override
         public StepAggregate read(Kryo kryo, Input in, Class<StepAggregate> type) {
             if (in.readBoolean()) return new StepAggregate();
             return StepAggregate.of(kryo.readObject(in, float[].class), kryo.readObject(in, double[].class),
-                    in.readLong(), in.readDouble(), in.readLong());
+                    in.readLong(), in.readDouble(), in.readLong(), in.readString());
         }
     }
 

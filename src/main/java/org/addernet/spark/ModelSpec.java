@@ -6,10 +6,14 @@ import org.addernet.model.Model;
 import org.addernet.model.Models;
 import org.addernet.train.Recipe;
 
-/** What an executor needs to build its copy of the model: small, so it travels in task closures. */
-public record ModelSpec(String arch, boolean adder, int classes, int inputSize, int threads, String kernels) implements Serializable {
+/**
+ * What an executor needs to build its copy of the model and run its training steps ({@code microBatch}, see
+ * {@link org.addernet.train.ShardStep}): small, so it travels in task closures.
+ */
+public record ModelSpec(String arch, boolean adder, int classes, int inputSize, int threads, String kernels, int microBatch)
+        implements Serializable {
     static ModelSpec of(Recipe recipe, int classes, int threads) {
-        return new ModelSpec(recipe.arch, recipe.adder, classes, recipe.inputSize(), threads, recipe.config.get("kernels"));
+        return new ModelSpec(recipe.arch, recipe.adder, classes, recipe.inputSize(), threads, recipe.config.get("kernels"), recipe.microBatch);
     }
 
     public Model build(Engine engine) {

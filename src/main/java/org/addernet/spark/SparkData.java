@@ -13,6 +13,7 @@ import java.util.UUID;
 import org.addernet.data.BatchAssembler;
 import org.addernet.data.Datasets;
 import org.addernet.data.Buckets;
+import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageDataset;
 import org.addernet.data.ImageFolder;
 import org.addernet.data.ImageTransforms;
@@ -258,19 +259,57 @@ final class SparkData implements AutoCloseable {
                                      CollectionAccumulator<String> bad, StagingProgress progress) {
         // About 1,000 files per task: enough tasks to balance, few enough to schedule cheaply.
         int slices = Math.max(jsc.defaultParallelism(), entries.size() / 1000);
-        LongAccumulator images = progress.images, bytes = progress.bytes;
+        LongAccumulator images = progress == null ? null : progress.images, bytes = progress == null ? null : progress.bytes;
         return jsc.parallelize(entries, slices).flatMap(e -> {
             byte[] b = ImageFolder.readChecked(conf.value().value(), e.path(), bad::add);
-            images.add(1);
-            if (b != null) bytes.add(b.length);
+            if (images != null) images.add(1);
+            if (bytes != null && b != null) bytes.add(b.length);
             return (b == null ? List.<ImageRecord>of() : List.of(new ImageRecord(e.id(), e.label(), e.path(), b))).iterator();
         });
+    }
+
+    /** {@link #read} without progress accounting (predict --input). */
+    static JavaRDD<ImageRecord> read(JavaSparkContext jsc, Broadcast<SerializableConfiguration> conf, List<ImageFolder.Entry> entries,
+                                     CollectionAccumulator<String> bad) {
+        return read(jsc, conf, entries, bad, null);
+    }
+
+    /**
+     * Records partitioned by {@code partitioner}, sorted by id, in {@link EncodedImages} chunks of at most
+     * {@link Recipe#IMAGE_CHUNK_BYTES}: the in-heap form {@code predict --input} caches for its one pass (training and
+     * the stored splits stage {@link LocalShard}s instead).
+     */
+    static JavaRDD<Object> shards(JavaRDD<ImageRecord> records, ShardPartitioner partitioner, int numClasses, String what) {
+        return records.mapToPair(r -> new Tuple2<>(r.id(), r))
+                .repartitionAndSortWithinPartitions(partitioner)
+                .mapPartitions(it -> new Iterator<Object>() {
+                    @Override
+                    public boolean hasNext() {
+                        return it.hasNext();
+                    }
+
+                    @Override
+                    public Object next() {
+                        EncodedImages.Builder b = EncodedImages.builder(what, numClasses);
+                        do {
+                            ImageRecord r = it.next()._2();
+                            b.add(r.id(), r.label(), r.path(), r.bytes());
+                        } while (it.hasNext() && b.byteSize() < Recipe.IMAGE_CHUNK_BYTES);
+                        return b.build();
+                    }
+                })
+                .setName(what);
     }
 
     /** Partition {@link Buckets#worker} (the Sampler's shards), or with {@code total > 0} contiguous blocks of ids. */
     static final class ShardPartitioner extends Partitioner {
         private final int workers, buckets;
         private final long total;
+
+        /** Contiguous blocks of ids ({@code total > 0}), or the worker function with the default bucket count. */
+        ShardPartitioner(int workers, long total) {
+            this(workers, Buckets.DEFAULT, total);
+        }
 
         ShardPartitioner(int workers, int buckets, long total) {
             this.workers = workers;
@@ -304,10 +343,10 @@ final class SparkData implements AutoCloseable {
     }
 
     /** What a task needs to turn its partition into {@link Samples}; small and serializable. */
-    record SampleSettings(String dataset, long seed, boolean augment, int imageSize, int evalResize, int numClasses, long imageMemoryBytes)
-            implements Serializable {
+    record SampleSettings(String dataset, long seed, boolean augment, int imageSize, int evalResize, int numClasses, float[] mean,
+                          float[] std, long imageMemoryBytes) implements Serializable {
         static SampleSettings of(Recipe r, int numClasses) {
-            return new SampleSettings(r.spec.name(), r.seed, r.augment, r.imageSize, r.evalResize, numClasses,
+            return new SampleSettings(r.spec.name(), r.seed, r.augment, r.imageSize, r.evalResize, numClasses, r.mean, r.std,
                     (long) (r.config.getDouble("image_memory_mb") * (1L << 20)));
         }
 
@@ -316,11 +355,12 @@ final class SparkData implements AutoCloseable {
             Datasets.Spec s = Datasets.spec(dataset);
             if (s.augmentation() != Datasets.Augmentation.IMAGENET) {
                 ImageDataset shard = (ImageDataset) part.next();
-                return new BatchAssembler(shard, s.mean(), s.std(), train && augment, seed);
+                return new BatchAssembler(shard, mean, std, train && augment, seed);
             }
             LocalShard.budget(imageMemoryBytes);
             LocalShard shard = LocalShards.local((LocalShard) part.next(), cacheKey, partition);
-            return new JpegSamples(dataset + "[" + partition + "]", shard, new ImageTransforms(imageSize, evalResize), train && augment, seed);
+            return new JpegSamples(dataset + "[" + partition + "]", shard, new ImageTransforms(imageSize, evalResize, ImageTransforms.MIN_SCALE,
+                    ImageTransforms.MAX_SCALE, ImageTransforms.MIN_RATIO, ImageTransforms.MAX_RATIO, mean, std), train && augment, seed);
         }
     }
 

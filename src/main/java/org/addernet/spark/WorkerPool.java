@@ -29,7 +29,7 @@ final class WorkerPool {
             this.spec = spec;
             this.engine = Engine.create(spec.threads(), spec.kernels());
             this.model = spec.build(engine);
-            this.step = new ShardStep(model, engine.pool());
+            this.step = new ShardStep(model, engine.pool(), engine.conv().kernelName(), spec.microBatch());
         }
 
         /** Installs the broadcast weights (a no-op when this worker already holds that version). */

@@ -5,6 +5,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.addernet.data.BatchAssembler;
 import org.addernet.data.Datasets;
 import org.addernet.data.EncodedImages;
@@ -36,7 +37,15 @@ public final class Recipe {
     public final boolean images;
     public final int imageSize, evalResize, maxBadImages;
     public final int epochs, batchSize, workers, logEvery, evalBatchSize, checkpointEverySteps, maxSteps;
+    /** Samples per forward/backward inside a worker's share (0 = the whole share), see {@link ShardStep}. */
+    public final int microBatch;
+    /** {@code lr_scaling = linear}: the initial rate is {@code lr * batch_size / LR_REFERENCE_BATCH}. */
+    public final boolean linearLrScaling;
+    /** The reference batch of the linear scaling rule (Goyal et al. 2017; the paper's recipes use 256). */
+    public static final int LR_REFERENCE_BATCH = 256;
     public final boolean perWorkerScaling, checkpoint;
+    /** Per-channel input normalization, {@code (x - mean) / std} in [0, 1] pixel units: the mean/std keys or the dataset's. */
+    public final float[] mean, std;
 
     public Recipe(Config cfg) {
         this.config = cfg;
@@ -79,6 +88,10 @@ public final class Recipe {
         if (cfg.getInt("buckets") < 0) throw new IllegalArgumentException("config key 'buckets' must be >= 0");
         if (!(cfg.getDouble("image_memory_mb") >= 0)) throw new IllegalArgumentException("config key 'image_memory_mb' must be >= 0");
         cfg.getBoolean("verify_images");
+        int channels = images ? 3 : spec.channels();
+        this.mean = perChannel(cfg, "mean", spec.mean(), channels);
+        this.std = perChannel(cfg, "std", spec.std(), channels);
+        for (float s : std) if (!(s > 0)) throw new IllegalArgumentException("config key 'std' must be > 0 per channel, got '" + cfg.get("std") + "'");
         this.maxBadImages = cfg.getInt("max_bad_images");
         if (maxBadImages < 0) throw new IllegalArgumentException("config key 'max_bad_images' must be >= 0");
         String format = cfg.get("data_format");
@@ -96,10 +109,49 @@ public final class Recipe {
         this.checkpoint = cfg.getBoolean("checkpoint");
         this.maxSteps = cfg.getInt("max_steps");
         if (maxSteps < 0) throw new IllegalArgumentException("config key 'max_steps' must be >= 0");
+        this.microBatch = cfg.getInt("micro_batch");
+        // Every model normalizes its logits with BN, which needs 2 samples per micro-batch; from 3 on, the
+        // near-equal split of ShardStep never leaves a micro-batch of 1 out of a share of 2 or more.
+        if (microBatch < 0 || microBatch == 1 || microBatch == 2) {
+            throw new IllegalArgumentException("config key 'micro_batch' must be 0 (off) or >= 3 (BN on the logits needs"
+                    + " 2 samples in every micro-batch), got " + microBatch);
+        }
+        this.linearLrScaling = switch (cfg.get("lr_scaling")) {
+            case "none" -> false;
+            case "linear" -> true;
+            default -> throw new IllegalArgumentException("config key 'lr_scaling' must be none or linear, got '" + cfg.get("lr_scaling") + "'");
+        };
         // Validated here so that a bad value fails before any data is read.
-        new LrSchedule(cfg.get("lr_schedule"), cfg.getDouble("lr"), epochs, 1, cfg.getInts("lr_milestones"),
+        new LrSchedule(cfg.get("lr_schedule"), lr0(), epochs, 1, cfg.getInts("lr_milestones"),
                 cfg.getDouble("lr_gamma"), cfg.getInt("warmup_epochs"));
         sgd(1);
+    }
+
+    /** A comma-separated list of {@code channels} finite numbers, or {@code dflt} for an empty value. */
+    private static float[] perChannel(Config cfg, String key, float[] dflt, int channels) {
+        String s = cfg.get(key).trim();
+        if (s.isEmpty()) return dflt.clone();
+        String[] parts = s.split(",");
+        if (parts.length != channels) {
+            throw new IllegalArgumentException("config key '" + key + "' needs " + channels + " comma-separated values (one per channel), got '" + s + "'");
+        }
+        float[] r = new float[channels];
+        for (int i = 0; i < channels; i++) {
+            try {
+                r[i] = Float.parseFloat(parts[i].trim());
+            } catch (NumberFormatException e) {
+                r[i] = Float.NaN;
+            }
+            if (!Float.isFinite(r[i])) throw new IllegalArgumentException("config key '" + key + "' must be numbers, got '" + s + "'");
+        }
+        return r;
+    }
+
+    /** {@code mean}/{@code std} as a config value, e.g. {@code 0.4914,0.4822,0.4465} (float's shortest decimal). */
+    public static String join(float[] v) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < v.length; i++) b.append(i > 0 ? "," : "").append(v[i]);
+        return b.toString();
     }
 
     private static int positive(Config cfg, String key) {
@@ -118,7 +170,7 @@ public final class Recipe {
 
     /** Normalization of the dataset, and the recipe's augmentation for training data. */
     public BatchAssembler assembler(ImageDataset data, boolean train) {
-        return new BatchAssembler(data, spec.mean(), spec.std(), train && augment, seed);
+        return new BatchAssembler(data, mean, std, train && augment, seed);
     }
 
     /** The model for the dataset's own class count, with its initial weights (a function of the seed). */
@@ -205,12 +257,39 @@ public final class Recipe {
 
     /** Compressed images as samples: the recipe's transforms (training augmentation when {@code train}), normalization. */
     public Samples imageSamples(List<EncodedImages> chunks, boolean train) {
-        return new JpegSamples(spec.name() + (train ? " train" : " val"), chunks, new ImageTransforms(imageSize, evalResize), train && augment, seed);
+        return new JpegSamples(spec.name() + (train ? " train" : " val"), chunks, transforms(), train && augment, seed);
+    }
+
+    /** The image transforms of an image dataset: crop sizes and the recipe's normalization. */
+    public ImageTransforms transforms() {
+        return new ImageTransforms(imageSize, evalResize, ImageTransforms.MIN_SCALE, ImageTransforms.MAX_SCALE, ImageTransforms.MIN_RATIO,
+                ImageTransforms.MAX_RATIO, mean, std);
     }
 
     public LrSchedule schedule(int stepsPerEpoch) {
-        return new LrSchedule(config.get("lr_schedule"), config.getDouble("lr"), epochs, stepsPerEpoch,
+        return new LrSchedule(config.get("lr_schedule"), lr0(), epochs, stepsPerEpoch,
                 config.getInts("lr_milestones"), config.getDouble("lr_gamma"), config.getInt("warmup_epochs"));
+    }
+
+    /** The schedule's initial rate: {@code lr}, times {@code batch_size / 256} under {@code lr_scaling = linear}. */
+    public double lr0() {
+        double lr = config.getDouble("lr");
+        return linearLrScaling ? lr * batchSize / LR_REFERENCE_BATCH : lr;
+    }
+
+    /** One log line: the effective initial rate and how it came about, the warm-up, the micro-batching. */
+    public String stepSummary() {
+        String lr = linearLrScaling
+                ? String.format(Locale.ROOT, "lr0 %s = lr %s x batch %d / %d (lr_scaling=linear)", shortNumber(lr0()), config.get("lr"), batchSize, LR_REFERENCE_BATCH)
+                : "lr0 " + shortNumber(lr0());
+        int warm = config.getInt("warmup_epochs");
+        return lr + ", " + config.get("lr_schedule") + (warm > 0 ? ", warm-up " + warm + " epoch" + (warm > 1 ? "s" : "") : ", no warm-up")
+                + (microBatch > 0 ? "; micro-batches of at most " + microBatch + " samples per worker share" : "");
+    }
+
+    /** Six significant digits without trailing zeros: 0.4, not 0.400000 or 0.4000000000000001. */
+    private static String shortNumber(double v) {
+        return new java.math.BigDecimal(String.format(Locale.ROOT, "%.6g", v)).stripTrailingZeros().toPlainString();
     }
 
     /** {@code threads} of the recipe, with 0 meaning {@code dflt}. */

@@ -39,7 +39,7 @@ public final class SingleProcess implements AutoCloseable {
         Sampler sampler = recipe.sampler(data.shardSizes());
         List<Samples> shards = data.trainShards();
         Samples testData = data.test();
-        ShardStep shardStep = new ShardStep(model, engine.pool());
+        ShardStep shardStep = new ShardStep(model, engine.pool(), engine.conv().kernelName(), recipe.microBatch);
         double perWorkerEta = recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0;
         int treeDepth = recipe.config.getInt("tree_depth");
         Trainer.StepRunner steps = (epoch, step) -> {

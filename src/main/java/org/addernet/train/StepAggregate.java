@@ -17,6 +17,8 @@ public final class StepAggregate implements java.io.Serializable {
     long count;
     double lossSum;
     long correct;
+    /** The workers' kernel set, e.g. {@code vector-16}; null while empty (or when a caller did not say). */
+    String kernels;
 
     /**
      * Adds a worker's result. The first result's arrays are adopted, not copied (a {@link ShardStep.Result} owns
@@ -24,6 +26,7 @@ public final class StepAggregate implements java.io.Serializable {
      */
     public StepAggregate add(ShardStep.Result r) {
         if (r.count() == 0) return this;
+        kernels = sameKernels(kernels, r.kernels());
         if (grad == null) {
             grad = r.grad();
             weightedBuffers = r.weightedBuffers();
@@ -39,6 +42,7 @@ public final class StepAggregate implements java.io.Serializable {
 
     public StepAggregate merge(StepAggregate o) {
         if (o.grad == null) return this;
+        kernels = sameKernels(kernels, o.kernels);
         if (grad == null) {
             grad = o.grad;
             weightedBuffers = o.weightedBuffers;
@@ -57,10 +61,29 @@ public final class StepAggregate implements java.io.Serializable {
     public long correct() { return correct; }
     public float[] grad() { return grad; }
     public double[] weightedBuffers() { return weightedBuffers; }
+    public String kernels() { return kernels; }
+
+    /**
+     * Workers of one step must run the same kernel set: the vector width changes the summation order, so a mixed
+     * cluster (AVX2 and AVX-512 executors) would make the run depend on which executor ran which shard.
+     */
+    static String sameKernels(String a, String b) {
+        if (a == null) return b;
+        if (b == null || a.equals(b)) return a;
+        throw new IllegalStateException("the workers of one step ran different kernel sets, " + a + " and " + b
+                + " (executors with different vector widths?): results would depend on which executor ran which shard;"
+                + " use executors of one CPU kind, or kernels=scalar on all");
+    }
 
     /** Restores an aggregate from its parts (the Kryo serializer's constructor). */
     public static StepAggregate of(float[] grad, double[] weightedBuffers, long count, double lossSum, long correct) {
+        return of(grad, weightedBuffers, count, lossSum, correct, null);
+    }
+
+    public static StepAggregate of(float[] grad, double[] weightedBuffers, long count, double lossSum, long correct,
+                                   String kernels) {
         StepAggregate a = new StepAggregate();
+        a.kernels = kernels;
         a.grad = grad;
         a.weightedBuffers = weightedBuffers;
         a.count = count;

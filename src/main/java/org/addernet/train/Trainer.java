@@ -106,6 +106,8 @@ public final class Trainer {
     private int epoch, step;
     private double epochLoss, epochSeconds;
     private long epochCorrect, epochSeen;
+    /** The workers' kernel set (e.g. {@code vector-16}) of the last step, or of the checkpoint resumed from. */
+    private String kernels;
 
     public Trainer(Recipe recipe, Model model, Sgd sgd, int stepsPerEpoch, StepRunner steps, Evaluator evaluator,
                    RunFiles files, PrintStream log) {
@@ -148,6 +150,7 @@ public final class Trainer {
         epochCorrect = Long.parseLong(meta.getOrDefault("epoch_correct", "0"));
         epochSeen = Long.parseLong(meta.getOrDefault("epoch_seen", "0"));
         epochSeconds = Double.parseDouble(meta.getOrDefault("epoch_seconds", "0"));
+        kernels = meta.get("kernels");
         String previousSteps = meta.get("steps_per_epoch");
         if (previousSteps != null && Integer.parseInt(previousSteps) != stepsPerEpoch) {
             throw new IllegalArgumentException(where + " was written with " + previousSteps + " steps per epoch, this run has "
@@ -174,6 +177,7 @@ public final class Trainer {
     public EpochMetrics run() throws IOException {
         EpochMetrics last = history.isEmpty() ? null : history.get(history.size() - 1);
         int epochs = recipe.epochs;
+        log.println(recipe.stepSummary());
         long budget = recipe.maxSteps > 0 ? recipe.maxSteps : Long.MAX_VALUE;
         while (epoch < epochs) {
             long t0 = System.nanoTime();
@@ -190,6 +194,11 @@ public final class Trainer {
                 StepAggregate r = steps.run(epoch, step);
                 r.apply(model, sgd, lr, recipe.perWorkerScaling, String.format(Locale.ROOT,
                         "epoch %d step %d (the last checkpoint, %s, is kept)", epoch + 1, step + 1, files.describe(CHECKPOINT)));
+                if (kernels != null && r.kernels() != null && !kernels.equals(r.kernels())) {
+                    log.printf(Locale.ROOT, "note: kernels %s now, %s before: results differ in the last bits from a run on %s%n",
+                            r.kernels(), kernels, kernels);
+                }
+                if (r.kernels() != null) kernels = r.kernels();
                 epochLoss += r.lossSum();
                 epochCorrect += r.correct();
                 epochSeen += r.count();
@@ -255,7 +264,11 @@ public final class Trainer {
         meta.put("epoch_correct", Long.toString(epochCorrect));
         meta.put("epoch_seen", Long.toString(epochSeen));
         meta.put("epoch_seconds", Double.toString(epochSeconds));
+        if (kernels != null) meta.put("kernels", kernels);
         for (Map.Entry<String, String> e : recipe.config.asMap().entrySet()) meta.put("config." + e.getKey(), e.getValue());
+        // The normalization as resolved (a dataset default may change between builds), so evaluate/predict see the same inputs.
+        meta.put("config.mean", Recipe.join(recipe.mean));
+        meta.put("config.std", Recipe.join(recipe.std));
         Checkpoint c = Checkpoint.of(model, sgd.momentumBuffer(), meta);
         files.writeAtomic(CHECKPOINT, c::write);
     }

@@ -183,7 +183,12 @@ class ConvEngineTest {
             assertTrue((long) p.perChunk() * p.chunks() >= g.n() && (long) p.perChunk() * (p.chunks() - 1) < g.n(), g + " " + p);
             assertTrue((long) (2 * g.kk() + g.o()) * p.maxCols() <= Math.max(ColumnConvEngine.DEFAULT_BUDGET,
                     (2L * g.kk() + g.o()) * 16), g + " " + p);
+            // Filter-gradient partials: G of O*K floats, within their budget unless one alone is larger.
+            assertTrue(p.groups() >= 1 && p.groups() <= Math.min(p.chunks(), ColumnConvEngine.GROUPS), g + " " + p);
+            assertTrue(p.groups() == 1 || (long) p.groups() * g.filterSize() <= ColumnConvEngine.PARTIAL_BUDGET, g + " " + p);
         }
+        // 512x512 3x3 filters (2.36M floats): 6 would fit in 16M floats, rounded down to 4 groups.
+        assertEquals(4, e.plan(new ConvGeometry(256, 512, 7, 7, 512, 3, 1, 1)).groups());
     }
 
     /** Both column layouts are exercised by the random cases. */

@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The Spark job in local mode against the single-process trainer (DESIGN.md §4): the same weights for W = 1, 2
- * and 4 workers, bit-identical retried tasks, and resume after an interruption.
+ * and 4 workers, also when the tasks run fewer engine threads than the single process, bit-identical retried
+ * tasks, and resume after an interruption.
  */
 class SparkJobTest {
     static final PrintStream QUIET = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
@@ -75,6 +76,46 @@ class SparkJobTest {
         assertTrue(Files.isRegularFile(tmp.resolve("spark/checkpoint.ckpt")));
         assertTrue(Files.isRegularFile(tmp.resolve("spark/training-curves.png")));
         assertEquals(3, Files.readAllLines(tmp.resolve("spark/metrics.csv")).size());
+    }
+
+    /** Spark tasks with 1 engine thread each give the bits of the single process with 2 or 3 threads. */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3})
+    void sparkWithOneThreadPerTaskEqualsTheSingleProcessWithMoreThreads(int singleThreads) throws Exception {
+        List<float[]> spark, single;
+        try (SparkJob job = new SparkJob(recipe("workers=2", "threads=1", "epochs=2"), LocalSpark.get(), tmp.resolve("spark").toString(), QUIET)) {
+            job.trainer().run();
+            spark = state(job.trainer());
+        }
+        // The workers' kernel set crossed Kryo with every step result and is recorded in the checkpoint.
+        String kernels;
+        try (org.addernet.engine.Engine e = org.addernet.engine.Engine.create(1, "auto")) {
+            kernels = e.conv().kernelName();
+        }
+        assertTrue(kernels.matches("scalar|vector-[0-9]+"), kernels);
+        try (java.io.InputStream in = Files.newInputStream(tmp.resolve("spark/checkpoint.ckpt"))) {
+            assertEquals(kernels, org.addernet.model.Checkpoint.read(in, "spark checkpoint").meta().get("kernels"));
+        }
+        try (SingleProcess run = new SingleProcess(recipe("emulate_workers=2", "threads=" + singleThreads, "epochs=2"),
+                RunFiles.local(tmp.resolve("single")), QUIET)) {
+            run.trainer().run();
+            single = state(run.trainer());
+        }
+        String[] what = {"weights", "BN running statistics", "momentum"};
+        for (int k = 0; k < what.length; k++) {
+            float[] a = single.get(k), b = spark.get(k);
+            assertEquals(a.length, b.length, what[k]);
+            for (int i = 0; i < a.length; i++) {
+                if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
+                    throw new AssertionError(what[k] + "[" + i + "]: Spark (1 thread per task) " + b[i] + ", single process ("
+                            + singleThreads + " threads) " + a[i]);
+                }
+            }
+        }
+    }
+
+    static List<float[]> state(org.addernet.train.Trainer t) {
+        return List.of(t.model().params().data.clone(), t.model().params().buffers.clone(), t.optimizer().momentumBuffer().clone());
     }
 
     @Test

@@ -28,6 +28,27 @@ class StepAggregateTest {
         }
     }
 
+    /** A step whose workers report different kernel sets fails, naming both; equal ones merge and are kept. */
+    @Test
+    void workersWithDifferentKernelSetsFailTheStep() {
+        ShardStep.Result a = new ShardStep.Result(new float[] {1f}, new double[] {2}, 3, 0.5, 1, "vector-16");
+        ShardStep.Result b = new ShardStep.Result(new float[] {1f}, new double[] {2}, 3, 0.5, 1, "vector-8");
+        ShardStep.Result c = new ShardStep.Result(new float[] {4f}, new double[] {5}, 2, 0.25, 2, "vector-16");
+        StepAggregate same = new StepAggregate().add(a).merge(new StepAggregate().add(c));
+        assertEquals("vector-16", same.kernels());
+        assertEquals(5f, same.grad()[0]);
+        for (Runnable mix : new Runnable[] {
+            () -> new StepAggregate().add(a).merge(new StepAggregate().add(b)),
+            () -> new StepAggregate().add(b).add(c),
+            () -> StepAggregate.of(new float[1], new double[1], 1, 0, 0, "scalar").merge(new StepAggregate().add(a))}) {
+            IllegalStateException ex = assertThrows(IllegalStateException.class, mix::run);
+            assertTrue(ex.getMessage().contains("different kernel sets") && ex.getMessage().contains("vector-16"), ex.getMessage());
+            assertTrue(ex.getMessage().contains("vector-8") || ex.getMessage().contains("scalar"), ex.getMessage());
+        }
+        // An empty aggregate (the tree's zero) takes the kernels of the first result.
+        assertEquals("vector-8", new StepAggregate().merge(new StepAggregate()).add(b).kernels());
+    }
+
     @Test
     void treeOrderGroupsConsecutivePartitions() {
         List<String> parts = new ArrayList<>();

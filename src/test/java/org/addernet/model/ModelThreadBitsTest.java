@@ -1,0 +1,72 @@
+package org.addernet.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.addernet.engine.Engine;
+import org.addernet.engine.Rng;
+import org.addernet.engine.Tensor;
+import org.addernet.train.Sgd;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Two SGD steps (forward, loss, backward, adaptive adder scaling, momentum) of a whole model leave weights, BN
+ * running statistics, momentum and the last logits bit-identical at 1, 2, 3 and 8 engine threads.
+ */
+class ModelThreadBitsTest {
+    static final int[] THREADS = {1, 2, 3, 8};
+
+    /** Weights, buffers, momentum, second step's gradient and logits after two steps on small random inputs. */
+    private static List<float[]> twoSteps(String arch, int batch, int threads, String kernels) {
+        try (Engine engine = Engine.create(threads, kernels)) {
+            Model m = Models.create(arch, true, 10, engine, 11);
+            int[] in = m.inputShape();
+            float[] init = m.params().data.clone();
+            Sgd sgd = new Sgd(m.params().size(), 0.9, 5e-4, false, 0.2);
+            Rng r = new Rng(5);
+            for (int step = 0; step < 2; step++) {
+                Tensor x = new Tensor(batch, in[0], in[1], in[2]);
+                for (int i = 0; i < x.size(); i++) x.data[i] = (float) r.nextGaussian();
+                int[] labels = new int[batch];
+                for (int i = 0; i < batch; i++) labels[i] = r.nextInt(10);
+                m.params().zeroGrad();
+                m.trainShard(x, labels, 1f / batch);
+                sgd.step(m.params(), 0.1);
+                m.setNumBatchesTracked(m.numBatchesTracked() + 1);
+            }
+            int moved = 0;
+            for (int i = 0; i < init.length; i++) if (init[i] != m.params().data[i]) moved++;
+            assertTrue(moved > init.length / 2, "the steps changed most weights: " + moved + " of " + init.length);
+            List<float[]> out = new ArrayList<>();
+            out.add(m.params().data.clone());
+            out.add(m.params().buffers.clone());
+            out.add(sgd.momentumBuffer().clone());
+            out.add(m.params().grad.clone());
+            out.add(java.util.Arrays.copyOf(m.lastLogits().data, m.lastLogits().size()));
+            return out;
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, batch {1}, {2} kernels")
+    @CsvSource({"lenet5bn,7,vector", "lenet5bn,7,scalar", "resnet20,5,vector", "lenet5bn,37,vector"})
+    void twoTrainingStepsHaveTheSameBitsForEveryThreadCount(String arch, int batch, String kernels) {
+        String[] what = {"weights", "BN buffers", "momentum", "gradient", "logits"};
+        List<float[]> base = twoSteps(arch, batch, THREADS[0], kernels);
+        for (int t = 1; t < THREADS.length; t++) {
+            List<float[]> out = twoSteps(arch, batch, THREADS[t], kernels);
+            for (int k = 0; k < out.size(); k++) {
+                float[] a = base.get(k), b = out.get(k);
+                assertEquals(a.length, b.length);
+                for (int i = 0; i < a.length; i++) {
+                    if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
+                        throw new AssertionError(arch + " " + what[k] + "[" + i + "] at " + THREADS[t] + " threads: " + b[i]
+                                + " vs " + a[i] + " at 1 thread");
+                    }
+                }
+            }
+        }
+    }
+}
