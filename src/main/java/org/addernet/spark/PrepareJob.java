@@ -168,8 +168,18 @@ public final class PrepareJob {
         return new PreparedLayout.Split(total, bytes, out);
     }
 
-    /** The class names of a prepared folder. */
+    /** The class names in {@code root/classes.txt} (a prepared folder's, or one next to a checkpoint), line k = class k. */
     static List<String> readClasses(Configuration hadoop, String root) throws IOException {
-        return PreparedLayout.read(hadoop, root).classes();
+        Path p = new Path(root, CLASSES);
+        FileSystem fs = p.getFileSystem(hadoop);
+        if (!fs.exists(p)) throw new DataFormatException(p + ": not found (is this the output folder of addernet prepare?)");
+        String text;
+        try (java.io.InputStream in = fs.open(p)) {
+            text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        List<String> classes = new ArrayList<>();
+        for (String line : text.split("\n")) if (!line.isEmpty()) classes.add(line);
+        if (classes.isEmpty()) throw new DataFormatException(p + ": no class names");
+        return classes;
     }
 }

@@ -91,7 +91,7 @@ final class SparkData implements AutoCloseable {
     /** The training classes of an image dataset: the train split's class folders, or prepare's {@code classes.txt}. */
     static List<String> imageClasses(Configuration hadoop, Recipe recipe) throws IOException {
         String root = recipe.config.get("data_dir");
-        if (parquet(hadoop, recipe)) return PrepareJob.readClasses(hadoop, root);
+        if (parquet(hadoop, recipe)) return PreparedLayout.read(hadoop, root).classes(); // also rejects a layout without buckets
         return ImageFolder.classes(hadoop, ImageFolder.splitDir(root, "train"));
     }
 
