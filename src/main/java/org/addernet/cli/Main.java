@@ -56,11 +56,12 @@ public final class Main {
                   dataset file (CIFAR .bin batch, idx3-ubyte images). Rows: id,
                   path, top5_classes, top5_probs (and top5_names from classes.txt next to the checkpoint or in data_dir).
                   The checkpoint's normalization and eval transform; unreadable images listed and skipped up to K.
-              prepare --input ROOT --out DIR [--files N] [--seed S] [--max-bad-images K] [--master URL] [spark.key=value ...]
+              prepare --input ROOT --out DIR [--buckets B] [--max-bad-images K] [--master URL] [spark.key=value ...]
                   Packs an ImageFolder tree (ROOT/train/<class>/*.JPEG, ROOT/val/<class>/*.JPEG; local, hdfs://, s3a://)
-                  into shuffled Parquet shards DIR/train, DIR/val (id, label, path, image bytes) with DIR/classes.txt
-                  and DIR/prepared.json; every image is decoded once, unreadable ones are reported and skipped up to K
-                  (default 0: fail). Train with dataset=imagenet data_dir=DIR.
+                  into B Parquet buckets per split, DIR/train/bucket=<b>/ (image id in bucket id % B; id, label, path,
+                  image bytes), with DIR/classes.txt and DIR/prepared.json; the jobs read it without a shuffle, any
+                  number of workers W <= B (default B 1024). Every image is decoded once, unreadable ones are reported
+                  and skipped up to K (default 0: fail). Train with dataset=imagenet data_dir=DIR.
               import --from FILE --model M [--variant adder|cnn] [--classes N] [--dataset D] [--mean M,M,M --std S,S,S] --out CKPT
                   Reads a PyTorch state_dict (zip or legacy torch.save, .safetensors; never runs code from it), checks every
                   tensor against the model (strips DataParallel's "module."), writes our checkpoint (weights, BN buffers) with
@@ -281,8 +282,7 @@ public final class Main {
 
     static void prepare(String[] args) throws Exception {
         String input = null, out = null, master = null;
-        int files = 0, maxBad = 0;
-        long seed = 42;
+        int buckets = org.addernet.data.Buckets.DEFAULT, maxBad = 0;
         java.util.Map<String, String> spark = new java.util.TreeMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -290,9 +290,8 @@ public final class Main {
                 case "--input" -> input = value(args, ++i, a);
                 case "--out" -> out = value(args, ++i, a);
                 case "--master" -> master = value(args, ++i, a);
-                case "--files" -> files = intValue(args, ++i, a);
+                case "--buckets" -> buckets = intValue(args, ++i, a);
                 case "--max-bad-images" -> maxBad = intValue(args, ++i, a);
-                case "--seed" -> seed = Long.parseLong(value(args, ++i, a));
                 default -> {
                     int eq = a.indexOf('=');
                     if (!a.startsWith(Config.SPARK_PREFIX) || eq < 0) throw new IllegalArgumentException("unknown prepare option '" + a + "'\n" + USAGE);
@@ -301,9 +300,9 @@ public final class Main {
             }
         }
         if (input == null || out == null) throw new IllegalArgumentException("prepare needs --input ROOT and --out DIR\n" + USAGE);
-        if (files < 0 || maxBad < 0) throw new IllegalArgumentException("--files and --max-bad-images must be >= 0");
+        if (buckets < 1 || maxBad < 0) throw new IllegalArgumentException("--buckets must be >= 1 and --max-bad-images >= 0");
         try (SparkSession s = SparkSession.builder().config(SparkJob.sparkConf("addernet prepare " + input, spark, master)).getOrCreate()) {
-            PrepareJob.run(s, input, out, files, seed, maxBad, System.out);
+            PrepareJob.run(s, input, out, buckets, maxBad, System.out);
         }
     }
 

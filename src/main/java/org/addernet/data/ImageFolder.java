@@ -21,7 +21,7 @@ import org.apache.hadoop.fs.RemoteIterator;
  * same code lists a local disk, {@code hdfs://} or {@code s3a://}. Numbering follows torchvision's
  * {@code ImageFolder}: the class index is the position of the folder name in the sorted list of class folders
  * of the training split, and images are numbered class by class, in sorted path order inside a class. An
- * image's number is its <em>id</em>: it keys its augmentation draws and decides its shard ({@code id % W}), so a
+ * image's number is its <em>id</em>: it keys its augmentation draws and decides its shard ({@link Buckets#worker}), so a
  * run does not depend on how a file system orders its listings.
  */
 public final class ImageFolder {
@@ -195,10 +195,11 @@ public final class ImageFolder {
 
     /**
      * Reads and validates {@code entries} in this process (the single-process trainer; the Spark jobs do this in
-     * tasks), in parallel on {@code pool}, and returns the shards {@code id % workers == p}, each sorted by id and in
+     * tasks), in parallel on {@code pool}, and returns the shards {@link Buckets#worker}{@code (id, buckets, workers) == p}
+     * (the Spark job's shards), each sorted by id and in
      * chunks of at most {@code chunkBytes}. Unreadable files are skipped up to {@code maxBad}, each reported.
      */
-    public static List<List<EncodedImages>> readShards(Configuration conf, List<Entry> entries, int numClasses, int workers, int maxBad,
+    public static List<List<EncodedImages>> readShards(Configuration conf, List<Entry> entries, int numClasses, int workers, int buckets, int maxBad,
                                                        int chunkBytes, String where, ThreadPool pool, PrintStream log) {
         byte[][] bytes = new byte[entries.size()][];
         String[] problems = new String[entries.size()];
@@ -217,7 +218,7 @@ public final class ImageFolder {
             EncodedImages.Builder b = EncodedImages.builder(where, numClasses);
             for (int i = 0; i < entries.size(); i++) {
                 Entry e = entries.get(i);
-                if (e.id() % workers != p || bytes[i] == null) continue;
+                if (Buckets.worker(e.id(), buckets, workers) != p || bytes[i] == null) continue;
                 b.add(e.id(), e.label(), e.path(), bytes[i]);
                 if (b.byteSize() >= chunkBytes) {
                     chunks.add(b.build());

@@ -5,53 +5,41 @@ import java.util.List;
 import org.addernet.engine.ThreadPool;
 
 /**
- * {@link Samples} over compressed images ({@link EncodedImages} chunks): {@link #fill} decodes each sample and
- * applies the training or evaluation {@link ImageTransforms}, in parallel over samples. Sample {@code i} numbers
- * the images across the chunks in order; its id, label and path are its chunk's. Only the compressed bytes are
- * held: a decoded image lives only while its sample is being written.
+ * {@link Samples} over compressed images ({@link CompressedImages}: {@link EncodedImages} chunks in heap or a
+ * {@link LocalShard} on local disk): {@link #fill} reads and decodes each sample and applies the training or
+ * evaluation {@link ImageTransforms}, in parallel over samples. Sample {@code i} is image {@code i} of the source (id
+ * order). Only compressed bytes are held: a decoded image lives only while its sample is being written.
  *
  * <p>Training draws come from {@code Rng.derive(seed, Rng.AUGMENT, epoch, id)}, so a sample's floats depend only
  * on (seed, epoch, id), not on the batch, thread or worker that fills it.
  *
  * <p>An image that does not decode fails {@link #fill} with the {@link DataFormatException} naming its path;
- * whoever builds the chunks is expected to have run {@link #validate} on every image first.
+ * whoever builds the source is expected to have run {@link #validate} on every image first.
  *
  * <p>Immutable: {@link #fill} may run on many threads at once (each call makes its own per-thread decoders).
  */
 public final class JpegSamples implements Samples {
     private final String name;
-    private final EncodedImages[] chunks;
-    private final int[] starts; // starts[c]: sample number of chunk c's first image; starts[chunks.length] = count
+    private final CompressedImages images;
     private final ImageTransforms transforms;
     private final boolean train;
     private final long seed;
-    private final int numClasses;
 
     /**
      * @param train  the training transform (random resized crop + flip) if true, else the evaluation one
      * @param seed   the run's seed, keying the training draws
      */
-    public JpegSamples(String name, List<EncodedImages> chunks, ImageTransforms transforms, boolean train, long seed) {
-        if (chunks.isEmpty()) throw new IllegalArgumentException(name + ": no chunks (give one empty chunk for an empty shard)");
+    public JpegSamples(String name, CompressedImages images, ImageTransforms transforms, boolean train, long seed) {
         this.name = name;
-        this.chunks = chunks.toArray(new EncodedImages[0]);
-        this.starts = new int[this.chunks.length + 1];
-        this.numClasses = this.chunks[0].numClasses();
-        long total = 0;
-        for (int c = 0; c < this.chunks.length; c++) {
-            EncodedImages e = this.chunks[c];
-            if (e.numClasses() != numClasses) {
-                throw new IllegalArgumentException(name + ": chunk " + e.name() + " has " + e.numClasses()
-                        + " classes, chunk " + this.chunks[0].name() + " has " + numClasses);
-            }
-            starts[c] = (int) total;
-            total += e.count();
-            if (total > Integer.MAX_VALUE) throw new IllegalArgumentException(name + ": more than 2^31-1 samples");
-        }
-        starts[this.chunks.length] = (int) total;
+        this.images = images;
         this.transforms = transforms;
         this.train = train;
         this.seed = seed;
+    }
+
+    /** Over chunks in heap: sample {@code i} numbers the images across the chunks in order. */
+    public JpegSamples(String name, List<EncodedImages> chunks, ImageTransforms transforms, boolean train, long seed) {
+        this(name, new Chunks(name, chunks), transforms, train, seed);
     }
 
     @Override
@@ -61,24 +49,24 @@ public final class JpegSamples implements Samples {
 
     @Override
     public int count() {
-        return starts[chunks.length];
+        return images.count();
     }
 
     @Override
     public int id(int i) {
-        int c = chunkOf(i);
-        return chunks[c].id(i - starts[c]);
+        check(i);
+        return images.id(i);
     }
 
     @Override
     public int label(int i) {
-        int c = chunkOf(i);
-        return chunks[c].label(i - starts[c]);
+        check(i);
+        return images.label(i);
     }
 
     @Override
     public int numClasses() {
-        return numClasses;
+        return images.numClasses();
     }
 
     @Override
@@ -88,8 +76,8 @@ public final class JpegSamples implements Samples {
 
     @Override
     public String source(int i) {
-        int c = chunkOf(i);
-        return chunks[c].path(i - starts[c]);
+        check(i);
+        return images.path(i);
     }
 
     public boolean train() {
@@ -100,12 +88,8 @@ public final class JpegSamples implements Samples {
         return transforms;
     }
 
-    private int chunkOf(int i) {
-        if (i < 0 || i >= count()) throw new IndexOutOfBoundsException(name + ": sample " + i + " of " + count());
-        int c = Arrays.binarySearch(starts, i);
-        if (c < 0) return -c - 2; // inside chunk c = insertion point - 1
-        while (starts[c + 1] == i) c++; // i starts chunk c, unless chunks before it are empty
-        return c;
+    private void check(int i) {
+        if (i < 0 || i >= images.count()) throw new IndexOutOfBoundsException(name + ": sample " + i + " of " + images.count());
     }
 
     @Override
@@ -139,12 +123,11 @@ public final class JpegSamples implements Samples {
     }
 
     private void fillOne(Worker w, int epoch, int i, float[] x, int xOff) {
-        int c = chunkOf(i);
-        EncodedImages e = chunks[c];
-        int j = i - starts[c];
-        RgbImage img = w.decoder.decode(e.blob(), e.offset(j), e.length(j), e.path(j));
+        check(i);
+        CompressedImages.Bytes b = images.bytes(i);
+        RgbImage img = w.decoder.decode(b.data(), b.offset(), b.length(), images.path(i));
         if (train) {
-            transforms.train(img, seed, epoch, e.id(j), x, xOff, w.resize, w.scratch);
+            transforms.train(img, seed, epoch, images.id(i), x, xOff, w.resize, w.scratch);
         } else {
             transforms.eval(img, x, xOff, w.resize, w.scratch);
         }
@@ -166,8 +149,8 @@ public final class JpegSamples implements Samples {
 
     @Override
     public String toString() {
-        return name + " (" + count() + " JPEG samples in " + chunks.length + " chunks, " + (train ? "train" : "eval")
-                + " transform to 3x" + transforms.size() + "x" + transforms.size() + ", " + numClasses + " classes)";
+        return name + " (" + count() + " JPEG samples, " + (train ? "train" : "eval") + " transform to 3x" + transforms.size()
+                + "x" + transforms.size() + ", " + numClasses() + " classes)";
     }
 
     /** One thread's decoder and scratch buffers, for one fill call. */
@@ -183,6 +166,83 @@ public final class JpegSamples implements Samples {
         @Override
         public void close() {
             decoder.close();
+        }
+    }
+
+    /** {@link EncodedImages} chunks as one {@link CompressedImages}, numbered across the chunks in order. */
+    private static final class Chunks implements CompressedImages {
+        private final String name;
+        private final EncodedImages[] chunks;
+        private final int[] starts; // starts[c]: image number of chunk c's first image; starts[chunks.length] = count
+        private final int numClasses;
+
+        Chunks(String name, List<EncodedImages> list) {
+            if (list.isEmpty()) throw new IllegalArgumentException(name + ": no chunks (give one empty chunk for an empty shard)");
+            this.name = name;
+            this.chunks = list.toArray(new EncodedImages[0]);
+            this.starts = new int[chunks.length + 1];
+            this.numClasses = chunks[0].numClasses();
+            long total = 0;
+            for (int c = 0; c < chunks.length; c++) {
+                EncodedImages e = chunks[c];
+                if (e.numClasses() != numClasses) {
+                    throw new IllegalArgumentException(name + ": chunk " + e.name() + " has " + e.numClasses()
+                            + " classes, chunk " + chunks[0].name() + " has " + numClasses);
+                }
+                starts[c] = (int) total;
+                total += e.count();
+                if (total > Integer.MAX_VALUE) throw new IllegalArgumentException(name + ": more than 2^31-1 samples");
+            }
+            starts[chunks.length] = (int) total;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public int count() {
+            return starts[chunks.length];
+        }
+
+        @Override
+        public int numClasses() {
+            return numClasses;
+        }
+
+        private int chunkOf(int i) {
+            if (i < 0 || i >= count()) throw new IndexOutOfBoundsException(name + ": sample " + i + " of " + count());
+            int c = Arrays.binarySearch(starts, i);
+            if (c < 0) return -c - 2; // inside chunk c = insertion point - 1
+            while (starts[c + 1] == i) c++; // i starts chunk c, unless chunks before it are empty
+            return c;
+        }
+
+        @Override
+        public int id(int i) {
+            int c = chunkOf(i);
+            return chunks[c].id(i - starts[c]);
+        }
+
+        @Override
+        public int label(int i) {
+            int c = chunkOf(i);
+            return chunks[c].label(i - starts[c]);
+        }
+
+        @Override
+        public String path(int i) {
+            int c = chunkOf(i);
+            return chunks[c].path(i - starts[c]);
+        }
+
+        @Override
+        public Bytes bytes(int i) {
+            int c = chunkOf(i);
+            EncodedImages e = chunks[c];
+            int j = i - starts[c];
+            return new Bytes(e.blob(), e.offset(j), e.length(j));
         }
     }
 }

@@ -17,12 +17,16 @@
  * <ul>
  *   <li>{@link org.addernet.data.ImageFolder}: the ImageFolder layout (torchvision's numbering), listed and read
  *       through the Hadoop FileSystem API; bad files counted against {@code max_bad_images}.</li>
- *   <li>{@link org.addernet.data.EncodedImages}: a chunk of compressed images (one blob + offsets), labels, ids, paths.</li>
+ *   <li>{@link org.addernet.data.Buckets}: the one function from image id to worker, {@code (id % B) % W}.</li>
+ *   <li>{@link org.addernet.data.CompressedImages}: compressed images with ids, labels, paths, read one at a time.</li>
+ *   <li>{@link org.addernet.data.EncodedImages}: a chunk of compressed images in heap (one blob + offsets), labels, ids, paths.</li>
+ *   <li>{@link org.addernet.data.LocalShard}: a worker's shard as one local file plus an index in heap, read per
+ *       image, with an optional in-heap record budget.</li>
  *   <li>{@link org.addernet.data.JpegDecoder}: bytes to {@link org.addernet.data.RgbImage} (HWC uint8) as PIL decodes them.</li>
  *   <li>{@link org.addernet.data.BilinearResize}: PIL's antialiased BILINEAR resize, bit-exact.</li>
  *   <li>{@link org.addernet.data.ImageTransforms}: torchvision's ImageNet train (RandomResizedCrop, flip) and eval
  *       (Resize, CenterCrop) transforms, normalized to CHW floats.</li>
- *   <li>{@link org.addernet.data.JpegSamples}: {@link org.addernet.data.Samples} over chunks, decoding in parallel.</li>
+ *   <li>{@link org.addernet.data.JpegSamples}: {@link org.addernet.data.Samples} over compressed images, decoding in parallel.</li>
  *   <li>{@link org.addernet.data.SyntheticImageNet}: a synthetic ImageFolder tree for benchmarks and tests.</li>
  * </ul>
  *

@@ -44,6 +44,7 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
         kryo.register(ImageRecord.class, new ImageRecordSerializer());
         kryo.register(ImageFolder.Entry.class, new EntrySerializer());
         kryo.register(EncodedImages.class, new EncodedImagesSerializer());
+        kryo.register(org.addernet.data.LocalShard.class, new LocalShardSerializer());
         kryo.register(EvalStats[].class);
         kryo.register(StepAggregate[].class);
         // Schema types of our Parquet files (predict's output, prepare's shards) that Spark does not register itself:
@@ -230,6 +231,50 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
                 paths[i] = in.readString();
             }
             return new EncodedImages(name, in.readBytes(offsets[n]), offsets, labels, ids, paths, classes);
+        }
+    }
+
+    /**
+     * A local shard's index, its sources and its file name, never its bytes: an index that reaches another executor
+     * (a task placed away from its shard) is rebuilt there from its sources ({@link LocalShards#local}).
+     */
+    static final class LocalShardSerializer extends Serializer<org.addernet.data.LocalShard> {
+        @Override
+        public void write(Kryo kryo, Output out, org.addernet.data.LocalShard s) {
+            out.writeString(s.name());
+            out.writeInt(s.numClasses(), true);
+            int n = s.count();
+            out.writeInt(n, true);
+            for (int i = 0; i < n; i++) {
+                out.writeInt(s.id(i), true);
+                out.writeInt(s.label(i), true);
+                out.writeInt(s.length(i), true);
+                out.writeLong(s.offset(i), true);
+                out.writeString(s.path(i));
+            }
+            String[] sources = s.sources();
+            out.writeInt(sources.length, true);
+            for (String f : sources) out.writeString(f);
+            out.writeString(s.file());
+        }
+
+        @Override
+        public org.addernet.data.LocalShard read(Kryo kryo, Input in, Class<org.addernet.data.LocalShard> type) {
+            String name = in.readString();
+            int classes = in.readInt(true), n = in.readInt(true);
+            int[] ids = new int[n], labels = new int[n], lengths = new int[n];
+            long[] offsets = new long[n];
+            String[] paths = new String[n];
+            for (int i = 0; i < n; i++) {
+                ids[i] = in.readInt(true);
+                labels[i] = in.readInt(true);
+                lengths[i] = in.readInt(true);
+                offsets[i] = in.readLong(true);
+                paths[i] = in.readString();
+            }
+            String[] sources = new String[in.readInt(true)];
+            for (int i = 0; i < sources.length; i++) sources[i] = in.readString();
+            return new org.addernet.data.LocalShard(name, classes, ids, labels, offsets, lengths, paths, sources, in.readString());
         }
     }
 }

@@ -3,23 +3,22 @@ package org.addernet.spark;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.Serializable;
-import java.lang.ref.SoftReference;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import org.addernet.data.BatchAssembler;
 import org.addernet.data.Datasets;
+import org.addernet.data.Buckets;
 import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageDataset;
 import org.addernet.data.ImageFolder;
 import org.addernet.data.ImageTransforms;
 import org.addernet.data.JpegSamples;
+import org.addernet.data.LocalShard;
 import org.addernet.data.Samples;
 import org.addernet.train.Recipe;
 import org.apache.hadoop.conf.Configuration;
@@ -31,6 +30,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import scala.Tuple2;
 
@@ -42,26 +42,25 @@ import scala.Tuple2;
  *   <li><b>In-memory datasets</b> (MNIST, CIFAR): the decoded dataset is broadcast once and each partition keeps
  *   its strided {@link ImageDataset} shard ({@code i % W == p}), MEMORY_ONLY: tasks carry only their partition
  *   number.</li>
- *   <li><b>Images</b> ({@code imagenet}: an ImageFolder tree or the Parquet shards of {@code prepare}): the
- *   compressed bytes are read in parallel tasks, validated (ImageFolder only: every file decoded once, so an
- *   unreadable file is reported by path before training starts rather than hours into it), moved by one shuffle
- *   to partition {@code id % W}, sorted by id and cut into {@link EncodedImages} chunks of at most
- *   {@link Recipe#IMAGE_CHUNK_BYTES}, and cached at the recipe's {@code image_cache} level (MEMORY_AND_DISK_SER by
- *   default). Decoded images are never cached: tasks decode and augment each step's samples on the engine's
- *   threads.</li>
+ *   <li><b>Images</b> ({@code imagenet}), worker of image id {@link Buckets#worker}: {@code (id % B) % W}. Partition p
+ *   stages its images once into a {@link LocalShard} (one file on the executor's local disk, an index in heap;
+ *   {@link LocalShards}) and Spark caches only the index (MEMORY_ONLY), so p's tasks run where its file is. A step
+ *   reads only the images it samples; decoded images are never kept.
+ *   <ul>
+ *     <li>Prepared data ({@code prepare}'s buckets): the recorded bucket files are checked (present, recorded
+ *     sizes) in one listing, then partition p reads the buckets {@code b % W == p} directly: no shuffle, and no
+ *     decode ({@code verify_images=true} decodes every image once more while staging).</li>
+ *     <li>An ImageFolder tree: the files are read and fully decoded once in parallel tasks (an unreadable file is
+ *     reported by path before training starts), and one shuffle moves image {@code id} to its worker, sorted by id
+ *     (B = {@code buckets}, default {@link Buckets#DEFAULT}).</li>
+ *   </ul></li>
  * </ul>
- *
- * <p>With a serialized storage level every access would deserialize the whole shard again; an executor keeps the
- * shard it last deserialized behind a {@link SoftReference} ({@link #chunks}), so steady-state steps read it
- * from memory and a JVM short of heap drops it and falls back to Spark's copy.
  */
 final class SparkData implements AutoCloseable {
 
-    private static final Map<String, SoftReference<List<EncodedImages>>> EXECUTOR_CACHE = new ConcurrentHashMap<>();
-
     final JavaRDD<Object> shards;
     final int[] shardSizes;
-    /** Names this split's executor-side cache entries (RDD ids repeat across SparkContexts in one JVM). */
+    /** Names this split's executor-side shards (RDD ids repeat across SparkContexts in one JVM). */
     final String cacheKey;
     private final Broadcast<?> broadcast;
 
@@ -78,8 +77,9 @@ final class SparkData implements AutoCloseable {
 
     /**
      * The training or test split of a recipe in {@code workers} cached shards; image splits log what they skip.
-     * {@code contiguous}: partition p holds the ids {@code [p*n/W, (p+1)*n/W)} instead of {@code id % W == p}
-     * (batch inference, whose output files then follow each other in id order).
+     * {@code contiguous}: partition p holds the ids {@code [p*n/W, (p+1)*n/W)} instead of its worker's ids (batch
+     * inference, whose output files then follow each other in id order); prepared data keeps its buckets' workers
+     * (files sorted by id each, without a shuffle).
      */
     static SparkData of(SparkSession spark, Recipe recipe, boolean train, List<String> classes, int workers, boolean contiguous,
                         PrintStream log) throws IOException {
@@ -91,7 +91,7 @@ final class SparkData implements AutoCloseable {
     /** The training classes of an image dataset: the train split's class folders, or prepare's {@code classes.txt}. */
     static List<String> imageClasses(Configuration hadoop, Recipe recipe) throws IOException {
         String root = recipe.config.get("data_dir");
-        if (parquet(hadoop, recipe)) return PrepareJob.readClasses(hadoop, root);
+        if (parquet(hadoop, recipe)) return PreparedLayout.read(hadoop, root).classes(); // also rejects a layout without buckets
         return ImageFolder.classes(hadoop, ImageFolder.splitDir(root, "train"));
     }
 
@@ -128,57 +128,95 @@ final class SparkData implements AutoCloseable {
 
     static SparkData images(SparkSession spark, Recipe recipe, boolean train, List<String> classes, int workers, boolean contiguous,
                             PrintStream log) throws IOException {
+        long start = System.nanoTime();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Configuration hadoop = jsc.hadoopConfiguration();
         String root = recipe.config.get("data_dir");
         String split = train ? "train" : "val";
         int limit = recipe.config.getInt(train ? "train_limit" : "test_limit");
+        boolean verify = recipe.config.getBoolean("verify_images");
         CollectionAccumulator<String> bad = jsc.sc().collectionAccumulator("unreadable " + split + " images");
         // Kept until close: a lost cached partition is recomputed by reading its files again.
         Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
+        String key = UUID.randomUUID().toString();
+        String what = split + " images";
         long listed;
         JavaRDD<Object> rdd;
-        String what = split + " images";
+        StagingProgress progress = null;
+        String how;
         try {
-            JavaRDD<ImageRecord> records;
-            long total;
             if (parquet(hadoop, recipe)) {
-                String dir = new Path(root, split).toString();
-                total = PrepareJob.readCount(hadoop, root, split);
-                long all = total;
+                PreparedLayout layout = PreparedLayout.read(hadoop, root);
+                int buckets = layout.buckets();
+                int asked = recipe.config.getInt("buckets");
+                if (asked != 0 && asked != buckets) {
+                    throw new IllegalArgumentException("config key 'buckets' (" + asked + ") differs from the " + buckets + " buckets "
+                            + root + " was prepared with (prepared data keeps its own; leave buckets at 0)");
+                }
+                Buckets.check(buckets, workers, root);
+                List<List<String>> files = layout.checkFiles(hadoop, root, split);
+                PreparedLayout.Split sp = layout.split(split, new Path(root, PrepareJob.MARKER));
+                long total = sp.images();
                 listed = limit > 0 ? Math.min(limit, total) : total;
-                records = spark.read().parquet(dir).select("id", "label", "path", "image").javaRDD()
-                        .filter(r -> ImageFolder.keep(r.getInt(0), all, limit))
-                        .map(r -> new ImageRecord(r.getInt(0), r.getInt(1), r.getString(2), (byte[]) r.get(3)));
+                List<List<String>> perWorker = new ArrayList<>();
+                for (int p = 0; p < workers; p++) perWorker.add(new ArrayList<>());
+                int nFiles = 0;
+                for (int b = 0; b < buckets; b++) {
+                    perWorker.get(Buckets.owner(b, workers)).addAll(files.get(b));
+                    nFiles += files.get(b).size();
+                }
+                log.printf(Locale.ROOT, "%s/%s: %d bucket files (%.1f MB) of %d images checked against %s; %d buckets over %d workers%n",
+                        root, split, nFiles, sp.bytes() / 1e6, total, PrepareJob.MARKER, buckets, workers);
+                progress = StagingProgress.start(jsc, "staging " + what, listed, limit > 0 ? 0 : sp.bytes(), log);
+                LocalShards.Stage st = new LocalShards.Stage(key, what, classes.size(), progress.images, progress.bytes);
+                List<Integer> ps = new ArrayList<>();
+                for (int p = 0; p < workers; p++) ps.add(p);
+                rdd = jsc.parallelize(ps, workers).mapPartitionsWithIndex((p, it) -> List.<Object>of(LocalShards.fromBuckets(st, p,
+                        perWorker.get(p), conf.value().value(), total, limit, verify, bad::add)).iterator(), true);
+                how = verify ? "read from their buckets and decoded" : "read from their buckets";
             } else {
+                int buckets = recipe.config.getInt("buckets") > 0 ? recipe.config.getInt("buckets") : Buckets.DEFAULT;
+                Buckets.check(buckets, workers, root);
                 List<ImageFolder.Entry> all = list(jsc, conf, ImageFolder.splitDir(root, split), classes);
-                total = all.size();
+                long total = all.size();
                 List<ImageFolder.Entry> entries = ImageFolder.limit(all, limit);
                 listed = entries.size();
-                records = read(jsc, conf, entries, bad);
+                log.printf(Locale.ROOT, "%s/%s: %d image files listed%n", root, split, listed);
+                progress = StagingProgress.start(jsc, "staging " + what, listed, 0, log);
+                LocalShards.Stage st = new LocalShards.Stage(key, what, classes.size(), progress.images, progress.bytes);
+                rdd = read(jsc, conf, entries, bad, progress).mapToPair(r -> new Tuple2<>(r.id(), r))
+                        .repartitionAndSortWithinPartitions(new ShardPartitioner(workers, buckets, contiguous ? total : 0))
+                        .mapPartitionsWithIndex((p, it) -> List.<Object>of(LocalShards.fromRecords(st, p, new Iterator<ImageRecord>() {
+                            @Override
+                            public boolean hasNext() {
+                                return it.hasNext();
+                            }
+
+                            @Override
+                            public ImageRecord next() {
+                                return it.next()._2();
+                            }
+                        })).iterator(), true);
+                how = "read, decoded and shuffled";
             }
-            rdd = shards(records, new ShardPartitioner(workers, contiguous ? total : 0), classes.size(), what)
-                    .persist(storageLevel(recipe.config.get("image_cache")));
+            rdd = rdd.setName(what + " (local shards)").persist(StorageLevel.MEMORY_ONLY());
         } catch (RuntimeException | IOException e) {
+            if (progress != null) progress.close();
             conf.destroy();
             throw e;
         }
-        String key = UUID.randomUUID().toString();
         int[] sizes = new int[workers];
         SparkData d = new SparkData(rdd, sizes, key, conf);
         List<String> rejected;
         try {
-            jsc.setJobDescription(String.format(Locale.ROOT, "caching %d compressed %s in %d shards (%s)", listed, what, workers,
-                    recipe.config.get("image_cache")));
-            for (Tuple2<Integer, Integer> t : rdd.mapPartitionsWithIndex((p, it) -> {
-                List<EncodedImages> chunks = new ArrayList<>();
-                it.forEachRemaining(o -> chunks.add((EncodedImages) o));
-                EXECUTOR_CACHE.put(key + "/" + p, new SoftReference<>(chunks));
-                int n = 0;
-                for (EncodedImages c : chunks) n += c.count();
-                return List.of(new Tuple2<>(p, n)).iterator();
-            }, true).collect()) {
-                sizes[t._1()] = t._2();
+            jsc.setJobDescription(String.format(Locale.ROOT, "staging %d compressed %s in %d local shards", listed, what, workers));
+            try {
+                for (Tuple2<Integer, Integer> t : rdd.mapPartitionsWithIndex((p, it) -> List.of(new Tuple2<>(p, ((LocalShard) it.next()).count()))
+                        .iterator(), true).collect()) {
+                    sizes[t._1()] = t._2();
+                }
+            } finally {
+                progress.close();
             }
             rejected = new ArrayList<>(new LinkedHashSet<>(bad.value())); // a retried task reports again
             rejected.sort(null);
@@ -191,8 +229,8 @@ final class SparkData implements AutoCloseable {
             d.close();
             throw e;
         }
-        log.printf(Locale.ROOT, "%s: %d of %d listed %s cached in %d shards%s%n", root, d.count(), listed, what, workers,
-                rejected.isEmpty() ? "" : ", " + rejected.size() + " unreadable skipped");
+        log.printf(Locale.ROOT, "%s: %d of %d listed %s %s into %d local shards in %.1f s%s%n", root, d.count(), listed, what, how, workers,
+                (System.nanoTime() - start) / 1e9, rejected.isEmpty() ? "" : ", " + rejected.size() + " unreadable skipped");
         return d;
     }
 
@@ -218,16 +256,29 @@ final class SparkData implements AutoCloseable {
      * ones go to {@code bad} as "path: problem". {@code conf} must live as long as the result may be recomputed.
      */
     static JavaRDD<ImageRecord> read(JavaSparkContext jsc, Broadcast<SerializableConfiguration> conf, List<ImageFolder.Entry> entries,
-                                     CollectionAccumulator<String> bad) {
+                                     CollectionAccumulator<String> bad, StagingProgress progress) {
         // About 1,000 files per task: enough tasks to balance, few enough to schedule cheaply.
         int slices = Math.max(jsc.defaultParallelism(), entries.size() / 1000);
+        LongAccumulator images = progress == null ? null : progress.images, bytes = progress == null ? null : progress.bytes;
         return jsc.parallelize(entries, slices).flatMap(e -> {
             byte[] b = ImageFolder.readChecked(conf.value().value(), e.path(), bad::add);
+            if (images != null) images.add(1);
+            if (bytes != null && b != null) bytes.add(b.length);
             return (b == null ? List.<ImageRecord>of() : List.of(new ImageRecord(e.id(), e.label(), e.path(), b))).iterator();
         });
     }
 
-    /** Partitioned by id, sorted by id, in chunks; one shuffle of the compressed bytes. */
+    /** {@link #read} without progress accounting (predict --input). */
+    static JavaRDD<ImageRecord> read(JavaSparkContext jsc, Broadcast<SerializableConfiguration> conf, List<ImageFolder.Entry> entries,
+                                     CollectionAccumulator<String> bad) {
+        return read(jsc, conf, entries, bad, null);
+    }
+
+    /**
+     * Records partitioned by {@code partitioner}, sorted by id, in {@link EncodedImages} chunks of at most
+     * {@link Recipe#IMAGE_CHUNK_BYTES}: the in-heap form {@code predict --input} caches for its one pass (training and
+     * the stored splits stage {@link LocalShard}s instead).
+     */
     static JavaRDD<Object> shards(JavaRDD<ImageRecord> records, ShardPartitioner partitioner, int numClasses, String what) {
         return records.mapToPair(r -> new Tuple2<>(r.id(), r))
                 .repartitionAndSortWithinPartitions(partitioner)
@@ -250,22 +301,19 @@ final class SparkData implements AutoCloseable {
                 .setName(what);
     }
 
-    static StorageLevel storageLevel(String name) {
-        try {
-            return StorageLevel.fromString(name);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("config key 'image_cache': unknown storage level '" + name
-                    + "' (e.g. MEMORY_AND_DISK_SER, MEMORY_AND_DISK, MEMORY_ONLY, DISK_ONLY)");
-        }
-    }
-
-    /** Partition {@code id % W} (the Sampler's shards), or with {@code total > 0} contiguous blocks of ids. */
+    /** Partition {@link Buckets#worker} (the Sampler's shards), or with {@code total > 0} contiguous blocks of ids. */
     static final class ShardPartitioner extends Partitioner {
-        private final int workers;
+        private final int workers, buckets;
         private final long total;
 
+        /** Contiguous blocks of ids ({@code total > 0}), or the worker function with the default bucket count. */
         ShardPartitioner(int workers, long total) {
+            this(workers, Buckets.DEFAULT, total);
+        }
+
+        ShardPartitioner(int workers, int buckets, long total) {
             this.workers = workers;
+            this.buckets = buckets;
             this.total = total;
         }
 
@@ -277,7 +325,7 @@ final class SparkData implements AutoCloseable {
         @Override
         public int getPartition(Object key) {
             int id = (Integer) key;
-            if (total == 0) return id % workers;
+            if (total == 0) return Buckets.worker(id, buckets, workers);
             int p = (int) (id * (long) workers / total); // block(p) <= id; the next block may start at id too
             while (p + 1 < workers && block(p + 1, total, workers) <= id) p++;
             return p;
@@ -285,20 +333,21 @@ final class SparkData implements AutoCloseable {
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof ShardPartitioner s && s.workers == workers && s.total == total;
+            return o instanceof ShardPartitioner s && s.workers == workers && s.buckets == buckets && s.total == total;
         }
 
         @Override
         public int hashCode() {
-            return Long.hashCode(workers * 31L + total);
+            return Long.hashCode((workers * 31L + buckets) * 31L + total);
         }
     }
 
     /** What a task needs to turn its partition into {@link Samples}; small and serializable. */
     record SampleSettings(String dataset, long seed, boolean augment, int imageSize, int evalResize, int numClasses, float[] mean,
-                          float[] std) implements Serializable {
+                          float[] std, long imageMemoryBytes) implements Serializable {
         static SampleSettings of(Recipe r, int numClasses) {
-            return new SampleSettings(r.spec.name(), r.seed, r.augment, r.imageSize, r.evalResize, numClasses, r.mean, r.std);
+            return new SampleSettings(r.spec.name(), r.seed, r.augment, r.imageSize, r.evalResize, numClasses, r.mean, r.std,
+                    (long) (r.config.getDouble("image_memory_mb") * (1L << 20)));
         }
 
         /** Partition {@code partition} of {@code data} as samples, augmented when {@code train} and the recipe says so. */
@@ -308,27 +357,18 @@ final class SparkData implements AutoCloseable {
                 ImageDataset shard = (ImageDataset) part.next();
                 return new BatchAssembler(shard, mean, std, train && augment, seed);
             }
-            return new JpegSamples(dataset + "[" + partition + "]", chunks(part, cacheKey + "/" + partition),
-                    new ImageTransforms(imageSize, evalResize, ImageTransforms.MIN_SCALE, ImageTransforms.MAX_SCALE, ImageTransforms.MIN_RATIO,
-                            ImageTransforms.MAX_RATIO, mean, std), train && augment, seed);
+            LocalShard.budget(imageMemoryBytes);
+            LocalShard shard = LocalShards.local((LocalShard) part.next(), cacheKey, partition);
+            return new JpegSamples(dataset + "[" + partition + "]", shard, new ImageTransforms(imageSize, evalResize, ImageTransforms.MIN_SCALE,
+                    ImageTransforms.MAX_SCALE, ImageTransforms.MIN_RATIO, ImageTransforms.MAX_RATIO, mean, std), train && augment, seed);
         }
-    }
-
-    /** The partition's chunks, from this executor's soft cache when it still holds them. */
-    static List<EncodedImages> chunks(Iterator<Object> part, String key) {
-        SoftReference<List<EncodedImages>> ref = EXECUTOR_CACHE.get(key);
-        List<EncodedImages> cached = ref == null ? null : ref.get();
-        if (cached != null) return cached;
-        List<EncodedImages> chunks = new ArrayList<>();
-        part.forEachRemaining(o -> chunks.add((EncodedImages) o));
-        EXECUTOR_CACHE.put(key, new SoftReference<>(chunks));
-        return chunks;
     }
 
     @Override
     public void close() {
         shards.unpersist(false);
         if (broadcast != null) broadcast.destroy();
-        EXECUTOR_CACHE.keySet().removeIf(k -> k.startsWith(cacheKey + "/")); // the driver's own (local mode)
+        // The driver's own shards (local mode); an executor's files go with the executor (its temporary blocks).
+        LocalShards.drop(cacheKey);
     }
 }

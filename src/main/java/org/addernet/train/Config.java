@@ -31,7 +31,9 @@ public final class Config {
             new Key("image_size", "224", "imagenet: side of the square crop the model sees (RandomResizedCrop for training, center crop for evaluation)"),
             new Key("eval_resize", "256", "imagenet: evaluation resizes the shorter side to this before the center crop"),
             new Key("max_bad_images", "0", "imagenet: unreadable (corrupt, truncated, not an image) files to skip, each reported by path, before the job fails"),
-            new Key("image_cache", "MEMORY_AND_DISK_SER", "imagenet, Spark job: storage level of the cached compressed images (decoded images are never cached)"),
+            new Key("buckets", "0", "imagenet, ImageFolder input: bucket count B of the worker function (id % B) % W (0 = 1024, prepare's default; prepared data keeps the B it was written with)"),
+            new Key("verify_images", "false", "imagenet, prepared data: decode every image once more while staging (prepare already did; an unreadable one counts against max_bad_images)"),
+            new Key("image_memory_mb", "0", "imagenet, Spark job: in-heap LRU of compressed images per executor JVM, in MiB, fractions allowed (0 = none: a step reads its images from the local shard file, the OS page cache keeps what fits)"),
             new Key("mean", "", "per-channel input mean in [0, 1] pixel units, comma-separated, e.g. 0.4914,0.4822,0.4465 (empty: the dataset's default); recorded in the checkpoint, used by evaluate/predict"),
             new Key("std", "", "per-channel input standard deviation, comma-separated, e.g. 0.2023,0.1994,0.2010 (empty: the dataset's default); recorded like mean"),
             new Key("epochs", "10", "number of epochs"),
@@ -112,6 +114,10 @@ public final class Config {
     }
 
     private static void put(Map<String, String> v, String key, String value, String source) {
+        if (key.equals("image_cache")) {
+            throw new IllegalArgumentException("config key 'image_cache' (in " + source + ") was removed: images are staged once into a file on each"
+                    + " executor's local disk; bound their heap use with image_memory_mb");
+        }
         if (!BY_NAME.containsKey(key) && !key.startsWith(SPARK_PREFIX)) {
             throw new IllegalArgumentException("unknown config key '" + key + "' in " + source + "; known keys: " + BY_NAME.keySet());
         }

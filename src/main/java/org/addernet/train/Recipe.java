@@ -90,6 +90,9 @@ public final class Recipe {
         if (images && evalResize < imageSize) {
             throw new IllegalArgumentException("config key 'eval_resize' (" + evalResize + ") must be >= image_size (" + imageSize + ")");
         }
+        if (cfg.getInt("buckets") < 0) throw new IllegalArgumentException("config key 'buckets' must be >= 0");
+        if (!(cfg.getDouble("image_memory_mb") >= 0)) throw new IllegalArgumentException("config key 'image_memory_mb' must be >= 0");
+        cfg.getBoolean("verify_images");
         int channels = images ? 3 : spec.channels();
         this.mean = perChannel(cfg, "mean", spec.mean(), channels);
         this.std = perChannel(cfg, "std", spec.std(), channels);
@@ -284,20 +287,22 @@ public final class Recipe {
             for (int w = 0; w < workers; w++) shards.add(assembler(workers == 1 ? train : train.strided(w, workers), true));
             return new LocalData(shards, assembler(test, false), null);
         }
-        if (config.get("data_format").equals("parquet")) {
-            throw new IllegalArgumentException("the single-process trainer reads ImageFolder trees; Parquet shards need the Spark job");
-        }
         Configuration conf = new Configuration();
         String root = config.get("data_dir");
+        org.apache.hadoop.fs.Path marker = new org.apache.hadoop.fs.Path(root, "prepared.json");
+        if (config.get("data_format").equals("parquet") || (config.get("data_format").equals("auto") && marker.getFileSystem(conf).exists(marker))) {
+            throw new IllegalArgumentException("the single-process trainer reads ImageFolder trees; prepared buckets (" + root + ") need the Spark job");
+        }
+        int buckets = config.getInt("buckets") > 0 ? config.getInt("buckets") : org.addernet.data.Buckets.DEFAULT;
         String trainDir = ImageFolder.splitDir(root, "train"), valDir = ImageFolder.splitDir(root, "val");
         List<String> classes = ImageFolder.classes(conf, trainDir);
         List<Samples> shards = new ArrayList<>();
         for (List<EncodedImages> chunks : ImageFolder.readShards(conf, ImageFolder.limit(ImageFolder.list(conf, trainDir, classes),
-                config.getInt("train_limit")), classes.size(), workers, maxBadImages, IMAGE_CHUNK_BYTES, trainDir, pool, log)) {
+                config.getInt("train_limit")), classes.size(), workers, buckets, maxBadImages, IMAGE_CHUNK_BYTES, trainDir, pool, log)) {
             shards.add(imageSamples(chunks, true));
         }
         List<EncodedImages> test = ImageFolder.readShards(conf, ImageFolder.limit(ImageFolder.list(conf, valDir, classes),
-                config.getInt("test_limit")), classes.size(), 1, maxBadImages, IMAGE_CHUNK_BYTES, valDir, pool, log).get(0);
+                config.getInt("test_limit")), classes.size(), 1, buckets, maxBadImages, IMAGE_CHUNK_BYTES, valDir, pool, log).get(0);
         return new LocalData(shards, imageSamples(test, false), classes);
     }
 
