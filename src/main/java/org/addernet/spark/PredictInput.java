@@ -8,7 +8,6 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.NoSuchElementException;
 import org.addernet.data.BatchAssembler;
 import org.addernet.data.CifarReader;
 import org.addernet.data.DataFormatException;
@@ -308,26 +307,7 @@ public final class PredictInput {
             } else {
                 block = new BatchAssembler((ImageDataset) part.next(), s.mean(), s.std(), false, 0);
             }
-            return new Iterator<>() {
-                final List<Row> batch = new ArrayList<>();
-                int next = 0, pos = 0;
-
-                @Override
-                public boolean hasNext() {
-                    return pos < batch.size() || next < block.count();
-                }
-
-                @Override
-                public Row next() {
-                    if (pos == batch.size()) {
-                        if (next >= block.count()) throw new NoSuchElementException();
-                        batch.clear();
-                        pos = 0;
-                        next = predict(block, next, batch);
-                    }
-                    return batch.get(pos++);
-                }
-            };
+            return PredictJob.batched(block, this::predict);
         }
 
         int predict(Samples block, int from, List<Row> rows) {

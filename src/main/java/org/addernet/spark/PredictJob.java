@@ -136,6 +136,35 @@ public final class PredictJob {
     record Settings(ModelSpec model, SparkData.SampleSettings data, String cacheKey, int batch, int k, boolean flat, boolean paths)
             implements Serializable {}
 
+    /** Predicts samples {@code [from, from + batch)} of a block into {@code rows}; returns the next sample. */
+    interface BatchPredictor {
+        int predict(Samples block, int from, List<Row> rows);
+    }
+
+    /** The rows of {@code block}, predicted one batch at a time as the writer consumes them (a partition never sits in memory). */
+    static Iterator<Row> batched(Samples block, BatchPredictor predictor) {
+        return new Iterator<>() {
+            final List<Row> batch = new ArrayList<>();
+            int next = 0, pos = 0;
+
+            @Override
+            public boolean hasNext() {
+                return pos < batch.size() || next < block.count();
+            }
+
+            @Override
+            public Row next() {
+                if (pos == batch.size()) {
+                    if (next >= block.count()) throw new NoSuchElementException();
+                    batch.clear();
+                    pos = 0;
+                    next = predictor.predict(block, next, batch);
+                }
+                return batch.get(pos++);
+            }
+        };
+    }
+
     /** Partition p's block of the split, as rows, computed one batch at a time as the writer consumes them. */
     static final class PredictTask implements Function2<Integer, Iterator<Object>, Iterator<Row>> {
         final Settings settings;
@@ -151,26 +180,7 @@ public final class PredictJob {
         @Override
         public Iterator<Row> call(Integer partition, Iterator<Object> part) {
             Samples block = settings.data().samples(part, partition, settings.cacheKey(), false);
-            return new Iterator<>() {
-                final List<Row> batch = new ArrayList<>();
-                int next = 0, pos = 0;
-
-                @Override
-                public boolean hasNext() {
-                    return pos < batch.size() || next < block.count();
-                }
-
-                @Override
-                public Row next() {
-                    if (pos == batch.size()) {
-                        if (next >= block.count()) throw new NoSuchElementException();
-                        batch.clear();
-                        pos = 0;
-                        next = predict(block, next, batch);
-                    }
-                    return batch.get(pos++);
-                }
-            };
+            return PredictJob.batched(block, this::predict);
         }
 
         /** Rows of samples {@code [from, from + batch)} of the block into {@code rows}; returns the next sample. */
