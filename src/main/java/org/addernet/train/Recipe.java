@@ -160,10 +160,6 @@ public final class Recipe {
         return b.toString();
     }
 
-    /** Storage levels Spark's {@code StorageLevel.fromString} knows (checked here, before Spark starts). */
-    static final java.util.Set<String> STORAGE_LEVELS = java.util.Set.of("NONE", "DISK_ONLY", "DISK_ONLY_2", "DISK_ONLY_3",
-            "MEMORY_ONLY", "MEMORY_ONLY_2", "MEMORY_ONLY_SER", "MEMORY_ONLY_SER_2", "MEMORY_AND_DISK", "MEMORY_AND_DISK_2",
-            "MEMORY_AND_DISK_SER", "MEMORY_AND_DISK_SER_2", "OFF_HEAP");
     private static final java.util.regex.Pattern SIZE = java.util.regex.Pattern.compile("[0-9]+\\s*([kmgtp]i?b?|b)?",
             java.util.regex.Pattern.CASE_INSENSITIVE);
 
@@ -184,19 +180,18 @@ public final class Recipe {
         if (warm < 0 || warm > epochs) {
             throw new IllegalArgumentException("config key 'warmup_epochs' must be in [0, epochs=" + epochs + "], got " + warm);
         }
+        String sync = cfg.get("sync");
+        if (!sync.equals("auto") && !sync.equals("driver") && !sync.equals("sharded")) {
+            throw new IllegalArgumentException("config key 'sync' must be auto, driver or sharded, got '" + sync + "'");
+        }
         for (int m : cfg.getInts("lr_milestones")) {
             if (m < 1) throw new IllegalArgumentException("config key 'lr_milestones' must hold epochs >= 1, got '" + cfg.get("lr_milestones") + "'");
         }
-        for (String k : new String[] {"train_limit", "test_limit", "threads"}) {
+        for (String k : new String[] {"train_limit", "test_limit", "threads", "slot_wait_seconds"}) {
             if (cfg.getInt(k) < 0) throw new IllegalArgumentException("config key '" + k + "' must be >= 0, got " + cfg.get(k));
         }
         for (String k : new String[] {"keep_checkpoints", "emulate_workers", "tree_depth"}) {
             if (cfg.getInt(k) < 1) throw new IllegalArgumentException("config key '" + k + "' must be >= 1, got " + cfg.get(k));
-        }
-        String level = cfg.get("image_cache");
-        if (!STORAGE_LEVELS.contains(level)) {
-            throw new IllegalArgumentException("config key 'image_cache': unknown storage level '" + level
-                    + "' (e.g. MEMORY_AND_DISK_SER, MEMORY_AND_DISK, MEMORY_ONLY, DISK_ONLY)");
         }
         // Spark reports a malformed size deep in its startup without naming the key.
         for (Map.Entry<String, String> e : cfg.sparkSettings().entrySet()) {
