@@ -18,7 +18,6 @@ import org.addernet.data.EncodedImages;
 import org.addernet.data.ImageFolder;
 import org.addernet.data.ImageTransforms;
 import org.addernet.data.JpegSamples;
-import org.addernet.engine.Tensor;
 import org.addernet.train.Recipe;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -312,43 +311,31 @@ public final class PredictInput {
 
         int predict(Samples block, int from, List<Row> rows) {
             int n = Math.min(s.batch(), block.count() - from), k = s.k();
-            int[] idx = new int[n];
-            for (int i = 0; i < n; i++) idx[i] = from + i;
-            int[] shape = block.shape();
-            float[] x = new float[n * block.sampleSize()];
-            int[] y = new int[n];
-            WorkerPool.Worker w = WorkerPool.borrow(s.model());
-            try {
-                w.load(weights.value());
-                block.fill(0, idx, 0, n, x, y, w.engine.pool());
-                Tensor logits = w.model.forward(new Tensor(n, shape[0], shape[1], shape[2], x), false);
-                int classes = logits.perSample();
-                int[] cls = new int[k];
-                float[] prob = new float[k];
-                for (int i = 0; i < n; i++) {
-                    PredictJob.topK(logits.data, i * classes, classes, cls, prob);
-                    String[] nm = null;
-                    if (s.names() != null) {
-                        nm = new String[k];
-                        for (int r = 0; r < k; r++) nm[r] = s.names()[cls[r]];
-                    }
-                    List<Object> v = new ArrayList<>();
-                    v.add(block.id(from + i));
-                    String src = block.source(from + i);
-                    v.add(src != null ? src : s.input() + "#" + block.id(from + i));
-                    if (s.flat()) {
-                        for (int r = 0; r < k; r++) v.add(cls[r]);
-                        for (int r = 0; r < k; r++) v.add(prob[r]);
-                        if (nm != null) for (int r = 0; r < k; r++) v.add(nm[r]);
-                    } else {
-                        v.add(cls.clone());
-                        v.add(prob.clone());
-                        if (nm != null) v.add(nm);
-                    }
-                    rows.add(RowFactory.create(v.toArray()));
+            float[] logits = PredictJob.logits(block, from, n, s.model(), weights.value(), new int[n]);
+            int classes = logits.length / n;
+            int[] cls = new int[k];
+            float[] prob = new float[k];
+            for (int i = 0; i < n; i++) {
+                PredictJob.topK(logits, i * classes, classes, cls, prob);
+                String[] nm = null;
+                if (s.names() != null) {
+                    nm = new String[k];
+                    for (int r = 0; r < k; r++) nm[r] = s.names()[cls[r]];
                 }
-            } finally {
-                WorkerPool.giveBack(w);
+                List<Object> v = new ArrayList<>();
+                v.add(block.id(from + i));
+                String src = block.source(from + i);
+                v.add(src != null ? src : s.input() + "#" + block.id(from + i));
+                if (s.flat()) {
+                    for (int r = 0; r < k; r++) v.add(cls[r]);
+                    for (int r = 0; r < k; r++) v.add(prob[r]);
+                    if (nm != null) for (int r = 0; r < k; r++) v.add(nm[r]);
+                } else {
+                    v.add(cls.clone());
+                    v.add(prob.clone());
+                    if (nm != null) v.add(nm);
+                }
+                rows.add(RowFactory.create(v.toArray()));
             }
             written.add(n);
             return from + n;

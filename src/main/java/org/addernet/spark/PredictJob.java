@@ -186,44 +186,52 @@ public final class PredictJob {
         /** Rows of samples {@code [from, from + batch)} of the block into {@code rows}; returns the next sample. */
         int predict(Samples block, int from, List<Row> rows) {
             int n = Math.min(settings.batch(), block.count() - from), k = settings.k();
-            int[] idx = new int[n];
-            for (int i = 0; i < n; i++) idx[i] = from + i;
-            int[] shape = block.shape();
-            float[] x = new float[n * block.sampleSize()];
             int[] y = new int[n];
-            // Borrowed per batch: cheap (a queue poll, weights cached by version), and nothing leaks if the
-            // consumer stops early.
-            WorkerPool.Worker w = WorkerPool.borrow(settings.model());
-            try {
-                w.load(weights.value());
-                block.fill(0, idx, 0, n, x, y, w.engine.pool());
-                Tensor logits = w.model.forward(new Tensor(n, shape[0], shape[1], shape[2], x), false);
-                int classes = logits.perSample();
-                int[] cls = new int[k];
-                float[] prob = new float[k];
-                int lead = settings.paths() ? 3 : 2;
-                for (int i = 0; i < n; i++) {
-                    topK(logits.data, i * classes, classes, cls, prob);
-                    Object[] v = new Object[lead + (settings.flat() ? 2 * k : 2)];
-                    v[0] = block.id(from + i);
-                    v[1] = y[i];
-                    if (settings.paths()) v[2] = block.source(from + i);
-                    if (settings.flat()) {
-                        for (int r = 0; r < k; r++) {
-                            v[lead + r] = cls[r];
-                            v[lead + k + r] = prob[r];
-                        }
-                    } else {
-                        v[lead] = cls.clone();
-                        v[lead + 1] = prob.clone();
+            float[] logits = logits(block, from, n, settings.model(), weights.value(), y);
+            int classes = logits.length / n;
+            int[] cls = new int[k];
+            float[] prob = new float[k];
+            int lead = settings.paths() ? 3 : 2;
+            for (int i = 0; i < n; i++) {
+                topK(logits, i * classes, classes, cls, prob);
+                Object[] v = new Object[lead + (settings.flat() ? 2 * k : 2)];
+                v[0] = block.id(from + i);
+                v[1] = y[i];
+                if (settings.paths()) v[2] = block.source(from + i);
+                if (settings.flat()) {
+                    for (int r = 0; r < k; r++) {
+                        v[lead + r] = cls[r];
+                        v[lead + k + r] = prob[r];
                     }
-                    rows.add(RowFactory.create(v));
+                } else {
+                    v[lead] = cls.clone();
+                    v[lead + 1] = prob.clone();
                 }
-            } finally {
-                WorkerPool.giveBack(w);
+                rows.add(RowFactory.create(v));
             }
             written.add(n);
             return from + n;
+        }
+    }
+
+    /**
+     * Eval-mode logits of samples {@code [from, from + n)} of {@code block} (n x classes, copied out of the model),
+     * their labels into {@code y}. The worker is borrowed per batch: cheap (a queue poll, weights cached by
+     * version), and nothing leaks if the consumer stops early.
+     */
+    static float[] logits(Samples block, int from, int n, ModelSpec spec, Weights weights, int[] y) {
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) idx[i] = from + i;
+        int[] shape = block.shape();
+        float[] x = new float[n * block.sampleSize()];
+        WorkerPool.Worker w = WorkerPool.borrow(spec);
+        try {
+            w.load(weights);
+            block.fill(0, idx, 0, n, x, y, w.engine.pool());
+            Tensor out = w.model.forward(new Tensor(n, shape[0], shape[1], shape[2], x), false);
+            return java.util.Arrays.copyOf(out.data, n * out.perSample());
+        } finally {
+            WorkerPool.giveBack(w);
         }
     }
 
