@@ -66,8 +66,9 @@ public final class Main {
                   Reads a PyTorch state_dict (zip or legacy torch.save, .safetensors; never runs code from it), checks every
                   tensor against the model (strips DataParallel's "module."), writes our checkpoint (weights, BN buffers) with
                   the normalization the model expects (default: CIFAR the official code's, else the dataset's).
-              export --checkpoint CKPT --to FILE.pt|FILE.safetensors
-                  Writes the weights and BN buffers under the official names (torch.load(f, weights_only=True) reads .pt).
+              export --checkpoint CKPT --to FILE.pt|FILE.safetensors [--format zip|legacy|safetensors]
+                  Writes the weights and BN buffers under the official names (torch.load(f, weights_only=True) reads .pt);
+                  .pt is the zip torch.save of PyTorch >= 1.6 unless --format legacy (the older pickle format).
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
               bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] [--sync sharded,driver] | [--params N,N,...]
