@@ -81,8 +81,9 @@ public final class Main {
                   energy at 45 nm (FP32 add 0.9 pJ, multiply 3.7 pJ).
               bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
                   Times training steps on random data (images/s) and reports the peak heap next to its arithmetic.
-              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3]
-                  Eval-mode inference images/s (what evaluate/predict tasks compute); scripts/bench-eval adds PyTorch's CNN twin.
+              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3] [--model-kind eval|train]
+                  Eval-mode inference images/s (what evaluate/predict tasks compute) and the heap after a full GC;
+                  scripts/bench-eval adds PyTorch's CNN twin; --model-kind train: a training model's forwards, to compare.
               bench-pipeline --root DIR [--threads N] [--images M] [--size 224]
                   Input pipeline images/s on an ImageFolder tree: read, decode, decode + train/eval transforms.
               make-synthetic-imagenet DIR [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]

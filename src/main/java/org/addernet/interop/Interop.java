@@ -44,7 +44,7 @@ public final class Interop {
     public static Checkpoint toCheckpoint(Map<String, TorchTensor> stateDict, String arch, boolean adder, int classes, String dataset,
                                           Map<String, String> extraMeta, String source) {
         try (Engine engine = Engine.create(1, "auto")) {
-            Model m = Models.create(arch, adder, classes, engine, 0);
+            Model m = Models.createEval(arch, adder, classes, 0, engine, 0); // only its parameter layout is used
             Params p = m.params();
             Map<String, TorchTensor> sd = new LinkedHashMap<>();
             for (Map.Entry<String, TorchTensor> e : stateDict.entrySet()) {
