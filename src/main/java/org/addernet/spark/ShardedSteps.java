@@ -567,7 +567,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         @Override
         public Iterator<Tuple2<Integer, EvalStats>> call(Integer partition, Iterator<Object> part) {
             Samples samples = shared.data().samples(part, partition, shared.testKey(), false);
-            WorkerPool.Worker w = WorkerPool.borrow(shared.model());
+            WorkerPool.Worker w = WorkerPool.borrow(shared.model().forEval()); // no gradients, activations pooled
             try {
                 w.invalidate();
                 layout.load(gen, version, w.model.params());

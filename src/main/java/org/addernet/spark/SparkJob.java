@@ -257,7 +257,7 @@ public final class SparkJob implements AutoCloseable {
         @Override
         public Iterator<Tuple2<Integer, EvalStats>> call(Integer partition, Iterator<Object> part) {
             Samples samples = shared.data().samples(part, partition, shared.testKey(), false);
-            WorkerPool.Worker w = WorkerPool.borrow(shared.model());
+            WorkerPool.Worker w = WorkerPool.borrow(shared.model().forEval()); // no gradients, activations pooled
             try {
                 w.load(weights.value());
                 return List.of(new Tuple2<>(partition, SingleProcess.evaluate(w.model, samples, shared.evalBatch(), w.engine))).iterator();
