@@ -510,13 +510,31 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
             int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q);
             boolean bf16 = layout.bf16();
-            List<String> names = new ArrayList<>();
-            for (int p = 0; p < layout.workers(); p++) names.add(present[p] ? layout.name("g", gen, version, p, q) : null);
-            List<StateBlocks.Held> held = StateBlocks.hold(names, (long) len * (bf16 ? Bf16.BYTES : Float.BYTES));
+            long bytes = (long) len * (bf16 ? Bf16.BYTES : Float.BYTES);
+            List<StateBlocks.Held> held = new ArrayList<>();
             float[] sum;
             try {
+                // Local operands stay where they are stored; remote ones are fetched in parallel, each decoded into
+                // an array of its own as it arrives.
                 List<Operand> ops = new ArrayList<>();
-                for (StateBlocks.Held h : held) ops.add(h == null ? null : new Operand(h.bytes, null));
+                List<StateBlocks.Read> fetch = new ArrayList<>();
+                for (int p = 0; p < layout.workers(); p++) {
+                    if (!present[p]) {
+                        ops.add(null);
+                        continue;
+                    }
+                    String name = layout.name("g", gen, version, p, q);
+                    StateBlocks.Held h = StateBlocks.local(name, bytes);
+                    if (h != null) {
+                        held.add(h);
+                        ops.add(new Operand(h.bytes, null));
+                    } else {
+                        float[] a = new float[len];
+                        ops.add(new Operand(null, a));
+                        fetch.add(new StateBlocks.Read(name, bytes, b -> decodeInto(b, a, bf16)));
+                    }
+                }
+                StateBlocks.readAll(fetch);
                 // The association of OrderedTreeReduce / SingleProcess: the same float sums, element by element.
                 Operand s = TreeOrder.merge(ops, layout.depth(), (x, y) -> {
                     if (x == null) return y;
@@ -527,7 +545,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 });
                 sum = s == null ? new float[len] : s.sum() != null ? s.sum() : decode(s.bytes(), len, bf16);
             } finally {
-                for (StateBlocks.Held h : held) if (h != null) h.close();
+                for (StateBlocks.Held h : held) h.close();
             }
             List<double[]> wb = new ArrayList<>();
             for (int p = 0; p < layout.workers(); p++) wb.add(present[p] ? StateBlocks.doubles(layout.name("wb", gen, version, p, q), blen) : null);
@@ -554,9 +572,13 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
         static float[] decode(ByteBuffer b, int len, boolean bf16) {
             float[] a = new float[len];
-            if (bf16) Bf16.decode(b, a, 0, len);
-            else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
+            decodeInto(b, a, bf16);
             return a;
+        }
+
+        static void decodeInto(ByteBuffer b, float[] a, boolean bf16) {
+            if (bf16) Bf16.decode(b, a, 0, a.length);
+            else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
         }
 
         static void addTo(float[] acc, Operand y, boolean bf16) {

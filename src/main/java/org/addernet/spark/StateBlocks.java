@@ -2,10 +2,10 @@ package org.addernet.spark;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -15,12 +15,16 @@ import java.util.function.Consumer;
 import org.addernet.train.Bf16;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.StorageLevels;
+import org.apache.spark.network.buffer.ManagedBuffer;
+import org.apache.spark.network.shuffle.BlockFetchingListener;
 import org.apache.spark.storage.BlockData;
 import org.apache.spark.storage.BlockId;
 import org.apache.spark.storage.BlockManager;
+import org.apache.spark.storage.BlockManagerId;
 import org.apache.spark.storage.TestBlockId;
 import org.apache.spark.util.io.ChunkedByteBuffer;
 import scala.Option;
+import scala.jdk.javaapi.CollectionConverters;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 
@@ -38,8 +42,9 @@ import scala.reflect.ClassTag$;
  * executor spills the block instead of failing. A deserialized level ({@code MEMORY_ONLY}) would instead make
  * {@code putBytes} deserialize the bytes as a Spark stream, which raw floats are not.
  *
- * <p>Two things save copies of whole slices: {@link #readAll} fetches a task's blocks in parallel (remote ones
- * over the network at once; each decoded as soon as it arrives, by the thread that fetched it), and an owner keeps
+ * <p>Three things save copies of whole slices: {@link #readAll} fetches a task's blocks in parallel (remote ones
+ * over the network at once; each decoded as soon as it arrives, straight from the received buffer), a job B task
+ * adds the local operands from the stored bytes themselves ({@link #local(String, long)}), and an owner keeps
  * the float arrays it will use again itself ({@link #keep}/{@link #take}: the summed gradient from job B to job C,
  * the master weights and momentum from one job C to the next) besides publishing them as blocks. The blocks stay
  * the state; the kept arrays are only a short cut when the next task runs on the same executor.
@@ -143,8 +148,8 @@ final class StateBlocks {
     }
 
     /**
-     * A block's bytes held for reading ({@link #hold}): a view of the stored bytes when local (read-locked until
-     * {@link #close}), else the fetched copy.
+     * A local block's bytes held for reading ({@link #local(String, long)}): a view of the stored bytes, read-locked
+     * until {@link #close}.
      */
     static final class Held implements AutoCloseable {
         final ByteBuffer bytes;
@@ -155,11 +160,6 @@ final class StateBlocks {
             this.release = release;
         }
 
-        /** The bytes as little-endian floats. */
-        FloatBuffer floats() {
-            return bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-        }
-
         @Override
         public void close() {
             release.run();
@@ -167,46 +167,11 @@ final class StateBlocks {
     }
 
     /**
-     * Blocks {@code names} held for reading, remote ones fetched in parallel; each of {@code bytes} bytes (a null
-     * name gives a null entry). The caller closes every entry, in the thread that called this (local read locks are
-     * taken here, in the task's thread).
+     * Block {@code name} of {@code bytes} bytes held for reading if this executor stores it, else null. The caller
+     * closes it in the thread that called this (the read lock belongs to the task's thread).
      */
-    static List<Held> hold(List<String> names, long bytes) {
-        BlockManager bm = SparkEnv.get().blockManager();
-        List<Held> r = new ArrayList<>(names.size());
-        List<Future<Held>> remote = new ArrayList<>(names.size());
-        try {
-            for (String n : names) {
-                Held h = n == null ? null : local(bm, n, bytes);
-                r.add(h);
-                remote.add(n == null || h != null ? null : FETCH.submit(() -> remote(bm, n, bytes)));
-            }
-            for (int i = 0; i < names.size(); i++) {
-                if (remote.get(i) == null) continue;
-                try {
-                    r.set(i, remote.get(i).get());
-                } catch (ExecutionException e) {
-                    throw e.getCause() instanceof RuntimeException c ? c : new IllegalStateException(e.getCause());
-                }
-            }
-            return r;
-        } catch (RuntimeException | InterruptedException e) {
-            for (Held h : r) if (h != null) h.close();
-            for (Future<Held> f : remote) {
-                if (f == null) continue;
-                try {
-                    Held h = f.get();
-                    if (h != null) h.close();
-                } catch (Exception ignored) {
-                    // already reported
-                }
-            }
-            if (e instanceof InterruptedException) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while fetching state blocks", e);
-            }
-            throw (RuntimeException) e;
-        }
+    static Held local(String name, long bytes) {
+        return local(SparkEnv.get().blockManager(), name, bytes);
     }
 
     private static Held local(BlockManager bm, String name, long bytes) {
@@ -222,25 +187,71 @@ final class StateBlocks {
         }
     }
 
-    private static Held remote(BlockManager bm, String name, long bytes) {
-        Option<ChunkedByteBuffer> remote = bm.getRemoteBytes(id(name));
+    /**
+     * A block held elsewhere: fetched from its holder with the block transfer service and given to {@code use} in
+     * the fetch callback, straight from the received buffer ({@code getRemoteBytes} first copies it into a fresh
+     * heap buffer). If that fails for any reason but {@code use}'s own, Spark's {@code getRemoteBytes} tries every
+     * holder, and a block none has is {@link #MISSING}.
+     */
+    private static void remote(BlockManager bm, String name, long bytes, Consumer<ByteBuffer> use) {
+        BlockId id = id(name);
+        List<BlockManagerId> at = new ArrayList<>(CollectionConverters.asJava(bm.master().getLocations(id)));
+        at.remove(bm.blockManagerId());
+        if (!at.isEmpty()) {
+            BlockManagerId holder = at.get(0);
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            RuntimeException[] useFailed = new RuntimeException[1];
+            try {
+                bm.blockTransferService().fetchBlocks(holder.host(), holder.port(), holder.executorId(), new String[] {id.name()},
+                        new BlockFetchingListener() {
+                            @Override
+                            public void onBlockFetchSuccess(String blockId, ManagedBuffer data) {
+                                try {
+                                    use.accept(checked(name, data.nioByteBuffer(), bytes));
+                                    done.complete(null);
+                                } catch (RuntimeException e) {
+                                    useFailed[0] = e;
+                                    done.completeExceptionally(e);
+                                } catch (Throwable t) {
+                                    done.completeExceptionally(t);
+                                }
+                            }
+
+                            @Override
+                            public void onBlockFetchFailure(String blockId, Throwable e) {
+                                done.completeExceptionally(e);
+                            }
+                        }, null);
+                done.get();
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while fetching block " + name, e);
+            } catch (ExecutionException | RuntimeException e) {
+                if (useFailed[0] != null) throw useFailed[0];
+                // the holder went away or the transfer failed: the slow path below decides whether the block is gone
+            }
+        }
+        Option<ChunkedByteBuffer> remote = bm.getRemoteBytes(id);
         if (remote.isEmpty()) {
             throw new IllegalStateException(MISSING + ": " + name + " is held by no live executor (executor " + SparkEnv.get().executorId()
                     + " looked for it; was its holder lost?)");
         }
         ChunkedByteBuffer c = remote.get();
         try {
-            return new Held(checked(name, c.toByteBuffer(), bytes), c::dispose);
-        } catch (RuntimeException e) {
+            use.accept(checked(name, c.toByteBuffer(), bytes));
+        } finally {
             c.dispose();
-            throw e;
         }
     }
 
     private static void read(String name, long bytes, Consumer<ByteBuffer> use) {
         BlockManager bm = SparkEnv.get().blockManager();
         Held h = local(bm, name, bytes);
-        if (h == null) h = remote(bm, name, bytes);
+        if (h == null) {
+            remote(bm, name, bytes, use);
+            return;
+        }
         try {
             use.accept(h.bytes);
         } finally {
