@@ -269,6 +269,8 @@ final class StateBlocks {
     /** Kept arrays by slot ({@code <kind>_<slice>}): one per slot, so an array nobody took is replaced, never piles up. */
     private static final Map<String, Kept> KEPT = new ConcurrentHashMap<>();
     private static volatile String keptRun = "";
+    /** Test hook: false makes {@link #keep} a no-op, so every task reads the blocks (as on another executor). */
+    static volatile boolean keeping = true;
 
     private record Kept(String name, float[] array) {}
 
@@ -277,6 +279,7 @@ final class StateBlocks {
      * this executor, in slot {@code slot}. Arrays of another run are dropped: an executor keeps one run's arrays.
      */
     static void keep(String run, String slot, String name, float[] a) {
+        if (!keeping) return;
         if (!run.equals(keptRun)) {
             synchronized (KEPT) {
                 if (!run.equals(keptRun)) {

@@ -148,6 +148,19 @@ class ShardedSyncTest {
         assertTrue(notBf16(single.momentum()) > single.momentum().length / 2, "momentum stays fp32: " + notBf16(single.momentum()));
     }
 
+    /** Job C on an executor that kept nothing (every operand read from its block) gives the same bits. */
+    @ParameterizedTest
+    @ValueSource(strings = {"fp32", "bf16"})
+    void withoutKeptArraysTheBlocksGiveTheSameBits(String wire) throws Exception {
+        State kept = spark("k", lenet(3, "sync=sharded", "wire=" + wire));
+        StateBlocks.keeping = false;
+        try {
+            spark("n", lenet(3, "sync=sharded", "wire=" + wire)).assertSame(kept, "wire=" + wire + ", blocks only vs kept arrays");
+        } finally {
+            StateBlocks.keeping = true;
+        }
+    }
+
     /** How many of these float bit patterns are not bfloat16 values (low 16 bits set). */
     static int notBf16(int[] bits) {
         int n = 0;
