@@ -13,9 +13,11 @@ import org.addernet.data.Samples;
 import org.addernet.engine.Engine;
 import org.addernet.engine.Params;
 import org.addernet.model.Model;
+import org.addernet.train.Bf16;
 import org.addernet.train.Config;
 import org.addernet.train.EvalStats;
 import org.addernet.train.Recipe;
+import org.addernet.train.ShardStep;
 import org.addernet.train.SingleProcess;
 import org.addernet.train.StepAggregate;
 import org.addernet.train.Trainer;
@@ -110,14 +112,15 @@ public final class SparkJob implements AutoCloseable {
 
         this.model = model;
         this.shared = new Shared(spec, SparkData.SampleSettings.of(recipe, numClasses), train.shardSizes, train.cacheKey,
-                test.cacheKey, recipe.batchSize, recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0, recipe.evalBatchSize);
+                test.cacheKey, recipe.batchSize, recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0, recipe.evalBatchSize,
+                recipe.bf16Wire);
         int depth = recipe.config.getInt("tree_depth");
         SlotCheck slots = new SlotCheck(jsc, workers, slotWait, log);
         Trainer.StepRunner steps = (epoch, step) -> {
             slots.await();
             jsc.setJobDescription(String.format(Locale.ROOT, "epoch %d/%d step %d/%d", epoch + 1, recipe.epochs, step + 1,
                     sampler.stepsPerEpoch()));
-            Broadcast<Weights> w = broadcastWeights(model);
+            Broadcast<Weights> w = broadcastWeights(model, shared.bf16Wire());
             try {
                 return OrderedTreeReduce.reduce(train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true)
                         .mapToPair(t -> t), workers, depth, StepAggregate::merge);
@@ -130,7 +133,7 @@ public final class SparkJob implements AutoCloseable {
         Trainer.Evaluator eval = () -> {
             slots.await();
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
-            Broadcast<Weights> w = broadcastWeights(model);
+            Broadcast<Weights> w = broadcastWeights(model, false); // evaluation: the fp32 master weights
             try {
                 return OrderedTreeReduce.reduce(test.shards.mapPartitionsWithIndex(new EvalTask(shared, w), true)
                         .mapToPair(t -> t), workers, depth, EvalStats::merge);
@@ -183,7 +186,7 @@ public final class SparkJob implements AutoCloseable {
      * what a retried task would recompute (used to check that it is bit-identical).
      */
     List<StepAggregate> partitionResults(int epoch, int step) {
-        Broadcast<Weights> w = broadcastWeights(model);
+        Broadcast<Weights> w = broadcastWeights(model, shared.bf16Wire());
         try {
             List<StepAggregate> r = new ArrayList<>();
             for (Tuple2<Integer, StepAggregate> t : train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true).collect()) {
@@ -195,15 +198,23 @@ public final class SparkJob implements AutoCloseable {
         }
     }
 
-    private Broadcast<Weights> broadcastWeights(Model model) {
+    /** {@code bf16}: the training steps' weights under {@code wire=bf16}, rounded as the sharded owners publish them. */
+    private Broadcast<Weights> broadcastWeights(Model model, boolean bf16) {
         Params p = model.params();
         // Copies: in local mode the executors read the broadcast object itself, and the driver goes on updating.
-        return jsc.broadcast(Weights.snapshot(p.data, p.buffers));
+        Weights w = Weights.snapshot(p.data, p.buffers);
+        if (bf16) Bf16.round(w.params(), 0, w.params().length);
+        return jsc.broadcast(w);
     }
 
     /** Settings every task needs; small and serializable. */
     record Shared(ModelSpec model, SparkData.SampleSettings data, int[] shardSizes, String trainKey, String testKey,
-                  int globalBatch, double perWorkerEta, int evalBatch) implements java.io.Serializable {
+                  int globalBatch, double perWorkerEta, int evalBatch, boolean bf16Wire) implements java.io.Serializable {
+        /** Without {@code wire=bf16} (evaluation jobs). */
+        Shared(ModelSpec model, SparkData.SampleSettings data, int[] shardSizes, String trainKey, String testKey, int globalBatch,
+               double perWorkerEta, int evalBatch) {
+            this(model, data, shardSizes, trainKey, testKey, globalBatch, perWorkerEta, evalBatch, false);
+        }
     }
 
     /** One worker's share of a training step. */
@@ -236,7 +247,10 @@ public final class SparkJob implements AutoCloseable {
             try {
                 w.load(weights.value());
                 w.invalidate(); // the step updates the BN running statistics
-                StepAggregate agg = new StepAggregate().add(w.step.run(samples, positions, epoch, global, shared.perWorkerEta()));
+                ShardStep.Result r = w.step.run(samples, positions, epoch, global, shared.perWorkerEta());
+                // wire=bf16 under sync=driver: the sharded step's roundings (the bytes stay fp32 on this path).
+                if (shared.bf16Wire()) Bf16.round(r.grad(), 0, r.grad().length);
+                StepAggregate agg = new StepAggregate().add(r);
                 return List.of(new Tuple2<>(partition, agg)).iterator();
             } finally {
                 WorkerPool.giveBack(w);
