@@ -34,8 +34,13 @@ import jdk.incubator.vector.VectorSpecies;
  *       1 * s + t = s + t in an fma, |b - x| = |x - b|, d * c + a = c * d + a, and int and/or/min commute.
  *       (Followed by the adder forward and input-gradient kernels. The multiply and filter-gradient blocks
  *       inline 16 ops each, under the limit while opKind holds at most 6 traps, and are unchanged.)</li>
- *   <li>Blocks are small (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1 vector, ~30-45
- *       ops per method): with
+ *   <li>C1 never compiles this class ({@link #C1_EXCLUDED}, a compiler directive added at class load): C1
+ *       force-inlines the Vector API without intrinsics, and its tier-3 compile of a block of 8 sums (~60 ops)
+ *       fails ("out of virtual registers"), which left such a method in unprofiled tier-2 code, boxed, for the
+ *       whole run whenever C2's queue was long when it got hot. With the directive the input gradient runs 4 rows
+ *       x 2 vectors (8 sums) and the adder filter gradient 4 x 3 (12 sums); without it, 4 x 1 as before.</li>
+ *   <li>Blocks were small before that (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1
+ *       vector, ~30-45 ops per method): with
  *       ~47 ops the trap-poisoned compile (whose checks cost more nodes) crossed C2's node-count inlining cutoff,
  *       the last calls were inlined late and a store was left boxed; and C1's tier-3 compile of a 4 x 4 block
  *       failed ("out of virtual registers") as soon as it grew by a few ops, which left the method stuck in
@@ -520,16 +525,21 @@ final class VectorColumnKernels implements ColumnKernels {
     @Override
     public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {
         float[] tmp = LANES.get();
-        int r = 0;
-        for (; r + 4 <= o; r += 4) {
-            int k = 0;
-            for (; k + 4 <= kk; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
-            for (; k < kk; k++) fgrad4x1(ld, kk, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
-        }
-        for (; r < o; r++) {
-            int k = 0;
-            for (; k + 4 <= kk; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
-            for (; k < kk; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+        // k tiles of x that stay in L2 while the row blocks of dy pass, as in adderFilterGrad
+        int kt = tileRows(ld);
+        for (int k0 = 0; k0 < kk; k0 += kt) {
+            int k1 = Math.min(kk, k0 + kt);
+            int r = 0;
+            for (; r + 4 <= o; r += 4) {
+                int k = k0;
+                for (; k + 4 <= k1; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
+                for (; k < k1; k++) fgrad4x1(ld, kk, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+            }
+            for (; r < o; r++) {
+                int k = k0;
+                for (; k + 4 <= k1; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
+                for (; k < k1; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+            }
         }
     }
 
@@ -666,7 +676,10 @@ final class VectorColumnKernels implements ColumnKernels {
         }
     }
 
-    /** Rows of x (ld floats each) in a tile that stays in L2 while the row blocks of dy pass over it. */
+    /**
+     * Rows of x (ld floats each) in a filter-gradient tile that stays in L2 while the row blocks of dy pass over
+     * it: about {@link #TILE_FLOATS} floats, a multiple of 12 rows (whole 4 x 3 and 4 x 4 blocks).
+     */
     static int tileRows(int ld) {
         return Math.max(12, TILE_FLOATS / ld / 12 * 12);
     }

@@ -87,14 +87,18 @@ class KernelBitsTest {
     /**
      * dw[o][k] += sum of L lane sums, lane j summing fma(dy[o][p], x[k][p] - w[o][k], acc) over p = j, j + L, ...
      * ascending, the lanes then added in lane order from +0 (the vector kernels' order, whatever the block).
+     * With {@code w == null} the conv filter gradient (x instead of x - w).
      */
     private static void adderFilterGradReference(int lanes, int o, int kk, int ld, float[] dy, float[] x, int[] xRow,
                                                  float[] w, int wOff, float[] dw) {
         for (int r = 0; r < o; r++) {
             for (int k = 0; k < kk; k++) {
-                float wk = w[wOff + r * kk + k];
+                float wk = w == null ? 0f : w[wOff + r * kk + k];
                 float[] acc = new float[lanes];
-                for (int p = 0; p < ld; p++) acc[p % lanes] = Math.fma(dy[r * ld + p], x[xRow[k] + p] - wk, acc[p % lanes]);
+                for (int p = 0; p < ld; p++) {
+                    float v = w == null ? x[xRow[k] + p] : x[xRow[k] + p] - wk;
+                    acc[p % lanes] = Math.fma(dy[r * ld + p], v, acc[p % lanes]);
+                }
                 float s = 0f;
                 for (float a : acc) s += a;
                 dw[r * kk + k] += s;
@@ -103,7 +107,7 @@ class KernelBitsTest {
     }
 
     @Test
-    void adderFilterGradMatchesTheLaneOrderReferenceOnEveryBlockShapeAndTile() {
+    void filterGradsMatchTheLaneOrderReferenceOnEveryBlockShapeAndTile() {
         int lanes = Integer.parseInt(VECTOR.name().substring("vector-".length()));
         int m = VECTOR.columnMultiple(), cases = 0;
         int[] os = {1, 3, 4, 5, 8, 9, 13};
@@ -122,6 +126,10 @@ class KernelBitsTest {
                     adderFilterGradReference(lanes, o, kk, ld, dy, x, xRow, w, 5, want);
                     VECTOR.adderFilterGrad(o, kk, ld, dy, x, xRow, w, 5, got);
                     ThreadCountBitsTest.assertSameBits(want, got, "adder filter grad o " + o + ", kk " + kk + ", ld " + ld);
+                    float[] convWant = values(r, o * kk, 0.1, false), convGot = convWant.clone();
+                    adderFilterGradReference(lanes, o, kk, ld, dy, x, xRow, null, 0, convWant);
+                    VECTOR.filterGrad(o, kk, ld, dy, x, xRow, convGot);
+                    ThreadCountBitsTest.assertSameBits(convWant, convGot, "conv filter grad o " + o + ", kk " + kk + ", ld " + ld);
                     cases++;
                 }
             }
