@@ -269,7 +269,9 @@ final class ColumnConvEngine implements ConvEngine {
     private void forwardPiece(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
                               boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
         int o = g.o(), kk = g.kk();
-        if (plan.chunked(g)) {
+        // The shifted layout needs no K-chunks in the forward: its K rows overlap, so a column panel of x is
+        // C x (panel + k*Wq) floats (about 160 KB at C = 512), not K x panel; it runs unchunked on the same pieces.
+        if (plan.chunked(g) && !plan.shifted()) {
             forwardChunked(g, plan, x, w, wOff, blocks, y, adder, n0, n1, q0, qe, s);
             return;
         }
@@ -324,7 +326,7 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * The forward of one piece, K walked in chunks of {@code plan.kc()} taps (a multiple of KB): the adder adds
+     * The forward of one explicit piece, K walked in chunks of {@code plan.kc()} taps (a multiple of KB): the adder adds
      * each chunk's block sums to positive totals in {@code ycol} and the scatter stores {@code 0 - t}; the conv
      * adds each KB block's product to {@code ycol} as in the unchunked path. Every output is the same sum in the
      * same order as without chunks (see {@link ColumnKernels#adderForwardChunk}).
@@ -355,8 +357,7 @@ final class ColumnConvEngine implements ConvEngine {
                 if (k0 + j > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * ld);
             }
         }
-        if (plan.shifted()) Im2col.scatterShifted(g, s.ycol, ld, n0, n1, y, adder);
-        else Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y, adder);
+        Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y, adder);
     }
 
     /** The filters regrouped by reduction block, see {@link #forward}; reuses one array across calls. */

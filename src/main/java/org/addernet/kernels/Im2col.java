@@ -234,16 +234,11 @@ final class Im2col {
 
     /** {@code y[n, o, i, j] = ycol[o*ld + m*SS + i*Wq + j]}: drops the junk columns. */
     static void scatterShifted(ConvGeometry g, float[] ycol, int ld, int n0, int n1, float[] y) {
-        scatterShifted(g, ycol, ld, n0, n1, y, false);
-    }
-
-    /** {@link #scatterShifted}, storing {@code 0 - v} if {@code negate}. */
-    static void scatterShifted(ConvGeometry g, float[] ycol, int ld, int n0, int n1, float[] y, boolean negate) {
         int o = g.o(), ho = g.ho(), wo = g.wo(), wq = rowStride(g), ss = shiftedColumns(g);
         for (int n = n0; n < n1; n++) {
             for (int r = 0; r < o; r++) {
                 int src = r * ld + (n - n0) * ss, dst = (n * o + r) * ho * wo;
-                for (int i = 0; i < ho; i++) copy(ycol, src + i * wq, y, dst + i * wo, wo, negate);
+                for (int i = 0; i < ho; i++) System.arraycopy(ycol, src + i * wq, y, dst + i * wo, wo);
             }
         }
     }
