@@ -50,6 +50,8 @@ final class ColumnConvEngine implements ConvEngine {
      * reused by every filter; 64 taps x O filter values (128 KB at O = 512) are reused by every column panel.
      */
     static final int KC = 64;
+    /** Floats of x an explicit piece may span before it is walked in K-chunks: 512 KB, half of L2. */
+    static final int CACHE_FLOATS = 1 << 17;
     /** Floats of filter-gradient partials at most (64 MB): a layer with a huge O*K gets fewer groups. */
     static final int PARTIAL_BUDGET = 1 << 24;
 
@@ -57,6 +59,7 @@ final class ColumnConvEngine implements ConvEngine {
     private final ColumnKernels kernels;
     private final int budget;
     private final int targetCols;
+    private final int cacheFloats;
     private final Workspace[] spaces;
     /** The transposed filters (K x O) for the input gradients, shared read-only by the threads. */
     private float[] wt = new float[0];
@@ -96,6 +99,12 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     ColumnConvEngine(ThreadPool pool, ColumnKernels kernels, int budget, int targetCols) {
+        this(pool, kernels, budget, targetCols, CACHE_FLOATS);
+    }
+
+    /** {@code cacheFloats}: see {@link #CACHE_FLOATS}; tests vary it to check that K-chunks keep every bit. */
+    ColumnConvEngine(ThreadPool pool, ColumnKernels kernels, int budget, int targetCols, int cacheFloats) {
+        this.cacheFloats = cacheFloats;
         this.pool = pool;
         this.kernels = kernels;
         this.budget = budget;
@@ -148,7 +157,12 @@ final class ColumnConvEngine implements ConvEngine {
         int fit = Math.max(1, PARTIAL_BUDGET / g.filterSize());
         if (fit >= UNIT_MULTIPLE) fit = fit / UNIT_MULTIPLE * UNIT_MULTIPLE;
         int groups = Math.min(Math.min(chunks, GROUPS), fit);
-        return new Plan(shifted, nb, chunks, Math.min(maxCols, roundUp(nb * perSample, m)), groups, kc);
+        int pieceCols = Math.min(maxCols, roundUp(nb * perSample, m));
+        // An explicit piece whose K x cols matrix overflows L2 (ResNet-20's stride-2 layers, the 7x7 stem) walks K
+        // in chunks too, on the same pieces: its filter gradient re-reads x once per 4 filters, and the chunked
+        // walk gives every op the same bits on the same pieces (see backwardChunked).
+        if (!shifted && kk > KC && (long) kk * pieceCols > cacheFloats) kc = KC;
+        return new Plan(shifted, nb, chunks, pieceCols, groups, kc);
     }
 
     private int roundUp(int cols) {

@@ -172,6 +172,39 @@ class ConvEngineChunkTest {
         }
     }
 
+    /**
+     * The chunked walk on the same pieces changes no bit of any op, filter gradients included: every explicit
+     * plan with K > KC chunked (cacheFloats 0) against none (cacheFloats max), same budget, on the thread-count
+     * and pinned shapes (stride 2, 7x7 stride 3, 1x1, full windows), with the default and with a small workspace.
+     */
+    @ParameterizedTest(name = "{0} kernels")
+    @ValueSource(strings = {"vector", "scalar"})
+    void chunkingAPieceKeepsEveryBit(String kind) {
+        List<ConvGeometry> shapes = new java.util.ArrayList<>(KernelBitsTest.SHAPES);
+        shapes.add(new ConvGeometry(9, 40, 12, 12, 24, 3, 2, 1));   // K = 360, wide pieces
+        shapes.add(new ConvGeometry(3, 200, 6, 6, 10, 1, 1, 0));    // pointwise, K = 200
+        shapes.add(new ConvGeometry(2, 3, 40, 40, 8, 7, 2, 3));     // stem-like, K = 147
+        int chunked = 0;
+        try (ThreadPool pool = new ThreadPool(2)) {
+            for (int[] cfg : new int[][] {{ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS}, {BUDGET, TARGET}}) {
+                ColumnConvEngine whole = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), cfg[0], cfg[1], Integer.MAX_VALUE);
+                ColumnConvEngine cut = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), cfg[0], cfg[1], 0);
+                for (int i = 0; i < shapes.size(); i++) {
+                    ConvGeometry g = shapes.get(i);
+                    ColumnConvEngine.Plan a = whole.plan(g), b = cut.plan(g);
+                    assertEquals(a.maxCols(), b.maxCols(), g + " pieces");
+                    assertEquals(a.perChunk(), b.perChunk(), g + " units");
+                    if (b.chunked(g) && !a.chunked(g)) chunked++;
+                    float[][] want = runAll(whole, g, 900 + i), got = runAll(cut, g, 900 + i);
+                    for (int op = 0; op < 6; op++) {
+                        ThreadCountBitsTest.assertSameBits(want[op], got[op], kind + " op " + op + " " + g + " budget " + cfg[0]);
+                    }
+                }
+            }
+        }
+        assertTrue(chunked >= 6, chunked + " plans chunked");
+    }
+
     /** y, dx, dw - dw0 of adder then conv, from the inputs of {@code seed}. */
     private static float[][] runAll(ConvEngine e, ConvGeometry g, long seed) {
         Rng r = new Rng(seed);
