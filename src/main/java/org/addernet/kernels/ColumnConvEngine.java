@@ -15,6 +15,14 @@ import org.addernet.engine.ThreadPool;
  * column index {@code q = n*Ho*Wo + pos}, so a huge sample is split by positions). Either way the workspace stays
  * bounded by about {@code budget} floats per thread whatever the layer.
  *
+ * <p><b>K-chunks.</b> A layer whose K x columns matrix would squeeze the pieces (ResNet-18/50 at 224) gets a
+ * chunked plan ({@link Plan#kc} = {@link #KC} taps): each piece walks K in chunks and holds x and dx for one chunk
+ * only, so its pieces are sized by {@code 2*kc + O} floats per column (the shifted layout: {@code 2*C + kc + O})
+ * instead of {@code 2*K + O}. An explicit piece larger than {@link #CACHE_FLOATS} is walked in chunks too, on
+ * unchanged pieces. Forward, input and filter gradients keep their bits on the same pieces (see
+ * {@link #forwardChunked} and {@link #backwardChunked}); only the filter gradients of layers whose pieces grew
+ * are summed in a different split than before the chunked plans existed.
+ *
  * <p>Every output of the forward and every input-gradient value is one sum in a fixed order over its own column,
  * so it does not matter which unit or thread computes it; the forward may therefore also cut a small batch by
  * output positions to keep every thread busy. The filter gradient sums over all columns: its units are cut
