@@ -58,6 +58,14 @@ final class ColumnConvEngine implements ConvEngine {
      * reused by every filter; 64 taps x O filter values (128 KB at O = 512) are reused by every column panel.
      */
     static final int KC = 64;
+    /**
+     * K-chunk rows of a chunked shifted plan: its x is packed once for all channels, so a chunk only bounds dx
+     * (kc x columns); larger chunks re-read the dy panel of a column block fewer times in the input gradient,
+     * whose strided rows miss the L2 at ImageNet widths (process CPU time under load, 1 thread, ResNet-18's 3x3
+     * shapes: 64-row chunks made the input gradient of 28x28x128 .. 7x7x512 up to 40 % slower than before the
+     * chunked plans, 128 recovered most of it, 256 all; the filter gradient is the same with 64, 128 or 256).
+     */
+    static final int KC_SHIFTED = 256;
     /** Floats of x an explicit piece may span before it is walked in K-chunks: 512 KB, half of L2. */
     static final int CACHE_FLOATS = 1 << 17;
     /** Floats of filter-gradient partials at most (64 MB): a layer with a huge O*K gets fewer groups. */
@@ -142,10 +150,10 @@ final class ColumnConvEngine implements ConvEngine {
         // wide again (fewer lane sums in the filter gradient) and a chunk's x and filters stay in cache. Layers
         // the old budget held comfortably (ResNet-20, LeNet) keep exactly their old plan, hence their bits.
         if (kk > KC && ((shiftable && !shifted) || maxCols < targetCols / 2)) {
-            kc = KC;
             int slack = 2 * g.c() * Im2col.shiftedChannelStride(g, 0);
-            int shiftedCols = (budget - slack) / (2 * g.c() + kc + g.o()) / m * m;
+            int shiftedCols = (budget - slack) / (2 * g.c() + KC_SHIFTED + g.o()) / m * m;
             shifted = shiftable && roundUp(ss, m) <= shiftedCols;
+            kc = shifted ? KC_SHIFTED : KC;
             maxCols = Math.max(m, shifted ? shiftedCols : budget / (2 * kc + g.o()) / m * m);
         }
         int perSample = shifted ? ss : p;

@@ -12,7 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * K-chunked plans (ColumnConvEngine.KC taps per chunk, for layers whose K x columns matrix does not fit the
+ * K-chunked plans (ColumnConvEngine.KC or KC_SHIFTED taps per chunk, for layers whose K x columns matrix does not fit the
  * workspace: ResNet-18/50 at 224), on small shapes with a small budget that forces them: the shifted layout with
  * all channels packed, explicit im2col by row ranges for stride 2, 1x1 (pointwise and strided) and full windows.
  *
@@ -28,8 +28,8 @@ class ConvEngineChunkTest {
     private static final int BUDGET = 20000, TARGET = 256;
 
     static final List<ConvGeometry> SHAPES = List.of(
-            new ConvGeometry(5, 12, 9, 9, 7, 3, 1, 1),      // shifted, K = 108: chunks of 64 + 44
-            new ConvGeometry(3, 20, 7, 6, 9, 3, 1, 1),      // shifted, K = 180, odd map
+            new ConvGeometry(4, 32, 5, 5, 4, 3, 1, 1),      // shifted, K = 288: chunks of 256 + 32
+            new ConvGeometry(3, 30, 6, 5, 5, 3, 1, 1),      // shifted, K = 270, odd map
             new ConvGeometry(5, 12, 9, 9, 7, 3, 2, 1),      // stride 2, explicit rows
             new ConvGeometry(4, 100, 5, 5, 9, 1, 1, 0),     // pointwise, K = C = 100
             new ConvGeometry(4, 100, 6, 6, 5, 1, 2, 0),     // 1x1 stride 2 shortcut
@@ -110,7 +110,7 @@ class ConvEngineChunkTest {
             ColumnConvEngine e = new ColumnConvEngine(pool, new ScalarColumnKernels(), BUDGET, TARGET);
             for (ConvGeometry g : SHAPES) {
                 ColumnConvEngine.Plan p = e.plan(g);
-                assertTrue(p.chunked(g) && p.kc() == ColumnConvEngine.KC, g + " " + p);
+                assertTrue(p.chunked(g) && p.kc() == (p.shifted() ? ColumnConvEngine.KC_SHIFTED : ColumnConvEngine.KC), g + " " + p);
                 // One piece per sample at least (the dx reference adds a pixel's taps in one pass).
                 assertTrue(p.shifted() || p.maxCols() >= g.positions(), g + " " + p);
                 if (p.shifted()) shifted++;
