@@ -16,9 +16,9 @@ import org.addernet.engine.ThreadPool;
  * bounded by about {@code budget} floats per thread whatever the layer.
  *
  * <p><b>K-chunks.</b> A layer whose K x columns matrix would squeeze the pieces (ResNet-18/50 at 224) gets a
- * chunked plan ({@link Plan#kc} = {@link #KC} taps): each piece walks K in chunks and holds x and dx for one chunk
- * only, so its pieces are sized by {@code 2*kc + O} floats per column (the shifted layout: {@code 2*C + kc + O})
- * instead of {@code 2*K + O}. An explicit piece larger than {@link #CACHE_FLOATS} is walked in chunks too, on
+ * chunked plan ({@link Plan#kc} = {@link #KC} taps, {@link #KC_SHIFTED} in the shifted layout): each piece walks K
+ * in chunks and holds x and dx for one chunk only, so its pieces are sized by {@code 2*kc + O} floats per column
+ * (the shifted layout: {@code 2*C + kc + O}) instead of {@code 2*K + O}. An explicit piece larger than {@link #CACHE_FLOATS} is walked in chunks too, on
  * unchanged pieces. Forward, input and filter gradients keep their bits on the same pieces (see
  * {@link #forwardChunked} and {@link #backwardChunked}); only the filter gradients of layers whose pieces grew
  * are summed in a different split than before the chunked plans existed.
@@ -145,10 +145,11 @@ final class ColumnConvEngine implements ConvEngine {
         boolean shifted = shiftable && roundUp(ss, m) <= maxCols;
         int kc = kk;
         // K-chunking where the whole K x columns matrix squeezes the pieces (fewer than targetCols/2 columns) or
-        // keeps a stride-1 layer from its shifted layout: each piece then walks K in chunks of KC rows, and holds
-        // x and dx for one chunk only (x all channels in the shifted layout, whose rows overlap), so pieces get
-        // wide again (fewer lane sums in the filter gradient) and a chunk's x and filters stay in cache. Layers
-        // the old budget held comfortably (ResNet-20, LeNet) keep exactly their old plan, hence their bits.
+        // keeps a stride-1 layer from its shifted layout: each piece then walks K in chunks of KC (explicit) or
+        // KC_SHIFTED rows and holds x and dx for one chunk only (x all channels in the shifted layout, whose rows
+        // overlap), so pieces get wide again (fewer lane sums in the filter gradient) and a chunk's x and filters
+        // stay in cache. Layers the old budget held comfortably (ResNet-20, LeNet) keep exactly their old plan,
+        // hence their bits.
         if (kk > KC && ((shiftable && !shifted) || maxCols < targetCols / 2)) {
             int slack = 2 * g.c() * Im2col.shiftedChannelStride(g, 0);
             int shiftedCols = (budget - slack) / (2 * g.c() + KC_SHIFTED + g.o()) / m * m;
