@@ -15,6 +15,14 @@ import org.addernet.engine.ThreadPool;
  * column index {@code q = n*Ho*Wo + pos}, so a huge sample is split by positions). Either way the workspace stays
  * bounded by about {@code budget} floats per thread whatever the layer.
  *
+ * <p><b>K-chunks.</b> A layer whose K x columns matrix would squeeze the pieces (ResNet-18/50 at 224) gets a
+ * chunked plan ({@link Plan#kc} = {@link #KC} taps, {@link #KC_SHIFTED} in the shifted layout): each piece walks K
+ * in chunks and holds x and dx for one chunk only, so its pieces are sized by {@code 2*kc + O} floats per column
+ * (the shifted layout: {@code 2*C + kc + O}) instead of {@code 2*K + O}. An explicit piece larger than {@link #CACHE_FLOATS} is walked in chunks too, on
+ * unchanged pieces. Forward, input and filter gradients keep their bits on the same pieces (see
+ * {@link #forwardChunked} and {@link #backwardChunked}); only the filter gradients of layers whose pieces grew
+ * are summed in a different split than before the chunked plans existed.
+ *
  * <p>Every output of the forward and every input-gradient value is one sum in a fixed order over its own column,
  * so it does not matter which unit or thread computes it; the forward may therefore also cut a small batch by
  * output positions to keep every thread busy. The filter gradient sums over all columns: its units are cut
@@ -44,6 +52,22 @@ final class ColumnConvEngine implements ConvEngine {
     static final int MIN_UNIT_COLS = 128;
     /** A small unit count is rounded up to a multiple of this, see {@link #plan}. */
     static final int UNIT_MULTIPLE = 4;
+    /**
+     * Rows of a K-chunk (a multiple of {@link ColumnKernels#KB}) on layers whose K x columns matrix would not fit
+     * the budget (ResNet-18/50's K = 1152 ... 4608): 64 taps x 2048 columns of x are 512 KB, half of a 1 MB L2,
+     * reused by every filter; 64 taps x O filter values (128 KB at O = 512) are reused by every column panel.
+     */
+    static final int KC = 64;
+    /**
+     * K-chunk rows of a chunked shifted plan: its x is packed once for all channels, so a chunk only bounds dx
+     * (kc x columns); larger chunks re-read the dy panel of a column block fewer times in the input gradient,
+     * whose strided rows miss the L2 at ImageNet widths (process CPU time under load, 1 thread, ResNet-18's 3x3
+     * shapes: 64-row chunks made the input gradient of 28x28x128 .. 7x7x512 up to 40 % slower than before the
+     * chunked plans, 128 recovered most of it, 256 all; the filter gradient is the same with 64, 128 or 256).
+     */
+    static final int KC_SHIFTED = 256;
+    /** Floats of x an explicit piece may span before it is walked in K-chunks: 512 KB, half of L2. */
+    static final int CACHE_FLOATS = 1 << 17;
     /** Floats of filter-gradient partials at most (64 MB): a layer with a huge O*K gets fewer groups. */
     static final int PARTIAL_BUDGET = 1 << 24;
 
@@ -51,6 +75,7 @@ final class ColumnConvEngine implements ConvEngine {
     private final ColumnKernels kernels;
     private final int budget;
     private final int targetCols;
+    private final int cacheFloats;
     private final Workspace[] spaces;
     /** The transposed filters (K x O) for the input gradients, shared read-only by the threads. */
     private float[] wt = new float[0];
@@ -58,20 +83,28 @@ final class ColumnConvEngine implements ConvEngine {
     /** The groups' partial filter gradients (O x K each), grown on demand. */
     private float[][] partials = new float[0][];
 
-    /** One thread's buffers; {@code xcol} is the explicit im2col matrix or the shifted padded buffer. */
+    /** The filters cut into K-chunks for a chunked backward: transposed (kb x O) and as O x kb rows. */
+    private float[][] wtChunks = new float[0][], wChunks = new float[0][];
+
+    /** One thread's buffers; {@code xcol} is the explicit im2col matrix (or a K-chunk of it) or the shifted buffer. */
     private static final class Workspace {
         float[] xcol = new float[0], ycol = new float[0], dxcol = new float[0], dxpad = new float[0];
-        float[] block = new float[0];
+        float[] block = new float[0], dwc = new float[0];
         int[] blockRow;
-        int[] xRow = new int[0], yRow = new int[0];
+        int[] xRow = new int[0], yRow = new int[0], xRowAll = new int[0];
     }
 
     /**
      * How a batch is cut: chunks of {@code perChunk} samples; {@code shifted} layout (one piece per chunk) or
      * explicit im2col in pieces of at most {@code maxCols} columns; the filter gradient sums the chunks in
      * {@code groups} contiguous groups, group {@code i} holding chunks {@code [i*chunks/groups, (i+1)*chunks/groups)}.
+     * A piece's K taps are walked in K-chunks of {@code kc} rows ({@code kc == K}: one chunk, the whole matrix).
      */
-    record Plan(boolean shifted, int perChunk, int chunks, int maxCols, int groups) {
+    record Plan(boolean shifted, int perChunk, int chunks, int maxCols, int groups, int kc) {
+        boolean chunked(ConvGeometry g) {
+            return kc < g.kk();
+        }
+
         int groupStart(int i) {
             return (int) ((long) i * chunks / groups);
         }
@@ -82,6 +115,12 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     ColumnConvEngine(ThreadPool pool, ColumnKernels kernels, int budget, int targetCols) {
+        this(pool, kernels, budget, targetCols, CACHE_FLOATS);
+    }
+
+    /** {@code cacheFloats}: see {@link #CACHE_FLOATS}; tests vary it to check that K-chunks keep every bit. */
+    ColumnConvEngine(ThreadPool pool, ColumnKernels kernels, int budget, int targetCols, int cacheFloats) {
+        this.cacheFloats = cacheFloats;
         this.pool = pool;
         this.kernels = kernels;
         this.budget = budget;
@@ -97,13 +136,27 @@ final class ColumnConvEngine implements ConvEngine {
 
     /** The work plan: a function of the geometry and the kernels' column multiple, never of the thread count. */
     Plan plan(ConvGeometry g) {
-        int m = kernels.columnMultiple(), p = g.positions(), n = g.n();
+        int m = kernels.columnMultiple(), p = g.positions(), n = g.n(), kk = g.kk();
         // The backward holds x, dx (K rows each) and dy (O rows) per column.
-        int maxCols = Math.max(m, budget / (2 * g.kk() + g.o()) / m * m);
+        int maxCols = Math.max(m, budget / (2 * kk + g.o()) / m * m);
         int ss = Im2col.shiftedColumns(g);
         boolean pointwise = g.k() == 1 && g.pad() == 0 && g.stride() == 1;
-        boolean shifted = Im2col.shiftedFits(g) && !pointwise && !Im2col.fullWindow(g) && ss <= 2 * p
-                && roundUp(ss, m) <= maxCols;
+        boolean shiftable = Im2col.shiftedFits(g) && !pointwise && !Im2col.fullWindow(g) && ss <= 2 * p;
+        boolean shifted = shiftable && roundUp(ss, m) <= maxCols;
+        int kc = kk;
+        // K-chunking where the whole K x columns matrix squeezes the pieces (fewer than targetCols/2 columns) or
+        // keeps a stride-1 layer from its shifted layout: each piece then walks K in chunks of KC (explicit) or
+        // KC_SHIFTED rows and holds x and dx for one chunk only (x all channels in the shifted layout, whose rows
+        // overlap), so pieces get wide again (fewer lane sums in the filter gradient) and a chunk's x and filters
+        // stay in cache. Layers the old budget held comfortably (ResNet-20, LeNet) keep exactly their old plan,
+        // hence their bits.
+        if (kk > KC && ((shiftable && !shifted) || maxCols < targetCols / 2)) {
+            int slack = 2 * g.c() * Im2col.shiftedChannelStride(g, 0);
+            int shiftedCols = (budget - slack) / (2 * g.c() + KC_SHIFTED + g.o()) / m * m;
+            shifted = shiftable && roundUp(ss, m) <= shiftedCols;
+            kc = shifted ? KC_SHIFTED : KC;
+            maxCols = Math.max(m, shifted ? shiftedCols : budget / (2 * kc + g.o()) / m * m);
+        }
         int perSample = shifted ? ss : p;
         int want = Math.min(targetCols, maxCols);
         int nb = Math.max(1, want / perSample);
@@ -121,7 +174,12 @@ final class ColumnConvEngine implements ConvEngine {
         int fit = Math.max(1, PARTIAL_BUDGET / g.filterSize());
         if (fit >= UNIT_MULTIPLE) fit = fit / UNIT_MULTIPLE * UNIT_MULTIPLE;
         int groups = Math.min(Math.min(chunks, GROUPS), fit);
-        return new Plan(shifted, nb, chunks, Math.min(maxCols, roundUp(nb * perSample, m)), groups);
+        int pieceCols = Math.min(maxCols, roundUp(nb * perSample, m));
+        // An explicit piece whose K x cols matrix overflows L2 (ResNet-20's stride-2 layers, the 7x7 stem) walks K
+        // in chunks too, on the same pieces: its filter gradient re-reads x once per 4 filters, and the chunked
+        // walk gives every op the same bits on the same pieces (see backwardChunked).
+        if (!shifted && kk > KC && (long) kk * pieceCols > cacheFloats) kc = KC;
+        return new Plan(shifted, nb, chunks, pieceCols, groups, kc);
     }
 
     private int roundUp(int cols) {
@@ -220,9 +278,9 @@ final class ColumnConvEngine implements ConvEngine {
         // the explicit columns hold the same values as the shifted ones, so the bits do not change.
         long total = (long) n * p;
         int m = kernels.columnMultiple();
-        int piece = (int) Math.min(maxExplicitCols(g), roundUp((int) ((total + threads - 1) / threads), m));
+        int piece = (int) Math.min(maxExplicitCols(g, plan.kc()), roundUp((int) ((total + threads - 1) / threads), m));
         int pieces = (int) ((total + piece - 1) / piece);
-        Plan explicit = new Plan(false, n, 1, piece, 1);
+        Plan explicit = new Plan(false, n, 1, piece, 1, plan.kc());
         pool.parallelFor(pieces, (t, from, to) -> {
             Workspace s = spaces[t];
             for (int i = from; i < to; i++) {
@@ -232,16 +290,22 @@ final class ColumnConvEngine implements ConvEngine {
         });
     }
 
-    /** Columns of an explicit im2col piece that fit the workspace budget (the forward holds x and y). */
-    private int maxExplicitCols(ConvGeometry g) {
+    /** Columns of an explicit im2col piece that fit the workspace budget (the forward holds kc rows of x and y). */
+    private int maxExplicitCols(ConvGeometry g, int kc) {
         int m = kernels.columnMultiple();
-        return Math.max(m, budget / (g.kk() + g.o()) / m * m);
+        return Math.max(m, budget / (kc + g.o()) / m * m);
     }
 
     /** The forward of one piece: columns of samples [n0, n1) (shifted) or of the column range [q0, qe) (explicit). */
     private void forwardPiece(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
                               boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
         int o = g.o(), kk = g.kk();
+        // The shifted layout needs no K-chunks in the forward: its K rows overlap, so a column panel of x is
+        // C x (panel + k*Wq) floats (about 160 KB at C = 512), not K x panel; it runs unchunked on the same pieces.
+        if (plan.chunked(g) && !plan.shifted()) {
+            forwardChunked(g, plan, x, w, wOff, blocks, y, adder, n0, n1, q0, qe, s);
+            return;
+        }
         int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
         s.ycol = grow(s.ycol, o * ld);
         if (adder) {
@@ -261,6 +325,70 @@ final class ColumnConvEngine implements ConvEngine {
         }
         if (plan.shifted()) Im2col.scatterShifted(g, s.ycol, ld, n0, n1, y);
         else Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y);
+    }
+
+    /**
+     * Sets up a K-chunked piece: the shifted layout packs all channels once ({@code s.xRowAll} the rows of all K
+     * taps); the explicit one only sizes its buffer, filled per chunk by {@link #loadChunk}. Returns ld.
+     */
+    private int startChunked(ConvGeometry g, Plan plan, float[] x, int n0, int n1, int q0, int qe, Workspace s) {
+        if (plan.shifted()) {
+            int ld = roundUp((n1 - n0) * Im2col.shiftedColumns(g)), cs = Im2col.shiftedChannelStride(g, ld);
+            s.xcol = grow(s.xcol, g.c() * cs);
+            s.xRowAll = grow(s.xRowAll, g.kk());
+            Im2col.packShifted(g, x, n0, n1, cs, s.xcol);
+            Im2col.shiftedRows(g, cs, s.xRowAll);
+            return ld;
+        }
+        int ld = roundUp(qe - q0);
+        s.xcol = grow(s.xcol, plan.kc() * ld);
+        return ld;
+    }
+
+    /** Rows {@code [k0, k0 + kb)} of x for a chunked piece: {@code s.xRow[0..kb)} (and the explicit im2col rows). */
+    private void loadChunk(ConvGeometry g, Plan plan, float[] x, int q0, int qe, int ld, int k0, int kb, Workspace s) {
+        s.xRow = grow(s.xRow, plan.kc());
+        if (plan.shifted()) {
+            System.arraycopy(s.xRowAll, k0, s.xRow, 0, kb);
+        } else {
+            Im2col.im2colRows(g, x, q0, qe, ld, k0, k0 + kb, s.xcol);
+            denseRows(kb, ld, s.xRow);
+        }
+    }
+
+    /**
+     * The forward of one explicit piece, K walked in chunks of {@code plan.kc()} taps (a multiple of KB): the adder adds
+     * each chunk's block sums to positive totals in {@code ycol} and the scatter stores {@code 0 - t}; the conv
+     * adds each KB block's product to {@code ycol} as in the unchunked path. Every output is the same sum in the
+     * same order as without chunks (see {@link ColumnKernels#adderForwardChunk}).
+     */
+    private void forwardChunked(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
+                                boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
+        int o = g.o(), kk = g.kk(), kc = plan.kc();
+        int ld = startChunked(g, plan, x, n0, n1, q0, qe, s);
+        s.ycol = grow(s.ycol, o * ld);
+        if (adder) {
+            Arrays.fill(s.ycol, 0, o * ld, 0f);
+        } else {
+            s.block = grow(s.block, o * ld);
+            s.blockRow = s.blockRow == null || s.blockRow.length < ColumnKernels.KB ? new int[ColumnKernels.KB] : s.blockRow;
+        }
+        for (int k0 = 0; k0 < kk; k0 += kc) {
+            int kb = Math.min(kc, kk - k0);
+            loadChunk(g, plan, x, q0, qe, ld, k0, kb, s);
+            if (adder) {
+                kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
+                continue;
+            }
+            for (int j = 0; j < kb; j += ColumnKernels.KB) {
+                int b = Math.min(ColumnKernels.KB, kb - j);
+                System.arraycopy(s.xRow, j, s.blockRow, 0, b);
+                float[] out = k0 + j == 0 ? s.ycol : s.block;
+                kernels.multiply(o, b, ld, blocks, o * (k0 + j), s.xcol, s.blockRow, out);
+                if (k0 + j > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * ld);
+            }
+        }
+        Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y, adder);
     }
 
     /** The filters regrouped by reduction block, see {@link #forward}; reuses one array across calls. */
@@ -285,6 +413,7 @@ final class ColumnConvEngine implements ConvEngine {
         Plan plan = plan(g);
         int size = g.filterSize();
         if (dx != null) transposeFilters(w, wOff, g.o(), g.kk());
+        if (plan.chunked(g)) chunkFilters(g, plan, w, wOff, adder && dx != null, adder && dw != null);
         float[] wt = this.wt;
         if (dw == null) {
             // No reduction across units: any unit on any thread.
@@ -334,6 +463,10 @@ final class ColumnConvEngine implements ConvEngine {
         int step = plan.shifted() ? (n1 - n0) * p : plan.maxCols();
         for (int q0 = n0 * p; q0 < n1 * p; q0 += step) {
             int qe = Math.min(n1 * p, q0 + step);
+            if (plan.chunked(g)) {
+                backwardChunked(g, plan, x, wt, dy, dx, part, adder, n0, n1, q0, qe, s);
+                continue;
+            }
             int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
             s.ycol = grow(s.ycol, o * ld);
             if (plan.shifted()) Im2col.gatherShifted(g, dy, n0, n1, ld, s.ycol);
@@ -358,6 +491,76 @@ final class ColumnConvEngine implements ConvEngine {
             if (part != null) {
                 if (adder) kernels.adderFilterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, w, wOff, part);
                 else kernels.filterGrad(o, kk, ld, s.ycol, s.xcol, s.xRow, part);
+            }
+        }
+    }
+
+    /**
+     * The backward of one piece, K walked in chunks of {@code plan.kc()} rows: per chunk the input gradient of its
+     * rows (added onto dx, or onto the shifted buffer, in row order) and the filter gradient of its taps. Input
+     * gradients are per-(tap, column) sums over o and col2im adds the rows in ascending order either way, so they
+     * keep their bits; a chunk's filter gradient goes through a zeroed O x kb scratch ({@code 0 + s = s}, the
+     * kernels' lane sums are never -0) and is then added to the partial, the same {@code part += s} per element.
+     */
+    private void backwardChunked(ConvGeometry g, Plan plan, float[] x, float[] wt, float[] dy, float[] dx,
+                                 float[] part, boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
+        int o = g.o(), kk = g.kk(), kc = plan.kc();
+        int ld = startChunked(g, plan, x, n0, n1, q0, qe, s);
+        s.ycol = grow(s.ycol, o * ld);
+        if (plan.shifted()) Im2col.gatherShifted(g, dy, n0, n1, ld, s.ycol);
+        else Im2col.gatherOutput(g, dy, q0, qe, ld, s.ycol);
+        int cs = Im2col.shiftedChannelStride(g, ld);
+        if (dx != null) {
+            s.dxcol = grow(s.dxcol, kc * ld);
+            if (plan.shifted()) {
+                s.dxpad = grow(s.dxpad, g.c() * cs);
+                Arrays.fill(s.dxpad, 0, g.c() * cs, 0f);
+            }
+            if (!adder) {
+                s.yRow = grow(s.yRow, o);
+                denseRows(o, ld, s.yRow);
+            }
+        }
+        if (part != null) s.dwc = grow(s.dwc, o * kc);
+        for (int k0 = 0, c = 0; k0 < kk; k0 += kc, c++) {
+            int kb = Math.min(kc, kk - k0);
+            loadChunk(g, plan, x, q0, qe, ld, k0, kb, s);
+            if (dx != null) {
+                if (adder) kernels.adderInputGrad(o, kb, ld, wtChunks[c], s.xcol, s.xRow, s.ycol, s.dxcol);
+                else kernels.multiply(kb, o, ld, wt, k0 * o, s.ycol, s.yRow, s.dxcol);
+                if (plan.shifted()) Im2col.addShiftedRows(g, s.dxcol, ld, k0, k0 + kb, cs, s.dxpad, kernels);
+                else Im2col.col2imRows(g, s.dxcol, q0, qe, ld, k0, k0 + kb, dx);
+            }
+            if (part != null) {
+                Arrays.fill(s.dwc, 0, o * kb, 0f);
+                if (adder) kernels.adderFilterGrad(o, kb, ld, s.ycol, s.xcol, s.xRow, wChunks[c], 0, s.dwc);
+                else kernels.filterGrad(o, kb, ld, s.ycol, s.xcol, s.xRow, s.dwc);
+                for (int r = 0; r < o; r++) {
+                    for (int j = 0, d = r * kk + k0, e = r * kb; j < kb; j++) part[d + j] += s.dwc[e + j];
+                }
+            }
+        }
+        if (dx != null && plan.shifted()) Im2col.unpackShifted(g, s.dxpad, n0, n1, cs, dx);
+    }
+
+    /**
+     * The K-chunks of the filters a chunked backward reads: {@code wtChunks[c]} rows [k0, k0 + kb) of W^T
+     * (kb x O, for the adder input gradient, whose kernel reads wt from index 0) and {@code wChunks[c]} the O x kb
+     * block of W (for the adder filter gradient, whose kernel's row stride is its kk).
+     */
+    private void chunkFilters(ConvGeometry g, Plan plan, float[] w, int wOff, boolean transposed, boolean rows) {
+        int o = g.o(), kk = g.kk(), kc = plan.kc(), chunks = (kk + kc - 1) / kc;
+        if (wtChunks.length < chunks) wtChunks = Arrays.copyOf(wtChunks, chunks);
+        if (wChunks.length < chunks) wChunks = Arrays.copyOf(wChunks, chunks);
+        for (int c = 0; c < chunks; c++) {
+            int k0 = c * kc, kb = Math.min(kc, kk - k0);
+            if (transposed) {
+                wtChunks[c] = grow(wtChunks[c] == null ? new float[0] : wtChunks[c], kb * o);
+                System.arraycopy(wt, k0 * o, wtChunks[c], 0, kb * o);
+            }
+            if (rows) {
+                wChunks[c] = grow(wChunks[c] == null ? new float[0] : wChunks[c], o * kb);
+                for (int r = 0; r < o; r++) System.arraycopy(w, wOff + r * kk + k0, wChunks[c], r * kb, kb);
             }
         }
     }

@@ -44,6 +44,17 @@ interface ColumnKernels {
     void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y);
 
     /**
+     * One K-chunk of the adder forward for cache blocking over K ({@link ColumnConvEngine}): the taps
+     * {@code [k0, k0 + kk)} of every output, {@code k0} a multiple of {@link #KB}, filter row {@code o} at
+     * {@code wOff + o*wStride} (so {@code wOff} points at tap k0 of row 0), x rows {@code xRow[0..kk)} for those taps.
+     * Adds the chunk's block sums, kept positive ({@code s = |x - w| + s} from +0 over a block's taps), to the
+     * running totals {@code t[o*ld + p] = t + s}, block after block. With t zeroed before the first chunk and
+     * {@code y = 0 - t} after the last, y has exactly the bits of {@link #adderForward} (whose contract is the
+     * same sums, see the vector kernels' comment on positive sums).
+     */
+    void adderForwardChunk(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow, float[] t);
+
+    /**
      * {@code out[r*ld + p] = sum_i a[aOff + r*inner + i] * b[bRow[i] + p]}: with {@code a = w} and
      * {@code b = x} the conv forward, with {@code a = wt} and {@code b = dy} the conv input gradient.
      */

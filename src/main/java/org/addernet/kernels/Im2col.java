@@ -30,29 +30,37 @@ final class Im2col {
 
     /** {@code xcol[(c,u,v)][q] = xp[n, c, i*s + u - pad, j*s + v - pad]} (0 on padding). */
     static void im2col(ConvGeometry g, float[] x, int q0, int q1, int ld, float[] xcol) {
-        int cols = q1 - q0, kk = g.kk();
-        for (int r = 0; r < kk; r++) Arrays.fill(xcol, r * ld + cols, (r + 1) * ld, 0f);
+        im2colRows(g, x, q0, q1, ld, 0, g.kk(), xcol);
+    }
+
+    /**
+     * Rows {@code [r0, r1)} of the im2col matrix only, at {@code xcol[(r - r0)*ld + (q - q0)]}: one K-chunk of a
+     * layer whose full K x ld matrix would not fit the cache (see {@link ColumnConvEngine}).
+     */
+    static void im2colRows(ConvGeometry g, float[] x, int q0, int q1, int ld, int r0, int r1, float[] xcol) {
+        int cols = q1 - q0, kk = g.kk(), k = g.k(), kq = k * k;
+        for (int r = 0; r < r1 - r0; r++) Arrays.fill(xcol, r * ld + cols, (r + 1) * ld, 0f);
         int p = g.positions(), c = g.c(), h = g.h(), w = g.w();
         if (fullWindow(g)) {
             // One output per sample whose window is the whole sample (LeNet's fc1): a transpose.
             for (int q = q0; q < q1; q++) {
-                for (int r = 0, src = q * kk; r < kk; r++) xcol[r * ld + q - q0] = x[src + r];
+                for (int r = r0, src = q * kk; r < r1; r++) xcol[(r - r0) * ld + q - q0] = x[src + r];
             }
             return;
         }
-        boolean pointwise = g.k() == 1 && g.stride() == 1 && g.pad() == 0;
+        boolean pointwise = k == 1 && g.stride() == 1 && g.pad() == 0;
         for (int q = q0; q < q1; ) {
             int n = q / p, pa = q - n * p, pb = Math.min(p, q1 - n * p), base = q - q0;
-            for (int ci = 0; ci < c; ci++) {
+            for (int ci = r0 / kq; ci < c && ci * kq < r1; ci++) {
                 int plane = (n * c + ci) * h * w;
                 if (pointwise) {
-                    System.arraycopy(x, plane + pa, xcol, ci * ld + base, pb - pa);
+                    System.arraycopy(x, plane + pa, xcol, (ci - r0) * ld + base, pb - pa);
                     continue;
                 }
-                for (int u = 0; u < g.k(); u++) {
-                    for (int v = 0; v < g.k(); v++) {
-                        int r = (ci * g.k() + u) * g.k() + v;
-                        windowRows(g, x, plane, u, v, pa, pb, xcol, r * ld + base, false);
+                for (int u = 0; u < k; u++) {
+                    for (int v = 0; v < k; v++) {
+                        int r = (ci * k + u) * k + v;
+                        if (r >= r0 && r < r1) windowRows(g, x, plane, u, v, pa, pb, xcol, (r - r0) * ld + base, false);
                     }
                 }
             }
@@ -62,27 +70,36 @@ final class Im2col {
 
     /** Adds {@code dxcol} back onto {@code dx} (overlapping windows add up; padding positions are dropped). */
     static void col2im(ConvGeometry g, float[] dxcol, int q0, int q1, int ld, float[] dx) {
-        int p = g.positions(), c = g.c(), h = g.h(), w = g.w(), kk = g.kk();
+        col2imRows(g, dxcol, q0, q1, ld, 0, g.kk(), dx);
+    }
+
+    /**
+     * {@link #col2im} of rows {@code [r0, r1)} only, held at {@code dxcol[(r - r0)*ld + ...]}. Calling it for
+     * consecutive row ranges in order adds onto every dx element in the same order as one call for all rows
+     * (an element receives at most one value per row, rows ascending), so K-chunking keeps the bits.
+     */
+    static void col2imRows(ConvGeometry g, float[] dxcol, int q0, int q1, int ld, int r0, int r1, float[] dx) {
+        int p = g.positions(), c = g.c(), h = g.h(), w = g.w(), kk = g.kk(), k = g.k(), kq = k * k;
         if (fullWindow(g)) {
             for (int q = q0; q < q1; q++) {
-                for (int r = 0, dst = q * kk; r < kk; r++) dx[dst + r] += dxcol[r * ld + q - q0];
+                for (int r = r0, dst = q * kk; r < r1; r++) dx[dst + r] += dxcol[(r - r0) * ld + q - q0];
             }
             return;
         }
-        boolean pointwise = g.k() == 1 && g.stride() == 1 && g.pad() == 0;
+        boolean pointwise = k == 1 && g.stride() == 1 && g.pad() == 0;
         for (int q = q0; q < q1; ) {
             int n = q / p, pa = q - n * p, pb = Math.min(p, q1 - n * p), base = q - q0;
-            for (int ci = 0; ci < c; ci++) {
+            for (int ci = r0 / kq; ci < c && ci * kq < r1; ci++) {
                 int plane = (n * c + ci) * h * w;
                 if (pointwise) {
-                    int src = ci * ld + base;
+                    int src = (ci - r0) * ld + base;
                     for (int t = 0; t < pb - pa; t++) dx[plane + pa + t] += dxcol[src + t];
                     continue;
                 }
-                for (int u = 0; u < g.k(); u++) {
-                    for (int v = 0; v < g.k(); v++) {
-                        int r = (ci * g.k() + u) * g.k() + v;
-                        windowRows(g, dx, plane, u, v, pa, pb, dxcol, r * ld + base, true);
+                for (int u = 0; u < k; u++) {
+                    for (int v = 0; v < k; v++) {
+                        int r = (ci * k + u) * k + v;
+                        if (r >= r0 && r < r1) windowRows(g, dx, plane, u, v, pa, pb, dxcol, (r - r0) * ld + base, true);
                     }
                 }
             }
@@ -133,12 +150,26 @@ final class Im2col {
 
     /** {@code y[n, o, pos] = ycol[o][q - q0]}: scatters a column block back into NCHW. */
     static void scatterOutput(ConvGeometry g, float[] ycol, int q0, int q1, int ld, float[] y) {
+        scatterOutput(g, ycol, q0, q1, ld, y, false);
+    }
+
+    /** {@link #scatterOutput}, storing {@code 0 - v} if {@code negate} (the K-chunked adder forward's totals). */
+    static void scatterOutput(ConvGeometry g, float[] ycol, int q0, int q1, int ld, float[] y, boolean negate) {
         int p = g.positions(), o = g.o();
         for (int q = q0; q < q1; ) {
             int n = q / p, pa = q - n * p, pb = Math.min(p, q1 - n * p), base = q - q0;
-            for (int r = 0; r < o; r++) System.arraycopy(ycol, r * ld + base, y, (n * o + r) * p + pa, pb - pa);
+            for (int r = 0; r < o; r++) copy(ycol, r * ld + base, y, (n * o + r) * p + pa, pb - pa, negate);
             q = n * p + pb;
         }
+    }
+
+    /** {@code dst[d + i] = src[s + i]}, or {@code 0 - src[s + i]} (+0 for a +0 total, as the kernels' y = 0 - t). */
+    private static void copy(float[] src, int s, float[] dst, int d, int len, boolean negate) {
+        if (!negate) {
+            System.arraycopy(src, s, dst, d, len);
+            return;
+        }
+        for (int i = 0; i < len; i++) dst[d + i] = 0f - src[s + i];
     }
 
     /** {@code dycol[o][q - q0] = dy[n, o, pos]}, padded columns zeroed. */
@@ -230,13 +261,28 @@ final class Im2col {
      */
     static void col2imShifted(ConvGeometry g, float[] dxcol, int ld, int n0, int n1, int cs, float[] pad,
                               float[] dx, ColumnKernels kernels) {
-        int c = g.c(), h = g.h(), w = g.w(), k = g.k(), wq = rowStride(g), ss = shiftedColumns(g), lead = lead(g);
-        Arrays.fill(pad, 0, c * cs, 0f);
-        for (int ci = 0, r = 0; ci < c; ci++) {
-            for (int u = 0; u < k; u++) {
-                for (int v = 0; v < k; v++, r++) kernels.addTo(dxcol, r * ld, pad, ci * cs + u * wq + v, ld);
-            }
+        Arrays.fill(pad, 0, g.c() * cs, 0f);
+        addShiftedRows(g, dxcol, ld, 0, g.kk(), cs, pad, kernels);
+        unpackShifted(g, pad, n0, n1, cs, dx);
+    }
+
+    /**
+     * The first half of {@link #col2imShifted} for rows {@code [r0, r1)} held at {@code dxcol[(r - r0)*ld]}: each
+     * row added onto the (zeroed) buffer at its shift. Consecutive row ranges in order give the same bits as all
+     * rows at once (each buffer element receives the rows in ascending order either way).
+     */
+    static void addShiftedRows(ConvGeometry g, float[] dxcol, int ld, int r0, int r1, int cs, float[] pad,
+                               ColumnKernels kernels) {
+        int k = g.k(), wq = rowStride(g);
+        for (int r = r0; r < r1; r++) {
+            int ci = r / (k * k), u = r / k % k, v = r % k;
+            kernels.addTo(dxcol, (r - r0) * ld, pad, ci * cs + u * wq + v, ld);
         }
+    }
+
+    /** The second half of {@link #col2imShifted}: overwrites samples [n0, n1) of dx with the buffer's pixels. */
+    static void unpackShifted(ConvGeometry g, float[] pad, int n0, int n1, int cs, float[] dx) {
+        int c = g.c(), h = g.h(), w = g.w(), ss = shiftedColumns(g), lead = lead(g), wq = rowStride(g);
         for (int n = n0; n < n1; n++) {
             for (int ci = 0; ci < c; ci++) {
                 int src = ci * cs + lead + (n - n0) * ss, dst = (n * c + ci) * h * w;

@@ -101,4 +101,22 @@ final class ScalarColumnKernels implements ColumnKernels {
             }
         }
     }
+
+    @Override
+    public void adderForwardChunk(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow,
+                                  float[] t) {
+        float[] block = new float[ld];
+        for (int r = 0; r < o; r++) {
+            int tr = r * ld, wr = wOff + r * wStride;
+            for (int k0 = 0; k0 < kk; k0 += KB) {
+                java.util.Arrays.fill(block, 0f);
+                for (int k = k0; k < Math.min(kk, k0 + KB); k++) {
+                    float wk = w[wr + k];
+                    int xk = xRow[k];
+                    for (int p = 0; p < ld; p++) block[p] = Math.abs(x[xk + p] - wk) + block[p];
+                }
+                for (int p = 0; p < ld; p++) t[tr + p] = block[p] + t[tr + p];
+            }
+        }
+    }
 }

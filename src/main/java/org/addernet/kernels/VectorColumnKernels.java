@@ -260,6 +260,113 @@ final class VectorColumnKernels implements ColumnKernels {
         ZERO.sub(t00).intoArray(y, y0);
     }
 
+    // ---------------------------------------------------------------- adder forward, one K-chunk: t += block sums
+
+    @Override
+    public void adderForwardChunk(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow,
+                                  float[] t) {
+        // The same blocks and sums as adderForward (2 rows x 4 vectors, then remainders), but the running totals
+        // come from t and go back to it, positive: the engine zeroes t first and stores y = 0 - t at the end.
+        // A load of t passes through NEG_ZERO.add (-0 + v = v bit for bit) so that the loop-carried totals, receivers
+        // of intoArray, have the exact species class (class comment).
+        int p = 0;
+        for (; p + 4 * L <= ld; p += 4 * L) {
+            int r = 0;
+            for (; r + 2 <= o; r += 2) chunk2x4(kk, ld, w, wOff + r * wStride, wStride, x, xRow, p, t, r * ld + p);
+            for (; r < o; r++) {
+                for (int q = p; q < p + 4 * L; q += L) chunk1x1(kk, w, wOff + r * wStride, x, xRow, q, t, r * ld + q);
+            }
+        }
+        for (; p < ld; p += L) {
+            int r = 0;
+            for (; r + 2 <= o; r += 2) chunk2x1(kk, ld, w, wOff + r * wStride, wStride, x, xRow, p, t, r * ld + p);
+            for (; r < o; r++) chunk1x1(kk, w, wOff + r * wStride, x, xRow, p, t, r * ld + p);
+        }
+    }
+
+    private static void chunk2x4(int kk, int ld, float[] w, int w0, int ws, float[] x, int[] xRow, int p, float[] t,
+                                 int t0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0)), t01 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0 + L));
+        FloatVector t02 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0 + 2 * L)), t03 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0 + 3 * L));
+        FloatVector t10 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0 + ld)), t11 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0 + ld + L));
+        FloatVector t12 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0 + ld + 2 * L)), t13 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0 + ld + 3 * L));
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
+            for (int k = k0; k < k1; k++) {
+                int xi = xRow[k] + p;
+                FloatVector x0 = FloatVector.fromArray(S, x, xi);
+                FloatVector x1 = FloatVector.fromArray(S, x, xi + 1 * L);
+                FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
+                FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
+                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+                s00 = NEG_ONE.fma(x0, b).abs().add(s00);
+                s01 = NEG_ONE.fma(x1, b).abs().add(s01);
+                s02 = NEG_ONE.fma(x2, b).abs().add(s02);
+                s03 = NEG_ONE.fma(x3, b).abs().add(s03);
+                b = FloatVector.broadcast(S, w[w0 + ws + k]);
+                s10 = NEG_ONE.fma(x0, b).abs().add(s10);
+                s11 = NEG_ONE.fma(x1, b).abs().add(s11);
+                s12 = NEG_ONE.fma(x2, b).abs().add(s12);
+                s13 = NEG_ONE.fma(x3, b).abs().add(s13);
+            }
+            t00 = ONE.fma(s00, t00);
+            t01 = ONE.fma(s01, t01);
+            t02 = ONE.fma(s02, t02);
+            t03 = ONE.fma(s03, t03);
+            t10 = ONE.fma(s10, t10);
+            t11 = ONE.fma(s11, t11);
+            t12 = ONE.fma(s12, t12);
+            t13 = ONE.fma(s13, t13);
+        }
+        t00.intoArray(t, t0);
+        t01.intoArray(t, t0 + 1 * L);
+        t02.intoArray(t, t0 + 2 * L);
+        t03.intoArray(t, t0 + 3 * L);
+        t10.intoArray(t, t0 + ld);
+        t11.intoArray(t, t0 + ld + 1 * L);
+        t12.intoArray(t, t0 + ld + 2 * L);
+        t13.intoArray(t, t0 + ld + 3 * L);
+    }
+
+    private static void chunk2x1(int kk, int ld, float[] w, int w0, int ws, float[] x, int[] xRow, int p, float[] t,
+                                 int t0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0)), t10 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0 + ld));
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z, s10 = z;
+            for (int k = k0; k < k1; k++) {
+                FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p);
+                FloatVector b = ZERO.broadcast(w[w0 + k]);
+                s00 = b.sub(x0).abs().add(s00);
+                b = ZERO.broadcast(w[w0 + ws + k]);
+                s10 = b.sub(x0).abs().add(s10);
+            }
+            t00 = ONE.fma(s00, t00);
+            t10 = ONE.fma(s10, t10);
+        }
+        t00.intoArray(t, t0);
+        t10.intoArray(t, t0 + ld);
+    }
+
+    private static void chunk1x1(int kk, float[] w, int w0, float[] x, int[] xRow, int p, float[] t, int t0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = NEG_ZERO.add(FloatVector.fromArray(S, t, t0));
+        for (int k0 = 0; k0 < kk; k0 += KB) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z;
+            for (int k = k0; k < k1; k++) {
+                FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p);
+                FloatVector b = ZERO.broadcast(w[w0 + k]);
+                s00 = b.sub(x0).abs().add(s00);
+            }
+            t00 = ONE.fma(s00, t00);
+        }
+        t00.intoArray(t, t0);
+    }
+
     // ---------------------------------------------------------------- multiply: out = a . b (conv fwd, conv dx)
 
     @Override

@@ -181,8 +181,12 @@ class ConvEngineTest {
         for (ConvGeometry g : gs) {
             ColumnConvEngine.Plan p = e.plan(g);
             assertTrue((long) p.perChunk() * p.chunks() >= g.n() && (long) p.perChunk() * (p.chunks() - 1) < g.n(), g + " " + p);
-            assertTrue((long) (2 * g.kk() + g.o()) * p.maxCols() <= Math.max(ColumnConvEngine.DEFAULT_BUDGET,
-                    (2L * g.kk() + g.o()) * 16), g + " " + p);
+            // Workspace floats: x, dx (K rows, or one K-chunk; x all channels in the chunked shifted layout), dy.
+            long cols = p.maxCols(), kc = p.kc();
+            long floats = !p.chunked(g) ? (2L * g.kk() + g.o()) * cols
+                    : p.shifted() ? 2L * g.c() * Im2col.shiftedChannelStride(g, (int) cols) + (kc + g.o()) * cols
+                    : (2 * kc + g.o()) * cols;
+            assertTrue(floats <= Math.max(ColumnConvEngine.DEFAULT_BUDGET, (2L * g.kk() + g.o()) * 16), g + " " + p);
             // Filter-gradient partials: G of O*K floats, within their budget unless one alone is larger.
             assertTrue(p.groups() >= 1 && p.groups() <= Math.min(p.chunks(), ColumnConvEngine.GROUPS), g + " " + p);
             assertTrue(p.groups() == 1 || (long) p.groups() * g.filterSize() <= ColumnConvEngine.PARTIAL_BUDGET, g + " " + p);
