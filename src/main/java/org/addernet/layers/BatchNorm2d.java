@@ -102,6 +102,7 @@ public final class BatchNorm2d implements Layer {
         }
         final float[] xd = x.data, yd = inPlace ? x.data : y.data;
         final boolean clamp = relu;
+        long t0 = PassTimes.start();
         final Passes ops = passes;
         perChannel(x.size(), (from, to) -> {
             double[] lanes = new double[Passes.LANES];
@@ -131,6 +132,7 @@ public final class BatchNorm2d implements Layer {
                 for (int i = 0; i < n; i++) ops.normalize(xd, yd, (i * channels + c) * hw, hw, mean, scale, beta, clamp);
             }
         });
+        PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
         return inPlace ? x : y;
     }
 
@@ -142,6 +144,7 @@ public final class BatchNorm2d implements Layer {
         final long m = (long) n * hw;
         final float[] xd = x.data, dyd = dy.data, mask = relu ? y.data : null; // dx overwrites dy
         final Passes ops = passes;
+        long t0 = PassTimes.start();
         perChannel(x.size(), (from, to) -> {
             double[] lanesG = new double[Passes.LANES], lanesGD = new double[Passes.LANES];
             for (int c = from; c < to; c++) {
@@ -158,6 +161,7 @@ public final class BatchNorm2d implements Layer {
                 for (int i = 0; i < n; i++) ops.inputGradient(xd, dyd, (i * channels + c) * hw, hw, mean, gInv, k1, k2);
             }
         });
+        PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
         return dy;
     }
 

@@ -19,6 +19,7 @@ public final class GlobalAvgPool implements Layer {
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        long t0 = PassTimes.start();
         this.x = x;
         y = Tensor.reuse(y, x.n, x.c, 1, 1);
         int hw = x.h * x.w, planes = x.n * x.c;
@@ -27,11 +28,13 @@ public final class GlobalAvgPool implements Layer {
             for (int j = 0; j < hw; j++) s += x.data[pl * hw + j];
             y.data[pl] = (float) (s / hw);
         }
+        PassTimes.done(PassTimes.Kind.POOLING, t0);
         return y;
     }
 
     @Override
     public Tensor backward(Tensor dy) {
+        long t0 = PassTimes.start();
         Tensor dx = pool.take(x.n, x.c, x.h, x.w);
         int hw = x.h * x.w, planes = x.n * x.c;
         for (int pl = 0; pl < planes; pl++) {
@@ -39,6 +42,7 @@ public final class GlobalAvgPool implements Layer {
             for (int j = 0; j < hw; j++) dx.data[pl * hw + j] = g;
         }
         pool.give(dy);
+        PassTimes.done(PassTimes.Kind.POOLING, t0);
         return dx;
     }
 

@@ -27,6 +27,7 @@ public final class MaxPool2d implements Layer {
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        long t0 = PassTimes.start();
         this.x = x;
         int ho = (x.h + 2 * pad - k) / stride + 1, wo = (x.w + 2 * pad - k) / stride + 1;
         y = Tensor.reuse(y, x.n, x.c, ho, wo);
@@ -57,16 +58,19 @@ public final class MaxPool2d implements Layer {
                 }
             }
         }
+        PassTimes.done(PassTimes.Kind.POOLING, t0);
         return y;
     }
 
     @Override
     public Tensor backward(Tensor dy) {
+        long t0 = PassTimes.start();
         Tensor dx = pool.take(x.n, x.c, x.h, x.w);
         java.util.Arrays.fill(dx.data, 0, dx.size(), 0f);
         int size = y.size();
         for (int i = 0; i < size; i++) dx.data[argmax[i]] += dy.data[i];
         pool.give(dy);
+        PassTimes.done(PassTimes.Kind.POOLING, t0);
         return dx;
     }
 

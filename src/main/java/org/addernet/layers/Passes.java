@@ -36,6 +36,8 @@ abstract class Passes {
     }
 
     private static Passes choose() {
+        // Diagnostics only (both forms give the same bits): -Daddernet.passes=scalar.
+        if ("scalar".equals(System.getProperty("addernet.passes"))) return new ScalarPasses();
         Passes v = vector();
         return v != null ? v : new ScalarPasses();
     }

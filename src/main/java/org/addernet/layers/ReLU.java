@@ -23,8 +23,10 @@ public final class ReLU implements Layer {
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        long t0 = PassTimes.start();
         y = inPlace ? x : Tensor.reuse(y, x.n, x.c, x.h, x.w);
         forward(x.data, y.data, x.size());
+        PassTimes.done(PassTimes.Kind.RELU, t0);
         return y;
     }
 
@@ -34,7 +36,9 @@ public final class ReLU implements Layer {
 
     @Override
     public Tensor backward(Tensor dy) {
+        long t0 = PassTimes.start();
         backward(y.data, dy.data, dy.data, y.size());
+        PassTimes.done(PassTimes.Kind.RELU, t0);
         return dy;
     }
 

@@ -57,7 +57,9 @@ public final class Residual implements Layer {
         if (!m.sameShape(s)) throw new IllegalStateException("residual shapes differ: " + m + " vs " + s);
         out = inPlace ? m : Tensor.reuse(out, m.n, m.c, m.h, m.w);
         float[] md = m.data, sd = s.data, od = out.data;
+        long t0 = PassTimes.start();
         Passes.forEach(threads, m.size(), (from, to) -> passes.addRelu(md, sd, od, from, to));
+        PassTimes.done(PassTimes.Kind.RESIDUAL, t0);
         return out;
     }
 
@@ -66,12 +68,16 @@ public final class Residual implements Layer {
         // Both branches consume their gradient, so the shortcut gets a copy, written by the ReLU's mask pass.
         Tensor dCopy = pool.take(out.n, out.c, out.h, out.w);
         float[] od = out.data, dyd = dy.data, cd = dCopy.data;
+        long t0 = PassTimes.start();
         Passes.forEach(threads, out.size(), (from, to) -> passes.reluGradient(od, dyd, cd, from, to));
+        PassTimes.done(PassTimes.Kind.RESIDUAL, t0);
         Tensor dMain = main.backward(dy);
         Tensor dShort = downsample == null ? dCopy : downsample.backward(dCopy);
         if (dMain != null) {
             float[] dm = dMain.data, ds = dShort.data;
+            long t1 = PassTimes.start();
             Passes.forEach(threads, dMain.size(), (from, to) -> passes.addInto(dm, ds, from, to));
+            PassTimes.done(PassTimes.Kind.RESIDUAL, t1);
         }
         pool.give(dShort);
         return dMain;
