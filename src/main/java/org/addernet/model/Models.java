@@ -92,8 +92,8 @@ public final class Models {
     /** LeNet-5-BN: every layer, fc ones included, is an adder layer (or conv in the twin); BN on the logits. */
     private static Layer lenet5bn(Builder b, int classes) {
         return new Sequential(List.of(
-                b.conv("conv1", true, 1, 6, 5, 1, 2), b.bnRelu("bn1", 6), new MaxPool2d(2, 2, 0),
-                b.conv("conv2", true, 6, 16, 5, 1, 0), b.bnRelu("bn2", 16), new MaxPool2d(2, 2, 0),
+                b.conv("conv1", true, 1, 6, 5, 1, 2), b.bnRelu("bn1", 6), new MaxPool2d(b.engine, 2, 2, 0),
+                b.conv("conv2", true, 6, 16, 5, 1, 0), b.bnRelu("bn2", 16), new MaxPool2d(b.engine, 2, 2, 0),
                 b.conv("fc1", true, 16, 120, 5, 1, 0), b.bnRelu("bn3", 120),
                 b.conv("fc2", true, 120, 84, 1, 1, 0), b.bnRelu("bn4", 84),
                 b.conv("fc3", true, 84, classes, 1, 1, 0), b.bn("bn5", classes)));
@@ -129,7 +129,7 @@ public final class Models {
      */
     private static Layer imageNetResNet(Builder b, int[] blocks, boolean bottleneck, int width, int classes) {
         List<Layer> layers = new ArrayList<>(List.of(b.conv("conv1", false, 3, width, 7, 2, 3), b.bnRelu("bn1", width),
-                new MaxPool2d(3, 2, 1)));
+                new MaxPool2d(b.engine, 3, 2, 1)));
         int in = width;
         for (int s = 0; s < 4; s++) {
             int planes = width << s;

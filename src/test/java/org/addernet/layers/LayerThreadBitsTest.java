@@ -49,7 +49,7 @@ class LayerThreadBitsTest {
         out.add(p.buffers.clone());
         out.add(copy(bn.forward(x, false)));
 
-        MaxPool2d mp = new MaxPool2d(3, 2, 1);
+        MaxPool2d mp = new MaxPool2d(engine, 3, 2, 1);
         Tensor y = mp.forward(x, true);
         out.add(copy(y));
         out.add(copy(mp.backward(random(new int[] {y.n, y.c, y.h, y.w}, seed + 3))));
