@@ -6,8 +6,8 @@ import org.addernet.kernels.ConvEngines;
 /**
  * The passes over activations outside the convolution kernels: BatchNorm's per-channel sums, normalization and
  * input gradient, the ReLU and its mask, the residual sum. Two implementations with the same bits:
- * {@link ScalarPasses} (plain loops) and {@code VectorPasses} (Java Vector API, loaded reflectively, so that no
- * class referencing {@code jdk.incubator.vector} is loaded on a JVM without it, as {@link ConvEngines} does).
+ * {@link ScalarPasses} (plain loops, the default) and {@code VectorPasses} (Java Vector API, opt-in, loaded
+ * reflectively, so that no class referencing {@code jdk.incubator.vector} is loaded unless asked for).
  *
  * <p>Layout: {@code [off, off + len)} is one channel plane of one sample (NCHW); a channel's statistics are the sum
  * of its planes in sample order. <b>Eight virtual lanes</b>: a per-channel sum is kept in {@code LANES} = 8 double
@@ -15,8 +15,8 @@ import org.addernet.kernels.ConvEngines;
  * added at the end in the fixed order {@link #total}. The order depends neither on the thread count (a channel is
  * one task) nor on the vector width (8 is not the species length: the vector code uses 8 double lanes, one
  * 512-bit vector, and runs only where such a vector is native; elsewhere the scalar code computes the same order).
- * One running double sum (the previous form) is a chain of dependent adds, ~4x slower than 8 independent ones,
- * and 20x slower than the vector form. Elementwise passes compute every value with the same operations in the same
+ * One running double sum (the previous form) is a chain of dependent adds, ~2x slower than 8 independent ones,
+ * and 8x slower than the vector form. Elementwise passes compute every value with the same operations in the same
  * order in both implementations (no fma, conversions as Java's casts), so they agree bit for bit.
  */
 abstract class Passes {
@@ -30,14 +30,18 @@ abstract class Passes {
     private static final String VECTOR_PASSES = "org.addernet.layers.VectorPasses";
     private static final Passes INSTANCE = choose();
 
-    /** The implementation for this JVM: vector when the module is present and 8-double vectors are native. */
+    /**
+     * The implementation for this JVM: {@link ScalarPasses}, or the vector form with {@code -Daddernet.passes=vector}
+     * when the module is present and 8-double vectors are native. Same bits either way.
+     */
     static Passes get() {
         return INSTANCE;
     }
 
     private static Passes choose() {
-        // Diagnostics only (both forms give the same bits): -Daddernet.passes=scalar.
-        if ("scalar".equals(System.getProperty("addernet.passes"))) return new ScalarPasses();
+        // The vector form is opt-in: in the trainer it made the adder kernels' speed vary between cold JVMs (C2
+        // profile pollution, docs/DESIGN-NOTES.md), which costs more than it saves until that is understood.
+        if (!"vector".equals(System.getProperty("addernet.passes"))) return new ScalarPasses();
         Passes v = vector();
         return v != null ? v : new ScalarPasses();
     }

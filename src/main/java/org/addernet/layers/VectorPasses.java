@@ -8,29 +8,33 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link Passes} with the Java Vector API; the only class of {@code layers} that references
- * {@code jdk.incubator.vector}, loaded reflectively by {@link Passes#vector}. The double passes load 16 floats (the
- * kernels' species, so the JVM sees no second float species) and widen them into two 8-lane double vectors, the
- * first 8 floats and the next 8: vector lane {@code l} is the virtual lane {@code l} of {@link Passes} either way,
- * and the halves are added in element order, so the sums have {@link ScalarPasses}'s order. Used only where
- * 16 floats and 8 doubles are native vectors (AVX-512); elsewhere the scalar form computes the same bits. Each value
- * is computed with the scalar form's operations (float to double, sub, mul, add, double to float, the float
- * {@code max} of {@code Math.max}); no fma.
+ * {@code jdk.incubator.vector}, loaded reflectively by {@link Passes#vector}. The double passes work on 8 floats at
+ * a time, widened into one 8-lane double vector: vector lane {@code l} is the virtual lane {@code l} of
+ * {@link Passes}, so the sums have {@link ScalarPasses}'s order. Used only where 8 doubles are one native vector
+ * (AVX-512); on narrower machines the Vector API would emulate them, and the scalar form computes the same bits.
+ * Each value is computed with the scalar form's operations (float to double, sub, mul, add, double to float, the
+ * float {@code max} of {@code Math.max}); no fma.
  *
- * <p>Receivers of ops are constants or results of ops on constants (exact species classes), loads and
- * accumulators only arguments, following {@code VectorColumnKernels}' rules ({@code -0 + v = v} exactly).
+ * <p>Not the default ({@link Passes#get}): measured under load, this class in the JVM slowed the adder kernels in
+ * some cold JVMs (C2 profile pollution, see docs/DESIGN-NOTES.md); {@code -Daddernet.passes=vector} enables it.
  */
 final class VectorPasses extends Passes {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_512;
-    private static final int LF = 16;
-    private static final FloatVector F_ZERO = FloatVector.zero(F), F_NZ = F_ZERO.broadcast(-0f);
-    private static final DoubleVector D_NZ = DoubleVector.zero(D).broadcast(-0d);
-    /** Lanes 8..15: where the second half of a narrowed pair goes. */
-    private static final VectorMask<Float> HIGH = VectorMask.fromLong(F, 0xFF00L);
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Double> D8 = DoubleVector.SPECIES_512;
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int LF = FS.length();
+    /**
+     * Receivers of every op, so that each op's receiver has its exact species class without profile-based speculation
+     * (the rule and its reason are in {@code VectorColumnKernels}). Loads and accumulators only appear as arguments;
+     * {@code -0 + v = v} exactly, so {@code NEG_ZERO.add(v)} gives {@code v} an exact class.
+     */
+    private static final FloatVector F8_ZERO = FloatVector.zero(F8), F8_NZ = F8_ZERO.broadcast(-0f), FS_ZERO = FloatVector.zero(FS),
+            FS_NZ = FS_ZERO.broadcast(-0f);
+    private static final DoubleVector D8_NZ = DoubleVector.zero(D8).broadcast(-0d);
 
     @Override
     boolean usable() {
-        return FloatVector.SPECIES_PREFERRED.length() == LF && DoubleVector.SPECIES_PREFERRED.length() == LANES;
+        return DoubleVector.SPECIES_PREFERRED.length() >= LANES;
     }
 
     @Override
@@ -38,31 +42,17 @@ final class VectorPasses extends Passes {
         return "vector";
     }
 
-    private static FloatVector load(float[] x, int i) {
-        return F_NZ.add(FloatVector.fromArray(F, x, i));
-    }
-
-    /** Floats 0..7 ({@code part} 0) or 8..15 ({@code part} 1) of {@code v} as doubles. */
-    private static DoubleVector widen(FloatVector v, int part) {
-        return D_NZ.add(v.convertShape(VectorOperators.F2D, D, part));
-    }
-
-    /** Two 8-double vectors narrowed into one 16-float vector, {@code lo} in lanes 0..7. */
-    private static FloatVector narrow(DoubleVector lo, DoubleVector hi) {
-        return F_NZ.add(lo.convertShape(VectorOperators.D2F, F, 0)).blend(hi.convertShape(VectorOperators.D2F, F, -1), HIGH);
+    private static DoubleVector widen(float[] x, int i) {
+        return D8_NZ.add(F8_NZ.add(FloatVector.fromArray(F8, x, i)).convertShape(VectorOperators.F2D, D8, 0));
     }
 
     @Override
     void sum(float[] x, int off, int len, double[] lanes) {
         int j = 0;
-        if (len >= LF) {
-            DoubleVector a = DoubleVector.fromArray(D, lanes, 0);
-            for (; j + LF <= len; j += LF) {
-                FloatVector v = load(x, off + j);
-                a = widen(v, 0).add(a);
-                a = widen(v, 1).add(a);
-            }
-            D_NZ.add(a).intoArray(lanes, 0);
+        if (len >= LANES) {
+            DoubleVector a = DoubleVector.fromArray(D8, lanes, 0);
+            for (; j + LANES <= len; j += LANES) a = widen(x, off + j).add(a);
+            D8_NZ.add(a).intoArray(lanes, 0);
         }
         for (; j < len; j++) lanes[j & 7] += x[off + j];
     }
@@ -70,15 +60,13 @@ final class VectorPasses extends Passes {
     @Override
     void sumSquaredDeviation(float[] x, int off, int len, double mean, double[] lanes) {
         int j = 0;
-        if (len >= LF) {
-            DoubleVector a = DoubleVector.fromArray(D, lanes, 0), m = DoubleVector.broadcast(D, mean);
-            for (; j + LF <= len; j += LF) {
-                FloatVector v = load(x, off + j);
-                DoubleVector d0 = widen(v, 0).sub(m), d1 = widen(v, 1).sub(m);
-                a = d0.mul(d0).add(a);
-                a = d1.mul(d1).add(a);
+        if (len >= LANES) {
+            DoubleVector a = DoubleVector.fromArray(D8, lanes, 0), m = DoubleVector.broadcast(D8, mean);
+            for (; j + LANES <= len; j += LANES) {
+                DoubleVector d = widen(x, off + j).sub(m);
+                a = d.mul(d).add(a);
             }
-            D_NZ.add(a).intoArray(lanes, 0);
+            D8_NZ.add(a).intoArray(lanes, 0);
         }
         for (; j < len; j++) {
             double d = x[off + j] - mean;
@@ -89,12 +77,15 @@ final class VectorPasses extends Passes {
     @Override
     void normalize(float[] x, float[] y, int off, int len, double mean, double scale, double beta, boolean relu) {
         int j = 0;
-        DoubleVector m = DoubleVector.broadcast(D, mean), s = DoubleVector.broadcast(D, scale), b = DoubleVector.broadcast(D, beta);
-        for (; j + LF <= len; j += LF) {
-            FloatVector v = load(x, off + j);
-            FloatVector r = narrow(widen(v, 0).sub(m).mul(s).add(b), widen(v, 1).sub(m).mul(s).add(b));
-            if (relu) r = F_ZERO.max(r); // max(0, v) = max(v, 0): Math.max is symmetric, NaN included
-            r.intoArray(y, off + j);
+        DoubleVector m = DoubleVector.broadcast(D8, mean), s = DoubleVector.broadcast(D8, scale), b = DoubleVector.broadcast(D8, beta);
+        if (relu) {
+            for (; j + LANES <= len; j += LANES) {
+                F8_ZERO.max(widen(x, off + j).sub(m).mul(s).add(b).convertShape(VectorOperators.D2F, F8, 0)).intoArray(y, off + j); // max(0, v) = max(v, 0): Math.max is symmetric, NaN included
+            }
+        } else {
+            for (; j + LANES <= len; j += LANES) {
+                F8_NZ.add(widen(x, off + j).sub(m).mul(s).add(b).convertShape(VectorOperators.D2F, F8, 0)).intoArray(y, off + j);
+            }
         }
         for (; j < len; j++) {
             int i = off + j;
@@ -106,27 +97,25 @@ final class VectorPasses extends Passes {
     @Override
     void gradientSums(float[] x, float[] dy, float[] mask, int off, int len, double mean, double[] lanesG, double[] lanesGD) {
         int j = 0;
-        if (len >= LF) {
-            DoubleVector ag = DoubleVector.fromArray(D, lanesG, 0), agd = DoubleVector.fromArray(D, lanesGD, 0);
-            DoubleVector m = DoubleVector.broadcast(D, mean);
-            for (; j + LF <= len; j += LF) {
+        if (len >= LANES) {
+            DoubleVector ag = DoubleVector.fromArray(D8, lanesG, 0), agd = DoubleVector.fromArray(D8, lanesGD, 0);
+            DoubleVector m = DoubleVector.broadcast(D8, mean);
+            for (; j + LANES <= len; j += LANES) {
                 int i = off + j;
                 FloatVector gf;
                 if (mask != null) {
-                    gf = F_ZERO.blend(FloatVector.fromArray(F, dy, i), load(mask, i).compare(VectorOperators.GT, 0f));
+                    VectorMask<Float> pos = F8_NZ.add(FloatVector.fromArray(F8, mask, i)).compare(VectorOperators.GT, 0f);
+                    gf = F8_ZERO.blend(FloatVector.fromArray(F8, dy, i), pos);
                     gf.intoArray(dy, i);
                 } else {
-                    gf = F_ZERO.blend(FloatVector.fromArray(F, dy, i), F.maskAll(true)); // dy itself, with an exact class
+                    gf = F8_ZERO.blend(FloatVector.fromArray(F8, dy, i), F8.maskAll(true)); // dy itself, with an exact class
                 }
-                FloatVector xv = load(x, i);
-                DoubleVector g0 = widen(gf, 0), g1 = widen(gf, 1);
-                ag = g0.add(ag);
-                agd = g0.mul(widen(xv, 0).sub(m)).add(agd);
-                ag = g1.add(ag);
-                agd = g1.mul(widen(xv, 1).sub(m)).add(agd);
+                DoubleVector g = D8_NZ.add(gf.convertShape(VectorOperators.F2D, D8, 0));
+                ag = g.add(ag);
+                agd = g.mul(widen(x, i).sub(m)).add(agd);
             }
-            D_NZ.add(ag).intoArray(lanesG, 0);
-            D_NZ.add(agd).intoArray(lanesGD, 0);
+            D8_NZ.add(ag).intoArray(lanesG, 0);
+            D8_NZ.add(agd).intoArray(lanesGD, 0);
         }
         for (; j < len; j++) {
             int i = off + j;
@@ -143,14 +132,12 @@ final class VectorPasses extends Passes {
     @Override
     void inputGradient(float[] x, float[] dy, int off, int len, double mean, double gInv, double k1, double k2) {
         int j = 0;
-        DoubleVector m = DoubleVector.broadcast(D, mean), gi = DoubleVector.broadcast(D, gInv), c1 = DoubleVector.broadcast(D, k1),
-                c2 = DoubleVector.broadcast(D, k2);
-        for (; j + LF <= len; j += LF) {
+        DoubleVector m = DoubleVector.broadcast(D8, mean), gi = DoubleVector.broadcast(D8, gInv), c1 = DoubleVector.broadcast(D8, k1),
+                c2 = DoubleVector.broadcast(D8, k2);
+        for (; j + LANES <= len; j += LANES) {
             int i = off + j;
-            FloatVector g = load(dy, i), xv = load(x, i);
-            DoubleVector t0 = widen(g, 0).sub(c1).sub(widen(xv, 0).sub(m).mul(c2));
-            DoubleVector t1 = widen(g, 1).sub(c1).sub(widen(xv, 1).sub(m).mul(c2));
-            narrow(t0.mul(gi), t1.mul(gi)).intoArray(dy, i);
+            DoubleVector t = widen(dy, i).sub(c1).sub(widen(x, i).sub(m).mul(c2));
+            F8_NZ.add(t.mul(gi).convertShape(VectorOperators.D2F, F8, 0)).intoArray(dy, i);
         }
         for (; j < len; j++) {
             int i = off + j;
@@ -162,7 +149,8 @@ final class VectorPasses extends Passes {
     void reluGradient(float[] y, float[] dy, float[] copy, int from, int to) {
         int i = from;
         for (; i + LF <= to; i += LF) {
-            FloatVector g = F_ZERO.blend(FloatVector.fromArray(F, dy, i), load(y, i).compare(VectorOperators.GT, 0f));
+            VectorMask<Float> pos = FS_NZ.add(FloatVector.fromArray(FS, y, i)).compare(VectorOperators.GT, 0f);
+            FloatVector g = FS_ZERO.blend(FloatVector.fromArray(FS, dy, i), pos);
             g.intoArray(dy, i);
             if (copy != null) g.intoArray(copy, i);
         }
