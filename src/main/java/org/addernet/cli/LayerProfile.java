@@ -11,6 +11,7 @@ import org.addernet.engine.Params;
 import org.addernet.engine.ThreadPool;
 import org.addernet.kernels.ConvEngine;
 import org.addernet.kernels.ConvGeometry;
+import org.addernet.layers.PassTimes;
 
 /**
  * {@code bench-step --profile}: a {@link ConvEngine} that times every call of the engine it wraps, per layer, and
@@ -135,6 +136,16 @@ final class LayerProfile implements ConvEngine {
         double step = stepSeconds * 1e3 / steps, opt = optimizerSeconds * 1e3 / steps;
         out.printf(Locale.ROOT, "step %.1f ms = kernels %.1f ms (%.0f%%) + optimizer %.1f ms (%.0f%%) + other (BN, ReLU, pooling, residual, loss) %.1f ms (%.0f%%)%n",
                 step, kernels, 100 * kernels / step, opt, 100 * opt / step, step - kernels - opt, 100 * (step - kernels - opt) / step);
+        // The other part by kind, as the layers timed their own passes (PassTimes); the rest is the conv biases,
+        // zeroing the gradients, buffer bookkeeping and thread hand-offs outside the timed calls.
+        double other = step - kernels - opt, timed = 0;
+        StringBuilder sb = new StringBuilder("  other =");
+        for (PassTimes.Kind k : PassTimes.Kind.values()) {
+            double ms = PassTimes.nanos(k) / 1e6 / steps;
+            timed += ms;
+            sb.append(String.format(Locale.ROOT, " %s %.1f ms +", k.name().toLowerCase(Locale.ROOT).replace('_', ' '), ms));
+        }
+        out.println(sb.append(String.format(Locale.ROOT, " rest %.1f ms", other - timed)));
     }
 
     /**

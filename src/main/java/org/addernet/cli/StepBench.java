@@ -25,6 +25,7 @@ import org.addernet.engine.Params;
 import org.addernet.engine.Rng;
 import org.addernet.engine.Tensor;
 import org.addernet.layers.Costs;
+import org.addernet.layers.PassTimes;
 import org.addernet.layers.SoftmaxCrossEntropy;
 import org.addernet.model.Model;
 import org.addernet.model.Models;
@@ -86,6 +87,7 @@ public final class StepBench {
             Model m = Models.create(arch, variant.equals("adder"), classes, size, engine, 1);
             Params p = m.params();
             int[] in = m.inputShape();
+            PassTimes.reset();
             out.printf(Locale.ROOT, "bench-step %s, input %dx%dx%d, %d classes, batch %d, %d threads, kernels %s, max heap %.0f MB%n",
                     m.name(), in[0], in[1], in[2], classes, batch, threads, engine.conv().kernelName(),
                     Runtime.getRuntime().maxMemory() / 1e6);
@@ -99,6 +101,7 @@ public final class StepBench {
             for (int s = 0; s < steps; s++) {
                 boolean recorded = prof != null && s > 0; // the first step compiles the kernels
                 if (prof != null) prof.record(recorded);
+                PassTimes.record(recorded);
                 long t0 = System.nanoTime();
                 p.zeroGrad();
                 SoftmaxCrossEntropy.Result r = m.trainShard(x, labels, 1f / batch);
@@ -114,6 +117,7 @@ public final class StepBench {
                 out.printf(Locale.ROOT, "step %d: %.2f s, %.2f images/s, loss %.4f, gradient buffers %s%n", s + 1, sec, batch / sec,
                         r.lossSum() / batch, mb(m.gradientBufferBytes()));
             }
+            PassTimes.record(false);
             if (prof != null) {
                 if (steps < 2) throw new IllegalArgumentException("--profile needs --steps >= 2 (the first step is not recorded)");
                 prof.record(false);

@@ -273,6 +273,10 @@ final class ColumnConvEngine implements ConvEngine {
             });
             return;
         }
+        if (plan.chunks() == 1 && plan.shifted()) {
+            forwardShiftedSplit(g, plan, x, w, wOff, blocks, y, adder);
+            return;
+        }
         // Fewer units than threads (small batch, batch-1 inference): cut the batch's columns into one explicit
         // piece per thread instead. Each output is the same sum in the same order whichever piece holds it, and
         // the explicit columns hold the same values as the shifted ones, so the bits do not change.
@@ -288,6 +292,61 @@ final class ColumnConvEngine implements ConvEngine {
                 forwardPiece(g, explicit, x, w, wOff, blocks, y, adder, 0, n, q0, qe, s);
             }
         });
+    }
+
+    /**
+     * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread: the batch is
+     * packed once into the caller's workspace, then each thread computes a range of its shifted columns (a multiple
+     * of the column multiple) from the shared buffer into its own output columns and scatters the valid ones. An
+     * explicit im2col per thread (the fallback below) copied k*k times the input, about as long as the sums of a
+     * small layer take. Each output is the same sum in the same order whichever column range holds it.
+     */
+    private void forwardShiftedSplit(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
+                                     boolean adder) {
+        int n = g.n(), o = g.o(), kk = g.kk(), threads = pool.threads(), m = kernels.columnMultiple();
+        Workspace s0 = spaces[0];
+        int ld = loadColumns(g, plan, x, 0, n, 0, n * g.positions(), s0);
+        final float[] xcol = s0.xcol;
+        final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
+        int piece = roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
+        pool.parallelFor(pieces, (t, from, to) -> {
+            Workspace s = spaces[t];
+            for (int i = from; i < to; i++) {
+                int c0 = i * piece, len = Math.min(ld, c0 + piece) - c0;
+                s.blockRow = s.blockRow == null || s.blockRow.length < kk ? new int[Math.max(kk, ColumnKernels.KB)] : s.blockRow;
+                int[] r = s.blockRow;
+                for (int k = 0; k < kk; k++) r[k] = rows[k] + c0;
+                s.ycol = grow(s.ycol, o * len);
+                if (adder) {
+                    kernels.adderForward(o, kk, len, w, wOff, xcol, r, s.ycol);
+                } else {
+                    // As forwardPiece: one multiply per reduction block of KB taps, added in order.
+                    s.block = grow(s.block, o * len);
+                    int[] br = new int[Math.min(kk, ColumnKernels.KB)];
+                    for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
+                        int kb = Math.min(ColumnKernels.KB, kk - k0);
+                        System.arraycopy(r, k0, br, 0, kb);
+                        float[] out = k0 == 0 ? s.ycol : s.block;
+                        kernels.multiply(o, kb, len, kk <= ColumnKernels.KB ? w : blocks, kk <= ColumnKernels.KB ? wOff : o * k0, xcol, br, out);
+                        if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * len);
+                    }
+                }
+                scatterShiftedRange(g, s.ycol, len, c0, y);
+            }
+        });
+    }
+
+    /** {@link Im2col#scatterShifted} for the shifted columns {@code [c0, c0 + len)} of a one-unit batch. */
+    private static void scatterShiftedRange(ConvGeometry g, float[] ycol, int len, int c0, float[] y) {
+        int o = g.o(), ho = g.ho(), wo = g.wo(), wq = g.w() + g.pad(), ss = Im2col.shiftedColumns(g), c1 = c0 + len;
+        for (int mi = c0 / ss, last = Math.min(g.n() - 1, (c1 - 1) / ss); mi <= last; mi++) {
+            for (int i = 0; i < ho; i++) {
+                int q0 = Math.max(c0, mi * ss + i * wq), q1 = Math.min(c1, mi * ss + i * wq + wo);
+                if (q0 >= q1) continue;
+                int j0 = q0 - (mi * ss + i * wq);
+                for (int r = 0; r < o; r++) System.arraycopy(ycol, r * len + q0 - c0, y, (mi * o + r) * ho * wo + i * wo + j0, q1 - q0);
+            }
+        }
     }
 
     /** Columns of an explicit im2col piece that fit the workspace budget (the forward holds kc rows of x and y). */

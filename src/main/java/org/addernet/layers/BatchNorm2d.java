@@ -11,7 +11,9 @@ import org.addernet.engine.Tensor;
  * {@code num_batches_tracked} is the model's step counter (all BN layers of a model step together).
  * The backward overwrites {@code dy} with the input gradient (each value is read before it is written).
  * Per-channel sums are taken in double so that large batches keep float32 results within the golden
- * tolerances. Channels are independent, so they are split over the engine's threads.
+ * tolerances, in the 8 fixed lanes of {@link Passes} (vectorized, independent of thread count and vector width).
+ * Channels are independent, so they are split over the engine's threads. {@link #setRelu} fuses the ReLU that
+ * follows it in the ResNets and LeNet-5-BN.
  */
 public final class BatchNorm2d implements Layer {
     public static final double DEFAULT_EPS = 1e-5;
@@ -29,6 +31,9 @@ public final class BatchNorm2d implements Layer {
     private boolean lastTraining;
     /** Eval mode overwrites the input with the output (see {@link #setInPlaceEval}). */
     private boolean inPlaceEval;
+    /** A ReLU fused behind the normalization (see {@link #setRelu}). */
+    private boolean relu;
+    private final Passes passes;
 
     public BatchNorm2d(Engine engine, Params.Builder pb, String name, int channels) {
         this.engine = engine;
@@ -43,6 +48,7 @@ public final class BatchNorm2d implements Layer {
         this.momentum = DEFAULT_MOMENTUM;
         batchMean = new double[channels];
         batchInvStd = new double[channels];
+        passes = Passes.get();
     }
 
     private Params params() {
@@ -71,6 +77,16 @@ public final class BatchNorm2d implements Layer {
         this.inPlaceEval = inPlace;
     }
 
+    /**
+     * Makes this layer BatchNorm followed by PyTorch's in-place ReLU, in one pass: the forward clamps as it
+     * normalizes, the backward applies the ReLU's mask ({@code y > 0}, its output kept in this layer's output) inside
+     * its first pass over {@code dy}. The same bits as {@code BatchNorm2d} then {@code ReLU(true)}, one read and write
+     * of the activations less each way.
+     */
+    public void setRelu(boolean relu) {
+        this.relu = relu;
+    }
+
     @Override
     public Tensor forward(Tensor x, boolean training) {
         if (x.c != channels) throw new IllegalArgumentException("BatchNorm expects " + channels + " channels, got " + x);
@@ -85,25 +101,22 @@ public final class BatchNorm2d implements Layer {
             throw new IllegalArgumentException("BatchNorm in training mode needs more than 1 value per channel, got input " + x);
         }
         final float[] xd = x.data, yd = inPlace ? x.data : y.data;
-        engine.pool().parallelFor(channels, (t, from, to) -> {
+        final boolean clamp = relu;
+        long t0 = PassTimes.start();
+        final Passes ops = passes;
+        perChannel(x.size(), (from, to) -> {
+            double[] lanes = new double[Passes.LANES];
             for (int c = from; c < to; c++) {
                 double mean, invStd;
                 if (training) {
-                    double s = 0;
-                    for (int i = 0; i < n; i++) {
-                        int base = (i * channels + c) * hw;
-                        for (int j = 0; j < hw; j++) s += xd[base + j];
-                    }
-                    mean = s / m;
-                    double ss = 0;
-                    for (int i = 0; i < n; i++) {
-                        int base = (i * channels + c) * hw;
-                        for (int j = 0; j < hw; j++) {
-                            double d = xd[base + j] - mean;
-                            ss += d * d;
-                        }
-                    }
-                    double var = ss / m;
+                    // Two passes (mean, then squared deviations), each in 8 fixed lanes (Passes): the one-pass
+                    // E[x^2] - mean^2 would cancel digits on adder outputs, large negative values of small spread.
+                    java.util.Arrays.fill(lanes, 0);
+                    for (int i = 0; i < n; i++) ops.sum(xd, (i * channels + c) * hw, hw, lanes);
+                    mean = Passes.total(lanes) / m;
+                    java.util.Arrays.fill(lanes, 0);
+                    for (int i = 0; i < n; i++) ops.sumSquaredDeviation(xd, (i * channels + c) * hw, hw, mean, lanes);
+                    double var = Passes.total(lanes) / m;
                     invStd = 1.0 / Math.sqrt(var + eps);
                     p.buffers[meanOff + c] = (float) ((1 - momentum) * p.buffers[meanOff + c] + momentum * mean);
                     p.buffers[varOff + c] = (float) ((1 - momentum) * p.buffers[varOff + c] + momentum * var * m / (m - 1));
@@ -116,12 +129,10 @@ public final class BatchNorm2d implements Layer {
                 // (x - mean) in double: adder outputs are large negative sums whose spread is small next to their
                 // mean, so the usual float x*scale + shift would cancel away several digits.
                 double scale = p.data[gOff + c] * invStd, beta = p.data[bOff + c];
-                for (int i = 0; i < n; i++) {
-                    int base = (i * channels + c) * hw;
-                    for (int j = 0; j < hw; j++) yd[base + j] = (float) ((xd[base + j] - mean) * scale + beta);
-                }
+                for (int i = 0; i < n; i++) ops.normalize(xd, yd, (i * channels + c) * hw, hw, mean, scale, beta, clamp);
             }
         });
+        PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
         return inPlace ? x : y;
     }
 
@@ -131,31 +142,36 @@ public final class BatchNorm2d implements Layer {
         Params p = params();
         final int n = x.n, hw = x.h * x.w;
         final long m = (long) n * hw;
-        final float[] xd = x.data, dyd = dy.data, dxd = dyd; // dx overwrites dy
-        engine.pool().parallelFor(channels, (t, from, to) -> {
+        final float[] xd = x.data, dyd = dy.data, mask = relu ? y.data : null; // dx overwrites dy
+        final Passes ops = passes;
+        long t0 = PassTimes.start();
+        perChannel(x.size(), (from, to) -> {
+            double[] lanesG = new double[Passes.LANES], lanesGD = new double[Passes.LANES];
             for (int c = from; c < to; c++) {
                 double mean = batchMean[c], invStd = batchInvStd[c];
-                double sumDy = 0, sumDyXhat = 0;
-                for (int i = 0; i < n; i++) {
-                    int base = (i * channels + c) * hw;
-                    for (int j = 0; j < hw; j++) {
-                        double g = dyd[base + j];
-                        sumDy += g;
-                        sumDyXhat += g * (xd[base + j] - mean) * invStd;
-                    }
-                }
+                java.util.Arrays.fill(lanesG, 0);
+                java.util.Arrays.fill(lanesGD, 0);
+                for (int i = 0; i < n; i++) ops.gradientSums(xd, dyd, mask, (i * channels + c) * hw, hw, mean, lanesG, lanesGD);
+                double sumDy = Passes.total(lanesG), sumDyXhat = Passes.total(lanesGD) * invStd;
                 p.grad[gOff + c] += (float) sumDyXhat;
                 p.grad[bOff + c] += (float) sumDy;
                 // dx = gamma*invStd * (dy - mean(dy) - xhat*mean(dy*xhat)), in double: with few values per
                 // channel (BN on logits, 1x1 maps, small shards) the three terms nearly cancel.
                 double gInv = p.data[gOff + c] * invStd, k1 = sumDy / m, k2 = sumDyXhat / m * invStd;
-                for (int i = 0; i < n; i++) {
-                    int base = (i * channels + c) * hw;
-                    for (int j = 0; j < hw; j++) dxd[base + j] = (float) (gInv * (dyd[base + j] - k1 - (xd[base + j] - mean) * k2));
-                }
+                for (int i = 0; i < n; i++) ops.inputGradient(xd, dyd, (i * channels + c) * hw, hw, mean, gInv, k1, k2);
             }
         });
+        PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
         return dy;
+    }
+
+    /**
+     * Runs {@code body} over the channels: split over the engine's threads, or on the calling thread for a small
+     * tensor (batch-1 inference: a hand-off costs more than the pass). A channel is one task either way.
+     */
+    private void perChannel(int values, Passes.Range body) {
+        if (values < Passes.PARALLEL_MIN || engine.pool().threads() == 1) body.run(0, channels);
+        else engine.pool().parallelFor(channels, (t, from, to) -> body.run(from, to));
     }
 
     /** Keeps its input (the normalized values are recomputed from it and the batch statistics). */
@@ -165,6 +181,10 @@ public final class BatchNorm2d implements Layer {
         costs.keep(x);
         Costs.Act out = new Costs.Act(x.c, x.h, x.w);
         costs.add(name, "bn", out, 2L * channels, 0, out.size(), out.size(), false);
+        if (relu) { // the fused ReLU: its output is the mask its backward needs, as for a ReLU layer
+            costs.keep(out);
+            costs.add("relu", "relu", out, 0, 0, 0, 0, false);
+        }
         return out;
     }
 }

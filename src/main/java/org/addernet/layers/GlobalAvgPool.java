@@ -25,6 +25,7 @@ public final class GlobalAvgPool implements Layer {
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        long t0 = PassTimes.start();
         Tensor y;
         if (activations != null) { // eval-only: a pooled output, the input not kept
             y = activations.take(x.n, x.c, 1, 1);
@@ -38,11 +39,13 @@ public final class GlobalAvgPool implements Layer {
             for (int j = 0; j < hw; j++) s += x.data[pl * hw + j];
             y.data[pl] = (float) (s / hw);
         }
+        PassTimes.done(PassTimes.Kind.POOLING, t0);
         return y;
     }
 
     @Override
     public Tensor backward(Tensor dy) {
+        long t0 = PassTimes.start();
         Tensor dx = pool.take(x.n, x.c, x.h, x.w);
         int hw = x.h * x.w, planes = x.n * x.c;
         for (int pl = 0; pl < planes; pl++) {
@@ -50,6 +53,7 @@ public final class GlobalAvgPool implements Layer {
             for (int j = 0; j < hw; j++) dx.data[pl * hw + j] = g;
         }
         pool.give(dy);
+        PassTimes.done(PassTimes.Kind.POOLING, t0);
         return dx;
     }
 

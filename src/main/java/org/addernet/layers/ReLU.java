@@ -7,7 +7,8 @@ import org.addernet.engine.TensorPool;
  * {@code y = max(x, 0)}; the gradient passes where the output is positive (PyTorch's choice at 0: none). The
  * backward works in place on {@code dy}. {@code inPlace} (PyTorch's {@code inplace=True}) writes the output over
  * the input: for a ReLU after a BatchNorm, whose backward needs its input but not its output, that saves one
- * activation tensor per ReLU.
+ * activation tensor per ReLU. The models fuse their ReLUs into the BatchNorm before them
+ * ({@link BatchNorm2d#setRelu}) or the residual sum ({@link Residual}); this layer is the unfused reference.
  */
 public final class ReLU implements Layer {
     private final boolean inPlace;
@@ -29,28 +30,34 @@ public final class ReLU implements Layer {
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        long t0 = PassTimes.start();
         if (activations != null) { // eval-only: in place or a pooled output, nothing kept
             Tensor out = inPlace ? x : activations.take(x.n, x.c, x.h, x.w);
             forward(x.data, out.data, x.size());
+            PassTimes.done(PassTimes.Kind.RELU, t0);
             return out;
         }
         y = inPlace ? x : Tensor.reuse(y, x.n, x.c, x.h, x.w);
         forward(x.data, y.data, x.size());
+        PassTimes.done(PassTimes.Kind.RELU, t0);
         return y;
     }
 
     static void forward(float[] x, float[] y, int size) {
-        for (int i = 0; i < size; i++) y[i] = Math.max(x[i], 0f);
+        Passes.get().relu(x, y, 0, size);
     }
 
     @Override
     public Tensor backward(Tensor dy) {
+        long t0 = PassTimes.start();
         backward(y.data, dy.data, dy.data, y.size());
+        PassTimes.done(PassTimes.Kind.RELU, t0);
         return dy;
     }
 
     static void backward(float[] y, float[] dy, float[] dx, int size) {
-        for (int i = 0; i < size; i++) dx[i] = y[i] > 0f ? dy[i] : 0f;
+        if (dx == dy) Passes.get().reluGradient(y, dy, null, 0, size);
+        else for (int i = 0; i < size; i++) dx[i] = y[i] > 0f ? dy[i] : 0f;
     }
 
     @Override

@@ -1,7 +1,9 @@
 package org.addernet.layers;
 
+import org.addernet.engine.Engine;
 import org.addernet.engine.Tensor;
 import org.addernet.engine.TensorPool;
+import org.addernet.engine.ThreadPool;
 
 /**
  * The ResNet residual wiring {@code relu(main(x) + shortcut(x))}, where the shortcut is the identity or
@@ -16,11 +18,20 @@ public final class Residual implements Layer {
     private final Layer main;
     private final Layer downsample; // null: identity shortcut
     private final boolean inPlace;
+    /** Threads of the elementwise passes (null: the calling thread). */
+    private final ThreadPool threads;
+    private final Passes passes = Passes.get();
     private TensorPool pool = new TensorPool();
     private TensorPool activations;
     private Tensor out;
 
     public Residual(String name, Layer main, Layer downsample, boolean inPlace) {
+        this(null, name, main, downsample, inPlace);
+    }
+
+    /** As above, the sum, the ReLU and their gradients split over {@code engine}'s threads (null: one thread). */
+    public Residual(Engine engine, String name, Layer main, Layer downsample, boolean inPlace) {
+        this.threads = engine == null ? null : engine.pool();
         this.name = name;
         this.main = main;
         this.downsample = downsample;
@@ -53,8 +64,10 @@ public final class Residual implements Layer {
         Tensor s = downsample == null ? x : downsample.forward(x, training);
         if (!m.sameShape(s)) throw new IllegalStateException("residual shapes differ: " + m + " vs " + s);
         Tensor out = inPlace ? m : activations != null ? activations.take(m.n, m.c, m.h, m.w) : Tensor.reuse(this.out, m.n, m.c, m.h, m.w);
-        int size = m.size();
-        for (int i = 0; i < size; i++) out.data[i] = Math.max(m.data[i] + s.data[i], 0f);
+        float[] md = m.data, sd = s.data, od = out.data;
+        long t0 = PassTimes.start();
+        Passes.forEach(threads, m.size(), (from, to) -> passes.addRelu(md, sd, od, from, to));
+        PassTimes.done(PassTimes.Kind.RESIDUAL, t0);
         if (activations != null) { // eval-only: the branches' outputs are consumed (x is the caller's)
             if (s != x) activations.give(s);
             if (out != m) activations.give(m);
@@ -66,16 +79,19 @@ public final class Residual implements Layer {
 
     @Override
     public Tensor backward(Tensor dy) {
-        int size = out.size();
-        ReLU.backward(out.data, dy.data, dy.data, size);
-        // Both branches consume their gradient, so the shortcut gets a copy.
+        // Both branches consume their gradient, so the shortcut gets a copy, written by the ReLU's mask pass.
         Tensor dCopy = pool.take(out.n, out.c, out.h, out.w);
-        System.arraycopy(dy.data, 0, dCopy.data, 0, size);
+        float[] od = out.data, dyd = dy.data, cd = dCopy.data;
+        long t0 = PassTimes.start();
+        Passes.forEach(threads, out.size(), (from, to) -> passes.reluGradient(od, dyd, cd, from, to));
+        PassTimes.done(PassTimes.Kind.RESIDUAL, t0);
         Tensor dMain = main.backward(dy);
         Tensor dShort = downsample == null ? dCopy : downsample.backward(dCopy);
         if (dMain != null) {
-            int inSize = dMain.size();
-            for (int i = 0; i < inSize; i++) dMain.data[i] += dShort.data[i];
+            float[] dm = dMain.data, ds = dShort.data;
+            long t1 = PassTimes.start();
+            Passes.forEach(threads, dMain.size(), (from, to) -> passes.addInto(dm, ds, from, to));
+            PassTimes.done(PassTimes.Kind.RESIDUAL, t1);
         }
         pool.give(dShort);
         return dMain;

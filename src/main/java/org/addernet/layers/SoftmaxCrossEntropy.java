@@ -16,6 +16,7 @@ public final class SoftmaxCrossEntropy {
     private Result last;
 
     public Result forwardBackward(Tensor logits, int[] labels, float scale) {
+        long t0 = PassTimes.start();
         int n = logits.n, k = logits.perSample();
         dLogits = Tensor.reuse(dLogits, logits.n, logits.c, logits.h, logits.w);
         double lossSum = 0;
@@ -44,6 +45,7 @@ public final class SoftmaxCrossEntropy {
             }
         }
         last = new Result(lossSum, correct);
+        PassTimes.done(PassTimes.Kind.LOSS, t0);
         return last;
     }
 

@@ -10,7 +10,6 @@ import org.addernet.layers.Conv2d;
 import org.addernet.layers.GlobalAvgPool;
 import org.addernet.layers.Layer;
 import org.addernet.layers.MaxPool2d;
-import org.addernet.layers.ReLU;
 import org.addernet.layers.Residual;
 import org.addernet.layers.Sequential;
 
@@ -21,7 +20,8 @@ import org.addernet.layers.Sequential;
  *
  * <p>ReLUs after a BatchNorm and the residual sums run in place, as torchvision's {@code inplace=True} and
  * {@code out += identity}: a BatchNorm's backward needs its input, not its output, so its output buffer can
- * hold the next result (one activation tensor less per ReLU and per block).
+ * hold the next result (one activation tensor less per ReLU and per block). Each such ReLU is fused into its
+ * BatchNorm ({@code bnRelu}), the residual ReLU into the sum ({@link Residual}): one pass less over the activations.
  */
 public final class Models {
     public static final List<String> ARCHS = List.of("lenet5bn", "resnet20", "resnet32", "resnet56", "resnet18", "resnet34",
@@ -108,10 +108,10 @@ public final class Models {
     /** LeNet-5-BN: every layer, fc ones included, is an adder layer (or conv in the twin); BN on the logits. */
     private static Layer lenet5bn(Builder b, int classes) {
         return new Sequential(List.of(
-                b.conv("conv1", true, 1, 6, 5, 1, 2), b.bn("bn1", 6), new ReLU(true), new MaxPool2d(2, 2, 0),
-                b.conv("conv2", true, 6, 16, 5, 1, 0), b.bn("bn2", 16), new ReLU(true), new MaxPool2d(2, 2, 0),
-                b.conv("fc1", true, 16, 120, 5, 1, 0), b.bn("bn3", 120), new ReLU(true),
-                b.conv("fc2", true, 120, 84, 1, 1, 0), b.bn("bn4", 84), new ReLU(true),
+                b.conv("conv1", true, 1, 6, 5, 1, 2), b.bnRelu("bn1", 6), new MaxPool2d(b.engine, 2, 2, 0),
+                b.conv("conv2", true, 6, 16, 5, 1, 0), b.bnRelu("bn2", 16), new MaxPool2d(b.engine, 2, 2, 0),
+                b.conv("fc1", true, 16, 120, 5, 1, 0), b.bnRelu("bn3", 120),
+                b.conv("fc2", true, 120, 84, 1, 1, 0), b.bnRelu("bn4", 84),
                 b.conv("fc3", true, 84, classes, 1, 1, 0), b.bn("bn5", classes)));
     }
 
@@ -121,7 +121,7 @@ public final class Models {
      * average pool, {@code fc} an ordinary 1x1 conv without bias, and {@code bn2} on the logits.
      */
     private static Layer cifarResNet(Builder b, int n, int classes) {
-        List<Layer> layers = new ArrayList<>(List.of(b.conv("conv1", false, 3, 16, 3, 1, 1), b.bn("bn1", 16), new ReLU(true)));
+        List<Layer> layers = new ArrayList<>(List.of(b.conv("conv1", false, 3, 16, 3, 1, 1), b.bnRelu("bn1", 16)));
         int in = 16;
         int[] widths = {16, 32, 64};
         for (int s = 0; s < 3; s++) {
@@ -144,8 +144,8 @@ public final class Models {
      * ordinary 1x1 conv with bias, then {@code bn2} on the logits.
      */
     private static Layer imageNetResNet(Builder b, int[] blocks, boolean bottleneck, int width, int classes) {
-        List<Layer> layers = new ArrayList<>(List.of(b.conv("conv1", false, 3, width, 7, 2, 3), b.bn("bn1", width),
-                new ReLU(true), new MaxPool2d(3, 2, 1)));
+        List<Layer> layers = new ArrayList<>(List.of(b.conv("conv1", false, 3, width, 7, 2, 3), b.bnRelu("bn1", width),
+                new MaxPool2d(b.engine, 3, 2, 1)));
         int in = width;
         for (int s = 0; s < 4; s++) {
             int planes = width << s;
@@ -170,17 +170,17 @@ public final class Models {
         int out = bottleneck ? 4 * planes : planes;
         Layer main = bottleneck
                 ? new Sequential(List.of(
-                        b.conv(p + "conv1", true, in, planes, 1, 1, 0), b.bn(p + "bn1", planes), new ReLU(true),
-                        b.conv(p + "conv2", true, planes, planes, 3, stride, 1), b.bn(p + "bn2", planes), new ReLU(true),
+                        b.conv(p + "conv1", true, in, planes, 1, 1, 0), b.bnRelu(p + "bn1", planes),
+                        b.conv(p + "conv2", true, planes, planes, 3, stride, 1), b.bnRelu(p + "bn2", planes),
                         b.conv(p + "conv3", true, planes, out, 1, 1, 0), b.bn(p + "bn3", out)))
                 : new Sequential(List.of(
-                        b.conv(p + "conv1", true, in, planes, 3, stride, 1), b.bn(p + "bn1", planes), new ReLU(true),
+                        b.conv(p + "conv1", true, in, planes, 3, stride, 1), b.bnRelu(p + "bn1", planes),
                         b.conv(p + "conv2", true, planes, planes, 3, 1, 1), b.bn(p + "bn2", planes)));
         Layer down = null;
         if (stride != 1 || in != out) {
             down = new Sequential(List.of(b.conv(p + "downsample.0", true, in, out, 1, stride, 0), b.bn(p + "downsample.1", out)));
         }
-        return new Residual(name, main, down, true);
+        return new Residual(b.engine, name, main, down, true);
     }
 
     /** Registers parameters in PyTorch's order and remembers the layers to initialize. */
@@ -208,6 +208,13 @@ public final class Models {
             Conv2d c = new Conv2d(engine, params, name, adder && adderInAdderNet, in, out, k, stride, pad, bias);
             convs.add(c);
             return c;
+        }
+
+        /** BatchNorm followed by PyTorch's in-place ReLU, fused into one layer ({@link BatchNorm2d#setRelu}). */
+        BatchNorm2d bnRelu(String name, int channels) {
+            BatchNorm2d b = bn(name, channels);
+            b.setRelu(true);
+            return b;
         }
 
         BatchNorm2d bn(String name, int channels) {

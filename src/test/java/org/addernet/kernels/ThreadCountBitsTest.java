@@ -35,6 +35,16 @@ class ThreadCountBitsTest {
             new ConvGeometry(64, 2, 6, 6, 3, 3, 1, 1),       // many tiny samples
             new ConvGeometry(40, 4, 32, 32, 8, 3, 1, 1));    // 40 units: 16 groups of 2 or 3
 
+    /**
+     * Batch-1 stride-1 layers, whose forward splits the shifted columns over the threads (KernelBitsTest pins the
+     * hashes of SHAPES, so these are a list of their own).
+     */
+    static final List<ConvGeometry> BATCH1_SHIFTED = List.of(
+            new ConvGeometry(1, 16, 32, 32, 16, 3, 1, 1),    // ResNet-20 layer1
+            new ConvGeometry(1, 64, 8, 8, 64, 3, 1, 1),      // ResNet-20 layer3: 96 shifted columns, pieces of 48, 32, 16
+            new ConvGeometry(1, 7, 13, 11, 9, 5, 1, 2),      // k 5, odd sizes
+            new ConvGeometry(1, 5, 12, 12, 3, 3, 1, 1));     // 176 columns: 6 pieces of 32 at 8 threads
+
     /** All outputs of one engine configuration, flattened: y, dx, dw for adder, then for conv. */
     private static float[][] runAll(ConvEngine e, ConvGeometry g, long seed) {
         Rng r = new Rng(seed);
@@ -77,18 +87,22 @@ class ThreadCountBitsTest {
         "conv forward", "conv input grad", "conv filter grad"};
 
     private static void compareThreadCounts(String kind, int budget, int targetCols) {
-        float[][][] base = new float[SHAPES.size()][][];
+        compareThreadCounts(kind, budget, targetCols, SHAPES);
+    }
+
+    private static void compareThreadCounts(String kind, int budget, int targetCols, List<ConvGeometry> shapes) {
+        float[][][] base = new float[shapes.size()][][];
         for (int threads : THREADS) {
             try (ThreadPool pool = new ThreadPool(threads)) {
                 ColumnConvEngine e = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), budget, targetCols);
-                for (int i = 0; i < SHAPES.size(); i++) {
-                    float[][] out = runAll(e, SHAPES.get(i), 1000 + i);
+                for (int i = 0; i < shapes.size(); i++) {
+                    float[][] out = runAll(e, shapes.get(i), 1000 + i);
                     if (base[i] == null) {
                         base[i] = out;
                         continue;
                     }
                     for (int op = 0; op < out.length; op++) {
-                        assertSameBits(base[i][op], out[op], kind + " " + OPS[op] + " " + SHAPES.get(i) + " at " + threads + " threads vs 1");
+                        assertSameBits(base[i][op], out[op], kind + " " + OPS[op] + " " + shapes.get(i) + " at " + threads + " threads vs 1");
                     }
                 }
             }
@@ -105,6 +119,17 @@ class ThreadCountBitsTest {
     @ValueSource(strings = {"vector", "scalar"})
     void everyOpHasTheSameBitsWithASmallWorkspace(String kind) {
         compareThreadCounts(kind, 3000, 48);
+    }
+
+    @ParameterizedTest(name = "{0} kernels, batch 1 shifted")
+    @ValueSource(strings = {"vector", "scalar"})
+    void batchOneShiftedForwardHasTheSameBitsForEveryThreadCount(String kind) {
+        for (ConvGeometry g : BATCH1_SHIFTED) {
+            try (ThreadPool pool = new ThreadPool(1)) {
+                assertTrue(new ColumnConvEngine(pool, new ScalarColumnKernels()).plan(g).shifted(), g + " uses the shifted layout");
+            }
+        }
+        compareThreadCounts(kind, ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS, BATCH1_SHIFTED);
     }
 
     /** The plan never sees the thread count, and the shapes above exercise several groups and both layouts. */

@@ -12,13 +12,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * BatchNorm (train forward, backward with its parameter gradients and running statistics, eval forward), max
- * pooling and global average pooling give the same float bits at 1, 2, 3 and 8 engine threads, on odd shapes,
- * batch 1 where BN allows it and channel counts that are multiples of no thread count.
+ * pooling, global average pooling, the fused BatchNorm + ReLU and the residual sum give the same float bits at 1, 2,
+ * 3 and 8 engine threads, on odd shapes, batch 1 where BN allows it, channel counts that are multiples of no thread
+ * count, and tensors above the size from which the elementwise passes run in parallel.
  */
 class LayerThreadBitsTest {
     static final int[] THREADS = {1, 2, 3, 8};
     /** (n, c, h, w) */
-    static final int[][] SHAPES = {{1, 5, 7, 9}, {13, 16, 8, 8}, {7, 3, 5, 5}, {29, 84, 1, 1}, {2, 17, 32, 31}};
+    static final int[][] SHAPES = {{1, 5, 7, 9}, {13, 16, 8, 8}, {7, 3, 5, 5}, {29, 84, 1, 1}, {2, 17, 32, 31}, {3, 20, 31, 29}};
 
     private static Tensor random(int[] s, long seed) {
         Rng r = new Rng(seed);
@@ -48,20 +49,40 @@ class LayerThreadBitsTest {
         out.add(p.buffers.clone());
         out.add(copy(bn.forward(x, false)));
 
-        MaxPool2d mp = new MaxPool2d(3, 2, 1);
+        MaxPool2d mp = new MaxPool2d(engine, 3, 2, 1);
         Tensor y = mp.forward(x, true);
         out.add(copy(y));
         out.add(copy(mp.backward(random(new int[] {y.n, y.c, y.h, y.w}, seed + 3))));
         GlobalAvgPool gap = new GlobalAvgPool();
         out.add(copy(gap.forward(x, true)));
         out.add(copy(gap.backward(random(new int[] {s[0], s[1], 1, 1}, seed + 4))));
+
+        // BN + ReLU fused, and a residual block relu(bn(x) + x) with it as the shortcut's partner.
+        Params.Builder pb2 = new Params.Builder();
+        BatchNorm2d fused = new BatchNorm2d(engine, pb2, "bnr", s[1]);
+        BatchNorm2d last = new BatchNorm2d(engine, pb2, "bn2", s[1]);
+        fused.setRelu(true);
+        Params p2 = pb2.build();
+        fused.init();
+        last.init();
+        for (int i = 0; i < p2.data.length; i++) p2.data[i] = (float) (1 + 0.3 * r.nextGaussian());
+        Tensor xr = random(s, seed + 5);
+        for (int i = 0; i < xr.size(); i++) xr.data[i] += 40; // centered: the ReLU clamps about half
+        out.add(copy(fused.forward(xr, true)));
+        out.add(copy(fused.backward(random(s, seed + 6))));
+        Residual block = new Residual(engine, "block", last, null, true);
+        out.add(copy(block.forward(xr, true)));
+        out.add(copy(block.backward(random(s, seed + 7))));
+        out.add(p2.grad.clone());
+        out.add(p2.buffers.clone());
         return out;
     }
 
     @Test
     void batchNormAndPoolingHaveTheSameBitsForEveryThreadCount() {
         String[] what = {"bn forward", "bn dx", "bn grads", "bn running stats", "bn eval forward", "maxpool forward",
-            "maxpool dx", "avgpool forward", "avgpool dx"};
+            "maxpool dx", "avgpool forward", "avgpool dx", "bn+relu forward", "bn+relu dx", "residual forward", "residual dx",
+            "bn+relu and residual grads", "bn+relu and residual running stats"};
         List<List<float[]>> base = new ArrayList<>();
         for (int threads : THREADS) {
             try (Engine engine = Engine.create(threads, "auto")) {

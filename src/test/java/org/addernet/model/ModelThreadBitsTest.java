@@ -50,6 +50,39 @@ class ModelThreadBitsTest {
         }
     }
 
+    /** Eval-mode logits of batch-1 (and batch-2) inference, as predict runs it: BN in place, fused ReLUs. */
+    @ParameterizedTest(name = "{0} eval, {1} kernels")
+    @CsvSource({"resnet20,vector", "resnet20,scalar", "lenet5bn,vector"})
+    void smallBatchInferenceHasTheSameBitsForEveryThreadCount(String arch, String kernels) {
+        float[][] base = null;
+        for (int threads : THREADS) {
+            try (Engine engine = Engine.create(threads, kernels)) {
+                Model m = Models.create(arch, true, 10, engine, 13);
+                int[] in = m.inputShape();
+                Rng r = new Rng(21);
+                float[][] out = new float[2][];
+                for (int batch = 1; batch <= 2; batch++) {
+                    Tensor x = new Tensor(batch, in[0], in[1], in[2]);
+                    for (int i = 0; i < x.size(); i++) x.data[i] = (float) r.nextGaussian();
+                    Tensor y = m.forward(x, false);
+                    out[batch - 1] = java.util.Arrays.copyOf(y.data, y.size());
+                }
+                if (base == null) {
+                    base = out;
+                    continue;
+                }
+                for (int b = 0; b < 2; b++) {
+                    for (int i = 0; i < base[b].length; i++) {
+                        if (Float.floatToRawIntBits(base[b][i]) != Float.floatToRawIntBits(out[b][i])) {
+                            throw new AssertionError(arch + " batch " + (b + 1) + " logit " + i + " at " + threads + " threads: "
+                                    + out[b][i] + " vs " + base[b][i] + " at 1 thread");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}, batch {1}, {2} kernels")
     @CsvSource({"lenet5bn,7,vector", "lenet5bn,7,scalar", "resnet20,5,vector", "lenet5bn,37,vector"})
     void twoTrainingStepsHaveTheSameBitsForEveryThreadCount(String arch, int batch, String kernels) {

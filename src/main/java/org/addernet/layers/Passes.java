@@ -1,0 +1,126 @@
+package org.addernet.layers;
+
+import org.addernet.engine.ThreadPool;
+import org.addernet.kernels.ConvEngines;
+
+/**
+ * The passes over activations outside the convolution kernels: BatchNorm's per-channel sums, normalization and
+ * input gradient, the ReLU and its mask, the residual sum. Two implementations with the same bits:
+ * {@link ScalarPasses} (plain loops, the default) and {@code VectorPasses} (Java Vector API, opt-in, loaded
+ * reflectively, so that no class referencing {@code jdk.incubator.vector} is loaded unless asked for).
+ *
+ * <p>Layout: {@code [off, off + len)} is one channel plane of one sample (NCHW); a channel's statistics are the sum
+ * of its planes in sample order. <b>Eight virtual lanes</b>: a per-channel sum is kept in {@code LANES} = 8 double
+ * partial sums, element {@code j} of a plane going to lane {@code j % 8}, planes in sample order; the lanes are
+ * added at the end in the fixed order {@link #total}. The order depends neither on the thread count (a channel is
+ * one task) nor on the vector width (8 is not the species length: the vector code uses 8 double lanes, one
+ * 512-bit vector, and runs only where such a vector is native; elsewhere the scalar code computes the same order).
+ * One running double sum (the previous form) is a chain of dependent adds, ~2x slower than 8 independent ones,
+ * and 8x slower than the vector form. Elementwise passes compute every value with the same operations in the same
+ * order in both implementations (no fma, conversions as Java's casts), so they agree bit for bit.
+ */
+abstract class Passes {
+    /** Partial sums per channel statistic (see the class comment). */
+    static final int LANES = 8;
+    /** Elementwise passes over fewer values than this run on the calling thread: a hand-off costs more. */
+    static final int PARALLEL_MIN = 1 << 15;
+    /** Values per task of a parallel elementwise pass. */
+    static final int BLOCK = 1 << 13;
+
+    private static final String VECTOR_PASSES = "org.addernet.layers.VectorPasses";
+    private static final Passes INSTANCE = choose();
+
+    /**
+     * The implementation for this JVM: {@link ScalarPasses}, or the vector form with {@code -Daddernet.passes=vector}
+     * when the module is present and 8-double vectors are native. Same bits either way.
+     */
+    static Passes get() {
+        return INSTANCE;
+    }
+
+    private static Passes choose() {
+        // The vector form is opt-in: in the trainer it made the adder kernels' speed vary between cold JVMs (C2
+        // profile pollution, docs/DESIGN-NOTES.md), which costs more than it saves until that is understood.
+        if (!"vector".equals(System.getProperty("addernet.passes"))) return new ScalarPasses();
+        Passes v = vector();
+        return v != null ? v : new ScalarPasses();
+    }
+
+    /** The Vector API implementation, or null when this JVM cannot run it natively. */
+    static Passes vector() {
+        if (!ConvEngines.vectorAvailable()) return null;
+        try {
+            Passes p = (Passes) Class.forName(VECTOR_PASSES).getDeclaredConstructor().newInstance();
+            return p.usable() ? p : null;
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return null;
+        }
+    }
+
+    boolean usable() {
+        return true;
+    }
+
+    abstract String name();
+
+    /** {@code lanes[j % 8] += x[off + j]} for {@code j} in {@code [0, len)}. */
+    abstract void sum(float[] x, int off, int len, double[] lanes);
+
+    /** {@code lanes[j % 8] += d * d}, {@code d = x[off + j] - mean} (double). */
+    abstract void sumSquaredDeviation(float[] x, int off, int len, double mean, double[] lanes);
+
+    /** {@code y = (float) ((x - mean) * scale + beta)}, then {@code Math.max(y, 0f)} if {@code relu}; {@code y} may be {@code x}. */
+    abstract void normalize(float[] x, float[] y, int off, int len, double mean, double scale, double beta, boolean relu);
+
+    /**
+     * BN backward's sums: {@code g = dy} (with {@code mask != null}: {@code mask > 0 ? dy : 0}, the ReLU's gradient,
+     * written back to {@code dy}); {@code lanesG[j % 8] += g}, {@code lanesGD[j % 8] += g * (x - mean)} (double).
+     */
+    abstract void gradientSums(float[] x, float[] dy, float[] mask, int off, int len, double mean, double[] lanesG, double[] lanesGD);
+
+    /** {@code dy = (float) (gInv * (dy - k1 - (x - mean) * k2))} in double, in place. */
+    abstract void inputGradient(float[] x, float[] dy, int off, int len, double mean, double gInv, double k1, double k2);
+
+    /** ReLU's gradient {@code dy = y > 0 ? dy : 0} in place on {@code [from, to)}, also written to {@code copy} if not null. */
+    abstract void reluGradient(float[] y, float[] dy, float[] copy, int from, int to);
+
+    /** {@code y = max(x, 0)} (Java's {@code Math.max}: NaN stays NaN). C2 vectorizes this loop itself. */
+    final void relu(float[] x, float[] y, int from, int to) {
+        for (int i = from; i < to; i++) y[i] = Math.max(x[i], 0f);
+    }
+
+    /** {@code out = max(a + b, 0)}: the residual sum and its ReLU in one pass (vectorized by C2). */
+    final void addRelu(float[] a, float[] b, float[] out, int from, int to) {
+        for (int i = from; i < to; i++) out[i] = Math.max(a[i] + b[i], 0f);
+    }
+
+    /** {@code acc += b} (vectorized by C2). */
+    final void addInto(float[] acc, float[] b, int from, int to) {
+        for (int i = from; i < to; i++) acc[i] += b[i];
+    }
+
+    /** The lanes added in a fixed order, the same for every implementation. */
+    static double total(double[] lanes) {
+        return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    }
+
+    /** Body of an elementwise pass over the index range {@code [from, to)}. */
+    @FunctionalInterface
+    interface Range {
+        void run(int from, int to);
+    }
+
+    /**
+     * Runs an elementwise pass over {@code [0, size)}: on the calling thread below {@link #PARALLEL_MIN} values (or
+     * without a pool), else in blocks of {@link #BLOCK} split over the threads. Every value is computed alone, so the
+     * split never changes a bit.
+     */
+    static void forEach(ThreadPool pool, int size, Range body) {
+        if (pool == null || pool.threads() == 1 || size < PARALLEL_MIN) {
+            body.run(0, size);
+            return;
+        }
+        int tasks = (size + BLOCK - 1) / BLOCK;
+        pool.parallelFor(tasks, (t, from, to) -> body.run(from * BLOCK, Math.min(size, to * BLOCK)));
+    }
+}

@@ -1,0 +1,259 @@
+package org.addernet.layers;
+
+import static org.addernet.layers.LayerThreadBitsTest.assertSameBits;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.List;
+import org.addernet.engine.Engine;
+import org.addernet.engine.Params;
+import org.addernet.engine.Rng;
+import org.addernet.engine.Tensor;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The passes outside the kernels: the Vector API form equals the scalar form bit for bit (sums in 8 fixed lanes,
+ * elementwise passes with the same operations), the fused BatchNorm + ReLU equals BatchNorm then ReLU, the fused
+ * residual equals its unfused arithmetic, and the 8-lane statistics stay within float rounding of a plain sum.
+ */
+class PassesTest {
+    /** Plane lengths: every remainder mod 8, below and above one vector, and ResNet-sized planes. */
+    static final int[] LENGTHS = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 100, 784, 1024, 1031};
+
+    private static float[] random(int n, long seed, double mean, double sd) {
+        Rng r = new Rng(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (mean + sd * r.nextGaussian());
+        return a;
+    }
+
+    /** Values around 0 with exact zeros, negative zeros and a NaN mixed in: what ReLU and its mask must get right. */
+    private static float[] edgy(int n, long seed) {
+        float[] a = random(n, seed, 0, 1);
+        for (int i = 0; i < n; i += 5) a[i] = (i / 5) % 3 == 0 ? 0f : (i / 5) % 3 == 1 ? -0f : a[i];
+        if (n > 11) a[11] = Float.NaN;
+        return a;
+    }
+
+    private static long[] bits(double[] a) {
+        long[] b = new long[a.length];
+        for (int i = 0; i < a.length; i++) b[i] = Double.doubleToRawLongBits(a[i]);
+        return b;
+    }
+
+    @Test
+    void vectorPassesEqualScalarPassesBitForBit() {
+        Passes v = Passes.vector(), s = new ScalarPasses();
+        if (v == null) {
+            System.out.println("PassesTest: no native 8-double vectors in this JVM, vector passes not compared");
+            return;
+        }
+        int off = 5; // planes do not start at a vector boundary
+        for (int len : LENGTHS) {
+            int n = off + len + 3;
+            float[] x = random(n, len, -300, 20), dy = random(n, len + 1, 0, 0.01), mask = edgy(n, len + 2);
+            double[] lv = random8(len), ls = lv.clone();
+            v.sum(x, off, len, lv);
+            s.sum(x, off, len, ls);
+            assertEquals(Arrays.toString(bits(ls)), Arrays.toString(bits(lv)), "sum, length " + len);
+            v.sumSquaredDeviation(x, off, len, -301.25, lv);
+            s.sumSquaredDeviation(x, off, len, -301.25, ls);
+            assertEquals(Arrays.toString(bits(ls)), Arrays.toString(bits(lv)), "squared deviations, length " + len);
+            for (boolean relu : new boolean[] {false, true}) {
+                float[] yv = new float[n], ys = new float[n];
+                v.normalize(x, yv, off, len, -301.25, 0.05, 0.1, relu);
+                s.normalize(x, ys, off, len, -301.25, 0.05, 0.1, relu);
+                assertSameBits(ys, yv, "normalize relu=" + relu + ", length " + len);
+            }
+            for (float[] m : new float[][] {null, mask}) {
+                float[] dv = dy.clone(), ds = dy.clone();
+                double[] gv = random8(len + 7), gdv = random8(len + 8), gs = gv.clone(), gds = gdv.clone();
+                v.gradientSums(x, dv, m, off, len, -301.25, gv, gdv);
+                s.gradientSums(x, ds, m, off, len, -301.25, gs, gds);
+                assertSameBits(ds, dv, "gradient sums' masked dy, length " + len);
+                assertEquals(Arrays.toString(bits(gs)), Arrays.toString(bits(gv)), "sum of dy, length " + len);
+                assertEquals(Arrays.toString(bits(gds)), Arrays.toString(bits(gdv)), "sum of dy*(x-mean), length " + len);
+                v.inputGradient(x, dv, off, len, -301.25, 0.7, 1e-3, -2e-4);
+                s.inputGradient(x, ds, off, len, -301.25, 0.7, 1e-3, -2e-4);
+                assertSameBits(ds, dv, "input gradient, length " + len);
+            }
+            float[] dv = dy.clone(), ds = dy.clone(), cv = new float[n], cs = new float[n];
+            v.reluGradient(mask, dv, cv, off, off + len);
+            s.reluGradient(mask, ds, cs, off, off + len);
+            assertSameBits(ds, dv, "relu gradient, length " + len);
+            assertSameBits(cs, cv, "relu gradient copy, length " + len);
+            assertSameBits(Arrays.copyOfRange(dv, off, off + len), Arrays.copyOfRange(cv, off, off + len), "the copy is the gradient, length " + len);
+        }
+    }
+
+    private static double[] random8(long seed) {
+        Rng r = new Rng(seed);
+        double[] a = new double[Passes.LANES];
+        for (int i = 0; i < a.length; i++) a[i] = r.nextGaussian();
+        return a;
+    }
+
+    @Test
+    void reluGradientAndRectifierFollowPyTorch() {
+        float[] y = {1f, 0f, -0f, -1f, Float.NaN, 2.5f}, dy = {3f, 3f, 3f, 3f, 3f, -0f};
+        float[] want = {3f, 0f, 0f, 0f, 0f, -0f}; // passes where the output is positive only
+        for (Passes p : implementations()) {
+            float[] d = dy.clone();
+            p.reluGradient(y, d, null, 0, y.length);
+            assertSameBits(want, d, p.name() + " relu gradient");
+            float[] out = new float[y.length];
+            p.normalize(y, out, 0, y.length, 0, 1, 0, true);
+            assertSameBits(new float[] {1f, 0f, 0f, 0f, Float.NaN, 2.5f}, out, p.name() + " relu of (x - 0) * 1 + 0");
+        }
+    }
+
+    private static List<Passes> implementations() {
+        Passes v = Passes.vector();
+        return v == null ? List.of(new ScalarPasses()) : List.of(new ScalarPasses(), v);
+    }
+
+    @Test
+    void eightLaneStatisticsAreWithinRoundingOfAPlainSum() {
+        // Adder-like values: large negative mean, small spread; the two-pass variance keeps its digits.
+        for (int len : new int[] {7, 1024, 100_003}) {
+            float[] x = random(len, 3, -1200, 2);
+            for (Passes p : implementations()) {
+                double[] lanes = new double[Passes.LANES];
+                p.sum(x, 0, len, lanes);
+                double mean = Passes.total(lanes) / len;
+                Arrays.fill(lanes, 0);
+                p.sumSquaredDeviation(x, 0, len, mean, lanes);
+                double var = Passes.total(lanes) / len;
+                // Reference: compensated (Kahan) sums, an independent order.
+                double s = 0, comp = 0;
+                for (float v : x) {
+                    double yk = v - comp, t = s + yk;
+                    comp = (t - s) - yk;
+                    s = t;
+                }
+                double refMean = s / len, ss = 0;
+                comp = 0;
+                for (float v : x) {
+                    double d = v - refMean, yk = d * d - comp, t = ss + yk;
+                    comp = (t - ss) - yk;
+                    ss = t;
+                }
+                double refVar = ss / len;
+                assertEquals(refMean, mean, Math.abs(refMean) * 1e-13, p.name() + " mean, length " + len);
+                assertEquals(refVar, var, refVar * 1e-9, p.name() + " variance, length " + len);
+            }
+        }
+    }
+
+    /** A BN layer with fixed non-trivial parameters and running statistics. */
+    private record Bn(BatchNorm2d layer, Params params) {}
+
+    private static Bn bn(Engine e, int c, boolean relu) {
+        Params.Builder pb = new Params.Builder();
+        BatchNorm2d b = new BatchNorm2d(e, pb, "bn", c);
+        Params p = pb.build();
+        b.init();
+        Rng r = new Rng(9);
+        for (int i = 0; i < p.data.length; i++) p.data[i] = (float) (0.2 + r.nextGaussian() * 0.5);
+        for (int i = 0; i < c; i++) p.buffers[p.view("bn.running_mean").offset() + i] = (float) (-40 + r.nextGaussian());
+        b.setRelu(relu);
+        return new Bn(b, p);
+    }
+
+
+    private static Tensor tensor(int[] s, long seed, double mean, double sd) {
+        return new Tensor(s[0], s[1], s[2], s[3], random(s[0] * s[1] * s[2] * s[3], seed, mean, sd));
+    }
+
+    @Test
+    void fusedBatchNormReluEqualsBatchNormThenRelu() {
+        int[][] shapes = {{5, 3, 7, 9}, {3, 20, 31, 29}, {9, 10, 1, 1}};
+        for (int threads : new int[] {1, 3}) {
+            try (Engine e = Engine.create(threads, "auto")) {
+                for (int[] s : shapes) {
+                    Bn f = bn(e, s[1], true), pl = bn(e, s[1], false);
+                    BatchNorm2d fused = f.layer(), plain = pl.layer();
+                    ReLU relu = new ReLU(true);
+                    // Centered so that about half the outputs are clamped.
+                    Tensor x = tensor(s, 1, -40, 3), dy = tensor(s, 2, 0, 1);
+                    float[] yf = fused.forward(x, true).data.clone();
+                    float[] yp = relu.forward(plain.forward(x, true), true).data.clone();
+                    String at = Arrays.toString(s) + " at " + threads + " threads";
+                    assertSameBits(Arrays.copyOf(yp, x.size()), Arrays.copyOf(yf, x.size()), "forward " + at);
+                    int zeros = 0;
+                    for (int i = 0; i < x.size(); i++) if (yf[i] == 0f) zeros++;
+                    assertTrue(zeros > 0 && zeros < x.size(), "the ReLU clamps part of the outputs: " + zeros + " of " + x.size());
+                    Tensor dyf = new Tensor(s[0], s[1], s[2], s[3], dy.data.clone()), dyp = new Tensor(s[0], s[1], s[2], s[3], dy.data.clone());
+                    float[] dxf = fused.backward(dyf).data, dxp = plain.backward(relu.backward(dyp)).data;
+                    assertSameBits(Arrays.copyOf(dxp, x.size()), Arrays.copyOf(dxf, x.size()), "dx " + at);
+                    assertSameBits(pl.params().grad, f.params().grad, "gamma/beta gradients " + at);
+                    assertSameBits(pl.params().buffers, f.params().buffers, "running statistics " + at);
+                    // Eval mode, in place on the input as the models run it.
+                    fused.setInPlaceEval(true);
+                    Tensor xe = tensor(s, 3, -40, 3);
+                    float[] want = relu.forward(plain.forward(xe, false), false).data.clone();
+                    Tensor ye = fused.forward(xe, false);
+                    assertTrue(ye == xe, "in place");
+                    assertSameBits(Arrays.copyOf(want, x.size()), Arrays.copyOf(ye.data, x.size()), "eval forward " + at);
+                }
+            }
+        }
+    }
+
+    /** A layer that scales by a constant: main branch / shortcut of a residual block with a known gradient. */
+    private static final class Scale implements Layer {
+        final float k;
+        Tensor y;
+
+        Scale(float k) {
+            this.k = k;
+        }
+
+        @Override
+        public Tensor forward(Tensor x, boolean training) {
+            y = Tensor.reuse(y, x.n, x.c, x.h, x.w);
+            for (int i = 0; i < x.size(); i++) y.data[i] = k * x.data[i];
+            return y;
+        }
+
+        @Override
+        public Tensor backward(Tensor dy) {
+            for (int i = 0; i < dy.size(); i++) dy.data[i] *= k;
+            return dy;
+        }
+
+        @Override
+        public Costs.Act describe(Costs.Act x, Costs costs) {
+            return x;
+        }
+    }
+
+    @Test
+    void fusedResidualEqualsItsArithmeticAtEveryThreadCount() {
+        int[] s = {3, 16, 33, 31}; // above the parallel threshold, not a multiple of the block or the vector
+        Tensor x = tensor(s, 4, 0, 1), dy = tensor(s, 5, 0, 1);
+        int size = x.size();
+        float[] wantY = new float[size], wantDx = new float[size];
+        for (int i = 0; i < size; i++) {
+            float m = 1.5f * x.data[i], sh = -0.75f * x.data[i];
+            wantY[i] = Math.max(m + sh, 0f);
+            float g = wantY[i] > 0f ? dy.data[i] : 0f;
+            wantDx[i] = 1.5f * g + -0.75f * g;
+        }
+        for (int threads : LayerThreadBitsTest.THREADS) {
+            try (Engine e = Engine.create(threads, "auto")) {
+                for (Engine withPool : new Engine[] {e, null}) {
+                    Residual r = new Residual(withPool, "block", new Scale(1.5f), new Scale(-0.75f), true);
+                    Tensor y = r.forward(x, true);
+                    String at = threads + " threads" + (withPool == null ? " (no pool)" : "");
+                    assertSameBits(wantY, Arrays.copyOf(y.data, size), "residual forward at " + at);
+                    Tensor dx = r.backward(new Tensor(s[0], s[1], s[2], s[3], dy.data.clone()));
+                    assertNotNull(dx);
+                    assertSameBits(wantDx, Arrays.copyOf(dx.data, size), "residual dx at " + at);
+                }
+            }
+        }
+    }
+}
