@@ -50,6 +50,10 @@ public final class SparkJob implements AutoCloseable {
     private final ShardedSteps sharded;
     /** The driver-synced step (used when {@link #sharded} is null). */
     private final Trainer.StepRunner driverSteps;
+    /** Where the driver-synced steps' time goes ({@code step_timing=true}, or asked for by the benchmark); else null. */
+    private StepTimings timings;
+    /** Print {@link #timings} every {@code log_every} steps ({@code step_timing=true}). */
+    private final boolean logTimings;
 
     /** {@code sync=auto} shards from this many parameters on (and W > 1): ResNet-18/50 shard, LeNet and the CIFAR ResNets do not. */
     public static final int AUTO_SHARDED_PARAMS = 1_000_000;
@@ -71,6 +75,11 @@ public final class SparkJob implements AutoCloseable {
         // Every step wants all W tasks at once, so waiting for a "local" slot only delays a retried task after an
         // executor loss (measured: 2.9 s per retry, and a replacement executor left idle for the rest of the run).
         conf.setIfMissing("spark.locality.wait", "0s");
+        // Results above this go through the executor's BlockManager: a put, a fetch by the driver over the block
+        // transfer service (loopback Netty even in local mode), a remove. ResNet-20's 1.1 MB step result was just
+        // above Spark's 1 MiB default (measured: 1 fetch thread pair and 3 RPCs per task). Spark caps it at
+        // spark.rpc.message.maxSize (128 MiB).
+        conf.setIfMissing("spark.task.maxDirectResultSize", "32m");
         for (Map.Entry<String, String> e : sparkSettings.entrySet()) conf.set(e.getKey(), e.getValue());
         // Not overridable: every class on the wire must be registered, and registered by us.
         conf.set("spark.kryo.registrationRequired", "true");
@@ -113,27 +122,43 @@ public final class SparkJob implements AutoCloseable {
                 test.cacheKey, recipe.batchSize, recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0, recipe.evalBatchSize);
         int depth = recipe.config.getInt("tree_depth");
         SlotCheck slots = new SlotCheck(jsc, workers, slotWait, log);
+        this.logTimings = recipe.config.getBoolean("step_timing");
+        this.timings = logTimings ? new StepTimings(jsc) : null;
+        int logEvery = recipe.logEvery, stepsPerEpoch = sampler.stepsPerEpoch();
         Trainer.StepRunner steps = (epoch, step) -> {
+            StepTimings t = timings;
+            if (t != null) t.startStep();
             slots.await();
             jsc.setJobDescription(String.format(Locale.ROOT, "epoch %d/%d step %d/%d", epoch + 1, recipe.epochs, step + 1,
-                    sampler.stepsPerEpoch()));
-            Broadcast<Weights> w = broadcastWeights(model);
+                    stepsPerEpoch));
+            WeightsRef w = weightsFor(model);
+            if (t != null) {
+                t.lap(StepTimings.Lap.WEIGHTS);
+                jsc.setLocalProperty(StepTimings.PROPERTY, "1");
+            }
             try {
-                return OrderedTreeReduce.reduce(train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true)
-                        .mapToPair(t -> t), workers, depth, StepAggregate::merge);
+                return OrderedTreeReduce.reduce(train.shards, new StepTask(shared, w, epoch, step, t == null ? null : t.phases),
+                        StepAggregate.class, workers, depth, StepAggregate::merge, t);
             } catch (Exception e) {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
                 w.destroy();
+                if (t != null) {
+                    jsc.setLocalProperty(StepTimings.PROPERTY, null);
+                    t.lap(StepTimings.Lap.DESTROY);
+                    t.endStep();
+                    if (logTimings && ((step + 1) % logEvery == 0 || step + 1 == stepsPerEpoch)) {
+                        log.printf(Locale.ROOT, "step timing, epoch %d step %d: %s%n", epoch + 1, step + 1, t.report());
+                    }
+                }
             }
         };
         Trainer.Evaluator eval = () -> {
             slots.await();
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
-            Broadcast<Weights> w = broadcastWeights(model);
+            WeightsRef w = weightsFor(model);
             try {
-                return OrderedTreeReduce.reduce(test.shards.mapPartitionsWithIndex(new EvalTask(shared, w), true)
-                        .mapToPair(t -> t), workers, depth, EvalStats::merge);
+                return OrderedTreeReduce.reduce(test.shards, new EvalTask(shared, w), EvalStats.class, workers, depth, EvalStats::merge, null);
             } catch (Exception e) {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
@@ -183,10 +208,10 @@ public final class SparkJob implements AutoCloseable {
      * what a retried task would recompute (used to check that it is bit-identical).
      */
     List<StepAggregate> partitionResults(int epoch, int step) {
-        Broadcast<Weights> w = broadcastWeights(model);
+        WeightsRef w = weightsFor(model);
         try {
             List<StepAggregate> r = new ArrayList<>();
-            for (Tuple2<Integer, StepAggregate> t : train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true).collect()) {
+            for (Tuple2<Integer, StepAggregate> t : train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step, null), true).collect()) {
                 r.add(t._2());
             }
             return r;
@@ -195,10 +220,53 @@ public final class SparkJob implements AutoCloseable {
         }
     }
 
-    private Broadcast<Weights> broadcastWeights(Model model) {
+    /** The step timings, started now if this run did not ask for them ({@code step_timing}); printed only if it did. */
+    StepTimings timings() {
+        if (timings == null) timings = new StepTimings(jsc);
+        return timings;
+    }
+
+    /**
+     * Models of at most this many bytes of weights (parameters and BN buffers) send them inside the step's task
+     * ({@link WeightsRef}): Spark broadcasts every job's task binary anyway, so the weights ride in that broadcast
+     * instead of a second one (serialize, store, look up, destroy). Above it a broadcast of their own: the task binary
+     * stays small (Spark warns of a task binary above 1000 KiB, every step) and is not kept until the ContextCleaner
+     * gets to it. LeNet-5-BN (62K parameters, 0.25 MB) travels inline; ResNet-20 (0.27M, 1.1 MB) as a broadcast.
+     */
+    static final int INLINE_WEIGHTS_BYTES = 900 << 10;
+    /** {@link #INLINE_WEIGHTS_BYTES}, lowered by tests to send a small model's weights as a broadcast. */
+    int inlineWeightsBytes = INLINE_WEIGHTS_BYTES;
+
+    private WeightsRef weightsFor(Model model) {
         Params p = model.params();
         // Copies: in local mode the executors read the broadcast object itself, and the driver goes on updating.
-        return jsc.broadcast(Weights.snapshot(p.data, p.buffers));
+        Weights w = Weights.snapshot(p.data, p.buffers);
+        if (4L * (p.data.length + p.buffers.length) <= inlineWeightsBytes) return new WeightsRef(w, null);
+        return new WeightsRef(null, jsc.broadcast(w));
+    }
+
+    /** The step's weights as a task receives them: inside the task itself (small models) or as a broadcast. */
+    static final class WeightsRef implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+        private final Weights inline;
+        private final Broadcast<Weights> broadcast;
+
+        WeightsRef(Weights inline, Broadcast<Weights> broadcast) {
+            this.inline = inline;
+            this.broadcast = broadcast;
+        }
+
+        static WeightsRef of(Broadcast<Weights> b) {
+            return new WeightsRef(null, b);
+        }
+
+        Weights value() {
+            return inline != null ? inline : broadcast.value();
+        }
+
+        void destroy() {
+            if (broadcast != null) broadcast.destroy();
+        }
     }
 
     /** Settings every task needs; small and serializable. */
@@ -216,27 +284,44 @@ public final class SparkJob implements AutoCloseable {
                     k -> new Sampler(shared.shardSizes(), shared.globalBatch(), shared.data().seed(), shared.shardSizes().length > 1));
         }
         final Shared shared;
-        final Broadcast<Weights> weights;
+        final WeightsRef weights;
         final int epoch, step;
+        /** Where the task's time goes ({@link StepTimings}), or null when nobody asked. */
+        final StepTimings.Phases phases;
 
-        StepTask(Shared shared, Broadcast<Weights> weights, int epoch, int step) {
+        StepTask(Shared shared, WeightsRef weights, int epoch, int step, StepTimings.Phases phases) {
             this.shared = shared;
             this.weights = weights;
             this.epoch = epoch;
             this.step = step;
+            this.phases = phases;
         }
 
         @Override
         public Iterator<Tuple2<Integer, StepAggregate>> call(Integer partition, Iterator<Object> part) {
+            StepTimings.Clock clock = phases == null ? null : phases.task();
             Sampler sampler = sampler(shared);
             Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
             int[] positions = sampler.indices(epoch, partition, step);
             int global = sampler.globalBatchAt(step);
+            TimedSamples timed = null;
+            if (clock != null) {
+                samples = timed = new TimedSamples(samples);
+                clock.mark(StepTimings.Phase.SAMPLE);
+            }
             WorkerPool.Worker w = WorkerPool.borrow(shared.model());
             try {
-                w.load(weights.value());
+                Weights value = weights.value();
+                if (clock != null) clock.mark(StepTimings.Phase.WEIGHTS_FETCH);
+                w.load(value);
                 w.invalidate(); // the step updates the BN running statistics
+                if (clock != null) clock.mark(StepTimings.Phase.LOAD);
                 StepAggregate agg = new StepAggregate().add(w.step.run(samples, positions, epoch, global, shared.perWorkerEta()));
+                if (clock != null) {
+                    clock.mark(StepTimings.Phase.COMPUTE);
+                    clock.move(StepTimings.Phase.COMPUTE, StepTimings.Phase.FILL, timed.nanos, timed.cpu);
+                    clock.done();
+                }
                 return List.of(new Tuple2<>(partition, agg)).iterator();
             } finally {
                 WorkerPool.giveBack(w);
@@ -244,12 +329,43 @@ public final class SparkJob implements AutoCloseable {
         }
     }
 
+    /** Samples whose {@link #fill} (batch assembly) is timed, wall and thread CPU of the calling thread. */
+    static final class TimedSamples implements Samples {
+        private final Samples s;
+        long nanos, cpu;
+
+        TimedSamples(Samples s) {
+            this.s = s;
+        }
+
+        @Override
+        public void fill(int epoch, int[] indices, int from, int n, float[] x, int[] y, org.addernet.engine.ThreadPool pool) {
+            long t = System.nanoTime(), c = StepTimings.cpuNow();
+            s.fill(epoch, indices, from, n, x, y, pool);
+            nanos += System.nanoTime() - t;
+            cpu += StepTimings.cpuNow() - c;
+        }
+
+        @Override public String name() { return s.name(); }
+        @Override public int count() { return s.count(); }
+        @Override public int id(int i) { return s.id(i); }
+        @Override public int label(int i) { return s.label(i); }
+        @Override public int numClasses() { return s.numClasses(); }
+        @Override public int[] shape() { return s.shape(); }
+        @Override public int sampleSize() { return s.sampleSize(); }
+        @Override public String source(int i) { return s.source(i); }
+    }
+
     /** Evaluation of one test shard. */
     static final class EvalTask implements Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, EvalStats>>> {
         final Shared shared;
-        final Broadcast<Weights> weights;
+        final WeightsRef weights;
 
         EvalTask(Shared shared, Broadcast<Weights> weights) {
+            this(shared, WeightsRef.of(weights));
+        }
+
+        EvalTask(Shared shared, WeightsRef weights) {
             this.shared = shared;
             this.weights = weights;
         }
@@ -269,6 +385,7 @@ public final class SparkJob implements AutoCloseable {
 
     @Override
     public void close() {
+        if (timings != null) timings.detach(jsc);
         if (sharded != null) sharded.close();
         train.close();
         test.close();
