@@ -237,6 +237,11 @@ public final class SparkJob implements AutoCloseable {
     /** {@link #INLINE_WEIGHTS_BYTES}, lowered by tests to send a small model's weights as a broadcast. */
     int inlineWeightsBytes = INLINE_WEIGHTS_BYTES;
 
+    /** The current weights as the next step's tasks get them. */
+    WeightsRef weightsFor() {
+        return weightsFor(model);
+    }
+
     private WeightsRef weightsFor(Model model) {
         Params p = model.params();
         // Copies: in local mode the executors read the broadcast object itself, and the driver goes on updating.
@@ -262,6 +267,10 @@ public final class SparkJob implements AutoCloseable {
 
         Weights value() {
             return inline != null ? inline : broadcast.value();
+        }
+
+        boolean isInline() {
+            return inline != null;
         }
 
         void destroy() {
