@@ -80,6 +80,11 @@ public final class SparkJob implements AutoCloseable {
         // above Spark's 1 MiB default (measured: 1 fetch thread pair and 3 RPCs per task). Spark caps it at
         // spark.rpc.message.maxSize (128 MiB).
         conf.setIfMissing("spark.task.maxDirectResultSize", "32m");
+        // Every broadcast (and every job's task binary is one) starts with a chunk of spark.broadcast.blockSize (4 MiB):
+        // a 4 MiB allocation, zeroed, a G1 humongous object, per step on the scheduler thread (JFR: 1 GB over 300 LeNet
+        // steps). The block size is the piece size of the torrent between executors; in local mode nothing is fetched
+        // piece by piece, so small pieces cost nothing there.
+        if (conf.get("spark.master", "").matches("local(\\[.*\\])?")) conf.setIfMissing("spark.broadcast.blockSize", "512k");
         for (Map.Entry<String, String> e : sparkSettings.entrySet()) conf.set(e.getKey(), e.getValue());
         // Not overridable: every class on the wire must be registered, and registered by us.
         conf.set("spark.kryo.registrationRequired", "true");
