@@ -120,9 +120,33 @@ public final class Config {
                     + " executor's local disk; bound their heap use with image_memory_mb");
         }
         if (!BY_NAME.containsKey(key) && !key.startsWith(SPARK_PREFIX)) {
-            throw new IllegalArgumentException("unknown config key '" + key + "' in " + source + "; known keys: " + BY_NAME.keySet());
+            throw new IllegalArgumentException("unknown config key '" + key + "' in " + source + "; closest known keys: " + closest(key)
+                    + " (`addernet keys` lists all " + KEYS.size() + ")");
         }
         v.put(key, value);
+    }
+
+    /** The five known keys nearest to {@code key} by edit distance (the whole list no longer fits one error line). */
+    static List<String> closest(String key) {
+        List<String> names = new java.util.ArrayList<>(BY_NAME.keySet());
+        names.sort(java.util.Comparator.comparingInt((String n) -> editDistance(key, n)).thenComparing(n -> n));
+        return names.subList(0, Math.min(5, names.size()));
+    }
+
+    /** Levenshtein distance: insertions, deletions and substitutions, each 1. */
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
     }
 
     /** The {@code spark.*} settings of the recipe, for SparkConf. */
