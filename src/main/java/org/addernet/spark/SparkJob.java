@@ -168,6 +168,7 @@ public final class SparkJob implements AutoCloseable {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
                 w.destroy();
+                if (timings != null) timings.discardLap();
             }
         };
         this.driverSteps = steps;

@@ -24,7 +24,8 @@ import scala.jdk.javaapi.CollectionConverters;
  *   <li><b>Driver laps</b> on the thread that runs the steps, wall and thread-CPU time: {@code weights} (snapshot and
  *   broadcast of the weights), {@code job} (submitting the Spark job until every result is back), {@code sum} (the
  *   ordered sum of the workers' results), {@code destroy} (the weight broadcast), and {@code outside} (from the step
- *   runner's return to its next call: the SGD update, the trainer's bookkeeping, logging).</li>
+ *   runner's return to its next call: the SGD update, the trainer's bookkeeping, logging, a checkpoint when one falls
+ *   between two steps; not the evaluation at an epoch's end).</li>
  *   <li><b>Spark's task metrics</b> of the step jobs (this listener): the task's duration as the driver saw it (launch
  *   to result handled), {@code executorDeserializeTime} (task and closure, with the weights when they travel in it),
  *   {@code executorRunTime}, {@code resultSerializationTime}, {@code gettingResultTime} (results fetched from a block
@@ -123,6 +124,12 @@ final class StepTimings extends SparkListener {
         lapCpu[l.ordinal()] += c - lapStartCpu;
         lapStart = t;
         lapStartCpu = c;
+    }
+
+    /** Drops the time since the last lap (an evaluation between two epochs is no part of a step's cost). */
+    void discardLap() {
+        lapStart = System.nanoTime();
+        lapStartCpu = cpuNow();
     }
 
     /** The step runner returns: the next lap, until the next {@link #startStep}, is {@code outside}. */
