@@ -48,7 +48,7 @@ final class OrderedTreeReduce {
                 new AbstractFunction2<Object, T, BoxedUnit>() {
                     @Override
                     public BoxedUnit apply(Object partition, T value) {
-                        results[(Integer) partition] = value; // the job's own thread: Spark calls this one result at a time
+                        results[(Integer) partition] = value; // Spark calls this on its scheduler thread, one result at a time, before runJob returns
                         return BoxedUnit.UNIT;
                     }
                 }, ClassTag$.MODULE$.apply(type));
