@@ -18,15 +18,24 @@ Writes, every array raw little-endian:
   predict-images/...         6 PNG images, 32 x 32 RGB (seed 3; smooth gradients plus noise), in nested folders, and
   predict-logits.f64         6 x 10: the released ResNet-20's float64 eval logits on them in path order, each image
                              through ToTensor and the official Normalize (float32), as the official test.py does
-  exports.txt                for each model, the SHA-256 of `addernet export` of its import (zip .pt) after
-                             PyTorch loaded that export with torch.load(weights_only=True) into the official
-                             model (strict) and found every tensor equal to the original; the official ResNet-50
-                             (random weights) is checked the same way, without a file
+  exports.txt                for each model, the SHA-256 of `addernet export` of its import (zip .pt; and
+                             `--format legacy`, lines "<model>-legacy") after PyTorch loaded that export with
+                             torch.load(weights_only=True) into the official model (strict) and found every tensor
+                             equal to the original; the official ResNet-50 (random weights) is checked the same way,
+                             without a file
+                             For the legacy exports of ResNet-20 and LeNet the script also runs the loaded model:
+                             its float64 logits on resnet20-inputs.f32 / lenet-inputs.f32 must be within the issue's
+                             bound (relative L2 1e-4) of resnet20-logits.f64 / lenet-logits.f64, and are in fact
+                             equal to them bit for bit (the weights are), so no further logits file is written; the
+                             Java test compares our float32 logits of the same checkpoint with those files
+PyTorch 1.13's torch.load(weights_only=True) does read legacy files (its restricted unpickler serves both formats):
+the script checks that it loads our legacy exports and that it refuses a legacy file whose pickle names os.system.
 The Java tests need none of this script: they read the files. The legacy file's storage keys are memory addresses,
 so it differs from run to run (its tensors do not).
 """
 import collections
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -34,6 +43,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 import numpy as np
 import torch
@@ -79,21 +89,50 @@ def write_safetensors(path, sd):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
-def check_export(root, out, name, src_file, arch, model, reference):
-    """Imports src_file, exports it with our CLI, loads the export in PyTorch; returns the export's SHA-256."""
+def rel_l2(a, b):
+    return float(torch.linalg.norm(a - b) / torch.linalg.norm(b))
+
+
+def check_export(root, out, name, src_file, arch, model, reference, fmt="zip", inputs=None, want=None):
+    """Imports src_file, exports it with our CLI (--format fmt), loads the export in PyTorch (weights_only=True,
+    strict); returns the export's SHA-256 and, given inputs, the float64 eval logits of the loaded model, which must
+    be within the issue's bound of want (the original model's)."""
     cli = os.path.join(root, "scripts", "addernet")
     with tempfile.TemporaryDirectory() as d:
         ckpt, pt = os.path.join(d, "m.ckpt"), os.path.join(d, "m.pt")
         env = dict(os.environ, ADDERNET_HEAP="1g")
         subprocess.run([cli, "import", "--from", src_file, "--model", arch, "--out", ckpt], check=True, env=env)
-        subprocess.run([cli, "export", "--checkpoint", ckpt, "--to", pt], check=True, env=env)
+        subprocess.run([cli, "export", "--checkpoint", ckpt, "--to", pt, "--format", fmt], check=True, env=env)
+        assert zipfile.is_zipfile(pt) == (fmt == "zip"), f"{name}: --format {fmt} wrote the wrong container"
         sd = torch.load(pt, weights_only=True)
         model.load_state_dict(sd, strict=True)
         for k, v in reference.items():
             k = k[len("module."):] if k.startswith("module.") else k
             assert torch.equal(sd[k], v.cpu()), f"{name}: {k} changed in the round trip"
+        logits = None
+        if inputs is not None:
+            logits = logits64(model, inputs)
+            err = rel_l2(logits, want)
+            assert err <= 1e-4, f"{name}: logits of the {fmt} export are {err} off"
+            assert torch.equal(logits, want), f"{name}: the {fmt} export's weights give other float64 logits"
         with open(pt, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
+            return hashlib.sha256(f.read()).hexdigest(), logits
+
+
+def check_weights_only_refuses_legacy_globals():
+    """torch.load(weights_only=True) on a legacy file must refuse a foreign global, not run it (checked, not assumed)."""
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo weights_only ran os.system",))
+    buf = io.BytesIO()
+    torch.save(collections.OrderedDict(a=torch.zeros(2), e=Evil()), buf, _use_new_zipfile_serialization=False)
+    buf.seek(0)
+    try:
+        torch.load(buf, weights_only=True)
+    except Exception as e:  # pickle.UnpicklingError naming the global
+        assert "system" in str(e), e
+        return
+    raise AssertionError("torch.load(weights_only=True) loaded a legacy pickle naming os.system")
 
 
 def main():
@@ -153,16 +192,23 @@ def main():
         xs.append(T.Normalize(CIFAR_MEAN, CIFAR_STD)(T.ToTensor()(Image.open(os.path.join(images, rel)))))
     logits64(net, torch.stack(xs)).numpy().astype("<f8").tofile(os.path.join(out, "predict-logits.f64"))
 
+    check_weights_only_refuses_legacy_globals()
+    want20, wantle = logits64(net, x), logits64(le, xl)
     lines = [
-        "resnet20 " + check_export(root, out, "resnet20", released, "resnet20", resnet20.resnet20(), sd),
-        "lenet5bn " + check_export(root, out, "lenet5bn", os.path.join(out, "lenet-zip.pt"), "lenet5bn", lenet(adder), le_sd),
+        "resnet20 " + check_export(root, out, "resnet20", released, "resnet20", resnet20.resnet20(), sd)[0],
+        "lenet5bn " + check_export(root, out, "lenet5bn", os.path.join(out, "lenet-zip.pt"), "lenet5bn", lenet(adder), le_sd)[0],
     ]
+    for name, src, arch, model, ref, inputs, want in [
+            ("resnet20", released, "resnet20", resnet20.resnet20(), sd, x, want20),
+            ("lenet", os.path.join(out, "lenet-zip.pt"), "lenet5bn", lenet(adder), le_sd, xl, wantle)]:
+        lines.append(arch + "-legacy " + check_export(root, out, name, src, arch, model, ref, "legacy", inputs, want)[0])
     # ResNet-50 (official resnet50.py, random weights): checked the same way, nothing written (100 MB).
     import resnet50
     with tempfile.TemporaryDirectory() as d:
         r50 = resnet50.resnet50()
         torch.save(r50.state_dict(), os.path.join(d, "r50.pt"))
-        check_export(root, out, "resnet50", os.path.join(d, "r50.pt"), "resnet50", resnet50.resnet50(), r50.state_dict())
+        for fmt in ("zip", "legacy"):
+            check_export(root, out, "resnet50", os.path.join(d, "r50.pt"), "resnet50", resnet50.resnet50(), r50.state_dict(), fmt)
     with open(os.path.join(out, "exports.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote fixtures to", out)

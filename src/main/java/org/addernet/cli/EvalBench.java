@@ -12,17 +12,20 @@ import org.addernet.model.Model;
 import org.addernet.model.Models;
 
 /**
- * {@code bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3] [--kernels auto]}:
- * eval-mode inference throughput, what an {@code evaluate}/{@code predict} task computes per batch (eval BN applied in
- * place, no gradient buffers, no backward state), on random inputs. One JSON object per batch size with the median
- * batch time and images/s; {@code scripts/bench-eval-torch.py} prints the same fields for PyTorch's eval of the CNN
+ * {@code bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3] [--kernels auto]
+ * [--model-kind eval|train]}: eval-mode inference throughput, what an {@code evaluate}/{@code predict} task computes per
+ * batch (eval BN applied in place, no gradient buffers, no backward state: {@link Models#createEval}), on random inputs.
+ * One JSON object per batch size with the median batch time, images/s and {@code heap_after_gc_mb}, the heap after a
+ * full GC right after the timed forwards (the model and everything it keeps between batches, the live set);
+ * {@code --model-kind train} runs the same forwards on a training model (gradients, every layer's buffers), as eval
+ * tasks did before eval-only models, for comparison; {@code scripts/bench-eval-torch.py} prints the same fields for PyTorch's eval of the CNN
  * twin ({@code torch.no_grad}) and {@code scripts/bench-eval} runs both side by side.
  */
 final class EvalBench {
     private EvalBench() {}
 
     static void run(String[] args, PrintStream out) {
-        String arch = "resnet20", variant = "adder", kernels = "auto", batches = "1,64";
+        String arch = "resnet20", variant = "adder", kernels = "auto", batches = "1,64", kind = "eval";
         int threads = 2;
         double seconds = 3;
         for (int i = 0; i < args.length; i++) {
@@ -35,15 +38,18 @@ final class EvalBench {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
                 case "--kernels" -> kernels = args[++i];
+                case "--model-kind" -> kind = args[++i];
                 default -> throw new IllegalArgumentException("unknown option " + a + " (--model M, --variant adder|cnn, --batch N,N,...,"
-                        + " --threads T, --seconds S, --kernels auto|vector|scalar)");
+                        + " --threads T, --seconds S, --kernels auto|vector|scalar, --model-kind eval|train)");
             }
         }
         if (!variant.equals("adder") && !variant.equals("cnn")) throw new IllegalArgumentException("--variant must be adder or cnn");
+        if (!kind.equals("eval") && !kind.equals("train")) throw new IllegalArgumentException("--model-kind must be eval or train, got '" + kind + "'");
         if (threads < 1 || !(seconds > 0)) throw new IllegalArgumentException("need --threads >= 1 and --seconds > 0");
         int[] sizes = Arrays.stream(batches.split(",")).mapToInt(s -> Integer.parseInt(s.trim())).toArray();
-        try (Engine engine = Engine.create(threads, kernels)) {
-            Model m = Models.create(arch, variant.equals("adder"), Models.defaultClasses(arch), engine, 1);
+        try (StepBench.HeapWatch heap = new StepBench.HeapWatch(); Engine engine = Engine.create(threads, kernels)) {
+            Model m = kind.equals("eval") ? Models.createEval(arch, variant.equals("adder"), Models.defaultClasses(arch), 0, engine, 1)
+                    : Models.create(arch, variant.equals("adder"), Models.defaultClasses(arch), engine, 1);
             int[] in = m.inputShape();
             Rng rng = new Rng(42);
             for (int batch : sizes) {
@@ -60,9 +66,10 @@ final class EvalBench {
                 }
                 ms.sort(null);
                 double med = ms.get(ms.size() / 2);
+                long live = heap.fullGc();
                 out.printf(Locale.ROOT, "{\"impl\":\"addernet\",\"model\":\"%s\",\"variant\":\"%s\",\"batch\":%d,\"threads\":%d,\"kernels\":\"%s\","
-                                + "\"reps\":%d,\"ms_per_batch\":%.3f,\"images_per_s\":%.2f}%n", arch, variant, batch, threads,
-                        engine.conv().kernelName(), ms.size(), med, batch * 1e3 / med);
+                                + "\"reps\":%d,\"ms_per_batch\":%.3f,\"images_per_s\":%.2f,\"model_kind\":\"%s\",\"heap_after_gc_mb\":%.1f}%n", arch,
+                        variant, batch, threads, engine.conv().kernelName(), ms.size(), med, batch * 1e3 / med, kind, live / 1e6);
             }
         }
     }

@@ -47,12 +47,13 @@ final class InteropCommands {
     }
 
     static void exportModel(String[] args, PrintStream out) throws Exception {
-        String ckpt = null, to = null;
+        String ckpt = null, to = null, format = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
                 case "--checkpoint" -> ckpt = value(args, ++i, a);
                 case "--to" -> to = value(args, ++i, a);
+                case "--format" -> format = value(args, ++i, a);
                 default -> throw new IllegalArgumentException("unknown export option '" + a + "'\n" + Main.USAGE);
             }
         }
@@ -64,8 +65,8 @@ final class InteropCommands {
             if (f == null) throw new IllegalArgumentException("no checkpoint in " + c + " (expected checkpoints/ckpt-*.ckpt)");
             c = c.resolve(f.name());
         }
-        Map<String, TorchTensor> sd = Interop.exportFile(c, Path.of(to));
-        out.println("exported " + sd.size() + " tensors of " + c + " to " + to);
+        Map<String, TorchTensor> sd = Interop.exportFile(c, Path.of(to), format);
+        out.println("exported " + sd.size() + " tensors of " + c + " to " + to + (format != null ? " (" + format + ")" : ""));
     }
 
     private static String value(String[] args, int i, String opt) {

@@ -66,11 +66,12 @@ public final class Main {
                   Reads a PyTorch state_dict (zip or legacy torch.save, .safetensors; never runs code from it), checks every
                   tensor against the model (strips DataParallel's "module."), writes our checkpoint (weights, BN buffers) with
                   the normalization the model expects (default: CIFAR the official code's, else the dataset's).
-              export --checkpoint CKPT --to FILE.pt|FILE.safetensors
-                  Writes the weights and BN buffers under the official names (torch.load(f, weights_only=True) reads .pt).
+              export --checkpoint CKPT --to FILE.pt|FILE.safetensors [--format zip|legacy|safetensors]
+                  Writes the weights and BN buffers under the official names (torch.load(f, weights_only=True) reads .pt);
+                  .pt is the zip torch.save of PyTorch >= 1.6 unless --format legacy (the older pickle format).
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
-              bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] [--sync sharded,driver] [--breakdown] | [--params N,N,...]
+              bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] [--sync sharded,driver] [--wire fp32|bf16] [--breakdown] | [--params N,N,...]
                   Per-step Spark overhead of training steps (LeNet-5-BN, ResNet-20/18/50 on tiny inputs) with sync=driver
                   and sync=sharded: step, compute, overhead (step - compute) and bytes the driver receives per step.
                   --params: the protocol alone for models of N parameters (job launch, weight broadcast, gradient sum).
@@ -80,8 +81,9 @@ public final class Main {
                   energy at 45 nm (FP32 add 0.9 pJ, multiply 3.7 pJ).
               bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
                   Times training steps on random data (images/s) and reports the peak heap next to its arithmetic.
-              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3]
-                  Eval-mode inference images/s (what evaluate/predict tasks compute); scripts/bench-eval adds PyTorch's CNN twin.
+              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3] [--model-kind eval|train]
+                  Eval-mode inference images/s (what evaluate/predict tasks compute) and the heap after a full GC;
+                  scripts/bench-eval adds PyTorch's CNN twin; --model-kind train: a training model's forwards, to compare.
               bench-pipeline --root DIR [--threads N] [--images M] [--size 224]
                   Input pipeline images/s on an ImageFolder tree: read, decode, decode + train/eval transforms.
               make-synthetic-imagenet DIR [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]

@@ -174,7 +174,9 @@ public final class ImageFolder {
             JpegSamples.validate(data, path);
             return data;
         } catch (DataFormatException | IOException e) {
-            problems.accept(path + ": " + e.getMessage());
+            // The decoder's and Hadoop's messages usually name the file already: name it once.
+            String m = String.valueOf(e.getMessage());
+            problems.accept(m.contains(path) ? m : path + ": " + m);
             return null;
         }
     }

@@ -12,6 +12,10 @@ import java.util.Map;
  * Named views ({@link View}) point into them, in the order the model registered them (PyTorch's
  * {@code state_dict} order). A gradient therefore crosses the network as one {@code float[]}, and
  * aggregating workers is one array sum; the optimizer is one loop over the buffer.
+ *
+ * <p>A model built for inference ({@link Builder#buildForInference}) has no gradients: {@code grad} is empty, so a
+ * training path that reaches it fails (here with a message, in a kernel with an index error) rather than
+ * computing with a buffer that is not there; for a ResNet-50 that saves a full copy of the weights (~100 MB).
  */
 public final class Params {
     /** What a parameter is, which decides how the optimizer treats its gradient. */
@@ -43,11 +47,11 @@ public final class Params {
     private final List<View> bufferViews;
     private final Map<String, View> byName;
 
-    private Params(List<View> params, List<View> bufferViews, int size, int bufferSize) {
+    private Params(List<View> params, List<View> bufferViews, int size, int bufferSize, boolean withGrad) {
         this.params = Collections.unmodifiableList(params);
         this.bufferViews = Collections.unmodifiableList(bufferViews);
         this.data = new float[size];
-        this.grad = new float[size];
+        this.grad = withGrad ? new float[size] : new float[0];
         this.buffers = new float[bufferSize];
         Map<String, View> m = new LinkedHashMap<>();
         for (View v : params) m.put(v.name(), v);
@@ -70,7 +74,18 @@ public final class Params {
     /** The array a view lives in: {@code buffers} for BUFFER views, {@code data} otherwise. */
     public float[] arrayOf(View v) { return v.kind() == Kind.BUFFER ? buffers : data; }
 
-    public void zeroGrad() { java.util.Arrays.fill(grad, 0f); }
+    /** False for parameters built for inference: {@code grad} is then empty. */
+    public boolean hasGrad() { return grad.length == data.length; }
+
+    public void zeroGrad() {
+        requireGrad();
+        java.util.Arrays.fill(grad, 0f);
+    }
+
+    /** Fails with a clear message when these parameters were built for inference (no gradient buffer). */
+    public void requireGrad() {
+        if (!hasGrad()) throw new IllegalStateException("parameters built for inference have no gradient buffer: this model cannot train");
+    }
 
     /** Collects views while a model is built, then allocates the three buffers once. */
     public static final class Builder {
@@ -101,7 +116,14 @@ public final class Params {
 
         /** Allocates the arrays; layers read them through the returned object from then on. */
         public Params build() {
-            if (built == null) built = new Params(params, buffers, size, bufferSize);
+            if (built == null) built = new Params(params, buffers, size, bufferSize, true);
+            return built;
+        }
+
+        /** As {@link #build}, without the gradient buffer (an eval-only model); must come before any {@code build()}. */
+        public Params buildForInference() {
+            if (built != null) throw new IllegalStateException("parameters already allocated");
+            built = new Params(params, buffers, size, bufferSize, false);
             return built;
         }
     }

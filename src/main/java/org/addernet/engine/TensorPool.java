@@ -7,7 +7,10 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The activation-gradient buffers of one model's backward pass. A gradient lives only from the layer that makes
+ * Pooled buffers of one model: the activation gradients of a training model's backward pass, or the activations
+ * of an eval-only model's forward pass ({@link org.addernet.layers.Layer#setActivationPool}: each layer takes its
+ * output here and its consumer gives the input back once it has read it, so a forward holds a few activations, not
+ * one per layer). For the gradients: A gradient lives only from the layer that makes
  * it to the layer that consumes it, so instead of every layer owning an input-gradient tensor for the whole batch
  * (as many as there are layers), layers take one here and give back the one they consumed: a backward pass then
  * holds a handful of buffers, the size of the largest activations. Buffers stay in the pool across steps (no
@@ -49,6 +52,15 @@ public final class TensorPool {
      */
     public void give(Tensor t) {
         if (t != null && lent.remove(t.data)) free.add(t.data);
+    }
+
+    /**
+     * Takes every lent buffer back: for an eval-only model's activations before a forward pass, when nothing can
+     * still be in use (so that a forward that failed half-way does not leave buffers lent for ever).
+     */
+    public void reclaimAll() {
+        free.addAll(lent);
+        lent.clear();
     }
 
     /** Bytes of the buffers this pool holds (free or lent). */

@@ -44,7 +44,7 @@ public final class Interop {
     public static Checkpoint toCheckpoint(Map<String, TorchTensor> stateDict, String arch, boolean adder, int classes, String dataset,
                                           Map<String, String> extraMeta, String source) {
         try (Engine engine = Engine.create(1, "auto")) {
-            Model m = Models.create(arch, adder, classes, engine, 0);
+            Model m = Models.createEval(arch, adder, classes, 0, engine, 0); // only its parameter layout is used
             Params p = m.params();
             Map<String, TorchTensor> sd = new LinkedHashMap<>();
             for (Map.Entry<String, TorchTensor> e : stateDict.entrySet()) {
@@ -153,21 +153,42 @@ public final class Interop {
         return c;
     }
 
-    /** {@code addernet export}: our checkpoint to {@code to}, {@code .safetensors} by its extension, else a zip torch.save. */
+    /** The formats {@code export} writes: {@code zip} and {@code legacy} {@code torch.save}, {@code safetensors}. */
+    public static final java.util.List<String> EXPORT_FORMATS = java.util.List.of("zip", "legacy", "safetensors");
+
+    /** {@code addernet export} in the format the file name implies: {@code .safetensors} by its extension, else a zip torch.save. */
     public static Map<String, TorchTensor> exportFile(Path checkpoint, Path to) throws IOException {
+        return exportFile(checkpoint, to, null);
+    }
+
+    /**
+     * {@code addernet export}: our checkpoint to {@code to} in {@code format} (one of {@link #EXPORT_FORMATS}; null:
+     * by the extension, {@code .safetensors} or else zip). A {@code torch.save} format to a {@code .safetensors} name,
+     * or safetensors to another name, is refused: the file would not be what its name says.
+     */
+    public static Map<String, TorchTensor> exportFile(Path checkpoint, Path to, String format) throws IOException {
+        boolean st = to.getFileName().toString().endsWith(".safetensors");
+        if (format == null) format = st ? "safetensors" : "zip";
+        if (!EXPORT_FORMATS.contains(format)) throw new IllegalArgumentException("--format must be one of " + EXPORT_FORMATS + ", got '" + format + "'");
+        if (st != format.equals("safetensors")) {
+            throw new IllegalArgumentException("--format " + format + " does not fit the file name " + to.getFileName()
+                    + (st ? " (a torch.save file: name it .pt or .pth)" : " (name a safetensors file .safetensors)"));
+        }
         Checkpoint c;
         try (InputStream in = Files.newInputStream(checkpoint)) {
             c = Checkpoint.read(in, checkpoint.toString());
         }
         Map<String, TorchTensor> sd = fromCheckpoint(c, checkpoint.toString());
-        if (to.getFileName().toString().endsWith(".safetensors")) {
-            Map<String, String> meta = new TreeMap<>();
-            for (String k : new String[] {"model", "classes", "config.mean", "config.std", "config.dataset"}) {
-                if (c.meta().containsKey(k)) meta.put(k, c.meta().get(k));
+        switch (format) {
+            case "safetensors" -> {
+                Map<String, String> meta = new TreeMap<>();
+                for (String k : new String[] {"model", "classes", "config.mean", "config.std", "config.dataset"}) {
+                    if (c.meta().containsKey(k)) meta.put(k, c.meta().get(k));
+                }
+                TorchFiles.writeSafetensors(to, sd, meta);
             }
-            TorchFiles.writeSafetensors(to, sd, meta);
-        } else {
-            TorchFiles.writePt(to, sd);
+            case "legacy" -> TorchFiles.writeLegacy(to, sd);
+            default -> TorchFiles.writePt(to, sd);
         }
         return sd;
     }

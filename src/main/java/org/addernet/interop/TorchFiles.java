@@ -40,8 +40,8 @@ import org.addernet.interop.RestrictedUnpickler.Tuple;
  *   <li>{@code .safetensors}: a little-endian uint64 header length, a JSON header {@code name -> {dtype, shape,
  *       data_offsets}}, the data.</li>
  * </ul>
- * Writes the zip format (readable by {@code torch.load(f, weights_only=True)}) and safetensors. Every error names the
- * file; nothing in a file is ever run (see {@link RestrictedUnpickler}).
+ * Writes all three ({@code torch.load(f, weights_only=True)} reads both {@code torch.save} formats, PyTorch 1.13
+ * included). Every error names the file; nothing in a file is ever run (see {@link RestrictedUnpickler}).
  */
 public final class TorchFiles {
     /** {@code torch.serialization.MAGIC_NUMBER} of the legacy format. */
@@ -306,6 +306,29 @@ public final class TorchFiles {
             int i = 0;
             for (TorchTensor t : tensors.values()) stored(zip, count, root + "data/" + i++, t.littleEndianBytes());
             stored(zip, count, root + "version", "3\n".getBytes(StandardCharsets.US_ASCII));
+        }
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /**
+     * Writes {@code tensors} (F32 or I64) as a legacy {@code torch.save} (PyTorch's {@code _legacy_save}, what
+     * {@code _use_new_zipfile_serialization=False} writes), atomically: the magic number, protocol 1001 and system
+     * info pickles, the OrderedDict pickle, the storage keys pickle, then each storage as an int64 little-endian
+     * element count and its raw little-endian bytes. Storage keys are the tensors' indices rather than PyTorch's
+     * memory addresses, so the file is byte for byte a function of the tensors.
+     */
+    public static void writeLegacy(Path file, Map<String, TorchTensor> tensors) throws IOException {
+        ByteArrayOutputStream pkl = new ByteArrayOutputStream();
+        PickleWriter.legacyHeader(pkl);
+        PickleWriter.stateDict(pkl, tensors, true);
+        PickleWriter.storageKeys(pkl, tensors.size());
+        Path tmp = tmp(file);
+        try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
+            pkl.writeTo(out);
+            for (TorchTensor t : tensors.values()) {
+                out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(t.numel()).array());
+                out.write(t.littleEndianBytes());
+            }
         }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }

@@ -34,8 +34,13 @@ import jdk.incubator.vector.VectorSpecies;
  *       1 * s + t = s + t in an fma, |b - x| = |x - b|, d * c + a = c * d + a, and int and/or/min commute.
  *       (Followed by the adder forward and input-gradient kernels. The multiply and filter-gradient blocks
  *       inline 16 ops each, under the limit while opKind holds at most 6 traps, and are unchanged.)</li>
- *   <li>Blocks are small (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1 vector, ~30-45
- *       ops per method): with
+ *   <li>C1 never compiles this class ({@link #C1_EXCLUDED}, a compiler directive added at class load): C1
+ *       force-inlines the Vector API without intrinsics, and its tier-3 compile of a block of 8 sums (~60 ops)
+ *       fails ("out of virtual registers"), which left such a method in unprofiled tier-2 code, boxed, for the
+ *       whole run whenever C2's queue was long when it got hot. With the directive the input gradient runs 4 rows
+ *       x 2 vectors (8 sums) and the adder filter gradient 4 x 3 (12 sums); without it, 4 x 1 as before.</li>
+ *   <li>Blocks were small before that (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1
+ *       vector, ~30-45 ops per method): with
  *       ~47 ops the trap-poisoned compile (whose checks cost more nodes) crossed C2's node-count inlining cutoff,
  *       the last calls were inlined late and a store was left boxed; and C1's tier-3 compile of a 4 x 4 block
  *       failed ("out of virtual registers") as soon as it grew by a few ops, which left the method stuck in
@@ -49,6 +54,16 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> SI = IntVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /**
+     * Floats of a cache tile (256 KB, a quarter of Zen 5's L2): the input gradient's K x O filter values and the
+     * filter gradient's rows of x are walked in tiles of about this size.
+     */
+    static final int TILE_FLOATS = 1 << 16;
+    /**
+     * Whether this class's methods are kept away from C1 (see the class comment); the larger register blocks
+     * (input gradient 4 rows x 2 vectors) are used only then.
+     */
+    static final boolean C1_EXCLUDED = excludeFromC1();
     /** Constant vectors of the exact species class, receivers of the ops: see the class comment. */
     private static final FloatVector ZERO = FloatVector.zero(S), ONE = ZERO.broadcast(1f), NEG_ZERO = ZERO.broadcast(-0f),
             NEG_ONE = ZERO.broadcast(-1f);
@@ -358,13 +373,34 @@ final class VectorColumnKernels implements ColumnKernels {
 
     @Override
     public void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx) {
-        // Column panel outer so the O x L panel of dy stays in L1 across all k blocks; the x values of a
-        // block sit in registers while o runs.
-        for (int p = 0; p < ld; p += L) {
-            int k = 0;
-            for (; k + 4 <= kk; k += 4) igrad4x1(o, ld, wt, x, xRow, k, p, dy, dx);
-            for (; k + 2 <= kk; k += 2) igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
-            for (; k < kk; k++) igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
+        // k tiles whose K x O filter values stay in L2 while the column panels pass (ResNet-18's 512-channel
+        // layer has 9 MB of them; the ResNet-20 layers fit in one tile); the O x 2L panel of dy is re-read per tile.
+        int kt = C1_EXCLUDED ? Math.max(4, TILE_FLOATS / o / 4 * 4) : kk;
+        for (int k0 = 0; k0 < kk; k0 += kt) {
+            int k1 = Math.min(kk, k0 + kt);
+            int p = 0;
+            if (C1_EXCLUDED) {
+                for (; p + 2 * L <= ld; p += 2 * L) {
+                    int k = k0;
+                    for (; k + 4 <= k1; k += 4) igrad4x2(o, ld, wt, x, xRow, k, p, dy, dx);
+                    for (; k + 2 <= k1; k += 2) {
+                        igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
+                        igrad2x1(o, ld, wt, x, xRow, k, p + L, dy, dx);
+                    }
+                    for (; k < k1; k++) {
+                        igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
+                        igrad1x1(o, ld, wt, x, xRow, k, p + L, dy, dx);
+                    }
+                }
+            }
+            // Column panel outer so the O x L panel of dy stays in L1 across the k blocks; the x values of a
+            // block sit in registers while o runs.
+            for (; p < ld; p += L) {
+                int k = k0;
+                for (; k + 4 <= k1; k += 4) igrad4x1(o, ld, wt, x, xRow, k, p, dy, dx);
+                for (; k + 2 <= k1; k += 2) igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
+                for (; k < k1; k++) igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
+            }
         }
     }
 
@@ -403,6 +439,50 @@ final class VectorColumnKernels implements ColumnKernels {
         NEG_ZERO.add(a10).intoArray(dx, o0 + ld);
         NEG_ZERO.add(a20).intoArray(dx, o0 + 2 * ld);
         NEG_ZERO.add(a30).intoArray(dx, o0 + 3 * ld);
+    }
+
+    private static void igrad4x2(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+        int q0 = xRow[k] + p, q1 = xRow[k + 1] + p, q2 = xRow[k + 2] + p, q3 = xRow[k + 3] + p;
+        FloatVector x00 = FloatVector.fromArray(S, x, q0), x01 = FloatVector.fromArray(S, x, q0 + L);
+        FloatVector x10 = FloatVector.fromArray(S, x, q1), x11 = FloatVector.fromArray(S, x, q1 + L);
+        FloatVector x20 = FloatVector.fromArray(S, x, q2), x21 = FloatVector.fromArray(S, x, q2 + L);
+        FloatVector x30 = FloatVector.fromArray(S, x, q3), x31 = FloatVector.fromArray(S, x, q3 + L);
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector a00 = z, a10 = z, a20 = z, a30 = z, a01 = z, a11 = z, a21 = z, a31 = z;
+        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        for (int r = 0, di = p; r < o; r++, di += ld) {
+            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector d1 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di + L));
+            FloatVector b = ZERO.broadcast(wt[t0 + r]);
+            IntVector e = b.sub(x00).reinterpretAsInts();
+            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            e = b.sub(x01).reinterpretAsInts();
+            a01 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a01);
+            b = ZERO.broadcast(wt[t1 + r]);
+            e = b.sub(x10).reinterpretAsInts();
+            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
+            e = b.sub(x11).reinterpretAsInts();
+            a11 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a11);
+            b = ZERO.broadcast(wt[t2 + r]);
+            e = b.sub(x20).reinterpretAsInts();
+            a20 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a20);
+            e = b.sub(x21).reinterpretAsInts();
+            a21 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a21);
+            b = ZERO.broadcast(wt[t3 + r]);
+            e = b.sub(x30).reinterpretAsInts();
+            a30 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a30);
+            e = b.sub(x31).reinterpretAsInts();
+            a31 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a31);
+        }
+        int o0 = k * ld + p;
+        NEG_ZERO.add(a00).intoArray(dx, o0);
+        NEG_ZERO.add(a01).intoArray(dx, o0 + L);
+        NEG_ZERO.add(a10).intoArray(dx, o0 + ld);
+        NEG_ZERO.add(a11).intoArray(dx, o0 + ld + L);
+        NEG_ZERO.add(a20).intoArray(dx, o0 + 2 * ld);
+        NEG_ZERO.add(a21).intoArray(dx, o0 + 2 * ld + L);
+        NEG_ZERO.add(a30).intoArray(dx, o0 + 3 * ld);
+        NEG_ZERO.add(a31).intoArray(dx, o0 + 3 * ld + L);
     }
 
     private static void igrad2x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
@@ -445,16 +525,21 @@ final class VectorColumnKernels implements ColumnKernels {
     @Override
     public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {
         float[] tmp = LANES.get();
-        int r = 0;
-        for (; r + 4 <= o; r += 4) {
-            int k = 0;
-            for (; k + 4 <= kk; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
-            for (; k < kk; k++) fgrad4x1(ld, kk, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
-        }
-        for (; r < o; r++) {
-            int k = 0;
-            for (; k + 4 <= kk; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
-            for (; k < kk; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+        // k tiles of x that stay in L2 while the row blocks of dy pass, as in adderFilterGrad
+        int kt = tileRows(ld);
+        for (int k0 = 0; k0 < kk; k0 += kt) {
+            int k1 = Math.min(kk, k0 + kt);
+            int r = 0;
+            for (; r + 4 <= o; r += 4) {
+                int k = k0;
+                for (; k + 4 <= k1; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
+                for (; k < k1; k++) fgrad4x1(ld, kk, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+            }
+            for (; r < o; r++) {
+                int k = k0;
+                for (; k + 4 <= k1; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
+                for (; k < k1; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+            }
         }
     }
 
@@ -569,16 +654,80 @@ final class VectorColumnKernels implements ColumnKernels {
     @Override
     public void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, float[] dw) {
         float[] tmp = LANES.get();
-        int r = 0;
-        for (; r + 4 <= o; r += 4) {
-            int k = 0;
-            for (; k + 2 <= kk; k += 2) afgrad4x2(ld, kk, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * kk + k, dw, r * kk + k, tmp);
-            for (; k < kk; k++) {
-                for (int i = 0; i < 4; i++) afgrad1x1(ld, dy, (r + i) * ld, x, xRow[k], w[wOff + (r + i) * kk + k], dw, (r + i) * kk + k, tmp);
+        // k tiles whose rows of x stay in L2 while every row block of dy passes over them (x is K x ld: 0.6-4 MB
+        // on the ResNet-20 layers, more than L2, and was streamed from L3 once per 4 filters).
+        int kt = tileRows(ld);
+        for (int k0 = 0; k0 < kk; k0 += kt) {
+            int k1 = Math.min(kk, k0 + kt);
+            int r = 0;
+            for (; r + 4 <= o; r += 4) {
+                int k = k0;
+                for (; k + 3 <= k1; k += 3) {
+                    afgrad4x3(ld, kk, dy, r * ld, x, xRow[k], xRow[k + 1], xRow[k + 2], w, wOff + r * kk + k, dw, r * kk + k, tmp);
+                }
+                for (; k + 2 <= k1; k += 2) afgrad4x2(ld, kk, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * kk + k, dw, r * kk + k, tmp);
+                for (; k < k1; k++) {
+                    for (int i = 0; i < 4; i++) afgrad1x1(ld, dy, (r + i) * ld, x, xRow[k], w[wOff + (r + i) * kk + k], dw, (r + i) * kk + k, tmp);
+                }
+            }
+            for (; r < o; r++) {
+                for (int k = k0; k < k1; k++) afgrad1x1(ld, dy, r * ld, x, xRow[k], w[wOff + r * kk + k], dw, r * kk + k, tmp);
             }
         }
-        for (; r < o; r++) {
-            for (int k = 0; k < kk; k++) afgrad1x1(ld, dy, r * ld, x, xRow[k], w[wOff + r * kk + k], dw, r * kk + k, tmp);
+    }
+
+    /**
+     * Rows of x (ld floats each) in a filter-gradient tile that stays in L2 while the row blocks of dy pass over
+     * it: about {@link #TILE_FLOATS} floats, a multiple of 12 rows (whole 4 x 3 and 4 x 4 blocks).
+     */
+    static int tileRows(int ld) {
+        return Math.max(12, TILE_FLOATS / ld / 12 * 12);
+    }
+
+    private static void afgrad4x3(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, int x2, float[] w, int wi,
+                                  float[] dw, int w0, float[] tmp) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a00 = z, a01 = z, a02 = z, a10 = z, a11 = z, a12 = z, a20 = z, a21 = z, a22 = z, a30 = z, a31 = z, a32 = z;
+        FloatVector b00 = FloatVector.broadcast(S, w[wi]), b01 = FloatVector.broadcast(S, w[wi + 1]), b02 = FloatVector.broadcast(S, w[wi + 2]);
+        FloatVector b10 = FloatVector.broadcast(S, w[wi + kk]), b11 = FloatVector.broadcast(S, w[wi + kk + 1]), b12 = FloatVector.broadcast(S, w[wi + kk + 2]);
+        FloatVector b20 = FloatVector.broadcast(S, w[wi + 2 * kk]), b21 = FloatVector.broadcast(S, w[wi + 2 * kk + 1]), b22 = FloatVector.broadcast(S, w[wi + 2 * kk + 2]);
+        FloatVector b30 = FloatVector.broadcast(S, w[wi + 3 * kk]), b31 = FloatVector.broadcast(S, w[wi + 3 * kk + 1]), b32 = FloatVector.broadcast(S, w[wi + 3 * kk + 2]);
+        int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
+        for (int p = 0; p < ld; p += L) {
+            FloatVector v0 = FloatVector.fromArray(S, x, x0 + p);
+            FloatVector v1 = FloatVector.fromArray(S, x, x1 + p);
+            FloatVector v2 = FloatVector.fromArray(S, x, x2 + p);
+            FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
+            a00 = u.fma(v0.sub(b00), a00);
+            a01 = u.fma(v1.sub(b01), a01);
+            a02 = u.fma(v2.sub(b02), a02);
+            u = FloatVector.fromArray(S, dy, d1 + p);
+            a10 = u.fma(v0.sub(b10), a10);
+            a11 = u.fma(v1.sub(b11), a11);
+            a12 = u.fma(v2.sub(b12), a12);
+            u = FloatVector.fromArray(S, dy, d2 + p);
+            a20 = u.fma(v0.sub(b20), a20);
+            a21 = u.fma(v1.sub(b21), a21);
+            a22 = u.fma(v2.sub(b22), a22);
+            u = FloatVector.fromArray(S, dy, d3 + p);
+            a30 = u.fma(v0.sub(b30), a30);
+            a31 = u.fma(v1.sub(b31), a31);
+            a32 = u.fma(v2.sub(b32), a32);
+        }
+        a00.intoArray(tmp, 0);
+        a01.intoArray(tmp, L);
+        a02.intoArray(tmp, 2 * L);
+        a10.intoArray(tmp, 3 * L);
+        a11.intoArray(tmp, 4 * L);
+        a12.intoArray(tmp, 5 * L);
+        a20.intoArray(tmp, 6 * L);
+        a21.intoArray(tmp, 7 * L);
+        a22.intoArray(tmp, 8 * L);
+        a30.intoArray(tmp, 9 * L);
+        a31.intoArray(tmp, 10 * L);
+        a32.intoArray(tmp, 11 * L);
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 3; j++) dw[w0 + i * kk + j] += laneSum(tmp, (i * 3 + j) * L);
         }
     }
 
@@ -629,6 +778,36 @@ final class VectorColumnKernels implements ColumnKernels {
         }
         a.intoArray(tmp, 0);
         dw[w0] += laneSum(tmp, 0);
+    }
+
+    /**
+     * Installs a compiler directive (the {@code jcmd Compiler.directives_add} of the running JVM, through its
+     * DiagnosticCommand MBean) that keeps C1 from compiling this class: its methods are interpreted (with
+     * profiling) until C2 compiles them. Why: tiered compilation compiles a hot method with C1 first, at tier 2
+     * when C2's queue is long (as it is while a model's first steps compile), and C1 force-inlines the whole
+     * Vector API under every op without intrinsics: a block of 8 sums (~60 ops, e.g. the input gradient's 4 x 2)
+     * then fails tier 3 with "out of virtual registers in LIR generator", and a method left in tier-2 code is
+     * never profiled, so never reaches C2, and runs boxed (~0.3 G-ops/s) for the rest of the run. C1 gives these
+     * kernels nothing: its code is boxed anyway. Returns false (small blocks only) if the directive could not be
+     * added, e.g. without the java.management module.
+     */
+    private static boolean excludeFromC1() {
+        try {
+            java.nio.file.Path f = java.nio.file.Files.createTempFile("addernet-kernels", ".json");
+            try {
+                java.nio.file.Files.writeString(f, "[{ match: [\"" + VectorColumnKernels.class.getName().replace('.', '/')
+                        + ".*\"], c1: { Exclude: true } }]");
+                Object r = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
+                        new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"),
+                        "compilerDirectivesAdd", new Object[] {new String[] {f.toString()}},
+                        new String[] {String[].class.getName()});
+                return String.valueOf(r).contains("1 compiler directives added");
+            } finally {
+                java.nio.file.Files.deleteIfExists(f);
+            }
+        } catch (Exception | LinkageError e) {
+            return false;
+        }
     }
 
     /** Sum of the L lanes stored at tmp[off..], in lane order: the same in interpreted and compiled code. */

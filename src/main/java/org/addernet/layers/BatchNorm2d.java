@@ -74,7 +74,7 @@ public final class BatchNorm2d implements Layer {
     @Override
     public Tensor forward(Tensor x, boolean training) {
         if (x.c != channels) throw new IllegalArgumentException("BatchNorm expects " + channels + " channels, got " + x);
-        this.x = x;
+        this.x = training ? x : null; // only a backward reads it (and none follows an eval forward)
         this.lastTraining = training;
         boolean inPlace = !training && inPlaceEval;
         if (!inPlace) y = Tensor.reuse(y, x.n, x.c, x.h, x.w);

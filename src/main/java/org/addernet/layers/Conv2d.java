@@ -23,6 +23,8 @@ public final class Conv2d implements Layer {
     private boolean needsInputGrad = true;
     private Tensor x, y;
     private TensorPool pool = new TensorPool();
+    /** Non-null in an eval-only model (see {@link Layer#setActivationPool}). */
+    private TensorPool activations;
 
     public Conv2d(Engine engine, Params.Builder pb, String name, boolean adder, int in, int out, int k, int stride, int pad, boolean bias) {
         this.engine = engine;
@@ -77,11 +79,22 @@ public final class Conv2d implements Layer {
     }
 
     @Override
+    public void setActivationPool(TensorPool pool) {
+        this.activations = pool;
+    }
+
+    @Override
     public Tensor forward(Tensor x, boolean training) {
         if (x.c != in) throw new IllegalArgumentException("layer expects " + in + " input channels, got " + x);
         ConvGeometry g = geometry(x.n, x.h, x.w);
-        this.x = x;
-        y = Tensor.reuse(y, x.n, out, g.ho(), g.wo());
+        Tensor y;
+        if (activations != null) { // eval-only: the output is pooled, the input not kept (no backward)
+            if (training) throw new IllegalStateException("layer " + name + " belongs to an eval-only model: no training forward");
+            y = activations.take(x.n, out, g.ho(), g.wo());
+        } else {
+            this.x = x;
+            y = this.y = Tensor.reuse(this.y, x.n, out, g.ho(), g.wo());
+        }
         Params p = params();
         if (adder) engine.conv().adderForward(g, x.data, p.data, wOff, y.data);
         else engine.conv().convForward(g, x.data, p.data, wOff, y.data);

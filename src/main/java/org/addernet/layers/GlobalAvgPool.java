@@ -11,6 +11,7 @@ import org.addernet.engine.TensorPool;
 public final class GlobalAvgPool implements Layer {
     private Tensor x, y;
     private TensorPool pool = new TensorPool();
+    private TensorPool activations;
 
     @Override
     public void setPool(TensorPool pool) {
@@ -18,9 +19,19 @@ public final class GlobalAvgPool implements Layer {
     }
 
     @Override
+    public void setActivationPool(TensorPool pool) {
+        this.activations = pool;
+    }
+
+    @Override
     public Tensor forward(Tensor x, boolean training) {
-        this.x = x;
-        y = Tensor.reuse(y, x.n, x.c, 1, 1);
+        Tensor y;
+        if (activations != null) { // eval-only: a pooled output, the input not kept
+            y = activations.take(x.n, x.c, 1, 1);
+        } else {
+            this.x = x;
+            y = this.y = Tensor.reuse(this.y, x.n, x.c, 1, 1);
+        }
         int hw = x.h * x.w, planes = x.n * x.c;
         for (int pl = 0; pl < planes; pl++) {
             double s = 0;

@@ -26,6 +26,15 @@ public interface Layer {
     /** The gradient buffers to take from and give back to; containers pass it on to their layers. */
     default void setPool(TensorPool pool) {}
 
+    /**
+     * Makes this layer part of an eval-only model: {@code forward} then runs in eval mode only (training fails), takes
+     * its output from {@code pool} instead of keeping a buffer of its own, and keeps nothing for a backward pass (no
+     * input, no argmax); a container gives each inner output back to {@code pool} once the next layer has consumed it.
+     * The caller owns the returned tensor and gives it back. Layers that work in place (or have no output buffer)
+     * ignore it; containers pass it on.
+     */
+    default void setActivationPool(TensorPool pool) {}
+
     /** Appends this layer's rows for one sample of shape {@code x} to {@code costs}; returns its output. */
     Costs.Act describe(Costs.Act x, Costs costs);
 }

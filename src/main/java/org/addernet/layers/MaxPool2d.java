@@ -12,6 +12,7 @@ public final class MaxPool2d implements Layer {
     private Tensor x, y;
     private int[] argmax = new int[0];
     private TensorPool pool = new TensorPool();
+    private TensorPool activations;
 
     public MaxPool2d(int k, int stride, int pad) {
         if (pad * 2 > k) throw new IllegalArgumentException("pad should be at most half the kernel size");
@@ -26,11 +27,23 @@ public final class MaxPool2d implements Layer {
     }
 
     @Override
+    public void setActivationPool(TensorPool pool) {
+        this.activations = pool;
+    }
+
+    @Override
     public Tensor forward(Tensor x, boolean training) {
-        this.x = x;
         int ho = (x.h + 2 * pad - k) / stride + 1, wo = (x.w + 2 * pad - k) / stride + 1;
-        y = Tensor.reuse(y, x.n, x.c, ho, wo);
-        if (argmax.length < y.size()) argmax = new int[y.size()];
+        Tensor y;
+        if (activations != null) { // eval-only: a pooled output; neither the input nor the argmax are kept
+            y = activations.take(x.n, x.c, ho, wo);
+        } else {
+            this.x = x;
+            y = this.y = Tensor.reuse(this.y, x.n, x.c, ho, wo);
+        }
+        // The argmax is backward state: only a training forward records it (4 bytes per output).
+        if (training && argmax.length < y.size()) argmax = new int[y.size()];
+        int[] am = training ? argmax : null;
         float[] xd = x.data, yd = y.data;
         int planes = x.n * x.c, h = x.h, w = x.w;
         for (int pl = 0; pl < planes; pl++) {
@@ -53,7 +66,7 @@ public final class MaxPool2d implements Layer {
                         }
                     }
                     yd[yb + i * wo + j] = best;
-                    argmax[yb + i * wo + j] = bestIdx;
+                    if (am != null) am[yb + i * wo + j] = bestIdx;
                 }
             }
         }

@@ -1,6 +1,7 @@
 package org.addernet.layers;
 
 import org.addernet.engine.Tensor;
+import org.addernet.engine.TensorPool;
 
 /**
  * {@code y = max(x, 0)}; the gradient passes where the output is positive (PyTorch's choice at 0: none). The
@@ -11,6 +12,7 @@ import org.addernet.engine.Tensor;
 public final class ReLU implements Layer {
     private final boolean inPlace;
     private Tensor y;
+    private TensorPool activations;
 
     public ReLU() {
         this(false);
@@ -21,7 +23,17 @@ public final class ReLU implements Layer {
     }
 
     @Override
+    public void setActivationPool(TensorPool pool) {
+        this.activations = pool;
+    }
+
+    @Override
     public Tensor forward(Tensor x, boolean training) {
+        if (activations != null) { // eval-only: in place or a pooled output, nothing kept
+            Tensor out = inPlace ? x : activations.take(x.n, x.c, x.h, x.w);
+            forward(x.data, out.data, x.size());
+            return out;
+        }
         y = inPlace ? x : Tensor.reuse(y, x.n, x.c, x.h, x.w);
         forward(x.data, y.data, x.size());
         return y;

@@ -17,6 +17,7 @@ public final class Residual implements Layer {
     private final Layer downsample; // null: identity shortcut
     private final boolean inPlace;
     private TensorPool pool = new TensorPool();
+    private TensorPool activations;
     private Tensor out;
 
     public Residual(String name, Layer main, Layer downsample, boolean inPlace) {
@@ -40,13 +41,26 @@ public final class Residual implements Layer {
     }
 
     @Override
+    public void setActivationPool(TensorPool pool) {
+        this.activations = pool;
+        main.setActivationPool(pool);
+        if (downsample != null) downsample.setActivationPool(pool);
+    }
+
+    @Override
     public Tensor forward(Tensor x, boolean training) {
         Tensor m = main.forward(x, training);
         Tensor s = downsample == null ? x : downsample.forward(x, training);
         if (!m.sameShape(s)) throw new IllegalStateException("residual shapes differ: " + m + " vs " + s);
-        out = inPlace ? m : Tensor.reuse(out, m.n, m.c, m.h, m.w);
+        Tensor out = inPlace ? m : activations != null ? activations.take(m.n, m.c, m.h, m.w) : Tensor.reuse(this.out, m.n, m.c, m.h, m.w);
         int size = m.size();
         for (int i = 0; i < size; i++) out.data[i] = Math.max(m.data[i] + s.data[i], 0f);
+        if (activations != null) { // eval-only: the branches' outputs are consumed (x is the caller's)
+            if (s != x) activations.give(s);
+            if (out != m) activations.give(m);
+        } else {
+            this.out = out;
+        }
         return out;
     }
 

@@ -4,9 +4,14 @@ import java.util.List;
 import org.addernet.engine.Tensor;
 import org.addernet.engine.TensorPool;
 
-/** Layers applied one after another; backward runs them in reverse. */
+/**
+ * Layers applied one after another; backward runs them in reverse. In an eval-only model each intermediate output
+ * goes back to the activation pool as soon as the next layer has produced its own (unless that layer worked in place
+ * and returned it): a forward then holds the current layer's input and output, not every layer's.
+ */
 public final class Sequential implements Layer {
     private final List<Layer> layers;
+    private TensorPool activations;
 
     public Sequential(List<Layer> layers) {
         this.layers = List.copyOf(layers);
@@ -27,8 +32,20 @@ public final class Sequential implements Layer {
     }
 
     @Override
+    public void setActivationPool(TensorPool pool) {
+        this.activations = pool;
+        for (Layer l : layers) l.setActivationPool(pool);
+    }
+
+    @Override
     public Tensor forward(Tensor x, boolean training) {
-        for (Layer l : layers) x = l.forward(x, training);
+        Tensor in = x;
+        for (Layer l : layers) {
+            Tensor y = l.forward(x, training);
+            // The caller's input is the caller's to give back (a residual block still needs it for its shortcut).
+            if (activations != null && x.data != in.data && y.data != x.data) activations.give(x);
+            x = y;
+        }
         return x;
     }
 

@@ -11,6 +11,11 @@ import org.addernet.layers.SoftmaxCrossEntropy;
  * A network ready to train: its layers, its flat parameters/gradients/buffers, and the loss. Knows nothing of
  * optimizers, data or Spark. {@link #trainShard} is the unit of work a worker runs on its share of a global
  * batch; gradients <em>accumulate</em> into {@code params().grad} so several shards can be summed in place.
+ *
+ * <p>An eval-only model ({@link Models#createEval}) computes the same eval-mode forward bit for bit with less memory:
+ * its parameters have no gradient buffer, its layers keep nothing for a backward pass, and its activations come from
+ * one pool and go back to it layer by layer, so a forward holds a few activations (a residual block's input, its
+ * branch and its shortcut at most) instead of one per layer. Training it fails with a message.
  */
 public final class Model {
     private final String arch;
@@ -25,6 +30,8 @@ public final class Model {
     /** PyTorch's {@code num_batches_tracked}, one count for all BN layers: they always step together. */
     private long numBatchesTracked;
     private Tensor lastLogits;
+    /** Eval-only: the activations of a forward pass (the gradient pool stays empty); null for a training model. */
+    private final TensorPool activations;
 
     Model(String arch, boolean adder, int classes, int[] inputShape, Params params, Layer net) {
         this.arch = arch;
@@ -35,7 +42,12 @@ public final class Model {
         this.net = net;
         net.setNeedsInputGrad(false);
         net.setPool(gradients);
+        this.activations = params.hasGrad() ? null : new TensorPool();
+        if (activations != null) net.setActivationPool(activations);
     }
+
+    /** True for a model built for inference only ({@link Models#createEval}): no gradients, no backward state. */
+    public boolean evalOnly() { return activations != null; }
 
     /** Architecture name, e.g. {@code resnet20}. */
     public String arch() { return arch; }
@@ -55,7 +67,17 @@ public final class Model {
             throw new IllegalArgumentException(name() + " expects input " + inputShape[0] + "x" + inputShape[1] + "x"
                     + inputShape[2] + " per sample, got " + x);
         }
+        if (training && activations != null) {
+            throw new IllegalStateException(name() + " was built for inference only (no gradient buffers): it cannot run a training forward");
+        }
+        if (activations != null) activations.reclaimAll();
         Tensor logits = net.forward(x, training);
+        if (activations != null) { // the pooled output goes back; the caller gets the model's own copy
+            Tensor own = lastLogits != null && lastLogits.sameShape(logits) ? lastLogits : new Tensor(logits.n, logits.c, logits.h, logits.w);
+            System.arraycopy(logits.data, 0, own.data, 0, logits.size());
+            activations.give(logits);
+            logits = own;
+        }
         lastLogits = logits;
         if (logits.perSample() != classes) throw new IllegalStateException("network produced " + logits + " for " + classes + " classes");
         return logits;
@@ -67,6 +89,7 @@ public final class Model {
      * yields the gradient of the global mean loss) and updates the BN running statistics in place.
      */
     public SoftmaxCrossEntropy.Result trainShard(Tensor x, int[] labels, float lossScale) {
+        params.requireGrad();
         Tensor logits = forward(x, true);
         SoftmaxCrossEntropy.Result r = loss.forwardBackward(logits, labels, lossScale);
         net.backward(loss.gradient());
@@ -83,6 +106,11 @@ public final class Model {
     /** Bytes of the activation-gradient buffers allocated so far (they are reused from step to step). */
     public long gradientBufferBytes() {
         return gradients.bytes();
+    }
+
+    /** Eval-only: bytes of the activation buffers its pool holds (reused from batch to batch); 0 for a training model. */
+    public long activationBufferBytes() {
+        return activations == null ? 0 : activations.bytes();
     }
 
     /** The layers, for tests that probe them directly. */

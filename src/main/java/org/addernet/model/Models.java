@@ -45,8 +45,23 @@ public final class Models {
         return create(arch, adder, classes, inputSize, 64, engine, seed);
     }
 
+    /**
+     * An eval-only model (what {@code evaluate}, {@code predict}, import and the eval benchmark run): the same layers,
+     * initial weights (same {@code seed}) and eval-mode results bit for bit as {@link #create}, without gradient
+     * buffers ({@code params().grad} is empty) or backward state, its activations pooled layer by layer. For
+     * ResNet-50 that is the weights' size less memory for the gradients alone. Training it fails.
+     */
+    public static Model createEval(String arch, boolean adder, int classes, int inputSize, Engine engine, long seed) {
+        return create(arch, adder, classes, inputSize, 64, engine, seed, true);
+    }
+
     /** As above with the ImageNet ResNets' stem width {@code width} (64 in torchvision; tests shrink it). */
     static Model create(String arch, boolean adder, int classes, int inputSize, int width, Engine engine, long seed) {
+        return create(arch, adder, classes, inputSize, width, engine, seed, false);
+    }
+
+    /** {@code evalOnly}: parameters without gradients ({@link Params.Builder#buildForInference}). */
+    static Model create(String arch, boolean adder, int classes, int inputSize, int width, Engine engine, long seed, boolean evalOnly) {
         if (classes < 2) throw new IllegalArgumentException("classes must be >= 2, got " + classes);
         int size = inputSize == 0 ? defaultInputSize(arch) : inputSize;
         boolean imageNet = arch.equals("resnet18") || arch.equals("resnet34") || arch.equals("resnet50");
@@ -69,7 +84,8 @@ public final class Models {
             case "resnet50" -> imageNetResNet(b, new int[] {3, 4, 6, 3}, true, width, classes);
             default -> throw new IllegalArgumentException("unknown model '" + arch + "'; known: " + ARCHS);
         };
-        Model m = new Model(arch, adder, classes, new int[] {channels, size, size}, b.params.build(), net);
+        Params params = evalOnly ? b.params.buildForInference() : b.params.build();
+        Model m = new Model(arch, adder, classes, new int[] {channels, size, size}, params, net);
         b.init(Rng.derive(seed, Rng.INIT));
         return m;
     }

@@ -207,9 +207,12 @@ public final class LoadedCheckpoint {
         };
     }
 
-    /** What executors build their model from; {@code taskCpus} engine threads unless the recipe says otherwise. */
+    /**
+     * What executors build their model from; {@code taskCpus} engine threads unless the recipe says otherwise. Eval-only
+     * ({@link ModelSpec#forEval}): a loaded checkpoint is evaluated or predicted with, never trained here.
+     */
     ModelSpec spec(int taskCpus) {
-        return ModelSpec.of(recipe, classes, recipe.threads(taskCpus));
+        return ModelSpec.of(recipe, classes, recipe.threads(taskCpus)).forEval();
     }
 
     /** Weight position recorded in the checkpoint, for summaries: {@code optimizer_steps}. */

@@ -2,6 +2,9 @@ package org.addernet.spark;
 
 import java.io.PrintStream;
 import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -15,6 +18,7 @@ import org.addernet.data.Sampler;
 import org.addernet.data.Samples;
 import org.addernet.engine.Params;
 import org.addernet.model.Model;
+import org.addernet.train.Bf16;
 import org.addernet.train.EvalStats;
 import org.addernet.train.Sgd;
 import org.addernet.train.ShardStep;
@@ -65,7 +69,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
     /** What every task of the sharded jobs needs: names, slicings, the adder layers, the update rule. Small. */
     record Layout(String run, int workers, int depth, Slicing params, Slicing buffers, int[] adderOffset, int[] adderSize,
-                  Sgd.Rule rule) implements Serializable {
+                  Sgd.Rule rule, boolean bf16) implements Serializable {
         String name(String kind, int gen, long version, int... ids) {
             StringBuilder b = new StringBuilder(run).append('_').append(kind).append('_').append(gen).append('_').append(version);
             for (int i : ids) b.append('_').append(i);
@@ -76,7 +80,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         List<String> names(int gen, long version) {
             List<String> r = new ArrayList<>();
             for (int q = 0; q < workers; q++) {
-                for (String k : List.of("w", "b", "m", "s", "sb")) r.add(name(k, gen, version, q));
+                for (String k : List.of("w", "wh", "b", "m", "s", "sb")) r.add(name(k, gen, version, q));
                 for (int p = 0; p < workers; p++) {
                     r.add(name("g", gen, version, p, q));
                     r.add(name("wb", gen, version, p, q));
@@ -85,12 +89,32 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             return r;
         }
 
-        /** Fetches the W weight and buffer slices of (gen, version) into {@code p}. */
-        void load(int gen, long version, Params p) {
+        /**
+         * Fetches the W weight and buffer slices of (gen, version) into {@code p}, all at once: the weights a worker
+         * computes with (under {@code wire=bf16} the bf16-rounded master weights, half the bytes), or with
+         * {@code master} the fp32 master weights (evaluation).
+         */
+        void load(int gen, long version, Params p, boolean master) {
+            boolean half = bf16 && !master;
+            List<StateBlocks.Read> reads = new ArrayList<>();
             for (int q = 0; q < workers; q++) {
-                StateBlocks.readFloats(name("w", gen, version, q), p.data, params.from(q), params.length(q));
-                StateBlocks.readFloats(name("b", gen, version, q), p.buffers, buffers.from(q), buffers.length(q));
+                int from = params.from(q), len = params.length(q), bfrom = buffers.from(q), blen = buffers.length(q);
+                reads.add(half ? new StateBlocks.Read(name("wh", gen, version, q), (long) len * Bf16.BYTES, b -> Bf16.decode(b, p.data, from, len))
+                        : new StateBlocks.Read(name("w", gen, version, q), (long) len * Float.BYTES, b -> b.asFloatBuffer().get(p.data, from, len)));
+                reads.add(new StateBlocks.Read(name("b", gen, version, q), (long) blen * Float.BYTES, b -> b.asFloatBuffer().get(p.buffers, bfrom, blen)));
             }
+            StateBlocks.readAll(reads);
+        }
+
+        /** Slice q's weights as the owner publishes them: the fp32 master, and under bf16 its rounding for the workers. */
+        void putWeights(int gen, long version, int q, float[] w, int from, int to) {
+            StateBlocks.putFloats(name("w", gen, version, q), w, from, to);
+            if (bf16) StateBlocks.putBf16(name("wh", gen, version, q), w, from, to);
+        }
+
+        /** Slot of {@link StateBlocks#keep} for kind k of slice q. */
+        String slot(String kind, int q) {
+            return kind + "_" + q;
         }
     }
 
@@ -150,7 +174,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         }
         String run = "r" + RUNS.incrementAndGet() + "x" + Long.toString(System.nanoTime() & 0xffffffffL, 36);
         this.layout = new Layout(run, workers, depth, Slicing.of(p.size(), workers), Slicing.of(p.buffers.length, workers), off, len,
-                sgd.rule());
+                sgd.rule(), shared.bf16Wire());
         this.owners = new String[workers];
     }
 
@@ -319,9 +343,13 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             Layout l = layout;
             List<Tuple2<String, double[]>> r = slices(null).mapPartitionsWithIndex((Integer q, Iterator<Integer> it) -> {
                 float[][] s = state.value();
-                StateBlocks.putFloats(l.name("w", g, 0, q), s[0], l.params().from(q), l.params().to(q));
+                int from = l.params().from(q), to = l.params().to(q);
+                l.putWeights(g, 0, q, s[0], from, to);
                 StateBlocks.putFloats(l.name("b", g, 0, q), s[1], l.buffers().from(q), l.buffers().to(q));
-                StateBlocks.putFloats(l.name("m", g, 0, q), s[2], l.params().from(q), l.params().to(q));
+                StateBlocks.putFloats(l.name("m", g, 0, q), s[2], from, to);
+                // The first update most likely runs here: it starts from these arrays instead of reading the blocks.
+                StateBlocks.keep(l.run(), l.slot("w", q), l.name("w", g, 0, q), Arrays.copyOfRange(s[0], from, to));
+                StateBlocks.keep(l.run(), l.slot("m", q), l.name("m", g, 0, q), Arrays.copyOfRange(s[2], from, to));
                 return List.of(new Tuple2<>(StateBlocks.here(), new double[] {q})).iterator();
             }, true).collect();
             String[] at = new String[layout.workers()];
@@ -387,6 +415,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     /** Test hook: drops a block of the live weights from this JVM's BlockManager, as if its executor had died. */
     void dropLiveSlice(int q) {
         StateBlocks.removeHere(layout.name("w", gen, version, q));
+        if (layout.bf16()) StateBlocks.removeHere(layout.name("wh", gen, version, q));
+        StateBlocks.forgetKept(); // a lost executor loses its memory too
     }
 
     @Override
@@ -396,6 +426,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             old.addAll(layout.names(gen, version + 1));
             cleaner.submit(() -> StateBlocks.removeEverywhere(old));
         }
+        StateBlocks.forgetKept(); // in local mode the executor's kept arrays are in this JVM
         cleaner.shutdown();
         try {
             cleaner.awaitTermination(30, TimeUnit.SECONDS);
@@ -432,13 +463,16 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             try {
                 w.invalidate(); // its weights and buffers are overwritten here and by the step
                 Params p = w.model.params();
-                layout.load(gen, version, p);
+                layout.load(gen, version, p, false);
                 long t0 = System.nanoTime();
-                ShardStep.Result r = w.step.run(samples, positions, epoch, global, shared.perWorkerEta());
+                // The gradient stays in the model's buffer: it is encoded straight from there into the slice blocks.
+                ShardStep.Result r = w.step.runInPlace(samples, positions, epoch, global, shared.perWorkerEta());
                 double computeSeconds = (System.nanoTime() - t0) / 1e9;
                 if (r.count() > 0) {
                     for (int q = 0; q < layout.workers(); q++) {
-                        StateBlocks.putFloats(layout.name("g", gen, version, partition, q), r.grad(), layout.params().from(q), layout.params().to(q));
+                        String g = layout.name("g", gen, version, partition, q);
+                        if (layout.bf16()) StateBlocks.putBf16(g, r.grad(), layout.params().from(q), layout.params().to(q));
+                        else StateBlocks.putFloats(g, r.grad(), layout.params().from(q), layout.params().to(q));
                         StateBlocks.putDoubles(layout.name("wb", gen, version, partition, q), r.weightedBuffers(), layout.buffers().from(q),
                                 layout.buffers().to(q));
                     }
@@ -450,7 +484,12 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         }
     }
 
-    /** Job B: slice q summed over the workers in TreeOrder; returns {q, non-finite count, partial sums of squares...}. */
+    /**
+     * Job B: slice q summed over the workers in TreeOrder; returns {q, non-finite count, partial sums of squares...}.
+     * The operands are read where they are stored (local blocks as views, remote ones fetched in parallel) and
+     * added straight from their bytes: one float array, the sum, is allocated; under {@code wire=bf16} each is
+     * decoded to fp32 as it is added.
+     */
     static final class ReduceTask implements Function2<Integer, Iterator<Integer>, Iterator<Tuple2<String, double[]>>> {
         final Layout layout;
         final int gen;
@@ -464,36 +503,65 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             this.present = present;
         }
 
+        /** An operand of the sum: a worker's slice still as bytes, or a partial sum. */
+        private record Operand(ByteBuffer bytes, float[] sum) {}
+
         @Override
         public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
             int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q);
-            List<float[]> g = new ArrayList<>();
-            List<double[]> wb = new ArrayList<>();
-            for (int p = 0; p < layout.workers(); p++) {
-                g.add(present[p] ? StateBlocks.floats(layout.name("g", gen, version, p, q), len) : null);
-                wb.add(present[p] ? StateBlocks.doubles(layout.name("wb", gen, version, p, q), blen) : null);
+            boolean bf16 = layout.bf16();
+            long bytes = (long) len * (bf16 ? Bf16.BYTES : Float.BYTES);
+            List<StateBlocks.Held> held = new ArrayList<>();
+            float[] sum;
+            try {
+                // Local operands stay where they are stored; remote ones are fetched in parallel, each decoded into
+                // an array of its own as it arrives.
+                List<Operand> ops = new ArrayList<>();
+                List<StateBlocks.Read> fetch = new ArrayList<>();
+                for (int p = 0; p < layout.workers(); p++) {
+                    if (!present[p]) {
+                        ops.add(null);
+                        continue;
+                    }
+                    String name = layout.name("g", gen, version, p, q);
+                    StateBlocks.Held h = StateBlocks.local(name, bytes);
+                    if (h != null) {
+                        held.add(h);
+                        ops.add(new Operand(h.bytes, null));
+                    } else {
+                        float[] a = new float[len];
+                        ops.add(new Operand(null, a));
+                        fetch.add(new StateBlocks.Read(name, bytes, b -> decodeInto(b, a, bf16)));
+                    }
+                }
+                StateBlocks.readAll(fetch);
+                // The association of OrderedTreeReduce / SingleProcess: the same float sums, element by element.
+                Operand s = TreeOrder.merge(ops, layout.depth(), (x, y) -> {
+                    if (x == null) return y;
+                    if (y == null) return x;
+                    float[] acc = x.sum() != null ? x.sum() : decode(x.bytes(), len, bf16);
+                    addTo(acc, y, bf16);
+                    return new Operand(null, acc);
+                });
+                sum = s == null ? new float[len] : s.sum() != null ? s.sum() : decode(s.bytes(), len, bf16);
+            } finally {
+                for (StateBlocks.Held h : held) h.close();
             }
-            // The association of OrderedTreeReduce / SingleProcess: the same float sums, element by element.
-            float[] sum = TreeOrder.merge(g, layout.depth(), (x, y) -> {
-                if (x == null) return y;
-                if (y == null) return x;
-                for (int i = 0; i < x.length; i++) x[i] += y[i];
-                return x;
-            });
+            List<double[]> wb = new ArrayList<>();
+            for (int p = 0; p < layout.workers(); p++) wb.add(present[p] ? StateBlocks.doubles(layout.name("wb", gen, version, p, q), blen) : null);
             double[] bsum = TreeOrder.merge(wb, layout.depth(), (x, y) -> {
                 if (x == null) return y;
                 if (y == null) return x;
                 for (int i = 0; i < x.length; i++) x[i] += y[i];
                 return x;
             });
-            if (sum == null) {
-                sum = new float[len];
-                bsum = new double[blen];
-            }
+            if (bsum == null) bsum = new double[blen];
             long nonFinite = 0;
             for (float x : sum) if (!Float.isFinite(x)) nonFinite++;
             double[] partial = Sgd.partialSumsOfSquares(layout.adderOffset(), layout.adderSize(), sum, from, from, from + len);
-            StateBlocks.putFloats(layout.name("s", gen, version, q), sum, 0, len);
+            String s = layout.name("s", gen, version, q);
+            StateBlocks.putFloats(s, sum, 0, len);
+            StateBlocks.keep(layout.run(), layout.slot("s", q), s, sum); // job C, most likely on this executor, starts from it
             StateBlocks.putDoubles(layout.name("sb", gen, version, q), bsum, 0, blen);
             double[] r = new double[2 + partial.length];
             r[0] = q;
@@ -501,9 +569,36 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             System.arraycopy(partial, 0, r, 2, partial.length);
             return List.of(new Tuple2<>(StateBlocks.here(), r)).iterator();
         }
+
+        static float[] decode(ByteBuffer b, int len, boolean bf16) {
+            float[] a = new float[len];
+            decodeInto(b, a, bf16);
+            return a;
+        }
+
+        static void decodeInto(ByteBuffer b, float[] a, boolean bf16) {
+            if (bf16) Bf16.decode(b, a, 0, a.length);
+            else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
+        }
+
+        static void addTo(float[] acc, Operand y, boolean bf16) {
+            if (y.sum() != null) {
+                float[] v = y.sum();
+                for (int i = 0; i < acc.length; i++) acc[i] += v[i];
+            } else if (bf16) {
+                Bf16.addTo(y.bytes(), acc, 0, acc.length);
+            } else {
+                FloatBuffer f = y.bytes().duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                for (int i = 0; i < acc.length; i++) acc[i] += f.get(i);
+            }
+        }
     }
 
-    /** Job C: the optimizer on slice q where it lives; publishes version + 1 unless a weight became non-finite. */
+    /**
+     * Job C: the optimizer on slice q where it lives; publishes version + 1 unless a weight became non-finite. The
+     * summed gradient, master weights and momentum come from this executor's kept arrays when job B and the last
+     * job C ran here (else from their blocks), and the new ones are kept for the next step.
+     */
     static final class UpdateTask implements Function2<Integer, Iterator<Integer>, Iterator<Tuple2<String, double[]>>> {
         final Layout layout;
         final int gen;
@@ -525,7 +620,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         @Override
         public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
             int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q), to = from + len;
-            float[] g = StateBlocks.floats(layout.name("s", gen, version, q), len);
+            float[] g = StateBlocks.take(layout.slot("s", q), layout.name("s", gen, version, q), len);
             if (scales != null) {
                 int[] off = layout.adderOffset(), size = layout.adderSize();
                 for (int l = 0; l < off.length; l++) {
@@ -533,8 +628,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     for (int i = Math.max(off[l], from), e = Math.min(off[l] + size[l], to); i < e; i++) g[i - from] *= s;
                 }
             }
-            float[] w = StateBlocks.floats(layout.name("w", gen, version, q), len);
-            float[] m = first ? new float[len] : StateBlocks.floats(layout.name("m", gen, version, q), len);
+            float[] w = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), len);
+            float[] m = first ? new float[len] : StateBlocks.take(layout.slot("m", q), layout.name("m", gen, version, q), len);
             layout.rule().update(w, g, m, 0, len, lr, first);
             long nonFinite = 0;
             for (float x : w) if (!Float.isFinite(x)) nonFinite++;
@@ -542,9 +637,12 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 double[] sb = StateBlocks.doubles(layout.name("sb", gen, version, q), blen);
                 float[] b = new float[blen];
                 for (int i = 0; i < blen; i++) b[i] = (float) (sb[i] / count);
-                StateBlocks.putFloats(layout.name("w", gen, version + 1, q), w, 0, len);
-                StateBlocks.putFloats(layout.name("m", gen, version + 1, q), m, 0, len);
+                layout.putWeights(gen, version + 1, q, w, 0, len);
+                String wn = layout.name("w", gen, version + 1, q), mn = layout.name("m", gen, version + 1, q);
+                StateBlocks.putFloats(mn, m, 0, len);
                 StateBlocks.putFloats(layout.name("b", gen, version + 1, q), b, 0, blen);
+                StateBlocks.keep(layout.run(), layout.slot("w", q), wn, w);
+                StateBlocks.keep(layout.run(), layout.slot("m", q), mn, m);
             }
             return List.of(new Tuple2<>(StateBlocks.here(), new double[] {q, nonFinite})).iterator();
         }
@@ -567,10 +665,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         @Override
         public Iterator<Tuple2<Integer, EvalStats>> call(Integer partition, Iterator<Object> part) {
             Samples samples = shared.data().samples(part, partition, shared.testKey(), false);
-            WorkerPool.Worker w = WorkerPool.borrow(shared.model());
+            WorkerPool.Worker w = WorkerPool.borrow(shared.model().forEval()); // no gradients, activations pooled
             try {
                 w.invalidate();
-                layout.load(gen, version, w.model.params());
+                layout.load(gen, version, w.model.params(), true); // evaluation: the fp32 master weights
                 return List.of(new Tuple2<>(partition, SingleProcess.evaluate(w.model, samples, shared.evalBatch(), w.engine))).iterator();
             } finally {
                 WorkerPool.giveBack(w);

@@ -56,6 +56,7 @@ public final class SparkBench {
         List<String> models = new ArrayList<>(List.of("lenet5bn", "resnet20", "resnet18", "resnet50"));
         List<String> syncs = new ArrayList<>(List.of("sharded", "driver"));
         boolean breakdown = false;
+        String wire = "fp32";
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--master" -> master = args[++i];
@@ -68,8 +69,9 @@ public final class SparkBench {
                 case "--models" -> models = List.of(args[++i].split(","));
                 case "--sync" -> syncs = List.of(args[++i].split(","));
                 case "--breakdown" -> breakdown = true;
+                case "--wire" -> wire = args[++i];
                 default -> throw new IllegalArgumentException("bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] "
-                        + "[--sync sharded,driver] [--breakdown] | [--params N,N,...]; got " + args[i]);
+                        + "[--sync sharded,driver] [--wire fp32|bf16] [--breakdown] | [--params N,N,...]; got " + args[i]);
             }
         }
         for (String s : syncs) {
@@ -87,7 +89,7 @@ public final class SparkBench {
             Path data = Files.createTempDirectory("addernet-bench-spark");
             writeSyntheticIdx(data.resolve("fashion"), 2 * workers * (reps + WARMUP), 2 * workers);
             SyntheticCifar.write(data.resolve("cifar"), Math.max(10, 2 * workers * (reps + WARMUP)), Math.max(5, 2 * workers), 7);
-            for (String m : models) modelSteps(spark, master, workers, reps, m, syncs, data, breakdown);
+            for (String m : models) modelSteps(spark, master, workers, reps, m, syncs, wire, data, breakdown);
         }
     }
 
@@ -96,7 +98,7 @@ public final class SparkBench {
      * runs in every mode back to back (same JIT state, same load); the two modes compute the same bits, so the
      * compute time the sharded tasks measure for step s is the compute time of step s in the driver mode as well.
      */
-    static void modelSteps(SparkSession spark, String master, int workers, int reps, String arch, List<String> syncs, Path data,
+    static void modelSteps(SparkSession spark, String master, int workers, int reps, String arch, List<String> syncs, String wire, Path data,
                            boolean breakdown) throws Exception {
         boolean lenet = arch.equals("lenet5bn");
         int batch = 2 * workers, modes = syncs.size();
@@ -113,7 +115,7 @@ public final class SparkBench {
                 Recipe recipe = new Recipe(Config.load(null, List.of("model=" + arch, "dataset=" + (lenet ? "fashion-mnist" : "cifar10"),
                         "data_dir=" + data.resolve(lenet ? "fashion" : "cifar"), "batch_size=" + batch, "train_limit=" + batch * (reps + WARMUP),
                         "test_limit=" + batch, "eval_batch_size=" + batch, "epochs=1", "workers=" + workers, "sync=" + sync, "checkpoint=false",
-                        "augment=none", "lr_schedule=constant", "lr=0.01", "log_every=100000", "seed=3", "spark.ui.enabled=false")));
+                        "augment=none", "lr_schedule=constant", "lr=0.01", "log_every=100000", "seed=3", "spark.ui.enabled=false", "wire=" + wire)));
                 SparkJob job = new SparkJob(recipe, spark, Files.createTempDirectory("addernet-bench-spark-run").toString(), quiet);
                 jobs.add(job);
                 params = job.trainer().model().params().size();
@@ -165,9 +167,9 @@ public final class SparkBench {
         double computeMs = median(comp);
         for (int m = 0; m < modes; m++) {
             String sync = syncs.get(m);
-            System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"params\":%d,\"sync\":\"%s\",\"steps\":%d,"
+            System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"params\":%d,\"sync\":\"%s\",\"wire\":\"%s\",\"steps\":%d,"
                             + "\"step_ms\":%.1f,\"compute_ms\":%.1f,\"overhead_ms\":%.1f,\"driver_bytes_per_step\":%d%s}%n",
-                    master, workers, arch, params, sync, reps, median(step[m]), computeMs, median(step[m]) - computeMs, bytes[m] / reps,
+                    master, workers, arch, params, sync, wire, reps, median(step[m]), computeMs, median(step[m]) - computeMs, bytes[m] / reps,
                     sharded(sync) ? String.format(Locale.ROOT, ",\"job_a_ms\":%.1f,\"job_b_ms\":%.1f,\"job_c_ms\":%.1f", median(jobA[m]),
                             median(jobB[m]), median(jobC[m])) : "");
         }

@@ -13,9 +13,11 @@ import org.addernet.data.Samples;
 import org.addernet.engine.Engine;
 import org.addernet.engine.Params;
 import org.addernet.model.Model;
+import org.addernet.train.Bf16;
 import org.addernet.train.Config;
 import org.addernet.train.EvalStats;
 import org.addernet.train.Recipe;
+import org.addernet.train.ShardStep;
 import org.addernet.train.SingleProcess;
 import org.addernet.train.StepAggregate;
 import org.addernet.train.Trainer;
@@ -124,7 +126,8 @@ public final class SparkJob implements AutoCloseable {
 
         this.model = model;
         this.shared = new Shared(spec, SparkData.SampleSettings.of(recipe, numClasses), train.shardSizes, train.cacheKey,
-                test.cacheKey, recipe.batchSize, recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0, recipe.evalBatchSize);
+                test.cacheKey, recipe.batchSize, recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0, recipe.evalBatchSize,
+                recipe.bf16Wire);
         int depth = recipe.config.getInt("tree_depth");
         SlotCheck slots = new SlotCheck(jsc, workers, slotWait, log);
         this.logTimings = recipe.config.getBoolean("step_timing");
@@ -136,7 +139,7 @@ public final class SparkJob implements AutoCloseable {
             slots.await();
             jsc.setJobDescription(String.format(Locale.ROOT, "epoch %d/%d step %d/%d", epoch + 1, recipe.epochs, step + 1,
                     stepsPerEpoch));
-            WeightsRef w = weightsFor(model);
+            WeightsRef w = weightsFor(model, shared.bf16Wire());
             if (t != null) {
                 t.lap(StepTimings.Lap.WEIGHTS);
                 jsc.setLocalProperty(StepTimings.PROPERTY, "1");
@@ -161,7 +164,7 @@ public final class SparkJob implements AutoCloseable {
         Trainer.Evaluator eval = () -> {
             slots.await();
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
-            WeightsRef w = weightsFor(model);
+            WeightsRef w = weightsFor(model, false); // evaluation: the fp32 master weights
             try {
                 return OrderedTreeReduce.reduce(test.shards, new EvalTask(shared, w), EvalStats.class, workers, depth, EvalStats::merge, null);
             } catch (Exception e) {
@@ -214,7 +217,7 @@ public final class SparkJob implements AutoCloseable {
      * what a retried task would recompute (used to check that it is bit-identical).
      */
     List<StepAggregate> partitionResults(int epoch, int step) {
-        WeightsRef w = weightsFor(model);
+        WeightsRef w = weightsFor(model, shared.bf16Wire());
         try {
             List<StepAggregate> r = new ArrayList<>();
             for (Tuple2<Integer, StepAggregate> t : train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step, null), true).collect()) {
@@ -245,13 +248,15 @@ public final class SparkJob implements AutoCloseable {
 
     /** The current weights as the next step's tasks get them. */
     WeightsRef weightsFor() {
-        return weightsFor(model);
+        return weightsFor(model, shared.bf16Wire());
     }
 
-    private WeightsRef weightsFor(Model model) {
+    /** {@code bf16}: the training steps' weights under {@code wire=bf16}, rounded as the sharded owners publish them. */
+    private WeightsRef weightsFor(Model model, boolean bf16) {
         Params p = model.params();
         // Copies: in local mode the executors read the broadcast object itself, and the driver goes on updating.
         Weights w = Weights.snapshot(p.data, p.buffers);
+        if (bf16) Bf16.round(w.params(), 0, w.params().length);
         if (4L * (p.data.length + p.buffers.length) <= inlineWeightsBytes) return new WeightsRef(w, null);
         return new WeightsRef(null, jsc.broadcast(w));
     }
@@ -286,7 +291,12 @@ public final class SparkJob implements AutoCloseable {
 
     /** Settings every task needs; small and serializable. */
     record Shared(ModelSpec model, SparkData.SampleSettings data, int[] shardSizes, String trainKey, String testKey,
-                  int globalBatch, double perWorkerEta, int evalBatch) implements java.io.Serializable {
+                  int globalBatch, double perWorkerEta, int evalBatch, boolean bf16Wire) implements java.io.Serializable {
+        /** Without {@code wire=bf16} (evaluation jobs). */
+        Shared(ModelSpec model, SparkData.SampleSettings data, int[] shardSizes, String trainKey, String testKey, int globalBatch,
+               double perWorkerEta, int evalBatch) {
+            this(model, data, shardSizes, trainKey, testKey, globalBatch, perWorkerEta, evalBatch, false);
+        }
     }
 
     /** One worker's share of a training step. */
@@ -331,7 +341,10 @@ public final class SparkJob implements AutoCloseable {
                 w.load(value);
                 w.invalidate(); // the step updates the BN running statistics
                 if (clock != null) clock.mark(StepTimings.Phase.LOAD);
-                StepAggregate agg = new StepAggregate().add(w.step.run(samples, positions, epoch, global, shared.perWorkerEta()));
+                ShardStep.Result r = w.step.run(samples, positions, epoch, global, shared.perWorkerEta());
+                // wire=bf16 under sync=driver: the sharded step's roundings (the bytes stay fp32 on this path).
+                if (shared.bf16Wire()) Bf16.round(r.grad(), 0, r.grad().length);
+                StepAggregate agg = new StepAggregate().add(r);
                 if (clock != null) {
                     clock.mark(StepTimings.Phase.COMPUTE);
                     clock.move(StepTimings.Phase.COMPUTE, StepTimings.Phase.FILL, timed.nanos, timed.cpu);
@@ -388,7 +401,7 @@ public final class SparkJob implements AutoCloseable {
         @Override
         public Iterator<Tuple2<Integer, EvalStats>> call(Integer partition, Iterator<Object> part) {
             Samples samples = shared.data().samples(part, partition, shared.testKey(), false);
-            WorkerPool.Worker w = WorkerPool.borrow(shared.model());
+            WorkerPool.Worker w = WorkerPool.borrow(shared.model().forEval()); // no gradients, activations pooled
             try {
                 w.load(weights.value());
                 return List.of(new Tuple2<>(partition, SingleProcess.evaluate(w.model, samples, shared.evalBatch(), w.engine))).iterator();

@@ -2,31 +2,64 @@ package org.addernet.spark;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Consumer;
+import org.addernet.train.Bf16;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.StorageLevels;
+import org.apache.spark.network.buffer.ManagedBuffer;
+import org.apache.spark.network.shuffle.BlockFetchingListener;
 import org.apache.spark.storage.BlockData;
 import org.apache.spark.storage.BlockId;
 import org.apache.spark.storage.BlockManager;
+import org.apache.spark.storage.BlockManagerId;
 import org.apache.spark.storage.TestBlockId;
 import org.apache.spark.util.io.ChunkedByteBuffer;
 import scala.Option;
+import scala.jdk.javaapi.CollectionConverters;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 
 /**
  * The sharded step's state and messages as blocks of the executors' BlockManagers (what BigDL's
- * {@code AllReduceParameter} does): little-endian float or double arrays as raw bytes ({@code MEMORY_AND_DISK_SER},
- * so a short executor spills instead of failing), registered with the driver's BlockManagerMaster so any executor
- * can fetch them. A block is read from the local BlockManager when it is there, else from its holder over the
- * block transfer service. A block that no executor holds any more (its executor was lost) is an
+ * {@code AllReduceParameter} does): little-endian float32, bfloat16 ({@code wire=bf16}, {@link Bf16}) or double
+ * arrays as raw bytes, registered with the driver's BlockManagerMaster so any executor can fetch them. A block is
+ * read from the local BlockManager when it is there (a view of the stored bytes, no copy), else from its holder
+ * over the block transfer service. A block that no executor holds any more (its executor was lost) is an
  * {@link IllegalStateException} whose message starts with {@link #MISSING}: the driver recognizes it in a failed
  * job and replays from the last checkpoint.
+ *
+ * <p>Storage level {@code MEMORY_AND_DISK_SER}: {@code putBytes} of a serialized level stores the given
+ * {@code ChunkedByteBuffer} itself (no serialization, no copy, on heap), and a local read returns it; a short
+ * executor spills the block instead of failing. A deserialized level ({@code MEMORY_ONLY}) would instead make
+ * {@code putBytes} deserialize the bytes as a Spark stream, which raw floats are not.
+ *
+ * <p>Three things save copies of whole slices: {@link #readAll} fetches a task's blocks in parallel (remote ones
+ * over the network at once; each decoded as soon as it arrives, straight from the received buffer), a job B task
+ * adds the local operands from the stored bytes themselves ({@link #local(String, long)}), and an owner keeps
+ * the float arrays it will use again itself ({@link #keep}/{@link #take}: the summed gradient from job B to job C,
+ * the master weights and momentum from one job C to the next) besides publishing them as blocks. The blocks stay
+ * the state; the kept arrays are only a short cut when the next task runs on the same executor.
  */
 final class StateBlocks {
     /** The start of the message of a task that could not find a block: the driver's sign that state was lost. */
     static final String MISSING = "sharded state block missing";
     private static final ClassTag<Object> TAG = ClassTag$.MODULE$.apply(Object.class);
+    /** Fetch threads per executor JVM, shared by its tasks (BigDL uses 4). */
+    static final int FETCH_THREADS = 8;
+    private static final ExecutorService FETCH = Executors.newFixedThreadPool(FETCH_THREADS, r -> {
+        Thread t = new Thread(r, "addernet block fetch");
+        t.setDaemon(true);
+        return t;
+    });
 
     private StateBlocks() {}
 
@@ -38,6 +71,11 @@ final class StateBlocks {
         ByteBuffer b = ByteBuffer.allocate((to - from) * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(a, from, to - from);
         put(name, b);
+    }
+
+    /** {@code a[from, to)} rounded to bfloat16 ({@link Bf16}): half the bytes of {@link #putFloats}. */
+    static void putBf16(String name, float[] a, int from, int to) {
+        put(name, Bf16.encode(a, from, to));
     }
 
     static void putDoubles(String name, double[] a, int from, int to) {
@@ -59,6 +97,11 @@ final class StateBlocks {
         read(name, (long) length * Float.BYTES, b -> b.asFloatBuffer().get(dst, off, length));
     }
 
+    /** Block {@code name} (of {@code length} bfloat16 values) decoded into {@code dst[off, off + length)}. */
+    static void readBf16(String name, float[] dst, int off, int length) {
+        read(name, (long) length * Bf16.BYTES, b -> Bf16.decode(b, dst, off, length));
+    }
+
     static float[] floats(String name, int length) {
         float[] a = new float[length];
         readFloats(name, a, 0, length);
@@ -71,18 +114,123 @@ final class StateBlocks {
         return a;
     }
 
-    private static void read(String name, long bytes, Consumer<ByteBuffer> use) {
-        BlockManager bm = SparkEnv.get().blockManager();
+    /** One read of {@link #readAll}: block {@code name} of {@code bytes} bytes, given to {@code use}. */
+    record Read(String name, long bytes, Consumer<ByteBuffer> use) {}
+
+    /**
+     * All these reads at once on the fetch threads, each block decoded by the thread that fetched it while the
+     * others are still on the way; returns when all are done. The {@code use}s must write disjoint memory. A missing
+     * block fails with {@link #MISSING} like {@link #readFloats}.
+     */
+    static void readAll(List<Read> reads) {
+        if (reads.size() == 1) {
+            Read r = reads.get(0);
+            read(r.name(), r.bytes(), r.use());
+            return;
+        }
+        List<Future<?>> f = new ArrayList<>(reads.size());
+        for (Read r : reads) f.add(FETCH.submit(() -> read(r.name(), r.bytes(), r.use())));
+        RuntimeException first = null;
+        for (Future<?> x : f) {
+            try {
+                x.get();
+            } catch (ExecutionException e) {
+                RuntimeException re = e.getCause() instanceof RuntimeException c ? c : new IllegalStateException(e.getCause());
+                // A missing block is the message the driver looks for: report it rather than another failure.
+                if (first == null || (re.getMessage() != null && re.getMessage().startsWith(MISSING))) first = re;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                for (Future<?> y : f) y.cancel(true);
+                throw new IllegalStateException("interrupted while fetching state blocks", e);
+            }
+        }
+        if (first != null) throw first;
+    }
+
+    /**
+     * A local block's bytes held for reading ({@link #local(String, long)}): a view of the stored bytes, read-locked
+     * until {@link #close}.
+     */
+    static final class Held implements AutoCloseable {
+        final ByteBuffer bytes;
+        private final Runnable release;
+
+        private Held(ByteBuffer bytes, Runnable release) {
+            this.bytes = bytes;
+            this.release = release;
+        }
+
+        @Override
+        public void close() {
+            release.run();
+        }
+    }
+
+    /**
+     * Block {@code name} of {@code bytes} bytes held for reading if this executor stores it, else null. The caller
+     * closes it in the thread that called this (the read lock belongs to the task's thread).
+     */
+    static Held local(String name, long bytes) {
+        return local(SparkEnv.get().blockManager(), name, bytes);
+    }
+
+    private static Held local(BlockManager bm, String name, long bytes) {
         BlockId id = id(name);
         Option<BlockData> local = bm.getLocalBytes(id);
-        if (local.isDefined()) {
-            BlockData d = local.get();
+        if (local.isEmpty()) return null;
+        BlockData d = local.get();
+        try {
+            return new Held(checked(name, d.toByteBuffer(), bytes), () -> bm.releaseLockAndDispose(id, d, Option.empty()));
+        } catch (RuntimeException e) {
+            bm.releaseLockAndDispose(id, d, Option.empty());
+            throw e;
+        }
+    }
+
+    /**
+     * A block held elsewhere: fetched from its holder with the block transfer service and given to {@code use} in
+     * the fetch callback, straight from the received buffer ({@code getRemoteBytes} first copies it into a fresh
+     * heap buffer). If that fails for any reason but {@code use}'s own, Spark's {@code getRemoteBytes} tries every
+     * holder, and a block none has is {@link #MISSING}.
+     */
+    private static void remote(BlockManager bm, String name, long bytes, Consumer<ByteBuffer> use) {
+        BlockId id = id(name);
+        List<BlockManagerId> at = new ArrayList<>(CollectionConverters.asJava(bm.master().getLocations(id)));
+        at.remove(bm.blockManagerId());
+        if (!at.isEmpty()) {
+            BlockManagerId holder = at.get(0);
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            RuntimeException[] useFailed = new RuntimeException[1];
             try {
-                use.accept(checked(name, d.toByteBuffer(), bytes));
-            } finally {
-                bm.releaseLockAndDispose(id, d, Option.empty());
+                bm.blockTransferService().fetchBlocks(holder.host(), holder.port(), holder.executorId(), new String[] {id.name()},
+                        new BlockFetchingListener() {
+                            @Override
+                            public void onBlockFetchSuccess(String blockId, ManagedBuffer data) {
+                                try {
+                                    use.accept(checked(name, data.nioByteBuffer(), bytes));
+                                    done.complete(null);
+                                } catch (RuntimeException e) {
+                                    useFailed[0] = e;
+                                    done.completeExceptionally(e);
+                                } catch (Throwable t) {
+                                    done.completeExceptionally(t);
+                                }
+                            }
+
+                            @Override
+                            public void onBlockFetchFailure(String blockId, Throwable e) {
+                                done.completeExceptionally(e);
+                            }
+                        }, null);
+                done.get();
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while fetching block " + name, e);
+            } catch (ExecutionException | RuntimeException e) {
+                if (useFailed[0] != null) throw useFailed[0];
+                // the holder went away or the transfer failed: the slow path below decides whether the block is gone
             }
-            return;
         }
         Option<ChunkedByteBuffer> remote = bm.getRemoteBytes(id);
         if (remote.isEmpty()) {
@@ -97,9 +245,65 @@ final class StateBlocks {
         }
     }
 
+    private static void read(String name, long bytes, Consumer<ByteBuffer> use) {
+        BlockManager bm = SparkEnv.get().blockManager();
+        Held h = local(bm, name, bytes);
+        if (h == null) {
+            remote(bm, name, bytes, use);
+            return;
+        }
+        try {
+            use.accept(h.bytes);
+        } finally {
+            h.close();
+        }
+    }
+
     private static ByteBuffer checked(String name, ByteBuffer b, long bytes) {
         if (b.remaining() != bytes) throw new IllegalStateException("block " + name + " has " + b.remaining() + " bytes, expected " + bytes);
         return b.slice().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    // ------------------------------------------------ arrays an owner keeps for its next task on this executor
+
+    /** Kept arrays by slot ({@code <kind>_<slice>}): one per slot, so an array nobody took is replaced, never piles up. */
+    private static final Map<String, Kept> KEPT = new ConcurrentHashMap<>();
+    private static volatile String keptRun = "";
+    /** Test hook: false makes {@link #keep} a no-op, so every task reads the blocks (as on another executor). */
+    static volatile boolean keeping = true;
+
+    private record Kept(String name, float[] array) {}
+
+    /**
+     * Keeps {@code a} (not copied: the caller hands it over) as block {@code name}'s content for a later task of
+     * this executor, in slot {@code slot}. Arrays of another run are dropped: an executor keeps one run's arrays.
+     */
+    static void keep(String run, String slot, String name, float[] a) {
+        if (!keeping) return;
+        if (!run.equals(keptRun)) {
+            synchronized (KEPT) {
+                if (!run.equals(keptRun)) {
+                    KEPT.clear();
+                    keptRun = run;
+                }
+            }
+        }
+        KEPT.put(slot, new Kept(name, a));
+    }
+
+    /**
+     * The array kept for block {@code name}, removed (the caller may change it), or else a fresh copy of the block
+     * ({@code length} floats): a retried task finds nothing kept and reads the block, which is never changed.
+     */
+    static float[] take(String slot, String name, int length) {
+        Kept k = KEPT.get(slot);
+        if (k != null && k.name().equals(name) && k.array().length == length && KEPT.remove(slot, k)) return k.array();
+        return floats(name, length);
+    }
+
+    /** Drops every kept array (a run ended; in local mode the driver's JVM is the executor's). */
+    static void forgetKept() {
+        KEPT.clear();
     }
 
     /** Where this task runs, as a Spark preferred location ({@code executor_<host>_<id>}). */

@@ -45,6 +45,11 @@ public final class Recipe {
     /** The reference batch of the linear scaling rule (Goyal et al. 2017; the paper's recipes use 256). */
     public static final int LR_REFERENCE_BATCH = 256;
     public final boolean perWorkerScaling, checkpoint;
+    /**
+     * {@code wire = bf16}: gradients and weights cross as bfloat16 ({@link Bf16}); the workers compute with the
+     * bf16-rounded master weights and their gradients are rounded before they are summed (docs/DESIGN-NOTES.md).
+     */
+    public final boolean bf16Wire;
     /** Per-channel input normalization, {@code (x - mean) / std} in [0, 1] pixel units: the mean/std keys or the dataset's. */
     public final float[] mean, std;
 
@@ -125,6 +130,11 @@ public final class Recipe {
             case "none" -> false;
             case "linear" -> true;
             default -> throw new IllegalArgumentException("config key 'lr_scaling' must be none or linear, got '" + cfg.get("lr_scaling") + "'");
+        };
+        this.bf16Wire = switch (cfg.get("wire")) {
+            case "fp32" -> false;
+            case "bf16" -> true;
+            default -> throw new IllegalArgumentException("config key 'wire' must be fp32 or bf16, got '" + cfg.get("wire") + "'");
         };
         // Validated here so that a bad value fails before any data is read.
         validateRanges(cfg);

@@ -71,6 +71,18 @@ public final class ShardStep {
      *                  ({@code adaptive_scaling = per_worker}); 0 for the default global scaling on the driver
      */
     public Result run(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta) {
+        return run(data, indices, epoch, globalBatch, perWorkerEta, true);
+    }
+
+    /**
+     * As {@link #run}, but the result's {@code grad} is the model's own gradient buffer, valid until the next step:
+     * for a caller that encodes it at once (the sharded step's job A), which saves a copy of the whole gradient.
+     */
+    public Result runInPlace(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta) {
+        return run(data, indices, epoch, globalBatch, perWorkerEta, false);
+    }
+
+    private Result run(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta, boolean copy) {
         Params p = model.params();
         p.zeroGrad();
         int n = indices.length;
@@ -89,7 +101,7 @@ public final class ShardStep {
         if (perWorkerEta > 0) Sgd.scaleAdderGradients(p, perWorkerEta);
         double[] weighted = new double[p.buffers.length]; // exact: a float times an int fits a double
         for (int i = 0; i < weighted.length; i++) weighted[i] = (double) p.buffers[i] * n;
-        return new Result(p.grad.clone(), weighted, n, lossSum, correct, kernels);
+        return new Result(copy ? p.grad.clone() : p.grad, weighted, n, lossSum, correct, kernels);
     }
 
     /** Number of micro-batches for a share of {@code n}: ceil(n / m), or 1 when micro-batching is off. */

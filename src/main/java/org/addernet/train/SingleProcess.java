@@ -42,15 +42,26 @@ public final class SingleProcess implements AutoCloseable {
         ShardStep shardStep = new ShardStep(model, engine.pool(), engine.conv().kernelName(), recipe.microBatch);
         double perWorkerEta = recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0;
         int treeDepth = recipe.config.getInt("tree_depth");
+        boolean bf16 = recipe.bf16Wire;
         Trainer.StepRunner steps = (epoch, step) -> {
             int global = sampler.globalBatchAt(step);
             Params p = model.params();
             float[] buffersAtStart = workers > 1 ? p.buffers.clone() : null;
+            // wire=bf16, as the sharded step does it: the workers compute with the bf16-rounded master weights and
+            // send bf16-rounded gradients; the sums, the update and the master weights stay fp32.
+            float[] master = bf16 ? p.data.clone() : null;
+            if (bf16) Bf16.round(p.data, 0, p.data.length);
             List<StepAggregate> parts = new ArrayList<>();
-            for (int w = 0; w < workers; w++) {
-                // Every worker starts the step from the same BN running statistics.
-                if (buffersAtStart != null) System.arraycopy(buffersAtStart, 0, p.buffers, 0, buffersAtStart.length);
-                parts.add(new StepAggregate().add(shardStep.run(shards.get(w), sampler.indices(epoch, w, step), epoch, global, perWorkerEta)));
+            try {
+                for (int w = 0; w < workers; w++) {
+                    // Every worker starts the step from the same BN running statistics.
+                    if (buffersAtStart != null) System.arraycopy(buffersAtStart, 0, p.buffers, 0, buffersAtStart.length);
+                    ShardStep.Result r = shardStep.run(shards.get(w), sampler.indices(epoch, w, step), epoch, global, perWorkerEta);
+                    if (bf16) Bf16.round(r.grad(), 0, r.grad().length);
+                    parts.add(new StepAggregate().add(r));
+                }
+            } finally {
+                if (bf16) System.arraycopy(master, 0, p.data, 0, master.length);
             }
             return TreeOrder.merge(parts, treeDepth, StepAggregate::merge);
         };

@@ -36,6 +36,12 @@ class InteropCommandsTest {
         Map<String, TorchTensor> back = TorchFiles.read(st);
         assertEquals(132, back.size());
         assertEquals(c.tensors().get("layer2.0.conv1.adder").values()[5], back.get("layer2.0.conv1.adder").values()[5]);
+        Path legacy = tmp.resolve("r20-legacy.pt");
+        assertEquals(0, Main.run(new String[] {"export", "--checkpoint", ckpt.toString(), "--to", legacy.toString(), "--format", "legacy"}));
+        assertEquals(0x80, Files.readAllBytes(legacy)[0] & 0xff); // a pickle, not a zip ("PK")
+        Map<String, TorchTensor> fromLegacy = TorchFiles.read(legacy);
+        assertEquals(back.keySet(), fromLegacy.keySet());
+        assertEquals(Float.floatToRawIntBits(back.get("fc.weight").values()[7]), Float.floatToRawIntBits(fromLegacy.get("fc.weight").values()[7]));
     }
 
     @Test

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -100,25 +101,29 @@ class StandaloneClusterIT {
 
     /** The same recipe in Spark local mode ({@code scripts/addernet train ... --master local[2]}), run once. */
     static synchronized Path reference() throws Exception {
-        if (reference != null) return reference;
-        Path out = work.resolve("runs/local");
+        if (reference == null) reference = localRun("local");
+        return reference;
+    }
+
+    /** A local[2] run of the recipe with {@code extra} keys into {@code runs/NAME}; returns its checkpoint. */
+    static Path localRun(String name, String... extra) throws Exception {
+        Path out = work.resolve("runs/" + name);
         List<String> cmd = new ArrayList<>(List.of("bash", root.resolve("scripts/addernet").toString()));
-        cmd.addAll(recipe(out));
+        cmd.addAll(recipe(out, extra));
         cmd.addAll(List.of("--master", "local[2]"));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile())
-                .redirectOutput(work.resolve("runs/local.out").toFile()).redirectError(work.resolve("runs/local.err").toFile());
+                .redirectOutput(work.resolve("runs/" + name + ".out").toFile()).redirectError(work.resolve("runs/" + name + ".err").toFile());
         pb.environment().put("ADDERNET_HEAP", "2g");
         long t0 = System.nanoTime();
-        noteJar("local");
+        noteJar(name);
         Process p = pb.start();
         if (!p.waitFor(RUN_TIMEOUT_S, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("local[2] run timed out after " + RUN_TIMEOUT_S + " s; output in " + work.resolve("runs"));
         }
-        assertEquals(0, p.exitValue(), () -> "local[2] run failed:\n" + tail(work.resolve("runs/local.err"), 40));
-        System.out.printf(Locale.ROOT, "[cluster-it] local[2] run: %.1f s; %s%n", seconds(t0), finalLine(work.resolve("runs/local.out")));
-        reference = out.resolve(org.addernet.train.Checkpoints.newest(org.addernet.train.RunFiles.local(out)));
-        return reference;
+        assertEquals(0, p.exitValue(), () -> "local[2] run failed:\n" + tail(work.resolve("runs/" + name + ".err"), 40));
+        System.out.printf(Locale.ROOT, "[cluster-it] local[2] run %s: %.1f s; %s%n", name, seconds(t0), finalLine(work.resolve("runs/" + name + ".out")));
+        return out.resolve(org.addernet.train.Checkpoints.newest(org.addernet.train.RunFiles.local(out)));
     }
 
     @Test
@@ -201,6 +206,28 @@ class StandaloneClusterIT {
             System.out.println("[cluster-it] sync=sharded killed-executor run vs undisturbed sharded run: " + u);
             assertTrue(u.bitIdentical(), "killed vs undisturbed sharded run: " + u);
         }
+    }
+
+    /**
+     * {@code wire=bf16}, sharded, with a killed executor: the slices cross between two executor JVMs as bfloat16
+     * (fetched straight from the transfer callback), the run replays after the loss and ends with the bits of the
+     * local[2] run with the same roundings ({@code sync=driver}, which rounds as the owners do).
+     */
+    @Test
+    @Order(5)
+    void bf16ShardedRunWithAKilledExecutorEndsWithTheBitsOfLocalMode() throws Exception {
+        Path local = localRun("local-bf16", "wire=bf16");
+        String[] keys = Arrays.copyOf(SHARDED, SHARDED.length + 1);
+        keys[SHARDED.length] = "wire=bf16";
+        Path ckpt = submit("sharded-bf16-killed", true, keys);
+        String out = Files.readString(work.resolve("runs/sharded-bf16-killed.out"), StandardCharsets.UTF_8);
+        assertTrue(out.contains("sync=sharded"), "the run was not sharded");
+        assertTrue(out.contains("sharded state lost") && out.contains("replaying from"), "no replay after the loss; see runs/sharded-bf16-killed.out");
+        CheckpointDiff d = CheckpointDiff.of(ckpt, local);
+        System.out.println("[cluster-it] wire=bf16 sync=sharded killed-executor run vs local[2] wire=bf16: " + d);
+        assertTrue(d.bitIdentical(), "wire=bf16 sharded killed-executor run vs local[2]: " + d + "; jar per run: " + jars);
+        CheckpointDiff f = CheckpointDiff.of(ckpt, reference());
+        assertTrue(!f.bitIdentical(), "wire=bf16 must end elsewhere than fp32: " + f);
     }
 
     static final Pattern LOST_TASK = Pattern.compile(

@@ -218,6 +218,70 @@ class InteropTest {
         assertArrayEquals(new float[] {0.25f, 0.25f, 0.25f}, o.recipe.std); // told otherwise
     }
 
+    @Test
+    void legacyExportsAreTheFilesPyTorchLoadedAndImportBackBitIdentical() throws Exception {
+        Checkpoint r20 = Interop.toCheckpoint(TorchFiles.read(resource("ResNet20-AdderNet.pth")), "resnet20", true, 10, "cifar10", Map.of(), "r");
+        Checkpoint le = importLenet("lenet-zip.pt");
+        for (Object[] m : new Object[][] {{"resnet20", r20, "cifar10", "resnet20-logits.f64", "resnet20-inputs.f32"},
+                {"lenet5bn", le, "mnist", "lenet-logits.f64", "lenet-inputs.f32"}}) {
+            String arch = (String) m[0];
+            Checkpoint c = (Checkpoint) m[1];
+            Path ckpt = tmp.resolve(arch + ".ckpt"), pt = tmp.resolve(arch + "-legacy.pt");
+            try (OutputStream o = Files.newOutputStream(ckpt)) {
+                c.write(o);
+            }
+            Interop.exportFile(ckpt, pt, "legacy");
+            byte[] head = java.util.Arrays.copyOf(Files.readAllBytes(pt), 4);
+            assertArrayEquals(new byte[] {(byte) 0x80, 2, (byte) 0x8a, 10}, head, "a pickled long first (the magic number), no zip");
+            // The bytes that torch.load(weights_only=True) read into the official model, whose float64 logits were the
+            // original's (scripts/make-interop-fixtures.py).
+            assertEquals(exportSha(arch + "-legacy"), sha256(pt), arch);
+            Checkpoint back = Interop.toCheckpoint(TorchFiles.read(pt), arch, true, 10, (String) m[2], Map.of(), pt.toString());
+            assertSameTensors(c, back);
+            assertClose(doubles((String) m[3]), logits(back, arch, (String) m[4]), 10);
+        }
+    }
+
+    @Test
+    void ourCheckpointsRoundTripThroughEveryExportFormat() throws Exception {
+        for (boolean adder : new boolean[] {true, false}) {
+            // A model initialized here, with BN buffers that are not PyTorch's defaults and optimizer state to drop.
+            Model m = Models.create("resnet20", adder, 10, engine, 11);
+            for (int i = 0; i < m.params().buffers.length; i++) m.params().buffers[i] = 0.25f + i * 1e-3f;
+            m.setNumBatchesTracked(391);
+            float[] momentum = new float[m.params().size()];
+            java.util.Arrays.fill(momentum, 0.5f);
+            Checkpoint c = Checkpoint.of(m, momentum, Map.of("config.model", "resnet20"));
+            Path ckpt = tmp.resolve("ours.ckpt");
+            try (OutputStream o = Files.newOutputStream(ckpt)) {
+                c.write(o);
+            }
+            Map<String, Checkpoint.Entry> without = new LinkedHashMap<>(c.tensors());
+            without.remove(Checkpoint.MOMENTUM);
+            for (String[] f : new String[][] {{"o-legacy.pt", "legacy"}, {"o-zip.pt", "zip"}, {"o.safetensors", null}}) {
+                Path to = tmp.resolve(f[0]);
+                Interop.exportFile(ckpt, to, f[1]);
+                Checkpoint back = Interop.toCheckpoint(TorchFiles.read(to), "resnet20", adder, 10, "cifar10", Map.of(), f[0]);
+                assertSameTensors(new Checkpoint(c.meta(), without), back);
+            }
+        }
+    }
+
+    @Test
+    void anExportFormatThatContradictsTheFileNameIsRefused() throws Exception {
+        Path ckpt = tmp.resolve("l.ckpt");
+        try (OutputStream o = Files.newOutputStream(ckpt)) {
+            importLenet("lenet-zip.pt").write(o);
+        }
+        IllegalArgumentException a = assertThrows(IllegalArgumentException.class, () -> Interop.exportFile(ckpt, tmp.resolve("l.safetensors"), "legacy"));
+        assertTrue(a.getMessage().contains("--format legacy") && a.getMessage().contains("l.safetensors"), a.getMessage());
+        IllegalArgumentException b = assertThrows(IllegalArgumentException.class, () -> Interop.exportFile(ckpt, tmp.resolve("l.pt"), "safetensors"));
+        assertTrue(b.getMessage().contains("l.pt"), b.getMessage());
+        IllegalArgumentException u = assertThrows(IllegalArgumentException.class, () -> Interop.exportFile(ckpt, tmp.resolve("l.pt"), "pickle"));
+        assertTrue(u.getMessage().contains("'pickle'"), u.getMessage());
+        assertTrue(!Files.exists(tmp.resolve("l.pt")) && !Files.exists(tmp.resolve("l.safetensors")), "nothing written");
+    }
+
     // ---- refusals and corrupt files ----
 
     /** A zip torch.save whose data.pkl is {@code pickle}. */

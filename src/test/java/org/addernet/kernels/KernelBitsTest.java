@@ -84,6 +84,62 @@ class KernelBitsTest {
         assertEquals(os.length * kks.length * 4, cases);
     }
 
+    /**
+     * dw[o][k] += sum of L lane sums, lane j summing fma(dy[o][p], x[k][p] - w[o][k], acc) over p = j, j + L, ...
+     * ascending, the lanes then added in lane order from +0 (the vector kernels' order, whatever the block).
+     * With {@code w == null} the conv filter gradient (x instead of x - w).
+     */
+    private static void adderFilterGradReference(int lanes, int o, int kk, int ld, float[] dy, float[] x, int[] xRow,
+                                                 float[] w, int wOff, float[] dw) {
+        for (int r = 0; r < o; r++) {
+            for (int k = 0; k < kk; k++) {
+                float wk = w == null ? 0f : w[wOff + r * kk + k];
+                float[] acc = new float[lanes];
+                for (int p = 0; p < ld; p++) {
+                    float v = w == null ? x[xRow[k] + p] : x[xRow[k] + p] - wk;
+                    acc[p % lanes] = Math.fma(dy[r * ld + p], v, acc[p % lanes]);
+                }
+                float s = 0f;
+                for (float a : acc) s += a;
+                dw[r * kk + k] += s;
+            }
+        }
+    }
+
+    @Test
+    void filterGradsMatchTheLaneOrderReferenceOnEveryBlockShapeAndTile() {
+        int lanes = Integer.parseInt(VECTOR.name().substring("vector-".length()));
+        int m = VECTOR.columnMultiple(), cases = 0;
+        int[] os = {1, 3, 4, 5, 8, 9, 13};
+        // kk past one k tile (VectorColumnKernels.tileRows) on the widest ld, and every remainder of the 4 x 3 block
+        int[] kks = {1, 2, 3, 4, 5, 6, 7, 11, 13, 40, 97};
+        for (int o : os) {
+            for (int kk : kks) {
+                for (int ld : new int[] {m, 3 * m, 4096}) {
+                    boolean quantized = (o + kk) % 2 == 0;
+                    Rng r = new Rng(13L * o + 5L * kk + ld);
+                    int[] xRow = new int[kk];
+                    for (int k = 0; k < kk; k++) xRow[k] = k * (ld + 3) + (k % 3);
+                    float[] x = values(r, kk * (ld + 3) + 3, 1.0, quantized);
+                    float[] w = values(r, o * kk + 5, 0.8, quantized), dy = values(r, o * ld, 1.0, quantized);
+                    float[] want = values(r, o * kk, 0.1, false), got = want.clone();
+                    adderFilterGradReference(lanes, o, kk, ld, dy, x, xRow, w, 5, want);
+                    VECTOR.adderFilterGrad(o, kk, ld, dy, x, xRow, w, 5, got);
+                    ThreadCountBitsTest.assertSameBits(want, got, "adder filter grad o " + o + ", kk " + kk + ", ld " + ld);
+                    float[] convWant = values(r, o * kk, 0.1, false), convGot = convWant.clone();
+                    adderFilterGradReference(lanes, o, kk, ld, dy, x, xRow, null, 0, convWant);
+                    VECTOR.filterGrad(o, kk, ld, dy, x, xRow, convGot);
+                    ThreadCountBitsTest.assertSameBits(convWant, convGot, "conv filter grad o " + o + ", kk " + kk + ", ld " + ld);
+                    cases++;
+                }
+            }
+        }
+        assertTrue(VectorColumnKernels.tileRows(4096) < 97, "the widest case must span several k tiles");
+        // The other tests then run the larger blocks that are used only when C1 is kept off the kernels.
+        assertTrue(VectorColumnKernels.C1_EXCLUDED, "the C1 exclusion directive was not installed");
+        assertEquals(os.length * kks.length * 3, cases);
+    }
+
     static final List<ConvGeometry> SHAPES;
 
     static {

@@ -33,6 +33,7 @@ final class KernelCpuBench {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : 2;
         double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 1.0;
         String only = args.length > 2 ? args[2] : "fwd,igrad,fgrad";
+        System.out.println("C1 excluded: " + VectorColumnKernels.C1_EXCLUDED);
         try (ThreadPool pool = new ThreadPool(threads)) {
             ColumnConvEngine e = new ColumnConvEngine(pool, ConvEngineTest.kernels("vector"));
             Rng r = new Rng(1);

@@ -126,6 +126,8 @@ class ImageNetJobTest {
         float[] folder = train(recipe(), tmp.resolve("run-folder"), log);
         String text = log.toString(StandardCharsets.UTF_8);
         assertTrue(text.contains("skipping unreadable image file:" + bad), "the truncated file is reported by path:\n" + text);
+        String line = text.lines().filter(l -> l.contains("skipping unreadable image")).findFirst().orElseThrow();
+        assertEquals(line.indexOf(bad.toString()), line.lastIndexOf(bad.toString()), "the path is named once: " + line);
         assertTrue(text.contains("24 of 25 listed train images read, decoded and shuffled into 2 local shards"), text);
         assertTrue(text.contains("staging train images: 25 of 25 images"), "staging progress is logged:\n" + text);
         assertEquals(List.of("n00000000", "n00000001", "n00000002"), Files.readAllLines(tmp.resolve("run-folder/classes.txt")));

@@ -22,6 +22,7 @@ import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -107,6 +108,66 @@ class ShardedSyncTest {
         sharded.assertSame(single, "sharded vs single process, W=" + workers);
     }
 
+    /**
+     * {@code wire=bf16}: the sharded run (gradient and weight slices as bfloat16 blocks) equals the single process
+     * emulating the same workers with the same roundings, and {@code sync=driver} with them, bit for bit; the
+     * roundings did happen (the fp32 run ends elsewhere) and only on the wire (the master weights and momentum the
+     * owners keep are not bf16 values).
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3})
+    void bf16WireShardedEqualsDriverEqualsSingleProcessBitForBit(int workers) throws Exception {
+        State sharded;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(workers, "sync=sharded", "wire=bf16")), LocalSpark.get(),
+                tmp.resolve("s").toString(), SparkJobTest.QUIET)) {
+            ShardedSteps.Layout l = job.sharded().layout();
+            assertTrue(l.bf16(), "the layout carries wire=bf16");
+            boolean cut = false;
+            for (int i = 0; i < l.adderOffset().length; i++) cut |= l.params().cuts(l.adderOffset()[i], l.adderSize()[i]);
+            assertTrue(cut, "some adder layer spans two slices");
+            job.trainer().run();
+            sharded = State.of(job.trainer());
+        }
+        State driver = spark("d", lenet(workers, "sync=driver", "wire=bf16"));
+        State single, fp32;
+        try (SingleProcess run = new SingleProcess(SparkJobTest.recipe(lenet(workers, "wire=bf16")), RunFiles.local(tmp.resolve("1")),
+                SparkJobTest.QUIET)) {
+            run.trainer().run();
+            single = State.of(run.trainer());
+        }
+        try (SingleProcess run = new SingleProcess(SparkJobTest.recipe(lenet(workers)), RunFiles.local(tmp.resolve("f")), SparkJobTest.QUIET)) {
+            run.trainer().run();
+            fp32 = State.of(run.trainer());
+        }
+        sharded.assertSame(single, "wire=bf16, sharded vs single process, W=" + workers);
+        sharded.assertSame(driver, "wire=bf16, sharded vs driver, W=" + workers);
+        int differ = 0;
+        for (int i = 0; i < fp32.weights().length; i++) if (fp32.weights()[i] != single.weights()[i]) differ++;
+        assertTrue(differ > fp32.weights().length / 2, "bf16 changes most weights' bits: " + differ + " of " + fp32.weights().length);
+        assertTrue(notBf16(single.weights()) > single.weights().length / 2, "master weights stay fp32: " + notBf16(single.weights()));
+        assertTrue(notBf16(single.momentum()) > single.momentum().length / 2, "momentum stays fp32: " + notBf16(single.momentum()));
+    }
+
+    /** Job C on an executor that kept nothing (every operand read from its block) gives the same bits. */
+    @ParameterizedTest
+    @ValueSource(strings = {"fp32", "bf16"})
+    void withoutKeptArraysTheBlocksGiveTheSameBits(String wire) throws Exception {
+        State kept = spark("k", lenet(3, "sync=sharded", "wire=" + wire));
+        StateBlocks.keeping = false;
+        try {
+            spark("n", lenet(3, "sync=sharded", "wire=" + wire)).assertSame(kept, "wire=" + wire + ", blocks only vs kept arrays");
+        } finally {
+            StateBlocks.keeping = true;
+        }
+    }
+
+    /** How many of these float bit patterns are not bfloat16 values (low 16 bits set). */
+    static int notBf16(int[] bits) {
+        int n = 0;
+        for (int b : bits) if ((b & 0xFFFF) != 0) n++;
+        return n;
+    }
+
     @Test
     void perWorkerScalingToo() throws Exception {
         State sharded = spark("s", lenet(2, "sync=sharded", "adaptive_scaling=per_worker"));
@@ -169,15 +230,16 @@ class ShardedSyncTest {
     /**
      * A block of the live weights vanishes as with a lost executor, after step 6 (a checkpoint was written after
      * step 4: the replay starts there) or right after step 4 (the checkpoint's gather finds it missing: the replay
-     * starts from the beginning). Either way the run ends with the undisturbed bits.
+     * starts from the beginning). Either way the run ends with the undisturbed bits; with {@code wire=bf16} too (the
+     * owners' kept arrays are lost with the block).
      */
     @ParameterizedTest
-    @ValueSource(ints = {6, 4})
-    void aLostStateBlockIsRecoveredFromTheLastCheckpointWithTheSameBits(int dropAfter) throws Exception {
-        State undisturbed = spark("u", lenet(2, "sync=sharded", "checkpoint_every_steps=4"));
+    @CsvSource({"6,fp32", "4,fp32", "6,bf16"})
+    void aLostStateBlockIsRecoveredFromTheLastCheckpointWithTheSameBits(int dropAfter, String wire) throws Exception {
+        State undisturbed = spark("u", lenet(2, "sync=sharded", "checkpoint_every_steps=4", "wire=" + wire));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (PrintStream log = new PrintStream(out, true, StandardCharsets.UTF_8);
-             SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2, "sync=sharded", "checkpoint_every_steps=4")), LocalSpark.get(),
+             SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(2, "sync=sharded", "checkpoint_every_steps=4", "wire=" + wire)), LocalSpark.get(),
                      tmp.resolve("l").toString(), log)) {
             ShardedSteps s = job.sharded();
             AtomicLong commits = new AtomicLong(); // of version dropAfter
