@@ -71,7 +71,7 @@ public final class Main {
                   .pt is the zip torch.save of PyTorch >= 1.6 unless --format legacy (the older pickle format).
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
-              bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] [--sync sharded,driver] | [--params N,N,...]
+              bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] [--sync sharded,driver] [--wire fp32|bf16] [--breakdown] | [--params N,N,...]
                   Per-step Spark overhead of training steps (LeNet-5-BN, ResNet-20/18/50 on tiny inputs) with sync=driver
                   and sync=sharded: step, compute, overhead (step - compute) and bytes the driver receives per step.
                   --params: the protocol alone for models of N parameters (job launch, weight broadcast, gradient sum).

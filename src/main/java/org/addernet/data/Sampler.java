@@ -26,7 +26,9 @@ import org.addernet.engine.Rng;
  * statistics are over the same count; the at most {@code B/W} samples per shard left at the end of a
  * permutation are skipped that epoch (a different set each epoch).
  *
- * <p>Immutable apart from a one-entry cache of the last permutation, so it is safe to share across threads.
+ * <p>Immutable apart from a cache of each partition's last permutation, so it is safe to share across threads. One
+ * entry per partition: in local mode (and in the single process emulating W workers) the W partitions share one
+ * sampler, and a single entry made every step recompute a permutation of the shard for every partition.
  */
 public final class Sampler {
     private final int[] shardSizes;
@@ -41,7 +43,8 @@ public final class Sampler {
     private record Order(int epoch, int partition, int[] positions) {
     }
 
-    private volatile Order cached;
+    /** Per partition: the permutation of the last epoch asked for (an immutable Order, so racy publication is safe). */
+    private final java.util.concurrent.atomic.AtomicReferenceArray<Order> cached;
 
     /** Strided shards of a dataset of {@code size} samples, with the default last-batch policy: keep it for one worker, drop it for several. */
     public Sampler(int size, int workers, int globalBatch, long seed) {
@@ -78,6 +81,7 @@ public final class Sampler {
         this.seed = seed;
         this.dropLast = dropLast;
         this.steps = dropLast ? minShard / perWorker : (maxShard + perWorker - 1) / perWorker;
+        this.cached = new java.util.concurrent.atomic.AtomicReferenceArray<>(w);
         if (steps == 0) {
             throw new IllegalArgumentException("batch of " + perWorker + " per worker is larger than the smallest shard ("
                     + minShard + " samples of " + size + " over " + w + " workers): an epoch would have no step");
@@ -132,10 +136,10 @@ public final class Sampler {
     public int[] epochOrder(int epoch, int partition) {
         checkPartition(partition);
         if (epoch < 0) throw new IllegalArgumentException("epoch must be >= 0, got " + epoch);
-        Order c = cached;
+        Order c = cached.get(partition);
         if (c != null && c.epoch == epoch && c.partition == partition) return c.positions;
         int[] perm = Rng.derive(seed, Rng.SHUFFLE, epoch, partition).permutation(shardSizes[partition]);
-        cached = new Order(epoch, partition, perm);
+        cached.set(partition, new Order(epoch, partition, perm));
         return perm;
     }
 

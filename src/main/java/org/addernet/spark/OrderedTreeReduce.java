@@ -2,11 +2,18 @@ package org.addernet.spark;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import org.addernet.train.TreeOrder;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.function.Function2;
 import scala.Tuple2;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction2;
+import scala.runtime.BoxedUnit;
 
 /**
  * A tree-shaped sum whose result does not depend on task timing: Spark's {@code treeReduce} merges results in
@@ -18,7 +25,72 @@ import scala.Tuple2;
 final class OrderedTreeReduce {
     private OrderedTreeReduce() {}
 
+    /**
+     * Runs {@code task} on every partition of {@code shards} (each returns one {@code (partition, value)}) and sums
+     * the values in {@link TreeOrder}. When the tree has no executor-side level (W <= fanout, e.g. W = 2 at the default
+     * depth) this is one {@code SparkContext.runJob} over {@code shards} itself: no new RDDs per step, and none of the
+     * closures that Spark's ClosureCleaner would parse (it reads the bytecode of the class declaring a lambda, for
+     * {@code mapPartitionsWithIndex}, {@code mapToPair} and {@code collect} each: ~3 ms of driver CPU per LeNet step,
+     * measured). {@code timings}, if not null, gets the job and the driver's sum as laps.
+     */
+    static <T> T reduce(JavaRDD<Object> shards, Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, T>>> task, Class<T> type,
+                        int partitions, int depth, Function2<T, T, T> merge, StepTimings timings) throws Exception {
+        if (TreeOrder.groupAgain(1, depth, partitions, TreeOrder.fanout(partitions, depth))) {
+            T r = reduce(shards.mapPartitionsWithIndex(task, true).mapToPair(t -> t), partitions, depth, merge, timings);
+            if (timings != null) timings.lap(StepTimings.Lap.SUM);
+            return r;
+        }
+        List<Object> ids = new ArrayList<>();
+        for (int p = 0; p < partitions; p++) ids.add(p);
+        @SuppressWarnings("unchecked")
+        T[] results = (T[]) java.lang.reflect.Array.newInstance(type, partitions);
+        shards.rdd().sparkContext().runJob(shards.rdd(), new PartitionTask<>(task), CollectionConverters.asScala(ids).toSeq(),
+                new AbstractFunction2<Object, T, BoxedUnit>() {
+                    @Override
+                    public BoxedUnit apply(Object partition, T value) {
+                        results[(Integer) partition] = value; // Spark calls this on its scheduler thread, one result at a time, before runJob returns
+                        return BoxedUnit.UNIT;
+                    }
+                }, ClassTag$.MODULE$.apply(type));
+        if (timings != null) timings.lap(StepTimings.Lap.JOB);
+        T acc = results[0];
+        for (int i = 1; i < partitions; i++) acc = merge.call(acc, results[i]);
+        if (timings != null) timings.lap(StepTimings.Lap.SUM);
+        return acc;
+    }
+
+    /**
+     * A partition's task as {@code runJob} wants it. A named class, not a lambda: the ClosureCleaner leaves it alone
+     * (it only parses lambdas and {@code $anonfun$} classes) and Spark serializes it once, into the job's task binary.
+     */
+    static final class PartitionTask<T> extends AbstractFunction2<TaskContext, scala.collection.Iterator<Object>, T>
+            implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+        private final Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, T>>> task;
+
+        PartitionTask(Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, T>>> task) {
+            this.task = task;
+        }
+
+        @Override
+        public T apply(TaskContext context, scala.collection.Iterator<Object> part) {
+            try {
+                Iterator<Tuple2<Integer, T>> r = task.call(context.partitionId(), CollectionConverters.asJava(part));
+                return r.next()._2();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
     static <T> T reduce(JavaPairRDD<Integer, T> values, int partitions, int depth, Function2<T, T, T> merge) throws Exception {
+        return reduce(values, partitions, depth, merge, null);
+    }
+
+    private static <T> T reduce(JavaPairRDD<Integer, T> values, int partitions, int depth, Function2<T, T, T> merge,
+                                StepTimings timings) throws Exception {
         int fanout = TreeOrder.fanout(partitions, depth);
         int groups = partitions;
         JavaPairRDD<Integer, T> level = values;
@@ -37,6 +109,7 @@ final class OrderedTreeReduce {
                     });
         }
         List<Tuple2<Integer, T>> rest = new ArrayList<>(level.collect());
+        if (timings != null) timings.lap(StepTimings.Lap.JOB);
         if (rest.isEmpty()) throw new IllegalStateException("no partition returned a result");
         rest.sort(Comparator.comparing(Tuple2::_1));
         T acc = rest.get(0)._2();

@@ -36,6 +36,11 @@ import scala.Tuple2;
  * but compute; NaN without a sharded run to time the compute), and the bytes the driver
  * received as task results per step ({@link ResultBytes}). Medians over {@code --reps} steps after 5 warm-up steps (JIT).
  *
+ * <p>{@code --breakdown}: for each {@code sync=driver} run also a line {@code {"breakdown":...}} of
+ * {@link StepTimings} over the measured steps (where the step's milliseconds go: driver laps, Spark's task metrics, the
+ * task's phases) and the driver's SGD update ({@code apply_ms}); its {@code driver_outside_ms} is meaningless here
+ * (the other mode's step runs in between).
+ *
  * <p>{@code --params N,...}: the older protocol-only measurement for models of N parameters: an empty Spark job
  * over W cached partitions, the broadcast of the weights, the sum of W gradients through {@link OrderedTreeReduce}.
  */
@@ -50,6 +55,7 @@ public final class SparkBench {
         List<Integer> sizes = new ArrayList<>();
         List<String> models = new ArrayList<>(List.of("lenet5bn", "resnet20", "resnet18", "resnet50"));
         List<String> syncs = new ArrayList<>(List.of("sharded", "driver"));
+        boolean breakdown = false;
         String wire = "fp32";
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -62,9 +68,10 @@ public final class SparkBench {
                 }
                 case "--models" -> models = List.of(args[++i].split(","));
                 case "--sync" -> syncs = List.of(args[++i].split(","));
+                case "--breakdown" -> breakdown = true;
                 case "--wire" -> wire = args[++i];
                 default -> throw new IllegalArgumentException("bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] "
-                        + "[--sync sharded,driver] [--wire fp32|bf16] | [--params N,N,...]; got " + args[i]);
+                        + "[--sync sharded,driver] [--wire fp32|bf16] [--breakdown] | [--params N,N,...]; got " + args[i]);
             }
         }
         for (String s : syncs) {
@@ -82,7 +89,7 @@ public final class SparkBench {
             Path data = Files.createTempDirectory("addernet-bench-spark");
             writeSyntheticIdx(data.resolve("fashion"), 2 * workers * (reps + WARMUP), 2 * workers);
             SyntheticCifar.write(data.resolve("cifar"), Math.max(10, 2 * workers * (reps + WARMUP)), Math.max(5, 2 * workers), 7);
-            for (String m : models) modelSteps(spark, master, workers, reps, m, syncs, wire, data);
+            for (String m : models) modelSteps(spark, master, workers, reps, m, syncs, wire, data, breakdown);
         }
     }
 
@@ -91,13 +98,13 @@ public final class SparkBench {
      * runs in every mode back to back (same JIT state, same load); the two modes compute the same bits, so the
      * compute time the sharded tasks measure for step s is the compute time of step s in the driver mode as well.
      */
-    static void modelSteps(SparkSession spark, String master, int workers, int reps, String arch, List<String> syncs, String wire, Path data)
-            throws Exception {
+    static void modelSteps(SparkSession spark, String master, int workers, int reps, String arch, List<String> syncs, String wire, Path data,
+                           boolean breakdown) throws Exception {
         boolean lenet = arch.equals("lenet5bn");
         int batch = 2 * workers, modes = syncs.size();
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
         double[][] step = new double[modes][reps], jobA = new double[modes][reps], jobB = new double[modes][reps], jobC = new double[modes][reps];
-        double[] comp = new double[reps];
+        double[] comp = new double[reps], apply = new double[reps];
         Arrays.fill(comp, Double.NaN);
         long[] bytes = new long[modes];
         int params = 0;
@@ -113,6 +120,7 @@ public final class SparkBench {
                 jobs.add(job);
                 params = job.trainer().model().params().size();
                 if (job.sharded() != null) job.sharded().scatter();
+                else if (breakdown) job.timings();
             }
             spark.sparkContext().addSparkListener(listener);
             for (int s = 0; s < WARMUP + reps; s++) {
@@ -120,25 +128,36 @@ public final class SparkBench {
                     SparkJob job = jobs.get(m);
                     ShardedSteps sharded = job.sharded();
                     spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
+                    if (breakdown && sharded == null && s == WARMUP) job.timings().report(); // drops the warm-up steps
                     listener.reset();
-                    long t0 = System.nanoTime();
+                    long t0 = System.nanoTime(), ta = 0;
                     if (sharded != null) {
                         sharded.runAndApply(0, s, 0.01, "bench-spark step " + s);
                     } else {
                         StepAggregate r = job.driverSteps().run(0, s);
+                        ta = System.nanoTime();
                         r.apply(job.trainer().model(), job.trainer().optimizer(), 0.01, false, "bench-spark step " + s);
                     }
-                    double ms = (System.nanoTime() - t0) / 1e6;
+                    long t1 = System.nanoTime();
+                    double ms = (t1 - t0) / 1e6;
                     spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
                     if (s < WARMUP) continue;
                     int r = s - WARMUP;
                     step[m][r] = ms;
+                    if (sharded == null) apply[r] = (t1 - ta) / 1e6;
                     bytes[m] += listener.bytes.get();
                     double[] js = sharded != null ? sharded.lastJobSeconds : new double[] {Double.NaN, Double.NaN, Double.NaN};
                     jobA[m][r] = js[0] * 1e3;
                     jobB[m][r] = js[1] * 1e3;
                     jobC[m][r] = js[2] * 1e3;
                     if (sharded != null) comp[r] = sharded.lastComputeSeconds * 1e3;
+                }
+            }
+            if (breakdown) {
+                for (int m = 0; m < modes; m++) {
+                    if (jobs.get(m).sharded() != null) continue;
+                    System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"sync\":\"driver\",\"apply_ms\":%.3f,\"breakdown\":%s}%n",
+                            master, workers, arch, median(apply), jobs.get(m).timings().report());
                 }
             }
         } finally {

@@ -52,6 +52,10 @@ public final class SparkJob implements AutoCloseable {
     private final ShardedSteps sharded;
     /** The driver-synced step (used when {@link #sharded} is null). */
     private final Trainer.StepRunner driverSteps;
+    /** Where the driver-synced steps' time goes ({@code step_timing=true}, or asked for by the benchmark); else null. */
+    private StepTimings timings;
+    /** Print {@link #timings} every {@code log_every} steps ({@code step_timing=true}). */
+    private final boolean logTimings;
 
     /** {@code sync=auto} shards from this many parameters on (and W > 1): ResNet-18/50 shard, LeNet and the CIFAR ResNets do not. */
     public static final int AUTO_SHARDED_PARAMS = 1_000_000;
@@ -73,6 +77,16 @@ public final class SparkJob implements AutoCloseable {
         // Every step wants all W tasks at once, so waiting for a "local" slot only delays a retried task after an
         // executor loss (measured: 2.9 s per retry, and a replacement executor left idle for the rest of the run).
         conf.setIfMissing("spark.locality.wait", "0s");
+        // Results above this go through the executor's BlockManager: a put, a fetch by the driver over the block
+        // transfer service (loopback Netty even in local mode), a remove. ResNet-20's 1.1 MB step result was just
+        // above Spark's 1 MiB default (measured: 1 fetch thread pair and 3 RPCs per task). Spark caps it at
+        // spark.rpc.message.maxSize (128 MiB).
+        conf.setIfMissing("spark.task.maxDirectResultSize", "32m");
+        // Every broadcast (and every job's task binary is one) starts with a chunk of spark.broadcast.blockSize (4 MiB):
+        // a 4 MiB allocation, zeroed, a G1 humongous object, per step on the scheduler thread (JFR: 1 GB over 300 LeNet
+        // steps). The block size is the piece size of the torrent between executors; in local mode nothing is fetched
+        // piece by piece, so small pieces cost nothing there.
+        if (conf.get("spark.master", "").matches("local(\\[.*\\])?")) conf.setIfMissing("spark.broadcast.blockSize", "512k");
         for (Map.Entry<String, String> e : sparkSettings.entrySet()) conf.set(e.getKey(), e.getValue());
         // Not overridable: every class on the wire must be registered, and registered by us.
         conf.set("spark.kryo.registrationRequired", "true");
@@ -116,31 +130,48 @@ public final class SparkJob implements AutoCloseable {
                 recipe.bf16Wire);
         int depth = recipe.config.getInt("tree_depth");
         SlotCheck slots = new SlotCheck(jsc, workers, slotWait, log);
+        this.logTimings = recipe.config.getBoolean("step_timing");
+        this.timings = logTimings ? new StepTimings(jsc) : null;
+        int logEvery = recipe.logEvery, stepsPerEpoch = sampler.stepsPerEpoch();
         Trainer.StepRunner steps = (epoch, step) -> {
+            StepTimings t = timings;
+            if (t != null) t.startStep();
             slots.await();
             jsc.setJobDescription(String.format(Locale.ROOT, "epoch %d/%d step %d/%d", epoch + 1, recipe.epochs, step + 1,
-                    sampler.stepsPerEpoch()));
-            Broadcast<Weights> w = broadcastWeights(model, shared.bf16Wire());
+                    stepsPerEpoch));
+            WeightsRef w = weightsFor(model, shared.bf16Wire());
+            if (t != null) {
+                t.lap(StepTimings.Lap.WEIGHTS);
+                jsc.setLocalProperty(StepTimings.PROPERTY, "1");
+            }
             try {
-                return OrderedTreeReduce.reduce(train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true)
-                        .mapToPair(t -> t), workers, depth, StepAggregate::merge);
+                return OrderedTreeReduce.reduce(train.shards, new StepTask(shared, w, epoch, step, t == null ? null : t.phases),
+                        StepAggregate.class, workers, depth, StepAggregate::merge, t);
             } catch (Exception e) {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
                 w.destroy();
+                if (t != null) {
+                    jsc.setLocalProperty(StepTimings.PROPERTY, null);
+                    t.lap(StepTimings.Lap.DESTROY);
+                    t.endStep();
+                    if (logTimings && ((step + 1) % logEvery == 0 || step + 1 == stepsPerEpoch)) {
+                        log.printf(Locale.ROOT, "step timing, epoch %d step %d: %s%n", epoch + 1, step + 1, t.report());
+                    }
+                }
             }
         };
         Trainer.Evaluator eval = () -> {
             slots.await();
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
-            Broadcast<Weights> w = broadcastWeights(model, false); // evaluation: the fp32 master weights
+            WeightsRef w = weightsFor(model, false); // evaluation: the fp32 master weights
             try {
-                return OrderedTreeReduce.reduce(test.shards.mapPartitionsWithIndex(new EvalTask(shared, w), true)
-                        .mapToPair(t -> t), workers, depth, EvalStats::merge);
+                return OrderedTreeReduce.reduce(test.shards, new EvalTask(shared, w), EvalStats.class, workers, depth, EvalStats::merge, null);
             } catch (Exception e) {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
                 w.destroy();
+                if (timings != null) timings.discardLap();
             }
         };
         this.driverSteps = steps;
@@ -186,10 +217,10 @@ public final class SparkJob implements AutoCloseable {
      * what a retried task would recompute (used to check that it is bit-identical).
      */
     List<StepAggregate> partitionResults(int epoch, int step) {
-        Broadcast<Weights> w = broadcastWeights(model, shared.bf16Wire());
+        WeightsRef w = weightsFor(model, shared.bf16Wire());
         try {
             List<StepAggregate> r = new ArrayList<>();
-            for (Tuple2<Integer, StepAggregate> t : train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step), true).collect()) {
+            for (Tuple2<Integer, StepAggregate> t : train.shards.mapPartitionsWithIndex(new StepTask(shared, w, epoch, step, null), true).collect()) {
                 r.add(t._2());
             }
             return r;
@@ -198,13 +229,64 @@ public final class SparkJob implements AutoCloseable {
         }
     }
 
+    /** The step timings, started now if this run did not ask for them ({@code step_timing}); printed only if it did. */
+    StepTimings timings() {
+        if (timings == null) timings = new StepTimings(jsc);
+        return timings;
+    }
+
+    /**
+     * Models of at most this many bytes of weights (parameters and BN buffers) send them inside the step's task
+     * ({@link WeightsRef}): Spark broadcasts every job's task binary anyway, so the weights ride in that broadcast
+     * instead of a second one (serialize, store, look up, destroy). Above it a broadcast of their own: the task binary
+     * stays small (Spark warns of a task binary above 1000 KiB, every step) and is not kept until the ContextCleaner
+     * gets to it. LeNet-5-BN (62K parameters, 0.25 MB) travels inline; ResNet-20 (0.27M, 1.1 MB) as a broadcast.
+     */
+    static final int INLINE_WEIGHTS_BYTES = 900 << 10;
+    /** {@link #INLINE_WEIGHTS_BYTES}, lowered by tests to send a small model's weights as a broadcast. */
+    int inlineWeightsBytes = INLINE_WEIGHTS_BYTES;
+
+    /** The current weights as the next step's tasks get them. */
+    WeightsRef weightsFor() {
+        return weightsFor(model, shared.bf16Wire());
+    }
+
     /** {@code bf16}: the training steps' weights under {@code wire=bf16}, rounded as the sharded owners publish them. */
-    private Broadcast<Weights> broadcastWeights(Model model, boolean bf16) {
+    private WeightsRef weightsFor(Model model, boolean bf16) {
         Params p = model.params();
         // Copies: in local mode the executors read the broadcast object itself, and the driver goes on updating.
         Weights w = Weights.snapshot(p.data, p.buffers);
         if (bf16) Bf16.round(w.params(), 0, w.params().length);
-        return jsc.broadcast(w);
+        if (4L * (p.data.length + p.buffers.length) <= inlineWeightsBytes) return new WeightsRef(w, null);
+        return new WeightsRef(null, jsc.broadcast(w));
+    }
+
+    /** The step's weights as a task receives them: inside the task itself (small models) or as a broadcast. */
+    static final class WeightsRef implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+        private final Weights inline;
+        private final Broadcast<Weights> broadcast;
+
+        WeightsRef(Weights inline, Broadcast<Weights> broadcast) {
+            this.inline = inline;
+            this.broadcast = broadcast;
+        }
+
+        static WeightsRef of(Broadcast<Weights> b) {
+            return new WeightsRef(null, b);
+        }
+
+        Weights value() {
+            return inline != null ? inline : broadcast.value();
+        }
+
+        boolean isInline() {
+            return inline != null;
+        }
+
+        void destroy() {
+            if (broadcast != null) broadcast.destroy();
+        }
     }
 
     /** Settings every task needs; small and serializable. */
@@ -227,30 +309,47 @@ public final class SparkJob implements AutoCloseable {
                     k -> new Sampler(shared.shardSizes(), shared.globalBatch(), shared.data().seed(), shared.shardSizes().length > 1));
         }
         final Shared shared;
-        final Broadcast<Weights> weights;
+        final WeightsRef weights;
         final int epoch, step;
+        /** Where the task's time goes ({@link StepTimings}), or null when nobody asked. */
+        final StepTimings.Phases phases;
 
-        StepTask(Shared shared, Broadcast<Weights> weights, int epoch, int step) {
+        StepTask(Shared shared, WeightsRef weights, int epoch, int step, StepTimings.Phases phases) {
             this.shared = shared;
             this.weights = weights;
             this.epoch = epoch;
             this.step = step;
+            this.phases = phases;
         }
 
         @Override
         public Iterator<Tuple2<Integer, StepAggregate>> call(Integer partition, Iterator<Object> part) {
+            StepTimings.Clock clock = phases == null ? null : phases.task();
             Sampler sampler = sampler(shared);
             Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
             int[] positions = sampler.indices(epoch, partition, step);
             int global = sampler.globalBatchAt(step);
+            TimedSamples timed = null;
+            if (clock != null) {
+                samples = timed = new TimedSamples(samples);
+                clock.mark(StepTimings.Phase.SAMPLE);
+            }
             WorkerPool.Worker w = WorkerPool.borrow(shared.model());
             try {
-                w.load(weights.value());
+                Weights value = weights.value();
+                if (clock != null) clock.mark(StepTimings.Phase.WEIGHTS_FETCH);
+                w.load(value);
                 w.invalidate(); // the step updates the BN running statistics
+                if (clock != null) clock.mark(StepTimings.Phase.LOAD);
                 ShardStep.Result r = w.step.run(samples, positions, epoch, global, shared.perWorkerEta());
                 // wire=bf16 under sync=driver: the sharded step's roundings (the bytes stay fp32 on this path).
                 if (shared.bf16Wire()) Bf16.round(r.grad(), 0, r.grad().length);
                 StepAggregate agg = new StepAggregate().add(r);
+                if (clock != null) {
+                    clock.mark(StepTimings.Phase.COMPUTE);
+                    clock.move(StepTimings.Phase.COMPUTE, StepTimings.Phase.FILL, timed.nanos, timed.cpu);
+                    clock.done();
+                }
                 return List.of(new Tuple2<>(partition, agg)).iterator();
             } finally {
                 WorkerPool.giveBack(w);
@@ -258,12 +357,43 @@ public final class SparkJob implements AutoCloseable {
         }
     }
 
+    /** Samples whose {@link #fill} (batch assembly) is timed, wall and thread CPU of the calling thread. */
+    static final class TimedSamples implements Samples {
+        private final Samples s;
+        long nanos, cpu;
+
+        TimedSamples(Samples s) {
+            this.s = s;
+        }
+
+        @Override
+        public void fill(int epoch, int[] indices, int from, int n, float[] x, int[] y, org.addernet.engine.ThreadPool pool) {
+            long t = System.nanoTime(), c = StepTimings.cpuNow();
+            s.fill(epoch, indices, from, n, x, y, pool);
+            nanos += System.nanoTime() - t;
+            cpu += StepTimings.cpuNow() - c;
+        }
+
+        @Override public String name() { return s.name(); }
+        @Override public int count() { return s.count(); }
+        @Override public int id(int i) { return s.id(i); }
+        @Override public int label(int i) { return s.label(i); }
+        @Override public int numClasses() { return s.numClasses(); }
+        @Override public int[] shape() { return s.shape(); }
+        @Override public int sampleSize() { return s.sampleSize(); }
+        @Override public String source(int i) { return s.source(i); }
+    }
+
     /** Evaluation of one test shard. */
     static final class EvalTask implements Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, EvalStats>>> {
         final Shared shared;
-        final Broadcast<Weights> weights;
+        final WeightsRef weights;
 
         EvalTask(Shared shared, Broadcast<Weights> weights) {
+            this(shared, WeightsRef.of(weights));
+        }
+
+        EvalTask(Shared shared, WeightsRef weights) {
             this.shared = shared;
             this.weights = weights;
         }
@@ -283,6 +413,7 @@ public final class SparkJob implements AutoCloseable {
 
     @Override
     public void close() {
+        if (timings != null) timings.detach(jsc);
         if (sharded != null) sharded.close();
         train.close();
         test.close();

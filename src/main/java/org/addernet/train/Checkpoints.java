@@ -131,7 +131,7 @@ public final class Checkpoints {
      * {@code workers}, checked with the rest.
      */
     public static final Set<String> MAY_CHANGE_ON_RESUME = Set.of("epochs", "log_every", "checkpoint", "checkpoint_every_steps",
-            "keep_checkpoints", "max_steps", "eval_batch_size", "data_dir", "threads");
+            "keep_checkpoints", "max_steps", "eval_batch_size", "data_dir", "threads", "step_timing");
 
     /**
      * Compares the recipe recorded in a checkpoint ({@code config.*} meta keys) with this run's; a change of any key

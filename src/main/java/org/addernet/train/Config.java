@@ -59,6 +59,7 @@ public final class Config {
             new Key("train_limit", "0", "use only the first N training samples (0 = all; imagenet: N spread evenly over the ids); for quick runs"),
             new Key("test_limit", "0", "evaluate on only the first N test samples (0 = all; imagenet: spread evenly)"),
             new Key("log_every", "50", "print a progress line every N steps"),
+            new Key("step_timing", "false", "Spark job, sync=driver: every log_every steps also print where a step's time went (driver laps, Spark's task metrics, the task's phases; one JSON line, docs/DESIGN-NOTES.md)"),
             new Key("checkpoint", "true", "write a checkpoint DIR/checkpoints/ckpt-e<E>-s<S>.ckpt after every epoch"),
             new Key("keep_checkpoints", "3", "keep the newest N checkpoints (>= 1); older ones are deleted once a newer one is complete"),
             new Key("max_steps", "0", "stop after this many steps in this invocation, with a checkpoint, to continue later with --resume (0 = run to the end)"),
@@ -120,9 +121,33 @@ public final class Config {
                     + " executor's local disk; bound their heap use with image_memory_mb");
         }
         if (!BY_NAME.containsKey(key) && !key.startsWith(SPARK_PREFIX)) {
-            throw new IllegalArgumentException("unknown config key '" + key + "' in " + source + "; known keys: " + BY_NAME.keySet());
+            throw new IllegalArgumentException("unknown config key '" + key + "' in " + source + "; closest known keys: " + closest(key)
+                    + " (`addernet keys` lists all " + KEYS.size() + ")");
         }
         v.put(key, value);
+    }
+
+    /** The five known keys nearest to {@code key} by edit distance (the whole list no longer fits one error line). */
+    static List<String> closest(String key) {
+        List<String> names = new java.util.ArrayList<>(BY_NAME.keySet());
+        names.sort(java.util.Comparator.comparingInt((String n) -> editDistance(key, n)).thenComparing(n -> n));
+        return names.subList(0, Math.min(5, names.size()));
+    }
+
+    /** Levenshtein distance: insertions, deletions and substitutions, each 1. */
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
     }
 
     /** The {@code spark.*} settings of the recipe, for SparkConf. */

@@ -190,6 +190,7 @@ public final class Recipe {
         if (warm < 0 || warm > epochs) {
             throw new IllegalArgumentException("config key 'warmup_epochs' must be in [0, epochs=" + epochs + "], got " + warm);
         }
+        cfg.getBoolean("step_timing");
         String sync = cfg.get("sync");
         if (!sync.equals("auto") && !sync.equals("driver") && !sync.equals("sharded")) {
             throw new IllegalArgumentException("config key 'sync' must be auto, driver or sharded, got '" + sync + "'");

@@ -43,4 +43,17 @@ class ConfigTest {
         assertTrue(e.getMessage().contains("model"), e.getMessage());
         assertEquals("4", Config.load(null, List.of("model=lenet5bn", "dataset=mnist", "spark.task.cpus=4")).sparkSettings().get("spark.task.cpus"));
     }
+
+    @Test
+    void anUnknownKeyNamesTheClosestKnownOnes() {
+        // The textbook pairs: kitten -> sitting is 3 edits, flaw -> lawn 2; a key one letter off comes first.
+        assertEquals(3, Config.editDistance("kitten", "sitting"));
+        assertEquals(2, Config.editDistance("flaw", "lawn"));
+        assertEquals(0, Config.editDistance("", ""));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Config.load(null, List.of("model=lenet5bn", "dataset=mnist", "epochz=3")));
+        assertTrue(e.getMessage().contains("closest known keys: [epochs, "), e.getMessage());
+        // One line that stays short however many keys there are (the CLI prints it alone).
+        assertTrue(e.getMessage().length() < 200, e.getMessage());
+    }
 }

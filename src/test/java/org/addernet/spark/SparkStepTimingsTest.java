@@ -1,0 +1,134 @@
+package org.addernet.spark;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.addernet.train.Trainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The {@code sync=driver} step's fixed-cost work (issue 8): the direct one-job path (W = 2 at the default depth), the
+ * weights carried inside the task for small models, and the {@code step_timing} report. Bits must not depend on how
+ * the weights travel or on a retried task; the report's counts are exact invariants of the run.
+ */
+class SparkStepTimingsTest {
+    @TempDir
+    Path tmp;
+
+    static List<float[]> run(SparkJob job) throws Exception {
+        job.trainer().run();
+        return SparkJobTest.state(job.trainer());
+    }
+
+    static void assertSameBits(List<float[]> expected, List<float[]> actual, String what) {
+        String[] names = {"weights", "BN running statistics", "momentum"};
+        for (int k = 0; k < names.length; k++) {
+            float[] a = expected.get(k), b = actual.get(k);
+            assertEquals(a.length, b.length, names[k]);
+            for (int i = 0; i < a.length; i++) {
+                if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
+                    throw new AssertionError(what + ": " + names[k] + "[" + i + "] " + b[i] + " vs " + a[i]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void weightsInsideTheTaskAndAsABroadcastGiveTheSameBits() throws Exception {
+        List<float[]> inline, broadcast;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "epochs=2"), LocalSpark.get(), tmp.resolve("a").toString(),
+                SparkJobTest.QUIET)) {
+            // LeNet-5-BN's 0.25 MB of weights ride in the task; a zero limit sends them as a broadcast.
+            SparkJob.WeightsRef w = job.weightsFor();
+            assertTrue(w.isInline(), "LeNet-5-BN's weights travel inside the task");
+            w.destroy();
+            inline = run(job);
+        }
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "epochs=2"), LocalSpark.get(), tmp.resolve("b").toString(),
+                SparkJobTest.QUIET)) {
+            job.inlineWeightsBytes = 0;
+            SparkJob.WeightsRef w = job.weightsFor();
+            assertFalse(w.isInline(), "with a zero limit the weights are broadcast");
+            w.destroy();
+            broadcast = run(job);
+        }
+        assertSameBits(inline, broadcast, "weights as a broadcast vs inside the task");
+    }
+
+    @Test
+    void aRetriedTaskOnTheDirectPathRecomputesTheSameBits() throws Exception {
+        // W = 2 at tree_depth 2 runs one runJob per step (no grouping level); SparkJobTest's retry test covers W = 3.
+        List<float[]> straight, retried;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2"), LocalSpark.get(), tmp.resolve("a").toString(), SparkJobTest.QUIET)) {
+            straight = run(job);
+        }
+        SparkJobTest.TaskKiller killer = new SparkJobTest.TaskKiller(1, "step 2/", "step 5/");
+        LocalSpark.get().sparkContext().addSparkListener(killer);
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2"), LocalSpark.get(), tmp.resolve("b").toString(), SparkJobTest.QUIET)) {
+            retried = run(job);
+            LocalSpark.get().sparkContext().listenerBus().waitUntilEmpty();
+            assertTrue(killer.killed.get() >= 1 && killer.retriedOk.get() >= 1,
+                    "no task was killed and retried (killed " + killer.killed + ", retried " + killer.retriedOk + ")");
+        } finally {
+            LocalSpark.get().sparkContext().removeSparkListener(killer);
+        }
+        assertSameBits(straight, retried, "after retried tasks");
+    }
+
+    private static final Pattern LINE = Pattern.compile("step timing, epoch (\\d+) step (\\d+): (\\{.*\\})");
+
+    @Test
+    void stepTimingPrintsEveryLogEveryStepsWithExactCounts() throws Exception {
+        // 400 samples, batch 40: 10 steps; log_every=4 reports after steps 4, 8 and 10 (the epoch's end).
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        int params;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "log_every=4", "step_timing=true"), LocalSpark.get(),
+                tmp.resolve("t").toString(), log)) {
+            Trainer t = job.trainer();
+            params = t.model().params().size();
+            t.run();
+        }
+        List<JsonNode> reports = new ArrayList<>();
+        List<Integer> at = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        for (String line : bytes.toString(StandardCharsets.UTF_8).split("\n")) {
+            Matcher m = LINE.matcher(line.trim());
+            if (!m.matches()) continue;
+            at.add(Integer.parseInt(m.group(2)));
+            reports.add(json.readTree(m.group(3)));
+        }
+        assertEquals(List.of(4, 8, 10), at, "a report after every log_every steps and at the epoch's end");
+        int[] steps = {4, 4, 2};
+        long tasksSeen = 0;
+        for (int i = 0; i < 3; i++) {
+            JsonNode r = reports.get(i);
+            assertEquals(steps[i], r.get("steps").asInt(), "steps in window " + i);
+            // The task phases come back with the tasks' results (an accumulator): exact, one per worker and step.
+            assertEquals(2L * steps[i], r.get("phase_tasks").asLong(), "tasks timed inside, window " + i);
+            // Spark's listener events arrive asynchronously: never more than the tasks that ran so far.
+            tasksSeen += r.get("tasks_seen").asLong();
+            assertTrue(tasksSeen <= 2L * (i == 0 ? 4 : i == 1 ? 8 : 10), "tasks seen by the listener so far: " + tasksSeen);
+            assertTrue(r.get("phase_compute_ms").asDouble() > 0, "forward/backward takes time");
+            assertTrue(r.get("driver_job_ms").asDouble() <= r.get("step_ms").asDouble(), "a lap is part of the step");
+            assertTrue(r.get("thread_cpu_ms").isObject(), "CPU per thread group");
+            if (r.get("tasks_seen").asLong() > 0) {
+                // A step result carries the whole float gradient (plus BN statistics and counts).
+                assertTrue(r.get("task_result_bytes").asLong() >= 4L * params, "result bytes " + r.get("task_result_bytes"));
+            }
+        }
+        assertTrue(tasksSeen >= 1, "the listener saw the step tasks");
+    }
+}
