@@ -110,7 +110,7 @@ public final class Main {
             boolean usage = e instanceof IllegalArgumentException && String.valueOf(e.getMessage()).contains("usage:");
             String m = describe(e);
             err.println("addernet: " + (usage ? m : m.lines().findFirst().orElse(m)));
-            if (debug()) e.printStackTrace(err);
+            if (debug()) err.print(org.apache.commons.lang3.exception.ExceptionUtils.getStackTrace(e)); // ADDERNET_DEBUG=1 only
             return e instanceof IllegalArgumentException || e instanceof IllegalStateException
                     || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException
                     || e instanceof org.addernet.data.DataFormatException ? 2 : 1;
