@@ -11,7 +11,8 @@ import org.addernet.engine.Tensor;
  * {@code num_batches_tracked} is the model's step counter (all BN layers of a model step together).
  * The backward overwrites {@code dy} with the input gradient (each value is read before it is written).
  * Per-channel sums are taken in double so that large batches keep float32 results within the golden
- * tolerances, in the 8 fixed lanes of {@link Passes} (vectorized, independent of thread count and vector width).
+ * tolerances, in the 8 fixed lanes of {@link Passes} (independent of thread count and vector width); the
+ * elementwise passes run in float around a mean split into two floats (vectorized by C2).
  * Channels are independent, so they are split over the engine's threads. {@link #setRelu} fuses the ReLU that
  * follows it in the ResNets and LeNet-5-BN.
  */
@@ -126,10 +127,12 @@ public final class BatchNorm2d implements Layer {
                 }
                 batchMean[c] = mean;
                 batchInvStd[c] = invStd;
-                // (x - mean) in double: adder outputs are large negative sums whose spread is small next to their
-                // mean, so the usual float x*scale + shift would cancel away several digits.
-                double scale = p.data[gOff + c] * invStd, beta = p.data[bOff + c];
-                for (int i = 0; i < n; i++) ops.normalize(xd, yd, (i * channels + c) * hw, hw, mean, scale, beta, clamp);
+                // (x - mean) with the mean as two floats (Passes.normalize): adder outputs are large negative sums
+                // whose spread is small next to their mean, so the usual float x*scale + shift would cancel away
+                // several digits; float arithmetic otherwise, which C2 vectorizes (it leaves double conversions scalar).
+                float meanHi = (float) mean, meanLo = (float) (mean - meanHi);
+                float scale = (float) (p.data[gOff + c] * invStd), beta = p.data[bOff + c];
+                for (int i = 0; i < n; i++) ops.normalize(xd, yd, (i * channels + c) * hw, hw, meanHi, meanLo, scale, beta, clamp);
             }
         });
         PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
@@ -155,10 +158,11 @@ public final class BatchNorm2d implements Layer {
                 double sumDy = Passes.total(lanesG), sumDyXhat = Passes.total(lanesGD) * invStd;
                 p.grad[gOff + c] += (float) sumDyXhat;
                 p.grad[bOff + c] += (float) sumDy;
-                // dx = gamma*invStd * (dy - mean(dy) - xhat*mean(dy*xhat)), in double: with few values per
-                // channel (BN on logits, 1x1 maps, small shards) the three terms nearly cancel.
-                double gInv = p.data[gOff + c] * invStd, k1 = sumDy / m, k2 = sumDyXhat / m * invStd;
-                for (int i = 0; i < n; i++) ops.inputGradient(xd, dyd, (i * channels + c) * hw, hw, mean, gInv, k1, k2);
+                // dx = gamma*invStd * (dy - mean(dy) - xhat*mean(dy*xhat)): the sums and coefficients in double,
+                // the elementwise pass in float with the split mean (as the forward), which C2 vectorizes.
+                float meanHi = (float) mean, meanLo = (float) (mean - meanHi);
+                float gInv = (float) (p.data[gOff + c] * invStd), k1 = (float) (sumDy / m), k2 = (float) (sumDyXhat / m * invStd);
+                for (int i = 0; i < n; i++) ops.inputGradient(xd, dyd, (i * channels + c) * hw, hw, meanHi, meanLo, gInv, k1, k2);
             }
         });
         PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);

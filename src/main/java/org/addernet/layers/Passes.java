@@ -5,19 +5,19 @@ import org.addernet.kernels.ConvEngines;
 
 /**
  * The passes over activations outside the convolution kernels: BatchNorm's per-channel sums, normalization and
- * input gradient, the ReLU and its mask, the residual sum. Two implementations with the same bits:
- * {@link ScalarPasses} (plain loops, the default) and {@code VectorPasses} (Java Vector API, opt-in, loaded
- * reflectively, so that no class referencing {@code jdk.incubator.vector} is loaded unless asked for).
+ * input gradient, the ReLU and its mask, the residual sum. One implementation, {@link ScalarPasses}: plain loops
+ * that C2's superword pass vectorizes itself where it can (the elementwise passes: float arithmetic, one index for
+ * every array), so that no class outside the kernels touches {@code jdk.incubator.vector}. A Vector API form of
+ * these passes made the adder kernels' speed vary between cold JVMs (C2 profile pollution, docs/DESIGN-NOTES.md).
  *
  * <p>Layout: {@code [off, off + len)} is one channel plane of one sample (NCHW); a channel's statistics are the sum
  * of its planes in sample order. <b>Eight virtual lanes</b>: a per-channel sum is kept in {@code LANES} = 8 double
  * partial sums, element {@code j} of a plane going to lane {@code j % 8}, planes in sample order; the lanes are
  * added at the end in the fixed order {@link #total}. The order depends neither on the thread count (a channel is
- * one task) nor on the vector width (8 is not the species length: the vector code uses 8 double lanes, one
- * 512-bit vector, and runs only where such a vector is native; elsewhere the scalar code computes the same order).
- * One running double sum (the previous form) is a chain of dependent adds, ~2x slower than 8 independent ones,
- * and 8x slower than the vector form. Elementwise passes compute every value with the same operations in the same
- * order in both implementations (no fma, conversions as Java's casts), so they agree bit for bit.
+ * one task) nor on the vector width (the sums are scalar code: JDK 17's C2 vectorizes no reduction whose array
+ * offsets differ, nor a float-to-double conversion). One running double sum is a chain of dependent adds, ~2x
+ * slower than 8 independent ones. Elementwise passes compute every value with the same float operations whether
+ * C2 vectorizes the loop or not (no fma: Java never contracts), so splitting or vectorizing them never changes a bit.
  */
 abstract class Passes {
     /** Partial sums per channel statistic (see the class comment). */
@@ -27,38 +27,11 @@ abstract class Passes {
     /** Values per task of a parallel elementwise pass. */
     static final int BLOCK = 1 << 13;
 
-    private static final String VECTOR_PASSES = "org.addernet.layers.VectorPasses";
-    private static final Passes INSTANCE = choose();
+    private static final Passes INSTANCE = new ScalarPasses();
 
-    /**
-     * The implementation for this JVM: {@link ScalarPasses}, or the vector form with {@code -Daddernet.passes=vector}
-     * when the module is present and 8-double vectors are native. Same bits either way.
-     */
+    /** The implementation for this JVM. */
     static Passes get() {
         return INSTANCE;
-    }
-
-    private static Passes choose() {
-        // The vector form is opt-in: in the trainer it made the adder kernels' speed vary between cold JVMs (C2
-        // profile pollution, docs/DESIGN-NOTES.md), which costs more than it saves until that is understood.
-        if (!"vector".equals(System.getProperty("addernet.passes"))) return new ScalarPasses();
-        Passes v = vector();
-        return v != null ? v : new ScalarPasses();
-    }
-
-    /** The Vector API implementation, or null when this JVM cannot run it natively. */
-    static Passes vector() {
-        if (!ConvEngines.vectorAvailable()) return null;
-        try {
-            Passes p = (Passes) Class.forName(VECTOR_PASSES).getDeclaredConstructor().newInstance();
-            return p.usable() ? p : null;
-        } catch (ReflectiveOperationException | LinkageError e) {
-            return null;
-        }
-    }
-
-    boolean usable() {
-        return true;
     }
 
     abstract String name();
@@ -69,8 +42,13 @@ abstract class Passes {
     /** {@code lanes[j % 8] += d * d}, {@code d = x[off + j] - mean} (double). */
     abstract void sumSquaredDeviation(float[] x, int off, int len, double mean, double[] lanes);
 
-    /** {@code y = (float) ((x - mean) * scale + beta)}, then {@code Math.max(y, 0f)} if {@code relu}; {@code y} may be {@code x}. */
-    abstract void normalize(float[] x, float[] y, int off, int len, double mean, double scale, double beta, boolean relu);
+    /**
+     * {@code y = ((x - meanHi) - meanLo) * scale + beta} in float, then {@code Math.max(y, 0f)} if {@code relu};
+     * {@code y} may be {@code x}. The mean comes as two floats, {@code meanHi = (float) mean} and
+     * {@code meanLo = (float) (mean - meanHi)}: adder outputs are large negative values of small spread, and
+     * {@code x - meanHi} is exact there (Sterbenz), so the deviation keeps the digits the double form kept.
+     */
+    abstract void normalize(float[] x, float[] y, int off, int len, float meanHi, float meanLo, float scale, float beta, boolean relu);
 
     /**
      * BN backward's sums: {@code g = dy} (with {@code mask != null}: {@code mask > 0 ? dy : 0}, the ReLU's gradient,
@@ -78,8 +56,11 @@ abstract class Passes {
      */
     abstract void gradientSums(float[] x, float[] dy, float[] mask, int off, int len, double mean, double[] lanesG, double[] lanesGD);
 
-    /** {@code dy = (float) (gInv * (dy - k1 - (x - mean) * k2))} in double, in place. */
-    abstract void inputGradient(float[] x, float[] dy, int off, int len, double mean, double gInv, double k1, double k2);
+    /**
+     * {@code dy = gInv * ((dy - k1) - ((x - meanHi) - meanLo) * k2)} in float, in place (the mean split as in
+     * {@link #normalize}).
+     */
+    abstract void inputGradient(float[] x, float[] dy, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2);
 
     /** ReLU's gradient {@code dy = y > 0 ? dy : 0} in place on {@code [from, to)}, also written to {@code copy} if not null. */
     abstract void reluGradient(float[] y, float[] dy, float[] copy, int from, int to);

@@ -57,7 +57,7 @@ public final class ReLU implements Layer {
 
     static void backward(float[] y, float[] dy, float[] dx, int size) {
         if (dx == dy) Passes.get().reluGradient(y, dy, null, 0, size);
-        else for (int i = 0; i < size; i++) dx[i] = y[i] > 0f ? dy[i] : 0f;
+        else for (int i = 0; i < size; i++) dx[i] = ScalarPasses.select(y[i], dy[i]); // y > 0 ? dy : 0, branch-free
     }
 
     @Override

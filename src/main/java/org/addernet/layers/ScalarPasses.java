@@ -1,14 +1,33 @@
 package org.addernet.layers;
 
 /**
- * {@link Passes} in plain Java: the default (see {@link Passes#get}), and the reference the vector form must match
- * bit for bit. The sums keep the eight lanes in local variables
- * (eight independent add chains instead of one).
+ * {@link Passes} in plain Java, written for C2: the elementwise passes are counted int loops over float arrays with
+ * one index for every array and float arithmetic only, which JDK 17's superword pass vectorizes (measured
+ * single-threaded on a 1 MB plane: the normalization 0.11 ns per value against 0.84 with {@code -XX:-UseSuperWord},
+ * and against 0.5-0.7 for the former double form, whose conversions C2 leaves scalar). The sums keep the eight
+ * lanes in local variables (eight independent add chains; C2 vectorizes no reduction here). The ReLU masks select
+ * with integer bit operations: a float {@code c ? dy : 0f} is a branch on x86 (no float cmov), mispredicted half
+ * the time on activations (4.8 ns per value measured, 0.5 with the bit form).
  */
 final class ScalarPasses extends Passes {
     @Override
     String name() {
         return "scalar";
+    }
+
+    /**
+     * All ones when {@code m > 0f}, else 0, from {@code m}'s bits {@code b}: {@code m > 0f} exactly when
+     * {@code 0 < b <= 0x7f800000} as a signed int (+0 is 0, every negative float and -0 have the sign bit, NaNs are
+     * above +Inf). {@code -b & ~b} has the sign bit for {@code b > 0}, {@code b - 0x7f800001} for {@code b <= +Inf}.
+     */
+    static int positiveMask(float m) {
+        int b = Float.floatToRawIntBits(m);
+        return ((-b & ~b) & (b - 0x7f800001)) >> 31;
+    }
+
+    /** {@code m > 0f ? g : 0f} (+0 when not), without a branch. */
+    static float select(float m, float g) {
+        return Float.intBitsToFloat(Float.floatToRawIntBits(g) & positiveMask(m));
     }
 
     @Override
@@ -39,53 +58,116 @@ final class ScalarPasses extends Passes {
 
     @Override
     void sumSquaredDeviation(float[] x, int off, int len, double mean, double[] lanes) {
-        for (int j = 0; j < len; j++) {
+        double s0 = lanes[0], s1 = lanes[1], s2 = lanes[2], s3 = lanes[3], s4 = lanes[4], s5 = lanes[5], s6 = lanes[6], s7 = lanes[7];
+        int j = 0;
+        for (; j + LANES <= len; j += LANES) {
+            int i = off + j;
+            double d0 = x[i] - mean, d1 = x[i + 1] - mean, d2 = x[i + 2] - mean, d3 = x[i + 3] - mean;
+            double d4 = x[i + 4] - mean, d5 = x[i + 5] - mean, d6 = x[i + 6] - mean, d7 = x[i + 7] - mean;
+            s0 += d0 * d0;
+            s1 += d1 * d1;
+            s2 += d2 * d2;
+            s3 += d3 * d3;
+            s4 += d4 * d4;
+            s5 += d5 * d5;
+            s6 += d6 * d6;
+            s7 += d7 * d7;
+        }
+        lanes[0] = s0;
+        lanes[1] = s1;
+        lanes[2] = s2;
+        lanes[3] = s3;
+        lanes[4] = s4;
+        lanes[5] = s5;
+        lanes[6] = s6;
+        lanes[7] = s7;
+        for (; j < len; j++) {
             double d = x[off + j] - mean;
             lanes[j & 7] += d * d;
         }
     }
 
     @Override
-    void normalize(float[] x, float[] y, int off, int len, double mean, double scale, double beta, boolean relu) {
+    void normalize(float[] x, float[] y, int off, int len, float meanHi, float meanLo, float scale, float beta, boolean relu) {
         int end = off + len;
         if (relu) {
-            // Math.max(v, 0f) spelled out (v if v > 0 or NaN, else +0: the same bits): C2's scalar float max is a
-            // branchy sequence, measured 6.4 ns per value in this loop against 1.1 for the comparison.
-            for (int i = off; i < end; i++) {
-                float v = (float) ((x[i] - mean) * scale + beta);
-                y[i] = v > 0f || v != v ? v : 0f;
-            }
+            for (int i = off; i < end; i++) y[i] = Math.max(((x[i] - meanHi) - meanLo) * scale + beta, 0f);
         } else {
-            for (int i = off; i < end; i++) y[i] = (float) ((x[i] - mean) * scale + beta);
+            for (int i = off; i < end; i++) y[i] = ((x[i] - meanHi) - meanLo) * scale + beta;
         }
     }
 
     @Override
     void gradientSums(float[] x, float[] dy, float[] mask, int off, int len, double mean, double[] lanesG, double[] lanesGD) {
-        for (int j = 0; j < len; j++) {
+        // The mask first, as its own elementwise pass (C2 vectorizes neither the bit select's float/int moves nor a
+        // loop that also reduces, but the pass is branch-free), then the two sums in 8 + 8 local lanes.
+        if (mask != null) {
+            int end = off + len;
+            for (int i = off; i < end; i++) dy[i] = select(mask[i], dy[i]);
+        }
+        double g0 = lanesG[0], g1 = lanesG[1], g2 = lanesG[2], g3 = lanesG[3], g4 = lanesG[4], g5 = lanesG[5], g6 = lanesG[6], g7 = lanesG[7];
+        double h0 = lanesGD[0], h1 = lanesGD[1], h2 = lanesGD[2], h3 = lanesGD[3], h4 = lanesGD[4], h5 = lanesGD[5], h6 = lanesGD[6], h7 = lanesGD[7];
+        int j = 0;
+        for (; j + LANES <= len; j += LANES) {
+            int i = off + j;
+            float e0 = dy[i], e1 = dy[i + 1], e2 = dy[i + 2], e3 = dy[i + 3], e4 = dy[i + 4], e5 = dy[i + 5], e6 = dy[i + 6], e7 = dy[i + 7];
+            g0 += e0;
+            g1 += e1;
+            g2 += e2;
+            g3 += e3;
+            g4 += e4;
+            g5 += e5;
+            g6 += e6;
+            g7 += e7;
+            h0 += e0 * (x[i] - mean);
+            h1 += e1 * (x[i + 1] - mean);
+            h2 += e2 * (x[i + 2] - mean);
+            h3 += e3 * (x[i + 3] - mean);
+            h4 += e4 * (x[i + 4] - mean);
+            h5 += e5 * (x[i + 5] - mean);
+            h6 += e6 * (x[i + 6] - mean);
+            h7 += e7 * (x[i + 7] - mean);
+        }
+        lanesG[0] = g0;
+        lanesG[1] = g1;
+        lanesG[2] = g2;
+        lanesG[3] = g3;
+        lanesG[4] = g4;
+        lanesG[5] = g5;
+        lanesG[6] = g6;
+        lanesG[7] = g7;
+        lanesGD[0] = h0;
+        lanesGD[1] = h1;
+        lanesGD[2] = h2;
+        lanesGD[3] = h3;
+        lanesGD[4] = h4;
+        lanesGD[5] = h5;
+        lanesGD[6] = h6;
+        lanesGD[7] = h7;
+        for (; j < len; j++) {
             int i = off + j;
             float g = dy[i];
-            if (mask != null) {
-                g = mask[i] > 0f ? g : 0f;
-                dy[i] = g;
-            }
             lanesG[j & 7] += g;
             lanesGD[j & 7] += g * (x[i] - mean);
         }
     }
 
     @Override
-    void inputGradient(float[] x, float[] dy, int off, int len, double mean, double gInv, double k1, double k2) {
+    void inputGradient(float[] x, float[] dy, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2) {
         int end = off + len;
-        for (int i = off; i < end; i++) dy[i] = (float) (gInv * (dy[i] - k1 - (x[i] - mean) * k2));
+        for (int i = off; i < end; i++) dy[i] = gInv * ((dy[i] - k1) - ((x[i] - meanHi) - meanLo) * k2);
     }
 
     @Override
     void reluGradient(float[] y, float[] dy, float[] copy, int from, int to) {
-        for (int i = from; i < to; i++) {
-            float g = y[i] > 0f ? dy[i] : 0f;
-            dy[i] = g;
-            if (copy != null) copy[i] = g;
+        if (copy == null) {
+            for (int i = from; i < to; i++) dy[i] = select(y[i], dy[i]);
+        } else {
+            for (int i = from; i < to; i++) {
+                float g = select(y[i], dy[i]);
+                dy[i] = g;
+                copy[i] = g;
+            }
         }
     }
 }
