@@ -155,6 +155,7 @@ final class LayerProfile implements ConvEngine {
      * real kernels without their stores. Runs for about {@code millis} ms.
      */
     static double adderPeak(ThreadPool pool, long millis) {
+        if (!PeakDirective.INSTALLED) System.err.println("profile: could not keep C1 from the peak loop; the peak may be low");
         int threads = pool.threads();
         long[] ops = new long[threads];
         float[][] bufs = new float[threads][1024];
@@ -181,6 +182,34 @@ final class LayerProfile implements ConvEngine {
         for (int t = 0; t < threads; t++) total += ops[t] / (elapsed[t] / 1e9);
         if (Float.isNaN(sink[0])) throw new IllegalStateException(); // keeps the loop's result alive
         return total / 1e9;
+    }
+
+    /**
+     * Keeps C1 away from {@link #peakLoop}, as {@code VectorColumnKernels} does for the kernels and for the same
+     * reason: the peak runs after the training steps, when C2's queue can be long, and C1's tier-2 code of a
+     * Vector API loop boxes every vector and is never profiled, so never reaches C2 (the loop measured 0.0 G-ops/s
+     * that way). Interpreted (profiled) until C2 compiles it, instead. Installed once (a lazy holder), when the peak first runs.
+     */
+    private static final class PeakDirective {
+        static final boolean INSTALLED = excludeFromC1(LayerProfile.class.getName().replace('.', '/') + ".peakLoop");
+    }
+
+    /** Adds a compiler directive excluding the methods matching {@code pattern} from C1; false if it could not. */
+    private static boolean excludeFromC1(String pattern) {
+        try {
+            java.nio.file.Path f = java.nio.file.Files.createTempFile("addernet-profile", ".json");
+            try {
+                java.nio.file.Files.writeString(f, "[{ match: [\"" + pattern + "\"], c1: { Exclude: true } }]");
+                Object r = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
+                        new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerDirectivesAdd",
+                        new Object[] {new String[] {f.toString()}}, new String[] {String[].class.getName()});
+                return String.valueOf(r).contains("1 compiler directives added");
+            } finally {
+                java.nio.file.Files.deleteIfExists(f);
+            }
+        } catch (Exception | LinkageError e) {
+            return false;
+        }
     }
 
     private static float peakLoop(float[] x, int reps) {
