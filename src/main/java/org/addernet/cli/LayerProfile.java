@@ -152,32 +152,50 @@ final class LayerProfile implements ConvEngine {
      * The machine's ceiling for the adder's inner operation {@code acc += |x - w|} on all threads of {@code pool}, in
      * G-ops/s (one op = one lane): 8 independent accumulators (more than the add latency needs), 4 broadcast filter
      * values held in registers against 2 input vectors loaded from an L1-resident array, the register block of the
-     * real kernels without their stores. Runs for about {@code millis} ms.
+     * real kernels without their stores. Measures rounds of about {@code millis} ms until a round is no more than 3%
+     * faster than the one before and the loop runs compiled (it is interpreted until C2 has compiled it, which after a model's steps
+     * can take seconds: a fixed warm-up measured 0.0 G-ops/s), at most {@link #PEAK_MAX_SECONDS}; the last round counts.
      */
     static double adderPeak(ThreadPool pool, long millis) {
         if (!PeakDirective.INSTALLED) System.err.println("profile: could not keep C1 from the peak loop; the peak may be low");
+        long deadline = System.nanoTime() + PEAK_MAX_SECONDS * 1_000_000_000L;
+        double prev, rate = peakRound(pool, millis);
+        do {
+            prev = rate;
+            rate = peakRound(pool, millis);
+        } while ((rate > 1.03 * prev || rate < MIN_COMPILED_RATE * pool.threads()) && System.nanoTime() < deadline);
+        return rate;
+    }
+
+    /**
+     * G-ops/s per thread below which the peak loop is still interpreted (compiled it runs at tens of G-ops/s per
+     * core, interpreted at a few thousandths): two such rounds agree, but are no peak.
+     */
+    static final double MIN_COMPILED_RATE = 1;
+    /** Upper bound of {@link #adderPeak}'s warm-up. */
+    static final long PEAK_MAX_SECONDS = 60;
+
+    /** One round of the peak loop on every thread for about {@code millis} ms: G-ops/s summed over the threads. */
+    private static double peakRound(ThreadPool pool, long millis) {
         int threads = pool.threads();
         long[] ops = new long[threads];
         float[][] bufs = new float[threads][1024];
         for (float[] b : bufs) for (int i = 0; i < b.length; i++) b[i] = i * 0.001f;
         float[] sink = new float[threads];
         long[] elapsed = new long[threads];
-        for (int round = 0; round < 2; round++) { // round 0 warms the JIT up
-            long budget = (round == 0 ? 3 * millis : millis) * 1_000_000L;
-            pool.parallelFor(threads, (t, from, to) -> {
-                long t0 = System.nanoTime(), n = 0;
-                float acc = 0;
-                while (System.nanoTime() - t0 < budget) {
-                    // Short calls, so that C2 compiles the loop within the warm-up round (interpreted, the Vector API
-                    // boxes every vector and runs ~1000x slower).
-                    acc += peakLoop(bufs[t], 50);
-                    n += 50L * 8 * S.length() * (bufs[t].length / (2 * S.length()));
-                }
-                ops[t] = n;
-                elapsed[t] = System.nanoTime() - t0;
-                sink[t] = acc;
-            });
-        }
+        long budget = millis * 1_000_000L;
+        pool.parallelFor(threads, (t, from, to) -> {
+            long t0 = System.nanoTime(), n = 0;
+            float acc = 0;
+            while (System.nanoTime() - t0 < budget) {
+                // Short calls (interpreted, the Vector API boxes every vector and runs ~1000x slower).
+                acc += peakLoop(bufs[t], 50);
+                n += 50L * 8 * S.length() * (bufs[t].length / (2 * S.length()));
+            }
+            ops[t] = n;
+            elapsed[t] = System.nanoTime() - t0;
+            sink[t] = acc;
+        });
         double total = 0;
         for (int t = 0; t < threads; t++) total += ops[t] / (elapsed[t] / 1e9);
         if (Float.isNaN(sink[0])) throw new IllegalStateException(); // keeps the loop's result alive
