@@ -111,14 +111,16 @@ final class LayerProfile implements ConvEngine {
     }
 
     /**
-     * Prints one row per layer (averages per step over {@code steps} recorded steps), then the totals: kernels,
+     * Prints one row per layer (averages per step over the recorded steps {@code firstStep..lastStep}, 1-based), then the totals: kernels,
      * optimizer, and the rest of the step. {@code peak} is the adder accumulate peak in G-ops/s; a multiply layer's
      * percentage is of the same number (an FMA does one multiply-add where the adder needs sub, abs and add).
      */
-    void print(PrintStream out, Params p, int steps, double stepSeconds, double optimizerSeconds, double peak) {
+    void print(PrintStream out, Params p, int firstStep, int lastStep, double stepSeconds, double optimizerSeconds, double peak) {
+        int steps = lastStep - firstStep + 1;
         Map<Integer, String> names = new LinkedHashMap<>();
         for (Params.View v : p.params()) names.put(v.offset(), v.name());
-        out.printf(Locale.ROOT, "profile over %d steps (averages per step); peak |a-b| accumulate measured now: %.1f G-ops/s%n", steps, peak);
+        out.printf(Locale.ROOT, "profile over steps %d-%d (averages per step); peak |a-b| accumulate measured now: %.1f G-ops/s%n",
+                firstStep, lastStep, peak);
         out.printf(Locale.ROOT, "%-34s %-5s %-26s %9s %9s %8s %8s %6s %6s%n", "layer", "kind", "geometry n,c,h,w,o,k,s,p",
                 "fwd ms", "bwd ms", "fwd G/s", "bwd G/s", "fwd %", "bwd %");
         double kernels = 0;

@@ -99,18 +99,32 @@ final class ScalarPasses extends Passes {
 
     @Override
     void gradientSums(float[] x, float[] dy, float[] mask, int off, int len, double mean, double[] lanesG, double[] lanesGD) {
-        // The mask first, as its own elementwise pass (C2 vectorizes neither the bit select's float/int moves nor a
-        // loop that also reduces, but the pass is branch-free), then the two sums in 8 + 8 local lanes.
-        if (mask != null) {
-            int end = off + len;
-            for (int i = off; i < end; i++) dy[i] = select(mask[i], dy[i]);
-        }
+        // One pass: the branch-free mask (written back) and the two sums in 8 + 8 local lanes; `mask != null` is
+        // loop-invariant, so C2 unswitches the loop on it.
         double g0 = lanesG[0], g1 = lanesG[1], g2 = lanesG[2], g3 = lanesG[3], g4 = lanesG[4], g5 = lanesG[5], g6 = lanesG[6], g7 = lanesG[7];
         double h0 = lanesGD[0], h1 = lanesGD[1], h2 = lanesGD[2], h3 = lanesGD[3], h4 = lanesGD[4], h5 = lanesGD[5], h6 = lanesGD[6], h7 = lanesGD[7];
         int j = 0;
         for (; j + LANES <= len; j += LANES) {
             int i = off + j;
             float e0 = dy[i], e1 = dy[i + 1], e2 = dy[i + 2], e3 = dy[i + 3], e4 = dy[i + 4], e5 = dy[i + 5], e6 = dy[i + 6], e7 = dy[i + 7];
+            if (mask != null) {
+                e0 = select(mask[i], e0);
+                e1 = select(mask[i + 1], e1);
+                e2 = select(mask[i + 2], e2);
+                e3 = select(mask[i + 3], e3);
+                e4 = select(mask[i + 4], e4);
+                e5 = select(mask[i + 5], e5);
+                e6 = select(mask[i + 6], e6);
+                e7 = select(mask[i + 7], e7);
+                dy[i] = e0;
+                dy[i + 1] = e1;
+                dy[i + 2] = e2;
+                dy[i + 3] = e3;
+                dy[i + 4] = e4;
+                dy[i + 5] = e5;
+                dy[i + 6] = e6;
+                dy[i + 7] = e7;
+            }
             g0 += e0;
             g1 += e1;
             g2 += e2;
@@ -147,6 +161,10 @@ final class ScalarPasses extends Passes {
         for (; j < len; j++) {
             int i = off + j;
             float g = dy[i];
+            if (mask != null) {
+                g = select(mask[i], g);
+                dy[i] = g;
+            }
             lanesG[j & 7] += g;
             lanesGD[j & 7] += g * (x[i] - mean);
         }

@@ -103,4 +103,19 @@ class SummaryTest {
         assertTrue(out.contains("activations kept for backward 1,569,064 B per image x 4"), out);
         assertTrue(out.contains("x arithmetic"), out);
     }
+
+    @Test
+    void stepBenchProfileRecordsTheLaterStepsAndMeasuresACompiledPeak() {
+        // The peak loop once stayed interpreted after the steps and printed 0.0 G-ops/s; compiled it runs at many
+        // G-ops/s per core (LayerProfile.MIN_COMPILED_RATE is 1).
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        StepBench.run(new String[] {"--model", "resnet20", "--variant", "adder", "--batch", "2", "--steps", "4", "--threads", "1", "--profile"},
+                new PrintStream(buf, true, StandardCharsets.UTF_8));
+        String out = buf.toString(StandardCharsets.UTF_8);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("profile over steps (\\d+)-(\\d+) .*measured now: ([0-9.]+) G-ops/s").matcher(out);
+        assertTrue(m.find(), out);
+        assertTrue(m.group(1).equals("3") && m.group(2).equals("4"), "the second half of 4 steps is recorded: " + m.group());
+        assertTrue(Double.parseDouble(m.group(3)) >= LayerProfile.MIN_COMPILED_RATE, "peak of compiled code: " + m.group());
+        assertTrue(out.contains("layer1.0.conv1") && out.contains("other = batch norm"), out);
+    }
 }
