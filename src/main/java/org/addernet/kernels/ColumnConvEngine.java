@@ -1,6 +1,7 @@
 package org.addernet.kernels;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.addernet.engine.ThreadPool;
 
 /**
@@ -310,8 +311,9 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread: the batch is
-     * packed once into the caller's workspace, then each thread computes a block of output channels (rows of the
+     * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread, in one parallel
+     * call: each task packs a slice of the channels into the caller's workspace (one shared buffer), waits for the
+     * others, then computes a block of output channels (rows of the
      * filter matrix) over all the shifted columns, or, when the channels do not split evenly into blocks of whole
      * kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
      * buffer into its own output columns, scatters the valid ones and applies {@code map} to them. Channel blocks
@@ -323,15 +325,33 @@ final class ColumnConvEngine implements ConvEngine {
                                      boolean adder, OutputMap map) {
         int n = g.n(), o = g.o(), kk = g.kk(), threads = pool.threads(), m = kernels.columnMultiple();
         Workspace s0 = spaces[0];
-        int ld = loadColumns(g, plan, x, 0, n, 0, n * g.positions(), s0);
+        // The shifted buffer as loadColumns lays it out, packed below by the tasks themselves, a slice of channels each.
+        int ld = roundUp(n * Im2col.shiftedColumns(g)), cs = Im2col.shiftedChannelStride(g, ld);
+        s0.xcol = grow(s0.xcol, g.c() * cs);
+        s0.xRow = grow(s0.xRow, kk);
+        Im2col.shiftedRows(g, cs, s0.xRow);
         final float[] xcol = s0.xcol;
         final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
         boolean byRows = o % (2 * threads) == 0;
         int rowBlocks = byRows ? threads : 1;
         int piece = byRows ? ld : roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
-        pool.parallelFor(rowBlocks * pieces, (t, from, to) -> {
+        int tasks = rowBlocks * pieces;
+        // At most one task per thread (tasks <= threads), all running at once: each packs its channel slice, then
+        // waits for the others' (a spin barrier: the pack takes microseconds; a second parallel call would cost as much).
+        AtomicInteger packed = new AtomicInteger();
+        pool.parallelFor(tasks, (t, from, to) -> {
+            if (to - from > 1) throw new IllegalStateException("the pack barrier needs one task per thread, got " + (to - from));
             Workspace s = spaces[t];
             for (int i = from; i < to; i++) {
+                try {
+                    Im2col.packShifted(g, x, 0, n, cs, xcol, i * g.c() / tasks, (i + 1) * g.c() / tasks);
+                } finally {
+                    packed.incrementAndGet();
+                }
+                for (int spins = 0; packed.get() < tasks; spins++) {
+                    if (spins < 1 << 12) Thread.onSpinWait();
+                    else Thread.yield(); // more threads than cores: let the packing ones run
+                }
                 int rb = i / pieces, r0 = rb * o / rowBlocks, ob = (rb + 1) * o / rowBlocks - r0;
                 int c0 = (i % pieces) * piece, len = Math.min(ld, c0 + piece) - c0;
                 s.blockRow = s.blockRow == null || s.blockRow.length < kk ? new int[Math.max(kk, ColumnKernels.KB)] : s.blockRow;
