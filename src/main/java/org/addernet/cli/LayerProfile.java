@@ -11,6 +11,7 @@ import org.addernet.engine.Params;
 import org.addernet.engine.ThreadPool;
 import org.addernet.kernels.ConvEngine;
 import org.addernet.kernels.ConvGeometry;
+import org.addernet.kernels.OutputMap;
 import org.addernet.layers.PassTimes;
 
 /**
@@ -78,6 +79,20 @@ final class LayerProfile implements ConvEngine {
     }
 
     @Override
+    public void adderForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, OutputMap map) {
+        long t0 = System.nanoTime();
+        inner.adderForward(g, x, w, wOff, y, map);
+        forwardDone(wOff, true, g, t0);
+    }
+
+    @Override
+    public void convForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, OutputMap map) {
+        long t0 = System.nanoTime();
+        inner.convForward(g, x, w, wOff, y, map);
+        forwardDone(wOff, false, g, t0);
+    }
+
+    @Override
     public void adderBackward(ConvGeometry g, float[] x, float[] w, int wOff, float[] dy, float[] dx, float[] dw, int dwOff) {
         long t0 = System.nanoTime();
         inner.adderBackward(g, x, w, wOff, dy, dx, dw, dwOff);
@@ -101,6 +116,12 @@ final class LayerProfile implements ConvEngine {
     @Override
     public String kernelName() {
         return inner.kernelName();
+    }
+
+    /** Forgets what was recorded (the next batch size of {@code bench-eval --profile} starts from zero). */
+    void reset() {
+        layers.clear();
+        PassTimes.reset();
     }
 
     /** Total kernel seconds recorded. */

@@ -43,6 +43,8 @@ public final class ThreadPool implements AutoCloseable {
     private final AtomicInteger pending = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
+    /** Calls handed to the worker threads so far (written under {@code lock}); see {@link #dispatches}. */
+    private long dispatches;
 
     public ThreadPool(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -61,6 +63,16 @@ public final class ThreadPool implements AutoCloseable {
         return threads;
     }
 
+    /**
+     * Parallel calls handed to the worker threads since the pool started (calls with one task, or on a one-thread pool,
+     * run inline and are not counted): each costs a wake-up and a join, so benchmarks report it per image.
+     */
+    public long dispatches() {
+        synchronized (lock) {
+            return dispatches;
+        }
+    }
+
     /** Runs {@code body} over {@code tasks} tasks split statically over all threads; returns when all are done. */
     public void parallelFor(int tasks, RangeBody body) {
         if (tasks <= 0) return;
@@ -74,6 +86,7 @@ public final class ThreadPool implements AutoCloseable {
             this.tasks = tasks;
             this.caller = Thread.currentThread();
             pending.set(threads - 1);
+            dispatches++;
             generation++;
             lock.notifyAll();
         }

@@ -1,6 +1,7 @@
 package org.addernet.kernels;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.addernet.engine.ThreadPool;
 
 /**
@@ -205,12 +206,23 @@ final class ColumnConvEngine implements ConvEngine {
 
     @Override
     public synchronized void adderForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y) {
-        forward(g, x, w, wOff, y, true);
+        forward(g, x, w, wOff, y, true, null);
     }
 
     @Override
     public synchronized void convForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y) {
-        forward(g, x, w, wOff, y, false);
+        forward(g, x, w, wOff, y, false, null);
+    }
+
+    /** The map is applied by each thread to the outputs it wrote, in the forward's own parallel call. */
+    @Override
+    public synchronized void adderForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, OutputMap map) {
+        forward(g, x, w, wOff, y, true, map);
+    }
+
+    @Override
+    public synchronized void convForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, OutputMap map) {
+        forward(g, x, w, wOff, y, false, map);
     }
 
     @Override
@@ -252,8 +264,10 @@ final class ColumnConvEngine implements ConvEngine {
         return ld;
     }
 
-    private void forward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, boolean adder) {
+    /** {@code map} (may be null): applied to each chunk's samples, or each piece's columns, by the thread that wrote them. */
+    private void forward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, boolean adder, OutputMap map) {
         checkSizes(g, x, w, wOff, y);
+        if (map != null) map.check(g);
         Plan plan = plan(g);
         int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n(), threads = pool.threads();
         // The conv forward's filters cut into reduction blocks of KB taps (block b holds w[:, b*KB .. b*KB+kb) as
@@ -269,12 +283,13 @@ final class ColumnConvEngine implements ConvEngine {
                     for (int q0 = n0 * p; q0 < n1 * p; q0 += step) {
                         forwardPiece(g, plan, x, w, wOff, blocks, y, adder, n0, n1, q0, Math.min(n1 * p, q0 + step), s);
                     }
+                    if (map != null) map.applySamples(y, o, p, n0, n1);
                 }
             });
             return;
         }
         if (plan.chunks() == 1 && plan.shifted()) {
-            forwardShiftedSplit(g, plan, x, w, wOff, blocks, y, adder);
+            forwardShiftedSplit(g, plan, x, w, wOff, blocks, y, adder, map);
             return;
         }
         // Fewer units than threads (small batch, batch-1 inference): cut the batch's columns into one explicit
@@ -290,61 +305,96 @@ final class ColumnConvEngine implements ConvEngine {
             for (int i = from; i < to; i++) {
                 int q0 = i * piece, qe = (int) Math.min(total, (long) q0 + piece);
                 forwardPiece(g, explicit, x, w, wOff, blocks, y, adder, 0, n, q0, qe, s);
+                if (map != null) map.applyColumns(y, o, p, q0, qe);
             }
         });
     }
 
     /**
-     * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread: the batch is
-     * packed once into the caller's workspace, then each thread computes a range of its shifted columns (a multiple
-     * of the column multiple) from the shared buffer into its own output columns and scatters the valid ones. An
-     * explicit im2col per thread (the fallback below) copied k*k times the input, about as long as the sums of a
-     * small layer take. Each output is the same sum in the same order whichever column range holds it.
+     * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread, in one parallel
+     * call: each task packs a slice of the channels into the caller's workspace (one shared buffer), waits for the
+     * others, then computes a block of output channels (rows of the
+     * filter matrix) over all the shifted columns, or, when the channels do not split evenly into blocks of whole
+     * kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
+     * buffer into its own output columns, scatters the valid ones and applies {@code map} to them. Channel blocks
+     * give every thread the same work and the kernels' widest panels (column ranges of an 8x8 map's 112 columns split
+     * 64 + 48); an explicit im2col per thread (the fallback in {@link #forward}) copied k*k times the input, about as
+     * long as the sums of a small layer take. Each output is the same sum in the same order whichever block holds it.
      */
     private void forwardShiftedSplit(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
-                                     boolean adder) {
+                                     boolean adder, OutputMap map) {
         int n = g.n(), o = g.o(), kk = g.kk(), threads = pool.threads(), m = kernels.columnMultiple();
         Workspace s0 = spaces[0];
-        int ld = loadColumns(g, plan, x, 0, n, 0, n * g.positions(), s0);
+        // The shifted buffer as loadColumns lays it out, packed below by the tasks themselves, a slice of channels each.
+        int ld = roundUp(n * Im2col.shiftedColumns(g)), cs = Im2col.shiftedChannelStride(g, ld);
+        s0.xcol = grow(s0.xcol, g.c() * cs);
+        s0.xRow = grow(s0.xRow, kk);
+        Im2col.shiftedRows(g, cs, s0.xRow);
         final float[] xcol = s0.xcol;
         final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
-        int piece = roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
-        pool.parallelFor(pieces, (t, from, to) -> {
+        boolean byRows = o % (2 * threads) == 0;
+        int rowBlocks = byRows ? threads : 1;
+        int piece = byRows ? ld : roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
+        int tasks = rowBlocks * pieces;
+        // At most one task per thread (tasks <= threads), all running at once: each packs its channel slice, then
+        // waits for the others' (a spin barrier: the pack takes microseconds; a second parallel call would cost as much).
+        AtomicInteger packed = new AtomicInteger();
+        pool.parallelFor(tasks, (t, from, to) -> {
+            if (to - from > 1) throw new IllegalStateException("the pack barrier needs one task per thread, got " + (to - from));
             Workspace s = spaces[t];
             for (int i = from; i < to; i++) {
-                int c0 = i * piece, len = Math.min(ld, c0 + piece) - c0;
+                try {
+                    Im2col.packShifted(g, x, 0, n, cs, xcol, i * g.c() / tasks, (i + 1) * g.c() / tasks);
+                } finally {
+                    packed.incrementAndGet();
+                }
+                for (int spins = 0; packed.get() < tasks; spins++) {
+                    if (spins < 1 << 12) Thread.onSpinWait();
+                    else Thread.yield(); // more threads than cores: let the packing ones run
+                }
+                int rb = i / pieces, r0 = rb * o / rowBlocks, ob = (rb + 1) * o / rowBlocks - r0;
+                int c0 = (i % pieces) * piece, len = Math.min(ld, c0 + piece) - c0;
                 s.blockRow = s.blockRow == null || s.blockRow.length < kk ? new int[Math.max(kk, ColumnKernels.KB)] : s.blockRow;
                 int[] r = s.blockRow;
                 for (int k = 0; k < kk; k++) r[k] = rows[k] + c0;
-                s.ycol = grow(s.ycol, o * len);
+                s.ycol = grow(s.ycol, ob * len);
                 if (adder) {
-                    kernels.adderForward(o, kk, len, w, wOff, xcol, r, s.ycol);
+                    kernels.adderForward(ob, kk, len, w, wOff + r0 * kk, xcol, r, s.ycol);
                 } else {
-                    // As forwardPiece: one multiply per reduction block of KB taps, added in order.
-                    s.block = grow(s.block, o * len);
+                    // As forwardPiece: one multiply per reduction block of KB taps, added in order (block k0 holds o x kb
+                    // rows at o*k0, so rows from r0 start at o*k0 + r0*kb).
+                    s.block = grow(s.block, ob * len);
                     int[] br = new int[Math.min(kk, ColumnKernels.KB)];
                     for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
                         int kb = Math.min(ColumnKernels.KB, kk - k0);
                         System.arraycopy(r, k0, br, 0, kb);
                         float[] out = k0 == 0 ? s.ycol : s.block;
-                        kernels.multiply(o, kb, len, kk <= ColumnKernels.KB ? w : blocks, kk <= ColumnKernels.KB ? wOff : o * k0, xcol, br, out);
-                        if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * len);
+                        if (kk <= ColumnKernels.KB) kernels.multiply(ob, kb, len, w, wOff + r0 * kk, xcol, br, out);
+                        else kernels.multiply(ob, kb, len, blocks, o * k0 + r0 * kb, xcol, br, out);
+                        if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, ob * len);
                     }
                 }
-                scatterShiftedRange(g, s.ycol, len, c0, y);
+                scatterShiftedRange(g, s.ycol, len, c0, r0, ob, y, map);
             }
         });
     }
 
-    /** {@link Im2col#scatterShifted} for the shifted columns {@code [c0, c0 + len)} of a one-unit batch. */
-    private static void scatterShiftedRange(ConvGeometry g, float[] ycol, int len, int c0, float[] y) {
+    /**
+     * {@link Im2col#scatterShifted} for the shifted columns {@code [c0, c0 + len)} of a one-unit batch, output channels
+     * {@code [r0, r0 + ob)} (ycol row {@code r - r0}), each copied segment then mapped by {@code map} (if not null).
+     */
+    private static void scatterShiftedRange(ConvGeometry g, float[] ycol, int len, int c0, int r0, int ob, float[] y, OutputMap map) {
         int o = g.o(), ho = g.ho(), wo = g.wo(), wq = g.w() + g.pad(), ss = Im2col.shiftedColumns(g), c1 = c0 + len;
         for (int mi = c0 / ss, last = Math.min(g.n() - 1, (c1 - 1) / ss); mi <= last; mi++) {
             for (int i = 0; i < ho; i++) {
                 int q0 = Math.max(c0, mi * ss + i * wq), q1 = Math.min(c1, mi * ss + i * wq + wo);
                 if (q0 >= q1) continue;
                 int j0 = q0 - (mi * ss + i * wq);
-                for (int r = 0; r < o; r++) System.arraycopy(ycol, r * len + q0 - c0, y, (mi * o + r) * ho * wo + i * wo + j0, q1 - q0);
+                for (int r = 0; r < ob; r++) {
+                    int dst = (mi * o + r0 + r) * ho * wo + i * wo + j0;
+                    System.arraycopy(ycol, r * len + q0 - c0, y, dst, q1 - q0);
+                    if (map != null) map.apply(y, dst, q1 - q0, r0 + r);
+                }
             }
         }
     }

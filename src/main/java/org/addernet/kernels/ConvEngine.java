@@ -30,6 +30,27 @@ public interface ConvEngine {
 
     void convBackward(ConvGeometry g, float[] x, float[] w, int wOff, float[] dy, float[] dx, float[] dw, int dwOff);
 
+    /**
+     * {@link #adderForward}, then {@code map} applied to every output (eval BatchNorm, ReLU, residual; null: none).
+     * Same bits as the forward followed by those passes; an engine may apply it inside its parallel call.
+     */
+    default void adderForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, OutputMap map) {
+        adderForward(g, x, w, wOff, y);
+        if (map != null) {
+            map.check(g);
+            map.applySamples(y, g.o(), g.positions(), 0, g.n());
+        }
+    }
+
+    /** {@link #convForward}, then {@code map}, as {@link #adderForward(ConvGeometry, float[], float[], int, float[], OutputMap)}. */
+    default void convForward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, OutputMap map) {
+        convForward(g, x, w, wOff, y);
+        if (map != null) {
+            map.check(g);
+            map.applySamples(y, g.o(), g.positions(), 0, g.n());
+        }
+    }
+
     /** Short name of the kernels in use, e.g. {@code vector-16} or {@code scalar}, for logs and benchmarks. */
     String kernelName();
 }

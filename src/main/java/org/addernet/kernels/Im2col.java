@@ -222,10 +222,15 @@ final class Im2col {
 
     /** Copies samples [n0, n1) into {@code buf} ({@code C*cs} floats), zeros everywhere else. */
     static void packShifted(ConvGeometry g, float[] x, int n0, int n1, int cs, float[] buf) {
+        packShifted(g, x, n0, n1, cs, buf, 0, g.c());
+    }
+
+    /** {@link #packShifted} for the channels {@code [c0, c1)} only (their {@code cs} floats each), so threads can share it. */
+    static void packShifted(ConvGeometry g, float[] x, int n0, int n1, int cs, float[] buf, int c0, int c1) {
         int c = g.c(), h = g.h(), w = g.w(), wq = rowStride(g), ss = shiftedColumns(g), lead = lead(g);
-        Arrays.fill(buf, 0, c * cs, 0f);
+        Arrays.fill(buf, c0 * cs, c1 * cs, 0f);
         for (int n = n0; n < n1; n++) {
-            for (int ci = 0; ci < c; ci++) {
+            for (int ci = c0; ci < c1; ci++) {
                 int src = (n * c + ci) * h * w, dst = ci * cs + lead + (n - n0) * ss;
                 for (int hh = 0; hh < h; hh++) System.arraycopy(x, src + hh * w, buf, dst + hh * wq, w);
             }

@@ -3,6 +3,7 @@ package org.addernet.layers;
 import org.addernet.engine.Engine;
 import org.addernet.engine.Params;
 import org.addernet.engine.Tensor;
+import org.addernet.kernels.OutputMap;
 
 /**
  * PyTorch {@code BatchNorm2d} (eps 1e-5, momentum 0.1): training normalizes each channel with the batch mean
@@ -35,6 +36,8 @@ public final class BatchNorm2d implements Layer {
     /** A ReLU fused behind the normalization (see {@link #setRelu}). */
     private boolean relu;
     private final Passes passes;
+    /** The eval map's per-channel coefficients ({@link #evalMap}), allocated on first use. */
+    private double[] evalMean, evalScale, evalBeta;
 
     public BatchNorm2d(Engine engine, Params.Builder pb, String name, int channels) {
         this.engine = engine;
@@ -86,6 +89,33 @@ public final class BatchNorm2d implements Layer {
      */
     public void setRelu(boolean relu) {
         this.relu = relu;
+    }
+
+    /**
+     * The eval-mode normalization (and the fused ReLU) as an {@link OutputMap} for the layer before it to apply as it
+     * writes its outputs ({@link Sequential} in an eval-only model): the per-channel doubles {@link #forward} computes
+     * in eval mode, by the same expressions, so the outputs keep their bits. {@code residual}: a shortcut to add (and
+     * clamp) after it, see {@link Residual}; null for none. The arrays are this layer's, rewritten on every call.
+     */
+    OutputMap evalMap(float[] residual) {
+        Params p = params();
+        if (evalMean == null) {
+            evalMean = new double[channels];
+            evalScale = new double[channels];
+            evalBeta = new double[channels];
+        }
+        for (int c = 0; c < channels; c++) {
+            double mean = p.buffers[meanOff + c], invStd = 1.0 / Math.sqrt(p.buffers[varOff + c] + eps);
+            evalMean[c] = mean;
+            evalScale[c] = p.data[gOff + c] * invStd;
+            evalBeta[c] = p.data[bOff + c];
+        }
+        lastTraining = false;
+        return new OutputMap(evalMean, evalScale, evalBeta, relu, residual);
+    }
+
+    int channels() {
+        return channels;
     }
 
     @Override

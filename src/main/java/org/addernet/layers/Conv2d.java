@@ -6,6 +6,7 @@ import org.addernet.engine.Rng;
 import org.addernet.engine.Tensor;
 import org.addernet.engine.TensorPool;
 import org.addernet.kernels.ConvGeometry;
+import org.addernet.kernels.OutputMap;
 
 /**
  * A 2-D adder layer ({@code adder2d}: {@code Y = -sum |X - F|}) or its CNN twin (PyTorch {@code Conv2d}),
@@ -108,6 +109,31 @@ public final class Conv2d implements Layer {
                 }
         }
         return y;
+    }
+
+    /**
+     * The eval-only forward with {@code map} (the next BatchNorm, its ReLU, a residual sum) applied by the engine as it
+     * writes the outputs: one parallel call and no pass of its own for the BatchNorm. Only without a bias (the bias
+     * would come between the sums and the map); see {@link Sequential}.
+     */
+    Tensor forwardEval(Tensor x, OutputMap map) {
+        if (activations == null) throw new IllegalStateException("layer " + name + " is not part of an eval-only model");
+        if (bOff >= 0) throw new IllegalStateException("layer " + name + " has a bias: no fused eval forward");
+        if (x.c != in) throw new IllegalArgumentException("layer expects " + in + " input channels, got " + x);
+        ConvGeometry g = geometry(x.n, x.h, x.w);
+        Tensor y = activations.take(x.n, out, g.ho(), g.wo());
+        if (adder) engine.conv().adderForward(g, x.data, params().data, wOff, y.data, map);
+        else engine.conv().convForward(g, x.data, params().data, wOff, y.data, map);
+        return y;
+    }
+
+    /** True when {@link #forwardEval} applies (no bias). */
+    boolean fusable() {
+        return bOff < 0;
+    }
+
+    int outChannels() {
+        return out;
     }
 
     @Override

@@ -60,6 +60,15 @@ public final class Residual implements Layer {
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        if (activations != null && !training && inPlace && main instanceof Sequential seq && seq.fusesResidual()) {
+            // Eval-only: the shortcut first, then main with the sum and ReLU fused into its last conv + BatchNorm, applied
+            // by the engine's threads as they write (the same float operations as below, no pass of its own).
+            Tensor s = downsample == null ? x : downsample.forward(x, false);
+            Tensor out = seq.forwardEval(x, s.data);
+            if (!out.sameShape(s)) throw new IllegalStateException("residual shapes differ: " + out + " vs " + s);
+            if (s != x) activations.give(s);
+            return out;
+        }
         Tensor m = main.forward(x, training);
         Tensor s = downsample == null ? x : downsample.forward(x, training);
         if (!m.sameShape(s)) throw new IllegalStateException("residual shapes differ: " + m + " vs " + s);

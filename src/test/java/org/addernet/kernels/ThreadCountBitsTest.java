@@ -132,6 +132,65 @@ class ThreadCountBitsTest {
         compareThreadCounts(kind, ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS, BATCH1_SHIFTED);
     }
 
+    /**
+     * The eval forward with an {@link OutputMap} (BatchNorm affine, ReLU, residual sum) applied by the engine's threads:
+     * every output mapped exactly once, the same bits at 1, 2, 3 and 8 threads as the plain forward followed by the
+     * map written out here with Java's {@code Math.max} (the passes' arithmetic), on every shape above (batch 1 split
+     * by channel blocks or by columns, small batches, explicit pieces) and with a tiny workspace.
+     */
+    @ParameterizedTest(name = "{0} kernels, fused output map")
+    @ValueSource(strings = {"vector", "scalar"})
+    void theFusedOutputMapGivesThePassesBitsForEveryThreadCount(String kind) {
+        List<ConvGeometry> shapes = new java.util.ArrayList<>(SHAPES);
+        shapes.addAll(BATCH1_SHIFTED);
+        shapes.add(new ConvGeometry(3, 16, 8, 8, 64, 3, 1, 1));      // batch 3 on 2 threads: 3 units
+        shapes.add(new ConvGeometry(2, 6, 7, 9, 10, 3, 1, 1));       // batch 2, 10 channels: odd blocks
+        for (int[] sizes : new int[][] {{ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS}, {3000, 48}}) {
+            for (int threads : THREADS) {
+                try (ThreadPool pool = new ThreadPool(threads)) {
+                    ColumnConvEngine e = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), sizes[0], sizes[1]);
+                    for (int i = 0; i < shapes.size(); i++) {
+                        ConvGeometry g = shapes.get(i);
+                        Rng r = new Rng(77 + i);
+                        float[] x = gaussian(r, g.inputSize(), 1.0), w = gaussian(r, g.filterSize() + 3, 0.7);
+                        float[] res = gaussian(r, g.outputSize(), 3.0);
+                        double[] mean = new double[g.o()], scale = new double[g.o()], beta = new double[g.o()];
+                        for (int c = 0; c < g.o(); c++) {
+                            mean[c] = -g.kk() * (0.5 + r.nextDouble()); // adder outputs: large negative sums
+                            scale[c] = (0.5 + r.nextDouble()) / Math.sqrt(g.kk());
+                            beta[c] = r.nextGaussian();
+                        }
+                        for (int a = 0; a < 2; a++) {
+                            boolean adder = a == 0;
+                            float[] plain = new float[g.outputSize()];
+                            if (adder) e.adderForward(g, x, w, 3, plain);
+                            else e.convForward(g, x, w, 3, plain);
+                            for (int variant = 0; variant < 3; variant++) {
+                                boolean relu = variant == 1;
+                                float[] s = variant == 2 ? res : null;
+                                float[] want = new float[plain.length];
+                                for (int j = 0; j < plain.length; j++) {
+                                    int c = j / g.positions() % g.o();
+                                    float v = (float) ((plain[j] - mean[c]) * scale[c] + beta[c]);
+                                    if (relu) v = Math.max(v, 0f);
+                                    if (s != null) v = Math.max(v + s[j], 0f);
+                                    want[j] = v;
+                                }
+                                float[] got = new float[g.outputSize()];
+                                java.util.Arrays.fill(got, Float.NaN);
+                                OutputMap map = new OutputMap(mean, scale, beta, relu, s);
+                                if (adder) e.adderForward(g, x, w, 3, got, map);
+                                else e.convForward(g, x, w, 3, got, map);
+                                assertSameBits(want, got, kind + (adder ? " adder" : " conv") + " map " + variant + " " + g + " at " + threads
+                                        + " threads, budget " + sizes[0]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** The plan never sees the thread count, and the shapes above exercise several groups and both layouts. */
     @Test
     void planDependsOnTheGeometryOnly() {

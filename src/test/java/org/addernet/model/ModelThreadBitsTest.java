@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import org.addernet.engine.Engine;
+import org.addernet.engine.Params;
 import org.addernet.engine.Rng;
 import org.addernet.engine.Tensor;
 import org.addernet.train.Sgd;
@@ -76,6 +77,62 @@ class ModelThreadBitsTest {
                         if (Float.floatToRawIntBits(base[b][i]) != Float.floatToRawIntBits(out[b][i])) {
                             throw new AssertionError(arch + " batch " + (b + 1) + " logit " + i + " at " + threads + " threads: "
                                     + out[b][i] + " vs " + base[b][i] + " at 1 thread");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Eval-only models (BatchNorm, ReLU and residual sums fused into the adder/conv output writes, batch 1 split by
+     * channel blocks) give, at 1, 2, 3 and 8 threads and batches 1, 2, 3, 5, the bits of the training model's eval
+     * forward on one thread (separate BatchNorm, ReLU and residual passes), with BN statistics and affine weights
+     * that are not the identity.
+     */
+    @ParameterizedTest(name = "{0} eval-only, {1} kernels")
+    @CsvSource({"resnet20,vector", "resnet20,scalar", "lenet5bn,vector", "resnet32,vector"})
+    void evalOnlyInferenceMatchesTheTrainingModelForEveryThreadCountAndSmallBatch(String arch, String kernels) {
+        int[] batches = {1, 2, 3, 5};
+        List<float[]> want = new ArrayList<>();
+        List<Tensor> inputs = new ArrayList<>();
+        float[] weights, buffers;
+        try (Engine engine = Engine.create(1, kernels)) {
+            Model train = Models.create(arch, true, 10, engine, 17);
+            EvalOnlyModelTest.randomizeBuffers(train, 23);
+            Rng r = new Rng(29);
+            for (Params.View v : train.params().params()) {
+                if (v.kind() != Params.Kind.BN_WEIGHT && v.kind() != Params.Kind.BN_BIAS) continue;
+                boolean gamma = v.kind() == Params.Kind.BN_WEIGHT;
+                for (int i = 0; i < v.size(); i++) {
+                    train.params().data[v.offset() + i] = gamma ? (float) (0.5 + r.nextDouble()) : (float) r.nextGaussian();
+                }
+            }
+            weights = train.params().data.clone();
+            buffers = train.params().buffers.clone();
+            int[] in = train.inputShape();
+            for (int b : batches) {
+                Tensor x = EvalOnlyModelTest.input(b, in, 31 + b);
+                inputs.add(x);
+                Tensor y = train.forward(x, false);
+                want.add(java.util.Arrays.copyOf(y.data, y.size()));
+            }
+        }
+        long distinct = java.util.stream.IntStream.range(0, 10).mapToDouble(i -> want.get(0)[i]).filter(Double::isFinite).distinct().count();
+        assertTrue(distinct >= 5, "logits are finite and not degenerate: " + java.util.Arrays.toString(want.get(0)));
+        for (int threads : THREADS) {
+            try (Engine engine = Engine.create(threads, kernels)) {
+                Model eval = Models.createEval(arch, true, 10, 0, engine, 3);
+                System.arraycopy(weights, 0, eval.params().data, 0, weights.length);
+                System.arraycopy(buffers, 0, eval.params().buffers, 0, buffers.length);
+                for (int k = 0; k < batches.length; k++) {
+                    Tensor y = eval.forward(inputs.get(k), false);
+                    float[] a = want.get(k);
+                    assertEquals(a.length, y.size());
+                    for (int i = 0; i < a.length; i++) {
+                        if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(y.data[i])) {
+                            throw new AssertionError(arch + " eval-only batch " + batches[k] + " logit " + i + " at " + threads + " threads: "
+                                    + y.data[i] + " vs " + a[i] + " (training model, 1 thread)");
                         }
                     }
                 }
