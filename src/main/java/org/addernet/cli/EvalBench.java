@@ -92,7 +92,7 @@ final class EvalBench {
                     prof.record(false);
                     PassTimes.record(false);
                     out.printf(Locale.ROOT, "%s %s batch %d, %d threads: one forward (averages over %d)%n", arch, variant, batch, threads, reps);
-                    prof.print(out, m.params(), reps, total / 1e3, 0, LayerProfile.adderPeak(engine.pool(), 400));
+                    prof.print(out, m.params(), 1, reps, total / 1e3, 0, LayerProfile.adderPeak(engine.pool(), 400));
                     prof.reset();
                 }
                 ms.sort(null);
