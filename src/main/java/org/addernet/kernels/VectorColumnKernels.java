@@ -630,7 +630,7 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- filter gradient: dw += dy . x^T
 
     @Override
-    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {
+    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw, int dwOff, int ds) {
         float[] tmp = LANES.get();
         // k tiles of x that stay in L2 while the row blocks of dy pass, as in adderFilterGrad
         int kt = tileRows(ld);
@@ -639,13 +639,13 @@ final class VectorColumnKernels implements ColumnKernels {
             int r = 0;
             for (; r + 4 <= o; r += 4) {
                 int k = k0;
-                for (; k + 4 <= k1; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
-                for (; k < k1; k++) fgrad4x1(ld, kk, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+                for (; k + 4 <= k1; k += 4) fgrad4x4(ld, ds, dy, r * ld, x, xRow, k, dw, dwOff + r * ds + k, tmp);
+                for (; k < k1; k++) fgrad4x1(ld, ds, dy, r * ld, x, xRow[k], dw, dwOff + r * ds + k, tmp);
             }
             for (; r < o; r++) {
                 int k = k0;
-                for (; k + 4 <= k1; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
-                for (; k < k1; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+                for (; k + 4 <= k1; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, dwOff + r * ds + k, tmp);
+                for (; k < k1; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, dwOff + r * ds + k, tmp);
             }
         }
     }
@@ -760,7 +760,8 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- adder filter gradient: dw += dy . (x - w)
 
     @Override
-    public void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, float[] dw) {
+    public void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, int ws,
+                                float[] dw, int dwOff, int ds) {
         float[] tmp = LANES.get();
         // k tiles whose rows of x stay in L2 while every row block of dy passes over them (x is K x ld: 0.6-4 MB
         // on the ResNet-20 layers, more than L2, and was streamed from L3 once per 4 filters).
@@ -771,15 +772,20 @@ final class VectorColumnKernels implements ColumnKernels {
             for (; r + 4 <= o; r += 4) {
                 int k = k0;
                 for (; k + 3 <= k1; k += 3) {
-                    afgrad4x3(ld, kk, dy, r * ld, x, xRow[k], xRow[k + 1], xRow[k + 2], w, wOff + r * kk + k, dw, r * kk + k, tmp);
+                    afgrad4x3(ld, ws, ds, dy, r * ld, x, xRow[k], xRow[k + 1], xRow[k + 2], w, wOff + r * ws + k, dw,
+                            dwOff + r * ds + k, tmp);
                 }
-                for (; k + 2 <= k1; k += 2) afgrad4x2(ld, kk, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * kk + k, dw, r * kk + k, tmp);
+                for (; k + 2 <= k1; k += 2) {
+                    afgrad4x2(ld, ws, ds, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * ws + k, dw, dwOff + r * ds + k, tmp);
+                }
                 for (; k < k1; k++) {
-                    for (int i = 0; i < 4; i++) afgrad1x1(ld, dy, (r + i) * ld, x, xRow[k], w[wOff + (r + i) * kk + k], dw, (r + i) * kk + k, tmp);
+                    for (int i = 0; i < 4; i++) {
+                        afgrad1x1(ld, dy, (r + i) * ld, x, xRow[k], w[wOff + (r + i) * ws + k], dw, dwOff + (r + i) * ds + k, tmp);
+                    }
                 }
             }
             for (; r < o; r++) {
-                for (int k = k0; k < k1; k++) afgrad1x1(ld, dy, r * ld, x, xRow[k], w[wOff + r * kk + k], dw, r * kk + k, tmp);
+                for (int k = k0; k < k1; k++) afgrad1x1(ld, dy, r * ld, x, xRow[k], w[wOff + r * ws + k], dw, dwOff + r * ds + k, tmp);
             }
         }
     }
@@ -792,7 +798,7 @@ final class VectorColumnKernels implements ColumnKernels {
         return Math.max(12, TILE_FLOATS / ld / 12 * 12);
     }
 
-    private static void afgrad4x3(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, int x2, float[] w, int wi,
+    private static void afgrad4x3(int ld, int kk, int ds, float[] dy, int d0, float[] x, int x0, int x1, int x2, float[] w, int wi,
                                   float[] dw, int w0, float[] tmp) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a02 = z, a10 = z, a11 = z, a12 = z, a20 = z, a21 = z, a22 = z, a30 = z, a31 = z, a32 = z;
@@ -834,11 +840,14 @@ final class VectorColumnKernels implements ColumnKernels {
         a30.intoArray(tmp, 9 * L);
         a31.intoArray(tmp, 10 * L);
         a32.intoArray(tmp, 11 * L);
-        addLaneSums12(tmp, dw, w0, kk);
+        addLaneSums12(tmp, dw, w0, ds);
     }
 
-    /** 4 filters x 2 taps: 8 accumulators, the 8 filter values broadcast once outside the column loop. */
-    private static void afgrad4x2(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, float[] w, int wi,
+    /**
+     * 4 filters x 2 taps: 8 accumulators, the 8 filter values broadcast once outside the column loop. kk: the row
+     * stride of w, ds that of dw (as in afgrad4x3).
+     */
+    private static void afgrad4x2(int ld, int kk, int ds, float[] dy, int d0, float[] x, int x0, int x1, float[] w, int wi,
                                   float[] dw, int w0, float[] tmp) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
@@ -871,8 +880,8 @@ final class VectorColumnKernels implements ColumnKernels {
         a21.intoArray(tmp, 5 * L);
         a30.intoArray(tmp, 6 * L);
         a31.intoArray(tmp, 7 * L);
-        addLaneSums4(tmp, 0, dw, w0, w0 + 1, w0 + kk, w0 + kk + 1);
-        addLaneSums4(tmp, 4 * L, dw, w0 + 2 * kk, w0 + 2 * kk + 1, w0 + 3 * kk, w0 + 3 * kk + 1);
+        addLaneSums4(tmp, 0, dw, w0, w0 + 1, w0 + ds, w0 + ds + 1);
+        addLaneSums4(tmp, 4 * L, dw, w0 + 2 * ds, w0 + 2 * ds + 1, w0 + 3 * ds, w0 + 3 * ds + 1);
     }
 
     private static void afgrad1x1(int ld, float[] dy, int d0, float[] x, int x0, float wk, float[] dw, int w0, float[] tmp) {
