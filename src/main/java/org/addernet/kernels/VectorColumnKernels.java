@@ -70,8 +70,8 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final int SIGN_BIT = 0x80000000;
     private static final int ONE_BITS = 0x3f800000; // Float.floatToRawIntBits(1f)
     private static final IntVector SIGN = IntVector.broadcast(SI, SIGN_BIT), ONE_BITS_V = IntVector.broadcast(SI, ONE_BITS);
-    /** Per-thread spill area for the lane-ordered horizontal sums of 16 accumulators. */
-    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[16 * L]);
+    /** Per-thread spill area for the lane-ordered horizontal sums: 16 accumulators, or two 4 x 3 blocks' 12. */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[24 * L]);
 
     @Override
     public String name() {
@@ -771,10 +771,18 @@ final class VectorColumnKernels implements ColumnKernels {
             int r = 0;
             for (; r + 4 <= o; r += 4) {
                 int k = k0;
+                // Software-pipelined lane sums: a block leaves its 12 accumulators in one half of tmp and the
+                // previous block's are summed after this block's column loop, when their stores are long done
+                // (summed right away, the scalar loads waited on the 512-bit stores: ~20 % of the filter
+                // gradient's samples on a 656-column piece). Each output is the same sum, added once: same bits.
+                int pending = -1;
                 for (; k + 3 <= k1; k += 3) {
-                    afgrad4x3(ld, ws, ds, dy, r * ld, x, xRow[k], xRow[k + 1], xRow[k + 2], w, wOff + r * ws + k, dw,
-                            dwOff + r * ds + k, tmp);
+                    int half = (k - k0) / 3 % 2 * 12 * L;
+                    afgrad4x3(ld, ws, dy, r * ld, x, xRow[k], xRow[k + 1], xRow[k + 2], w, wOff + r * ws + k, tmp, half);
+                    if (pending >= 0) addLaneSums12(tmp, 12 * L - half, dw, pending, ds);
+                    pending = dwOff + r * ds + k;
                 }
+                if (pending >= 0) addLaneSums12(tmp, (k - k0) / 3 % 2 == 0 ? 12 * L : 0, dw, pending, ds);
                 for (; k + 2 <= k1; k += 2) {
                     afgrad4x2(ld, ws, ds, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * ws + k, dw, dwOff + r * ds + k, tmp);
                 }
@@ -798,8 +806,8 @@ final class VectorColumnKernels implements ColumnKernels {
         return Math.max(12, TILE_FLOATS / ld / 12 * 12);
     }
 
-    private static void afgrad4x3(int ld, int kk, int ds, float[] dy, int d0, float[] x, int x0, int x1, int x2, float[] w, int wi,
-                                  float[] dw, int w0, float[] tmp) {
+    private static void afgrad4x3(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, int x2, float[] w, int wi,
+                                  float[] tmp, int t0) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a02 = z, a10 = z, a11 = z, a12 = z, a20 = z, a21 = z, a22 = z, a30 = z, a31 = z, a32 = z;
         FloatVector b00 = FloatVector.broadcast(S, w[wi]), b01 = FloatVector.broadcast(S, w[wi + 1]), b02 = FloatVector.broadcast(S, w[wi + 2]);
@@ -828,19 +836,18 @@ final class VectorColumnKernels implements ColumnKernels {
             a31 = u.fma(v1.sub(b31), a31);
             a32 = u.fma(v2.sub(b32), a32);
         }
-        a00.intoArray(tmp, 0);
-        a01.intoArray(tmp, L);
-        a02.intoArray(tmp, 2 * L);
-        a10.intoArray(tmp, 3 * L);
-        a11.intoArray(tmp, 4 * L);
-        a12.intoArray(tmp, 5 * L);
-        a20.intoArray(tmp, 6 * L);
-        a21.intoArray(tmp, 7 * L);
-        a22.intoArray(tmp, 8 * L);
-        a30.intoArray(tmp, 9 * L);
-        a31.intoArray(tmp, 10 * L);
-        a32.intoArray(tmp, 11 * L);
-        addLaneSums12(tmp, dw, w0, ds);
+        a00.intoArray(tmp, t0);
+        a01.intoArray(tmp, t0 + L);
+        a02.intoArray(tmp, t0 + 2 * L);
+        a10.intoArray(tmp, t0 + 3 * L);
+        a11.intoArray(tmp, t0 + 4 * L);
+        a12.intoArray(tmp, t0 + 5 * L);
+        a20.intoArray(tmp, t0 + 6 * L);
+        a21.intoArray(tmp, t0 + 7 * L);
+        a22.intoArray(tmp, t0 + 8 * L);
+        a30.intoArray(tmp, t0 + 9 * L);
+        a31.intoArray(tmp, t0 + 10 * L);
+        a32.intoArray(tmp, t0 + 11 * L);
     }
 
     /**
@@ -929,8 +936,8 @@ final class VectorColumnKernels implements ColumnKernels {
      * 0 + lane 0 + lane 1 + ... in lane order, added to dw once (so the bits of laneSum), but the outputs' chains
      * are interleaved. One chain per output is 16 dependent adds (~48 cycles of latency), and a block's 12 or 16
      * chains one after the other cost about as much as the block's vector loop on a piece of ~650 columns
-     * (ResNet-18's 7x7x512 layer, 4 samples of 81 shifted columns): the filter gradient ran at a third of its
-     * 56x56 speed there.
+     * (ResNet-18's 7x7x512 layer, 8 samples of 81 shifted columns). The adder filter gradient's 4 x 3 blocks also
+     * defer them by one block (see adderFilterGrad).
      */
 
     /** The four accumulators at tmp[off], tmp[off + L], tmp[off + 2L], tmp[off + 3L] added to dw[d0], ..., dw[d3]. */
@@ -948,10 +955,13 @@ final class VectorColumnKernels implements ColumnKernels {
         dw[d3] += s3;
     }
 
-    /** The twelve accumulators of a 4 x 3 block (accumulator i * 3 + j at tmp[(i * 3 + j) * L]) added to dw[w0 + i * kk + j]. */
-    private static void addLaneSums12(float[] tmp, float[] dw, int w0, int kk) {
+    /**
+     * The twelve accumulators of a 4 x 3 block (accumulator i * 3 + j at tmp[t0 + (i * 3 + j) * L]) added to
+     * dw[w0 + i * kk + j].
+     */
+    private static void addLaneSums12(float[] tmp, int t0, float[] dw, int w0, int kk) {
         float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f, s8 = 0f, s9 = 0f, s10 = 0f, s11 = 0f;
-        for (int i = 0; i < L; i++) {
+        for (int i = t0; i < t0 + L; i++) {
             s0 += tmp[i];
             s1 += tmp[i + L];
             s2 += tmp[i + 2 * L];
