@@ -22,6 +22,12 @@ import org.addernet.kernels.ConvGeometry;
  * multiply-add, {@code ConvGeometry.ops()} per pass (so {@code *_fwd_bwd}, three passes, counts 3x). The
  * input- and filter-gradient rows time the backward with {@code dw == null} resp. {@code dx == null}, so both
  * include the shared im2col. Then a ratio row per shape and a summary line.
+ *
+ * <p>Counting mode for {@code perf stat}: {@code --shape n,c,h,w,o} (3x3, stride 1, pad 1 unless given as
+ * {@code n,c,h,w,o,k,stride,pad}) {@code --op adder_forward|adder_input_grad|adder_filter_grad|...} {@code --count N}
+ * runs only that op of that shape: a fixed 20 runs of warm-up, then exactly N runs; prints their wall and process CPU time. Instructions per op
+ * are the difference of two such runs (e.g. N = 20 and N = 60) divided by {@code 40 * ops}: JVM start, JIT and
+ * warm-up cancel ({@code scripts/bench-count} does this).
  */
 public final class Bench {
     private record Shape(String net, ConvGeometry g) {
@@ -48,7 +54,8 @@ public final class Bench {
     public static void main(String[] args) {
         int threads = 2, reps = 11;
         long warmupMs = 300;
-        String kind = "auto", nets = "resnet20,lenet5bn";
+        String kind = "auto", nets = "resnet20,lenet5bn", shape = null, only = null;
+        int count = -1;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + a);
@@ -58,11 +65,22 @@ public final class Bench {
                 case "--reps" -> reps = Integer.parseInt(args[++i]);
                 case "--warmup-ms" -> warmupMs = Long.parseLong(args[++i]);
                 case "--nets" -> nets = args[++i];
+                case "--shape" -> shape = args[++i];
+                case "--op" -> only = args[++i];
+                case "--count" -> count = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + a
-                        + " (--threads N, --kernels auto|vector|scalar, --reps R, --warmup-ms M, --nets a,b)");
+                        + " (--threads N, --kernels auto|vector|scalar, --reps R, --warmup-ms M, --nets a,b,"
+                        + " --shape n,c,h,w,o --op NAME --count N)");
             }
         }
         if (reps < 1) throw new IllegalArgumentException("--reps must be >= 1");
+        if (shape != null || only != null || count >= 0) {
+            if (shape == null || only == null || count < 0) {
+                throw new IllegalArgumentException("--shape, --op and --count (>= 0) go together");
+            }
+            countOnly(parseShape(shape), only, count, threads, kind);
+            return;
+        }
         List<String> wanted = Arrays.asList(nets.split(","));
         Map<String, Double> ratios = new LinkedHashMap<>();
         try (ThreadPool pool = new ThreadPool(threads)) {
@@ -134,6 +152,54 @@ public final class Bench {
                 s.net(), g, e.kernelName(), threads, fmt(ratio)));
         System.out.flush();
         return ratio;
+    }
+
+    private static ConvGeometry parseShape(String v) {
+        String[] f = v.split(",");
+        if (f.length != 5 && f.length != 8) throw new IllegalArgumentException("--shape wants n,c,h,w,o or n,c,h,w,o,k,stride,pad: " + v);
+        int[] a = new int[f.length];
+        try {
+            for (int i = 0; i < f.length; i++) a[i] = Integer.parseInt(f[i].trim());
+        } catch (NumberFormatException ex) {
+            throw new IllegalArgumentException("--shape wants integers: " + v);
+        }
+        return f.length == 5 ? new ConvGeometry(a[0], a[1], a[2], a[3], a[4], 3, 1, 1)
+                : new ConvGeometry(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+    }
+
+    /** The counting mode (see the class comment): 20 warm-up runs and {@code count} runs of one op. */
+    private static void countOnly(ConvGeometry g, String op, int count, int threads, String kind) {
+        Rng r = new Rng(42);
+        float[] x = normal(r, g.inputSize(), 1.0);
+        float[] w = normal(r, g.filterSize(), Math.sqrt(2.0 / g.kk()));
+        float[] dy = normal(r, g.outputSize(), 1.0);
+        float[] y = new float[g.outputSize()], dx = new float[g.inputSize()], dw = new float[g.filterSize()];
+        try (ThreadPool pool = new ThreadPool(threads)) {
+            ConvEngine e = ConvEngines.create(pool, kind);
+            Runnable body = switch (op) {
+                case "adder_forward" -> () -> e.adderForward(g, x, w, 0, y);
+                case "adder_input_grad" -> () -> e.adderBackward(g, x, w, 0, dy, dx, null, 0);
+                case "adder_filter_grad" -> () -> e.adderBackward(g, x, w, 0, dy, null, dw, 0);
+                case "adder_backward" -> () -> e.adderBackward(g, x, w, 0, dy, dx, dw, 0);
+                case "conv_forward" -> () -> e.convForward(g, x, w, 0, y);
+                case "conv_input_grad" -> () -> e.convBackward(g, x, w, 0, dy, dx, null, 0);
+                case "conv_filter_grad" -> () -> e.convBackward(g, x, w, 0, dy, null, dw, 0);
+                default -> throw new IllegalArgumentException("--op: unknown op " + op + " (adder_forward, adder_input_grad,"
+                        + " adder_filter_grad, adder_backward, conv_forward, conv_input_grad, conv_filter_grad)");
+            };
+            for (int i = 0; i < 20; i++) body.run();
+            Arrays.fill(dw, 0f);
+            java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            long c0 = os instanceof com.sun.management.OperatingSystemMXBean b ? b.getProcessCpuTime() : 0;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < count; i++) body.run();
+            double ms = (System.nanoTime() - t0) / 1e6;
+            double cpuMs = os instanceof com.sun.management.OperatingSystemMXBean b ? (b.getProcessCpuTime() - c0) / 1e6 : -1;
+            System.out.println(String.format(Locale.ROOT,
+                    "{\"shape\":\"%s\",\"op\":\"%s\",\"kernels\":\"%s\",\"threads\":%d,\"count\":%d,\"ops\":%d,\"ms\":%s,\"cpu_ms\":%s,"
+                    + "\"gops_per_cpu_s\":%s}", g, op, e.kernelName(), threads, count, g.ops(), fmt(ms), fmt(cpuMs),
+                    fmt(count * (double) g.ops() / (cpuMs * 1e6))));
+        }
     }
 
     private static void everyOp(ConvEngine e, ConvGeometry g) {

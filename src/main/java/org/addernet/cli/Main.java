@@ -71,6 +71,7 @@ public final class Main {
                   .pt is the zip torch.save of PyTorch >= 1.6 unless --format legacy (the older pickle format).
               bench [--threads N] [--kernels auto|vector|scalar] [--reps R]
                   Times adder2d and conv2d kernels on the ResNet-20 and LeNet shapes; one JSON object per line.
+                  --shape n,c,h,w,o --op adder_input_grad --count N: only that op, N runs, for perf stat (scripts/bench-count).
               bench-spark [--master URL] [--workers W] [--reps R] [--models M,M,...] [--sync sharded,driver] [--wire fp32|bf16] [--breakdown] | [--params N,N,...]
                   Per-step Spark overhead of training steps (LeNet-5-BN, ResNet-20/18/50 on tiny inputs) with sync=driver
                   and sync=sharded: step, compute, overhead (step - compute) and bytes the driver receives per step.

@@ -64,7 +64,16 @@ interface ColumnKernels {
     void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx);
 
     /** {@code dw[o][k] += sum_p dy[o][p] * x[k][p]}, p ascending within each lane (the conv filter gradient). */
-    void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw);
+    default void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {
+        filterGrad(o, kk, ld, dy, x, xRow, dw, 0, kk);
+    }
+
+    /**
+     * {@link #filterGrad(int, int, int, float[], float[], int[], float[])} into {@code dw[dwOff + o*dwStride + k]}: a
+     * K-chunk's taps go straight into the O x K partial (the same {@code dw += s} per element as through a zeroed
+     * scratch: {@code 0 + s = s}, and a lane sum is never -0).
+     */
+    void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw, int dwOff, int dwStride);
 
     /**
      * The adder's full-precision filter gradient {@code dw[o][k] += sum_p dy[o][p] * (x[k][p] - w[o][k])}, in this
@@ -72,7 +81,18 @@ interface ColumnKernels {
      * filters do) the two terms of that identity nearly cancel and float32 keeps too few digits of the difference
      * (measured 1.3e-5 relative error on a golden case whose bound is 1e-5). One subtraction per term more.
      */
-    void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, float[] dw);
+    default void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, float[] dw) {
+        adderFilterGrad(o, kk, ld, dy, x, xRow, w, wOff, kk, dw, 0, kk);
+    }
+
+    /**
+     * {@link #adderFilterGrad(int, int, int, float[], float[], int[], float[], int, float[])} with filter row
+     * {@code o} at {@code wOff + o*wStride} and the sums added to {@code dw[dwOff + o*dwStride + k]}: a K-chunk reads
+     * its taps of W and adds into the O x K partial in place (same bits as through a zeroed scratch, see
+     * {@link #filterGrad(int, int, int, float[], float[], int[], float[], int, int)}).
+     */
+    void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, int wStride,
+                         float[] dw, int dwOff, int dwStride);
 
     /** {@code dst[d0 + i] += src[s0 + i]} for i in [0, len), len a multiple of {@link #columnMultiple()}. */
     void addTo(float[] src, int s0, float[] dst, int d0, int len);

@@ -71,14 +71,14 @@ final class ScalarColumnKernels implements ColumnKernels {
     }
 
     @Override
-    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {
+    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw, int dwOff, int dwStride) {
         for (int r = 0; r < o; r++) {
             int dr = r * ld;
             for (int k = 0; k < kk; k++) {
                 int xk = xRow[k];
                 float s = 0f;
                 for (int p = 0; p < ld; p++) s += dy[dr + p] * x[xk + p];
-                dw[r * kk + k] += s;
+                dw[dwOff + r * dwStride + k] += s;
             }
         }
     }
@@ -89,15 +89,16 @@ final class ScalarColumnKernels implements ColumnKernels {
     }
 
     @Override
-    public void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, float[] dw) {
+    public void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, int wStride,
+                                float[] dw, int dwOff, int dwStride) {
         for (int r = 0; r < o; r++) {
             int dr = r * ld;
             for (int k = 0; k < kk; k++) {
                 int xk = xRow[k];
-                float wk = w[wOff + r * kk + k];
+                float wk = w[wOff + r * wStride + k];
                 float s = 0f;
                 for (int p = 0; p < ld; p++) s += dy[dr + p] * (x[xk + p] - wk);
-                dw[r * kk + k] += s;
+                dw[dwOff + r * dwStride + k] += s;
             }
         }
     }

@@ -70,8 +70,8 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final int SIGN_BIT = 0x80000000;
     private static final int ONE_BITS = 0x3f800000; // Float.floatToRawIntBits(1f)
     private static final IntVector SIGN = IntVector.broadcast(SI, SIGN_BIT), ONE_BITS_V = IntVector.broadcast(SI, ONE_BITS);
-    /** Per-thread spill area for the lane-ordered horizontal sums of 16 accumulators. */
-    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[16 * L]);
+    /** Per-thread spill area for the lane-ordered horizontal sums: 16 accumulators, or two 4 x 3 blocks' 12. */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[24 * L]);
 
     @Override
     public String name() {
@@ -630,7 +630,7 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- filter gradient: dw += dy . x^T
 
     @Override
-    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {
+    public void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw, int dwOff, int ds) {
         float[] tmp = LANES.get();
         // k tiles of x that stay in L2 while the row blocks of dy pass, as in adderFilterGrad
         int kt = tileRows(ld);
@@ -639,13 +639,13 @@ final class VectorColumnKernels implements ColumnKernels {
             int r = 0;
             for (; r + 4 <= o; r += 4) {
                 int k = k0;
-                for (; k + 4 <= k1; k += 4) fgrad4x4(ld, kk, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
-                for (; k < k1; k++) fgrad4x1(ld, kk, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+                for (; k + 4 <= k1; k += 4) fgrad4x4(ld, ds, dy, r * ld, x, xRow, k, dw, dwOff + r * ds + k, tmp);
+                for (; k < k1; k++) fgrad4x1(ld, ds, dy, r * ld, x, xRow[k], dw, dwOff + r * ds + k, tmp);
             }
             for (; r < o; r++) {
                 int k = k0;
-                for (; k + 4 <= k1; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, r * kk + k, tmp);
-                for (; k < k1; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, r * kk + k, tmp);
+                for (; k + 4 <= k1; k += 4) fgrad1x4(ld, dy, r * ld, x, xRow, k, dw, dwOff + r * ds + k, tmp);
+                for (; k < k1; k++) fgrad1x1(ld, dy, r * ld, x, xRow[k], dw, dwOff + r * ds + k, tmp);
             }
         }
     }
@@ -699,9 +699,10 @@ final class VectorColumnKernels implements ColumnKernels {
         a31.intoArray(tmp, 13 * L);
         a32.intoArray(tmp, 14 * L);
         a33.intoArray(tmp, 15 * L);
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) dw[w0 + i * kk + j] += laneSum(tmp, (i * 4 + j) * L);
-        }
+        addLaneSums4(tmp, 0, dw, w0, w0 + 1, w0 + 2, w0 + 3);
+        addLaneSums4(tmp, 4 * L, dw, w0 + kk, w0 + kk + 1, w0 + kk + 2, w0 + kk + 3);
+        addLaneSums4(tmp, 8 * L, dw, w0 + 2 * kk, w0 + 2 * kk + 1, w0 + 2 * kk + 2, w0 + 2 * kk + 3);
+        addLaneSums4(tmp, 12 * L, dw, w0 + 3 * kk, w0 + 3 * kk + 1, w0 + 3 * kk + 2, w0 + 3 * kk + 3);
     }
 
     private static void fgrad4x1(int ld, int kk, float[] dy, int d0, float[] x, int x0, float[] dw, int w0, float[] tmp) {
@@ -718,7 +719,7 @@ final class VectorColumnKernels implements ColumnKernels {
         a1.intoArray(tmp, L);
         a2.intoArray(tmp, 2 * L);
         a3.intoArray(tmp, 3 * L);
-        for (int i = 0; i < 4; i++) dw[w0 + i * kk] += laneSum(tmp, i * L);
+        addLaneSums4(tmp, 0, dw, w0, w0 + kk, w0 + 2 * kk, w0 + 3 * kk);
     }
 
     private static void fgrad1x4(int ld, float[] dy, int d0, float[] x, int[] xRow, int k, float[] dw, int w0,
@@ -736,7 +737,7 @@ final class VectorColumnKernels implements ColumnKernels {
         a1.intoArray(tmp, L);
         a2.intoArray(tmp, 2 * L);
         a3.intoArray(tmp, 3 * L);
-        for (int j = 0; j < 4; j++) dw[w0 + j] += laneSum(tmp, j * L);
+        addLaneSums4(tmp, 0, dw, w0, w0 + 1, w0 + 2, w0 + 3);
     }
 
     private static void fgrad1x1(int ld, float[] dy, int d0, float[] x, int x0, float[] dw, int w0, float[] tmp) {
@@ -759,7 +760,8 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- adder filter gradient: dw += dy . (x - w)
 
     @Override
-    public void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, float[] dw) {
+    public void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, int ws,
+                                float[] dw, int dwOff, int ds) {
         float[] tmp = LANES.get();
         // k tiles whose rows of x stay in L2 while every row block of dy passes over them (x is K x ld: 0.6-4 MB
         // on the ResNet-20 layers, more than L2, and was streamed from L3 once per 4 filters).
@@ -769,16 +771,29 @@ final class VectorColumnKernels implements ColumnKernels {
             int r = 0;
             for (; r + 4 <= o; r += 4) {
                 int k = k0;
+                // Software-pipelined lane sums: a block leaves its 12 accumulators in one half of tmp and the
+                // previous block's are summed after this block's column loop, when their stores are long done
+                // (summed right away, the scalar loads waited on the 512-bit stores: ~20 % of the filter
+                // gradient's samples on a 656-column piece). Each output is the same sum, added once: same bits.
+                int pending = -1;
                 for (; k + 3 <= k1; k += 3) {
-                    afgrad4x3(ld, kk, dy, r * ld, x, xRow[k], xRow[k + 1], xRow[k + 2], w, wOff + r * kk + k, dw, r * kk + k, tmp);
+                    int half = (k - k0) / 3 % 2 * 12 * L;
+                    afgrad4x3(ld, ws, dy, r * ld, x, xRow[k], xRow[k + 1], xRow[k + 2], w, wOff + r * ws + k, tmp, half);
+                    if (pending >= 0) addLaneSums12(tmp, 12 * L - half, dw, pending, ds);
+                    pending = dwOff + r * ds + k;
                 }
-                for (; k + 2 <= k1; k += 2) afgrad4x2(ld, kk, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * kk + k, dw, r * kk + k, tmp);
+                if (pending >= 0) addLaneSums12(tmp, (k - k0) / 3 % 2 == 0 ? 12 * L : 0, dw, pending, ds);
+                for (; k + 2 <= k1; k += 2) {
+                    afgrad4x2(ld, ws, ds, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * ws + k, dw, dwOff + r * ds + k, tmp);
+                }
                 for (; k < k1; k++) {
-                    for (int i = 0; i < 4; i++) afgrad1x1(ld, dy, (r + i) * ld, x, xRow[k], w[wOff + (r + i) * kk + k], dw, (r + i) * kk + k, tmp);
+                    for (int i = 0; i < 4; i++) {
+                        afgrad1x1(ld, dy, (r + i) * ld, x, xRow[k], w[wOff + (r + i) * ws + k], dw, dwOff + (r + i) * ds + k, tmp);
+                    }
                 }
             }
             for (; r < o; r++) {
-                for (int k = k0; k < k1; k++) afgrad1x1(ld, dy, r * ld, x, xRow[k], w[wOff + r * kk + k], dw, r * kk + k, tmp);
+                for (int k = k0; k < k1; k++) afgrad1x1(ld, dy, r * ld, x, xRow[k], w[wOff + r * ws + k], dw, dwOff + r * ds + k, tmp);
             }
         }
     }
@@ -792,7 +807,7 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     private static void afgrad4x3(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, int x2, float[] w, int wi,
-                                  float[] dw, int w0, float[] tmp) {
+                                  float[] tmp, int t0) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a02 = z, a10 = z, a11 = z, a12 = z, a20 = z, a21 = z, a22 = z, a30 = z, a31 = z, a32 = z;
         FloatVector b00 = FloatVector.broadcast(S, w[wi]), b01 = FloatVector.broadcast(S, w[wi + 1]), b02 = FloatVector.broadcast(S, w[wi + 2]);
@@ -821,25 +836,25 @@ final class VectorColumnKernels implements ColumnKernels {
             a31 = u.fma(v1.sub(b31), a31);
             a32 = u.fma(v2.sub(b32), a32);
         }
-        a00.intoArray(tmp, 0);
-        a01.intoArray(tmp, L);
-        a02.intoArray(tmp, 2 * L);
-        a10.intoArray(tmp, 3 * L);
-        a11.intoArray(tmp, 4 * L);
-        a12.intoArray(tmp, 5 * L);
-        a20.intoArray(tmp, 6 * L);
-        a21.intoArray(tmp, 7 * L);
-        a22.intoArray(tmp, 8 * L);
-        a30.intoArray(tmp, 9 * L);
-        a31.intoArray(tmp, 10 * L);
-        a32.intoArray(tmp, 11 * L);
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 3; j++) dw[w0 + i * kk + j] += laneSum(tmp, (i * 3 + j) * L);
-        }
+        a00.intoArray(tmp, t0);
+        a01.intoArray(tmp, t0 + L);
+        a02.intoArray(tmp, t0 + 2 * L);
+        a10.intoArray(tmp, t0 + 3 * L);
+        a11.intoArray(tmp, t0 + 4 * L);
+        a12.intoArray(tmp, t0 + 5 * L);
+        a20.intoArray(tmp, t0 + 6 * L);
+        a21.intoArray(tmp, t0 + 7 * L);
+        a22.intoArray(tmp, t0 + 8 * L);
+        a30.intoArray(tmp, t0 + 9 * L);
+        a31.intoArray(tmp, t0 + 10 * L);
+        a32.intoArray(tmp, t0 + 11 * L);
     }
 
-    /** 4 filters x 2 taps: 8 accumulators, the 8 filter values broadcast once outside the column loop. */
-    private static void afgrad4x2(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, float[] w, int wi,
+    /**
+     * 4 filters x 2 taps: 8 accumulators, the 8 filter values broadcast once outside the column loop. kk: the row
+     * stride of w, ds that of dw (as in afgrad4x3).
+     */
+    private static void afgrad4x2(int ld, int kk, int ds, float[] dy, int d0, float[] x, int x0, int x1, float[] w, int wi,
                                   float[] dw, int w0, float[] tmp) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
@@ -872,9 +887,8 @@ final class VectorColumnKernels implements ColumnKernels {
         a21.intoArray(tmp, 5 * L);
         a30.intoArray(tmp, 6 * L);
         a31.intoArray(tmp, 7 * L);
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 2; j++) dw[w0 + i * kk + j] += laneSum(tmp, (i * 2 + j) * L);
-        }
+        addLaneSums4(tmp, 0, dw, w0, w0 + 1, w0 + ds, w0 + ds + 1);
+        addLaneSums4(tmp, 4 * L, dw, w0 + 2 * ds, w0 + 2 * ds + 1, w0 + 3 * ds, w0 + 3 * ds + 1);
     }
 
     private static void afgrad1x1(int ld, float[] dy, int d0, float[] x, int x0, float wk, float[] dw, int w0, float[] tmp) {
@@ -915,6 +929,64 @@ final class VectorColumnKernels implements ColumnKernels {
         } catch (Exception | LinkageError e) {
             return false;
         }
+    }
+
+    /*
+     * The lane sums of a filter-gradient block, several outputs at a time: each output is still the scalar sum
+     * 0 + lane 0 + lane 1 + ... in lane order, added to dw once (so the bits of laneSum), but the outputs' chains
+     * are interleaved. One chain per output is 16 dependent adds (~48 cycles of latency), and a block's 12 or 16
+     * chains one after the other cost about as much as the block's vector loop on a piece of ~650 columns
+     * (ResNet-18's 7x7x512 layer, 8 samples of 81 shifted columns). The adder filter gradient's 4 x 3 blocks also
+     * defer them by one block (see adderFilterGrad).
+     */
+
+    /** The four accumulators at tmp[off], tmp[off + L], tmp[off + 2L], tmp[off + 3L] added to dw[d0], ..., dw[d3]. */
+    private static void addLaneSums4(float[] tmp, int off, float[] dw, int d0, int d1, int d2, int d3) {
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+        for (int i = off; i < off + L; i++) {
+            s0 += tmp[i];
+            s1 += tmp[i + L];
+            s2 += tmp[i + 2 * L];
+            s3 += tmp[i + 3 * L];
+        }
+        dw[d0] += s0;
+        dw[d1] += s1;
+        dw[d2] += s2;
+        dw[d3] += s3;
+    }
+
+    /**
+     * The twelve accumulators of a 4 x 3 block (accumulator i * 3 + j at tmp[t0 + (i * 3 + j) * L]) added to
+     * dw[w0 + i * kk + j].
+     */
+    private static void addLaneSums12(float[] tmp, int t0, float[] dw, int w0, int kk) {
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f, s8 = 0f, s9 = 0f, s10 = 0f, s11 = 0f;
+        for (int i = t0; i < t0 + L; i++) {
+            s0 += tmp[i];
+            s1 += tmp[i + L];
+            s2 += tmp[i + 2 * L];
+            s3 += tmp[i + 3 * L];
+            s4 += tmp[i + 4 * L];
+            s5 += tmp[i + 5 * L];
+            s6 += tmp[i + 6 * L];
+            s7 += tmp[i + 7 * L];
+            s8 += tmp[i + 8 * L];
+            s9 += tmp[i + 9 * L];
+            s10 += tmp[i + 10 * L];
+            s11 += tmp[i + 11 * L];
+        }
+        dw[w0] += s0;
+        dw[w0 + 1] += s1;
+        dw[w0 + 2] += s2;
+        dw[w0 + kk] += s3;
+        dw[w0 + kk + 1] += s4;
+        dw[w0 + kk + 2] += s5;
+        dw[w0 + 2 * kk] += s6;
+        dw[w0 + 2 * kk + 1] += s7;
+        dw[w0 + 2 * kk + 2] += s8;
+        dw[w0 + 3 * kk] += s9;
+        dw[w0 + 3 * kk + 1] += s10;
+        dw[w0 + 3 * kk + 2] += s11;
     }
 
     /** Sum of the L lanes stored at tmp[off..], in lane order: the same in interpreted and compiled code. */

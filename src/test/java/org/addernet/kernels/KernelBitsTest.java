@@ -106,6 +106,63 @@ class KernelBitsTest {
         }
     }
 
+    /**
+     * The strided filter gradients (a K-chunk read from W with row stride ws and added into an O x K partial at
+     * dwOff with row stride ds, as the chunked backward calls them): every element equals the unstrided call on
+     * the compacted block, bit for bit (vector kernels: also the lane-order reference), and nothing outside the
+     * block's elements is touched. Both kernel sets.
+     */
+    @Test
+    void stridedFilterGradsAddInPlaceWithTheUnstridedBits() {
+        int lanes = Integer.parseInt(VECTOR.name().substring("vector-".length()));
+        int m = VECTOR.columnMultiple(), cases = 0;
+        for (ColumnKernels kern : List.of(VECTOR, new ScalarColumnKernels())) {
+            for (int o : new int[] {1, 4, 5, 9}) {
+                for (int kk : new int[] {1, 3, 7, 12, 40, 97}) {
+                    int ld = kk == 97 ? 4096 : 3 * m, ws = kk + 7, ds = kk + 2, wOff = 4, dwOff = 3;
+                    Rng r = new Rng(7L * o + 3L * kk);
+                    int[] xRow = new int[kk];
+                    for (int k = 0; k < kk; k++) xRow[k] = k * (ld + 3) + (k % 3);
+                    float[] x = values(r, kk * (ld + 3) + 3, 1.0, kk % 2 == 0), dy = values(r, o * ld, 1.0, false);
+                    float[] wWide = values(r, wOff + o * ws, 0.8, false), w = new float[o * kk];
+                    float[] dwWide = values(r, dwOff + o * ds + 2, 0.1, false), dw = new float[o * kk];
+                    for (int i = 0; i < o; i++) {
+                        System.arraycopy(wWide, wOff + i * ws, w, i * kk, kk);
+                        System.arraycopy(dwWide, dwOff + i * ds, dw, i * kk, kk);
+                    }
+                    float[] before = dwWide.clone(), cdw = dw.clone(), cBefore = dwWide.clone(), cWide = dwWide.clone();
+                    kern.adderFilterGrad(o, kk, ld, dy, x, xRow, w, 0, dw);
+                    kern.adderFilterGrad(o, kk, ld, dy, x, xRow, wWide, wOff, ws, dwWide, dwOff, ds);
+                    kern.filterGrad(o, kk, ld, dy, x, xRow, cdw);
+                    kern.filterGrad(o, kk, ld, dy, x, xRow, cWide, dwOff, ds);
+                    if (kern == VECTOR) {
+                        float[] want = new float[o * kk];
+                        for (int i = 0; i < o; i++) System.arraycopy(before, dwOff + i * ds, want, i * kk, kk);
+                        adderFilterGradReference(lanes, o, kk, ld, dy, x, xRow, w, 0, want);
+                        ThreadCountBitsTest.assertSameBits(want, dw, "reference, o " + o + ", kk " + kk);
+                    }
+                    float[] got = new float[o * kk], cGot = new float[o * kk];
+                    for (int i = 0; i < o; i++) {
+                        System.arraycopy(dwWide, dwOff + i * ds, got, i * kk, kk);
+                        System.arraycopy(cWide, dwOff + i * ds, cGot, i * kk, kk);
+                        // the gaps between the rows and the ends keep their values
+                        for (int j = kk; j < ds && dwOff + i * ds + j < dwWide.length; j++) {
+                            assertEquals(Float.floatToRawIntBits(before[dwOff + i * ds + j]),
+                                    Float.floatToRawIntBits(dwWide[dwOff + i * ds + j]), kern.name() + " gap touched");
+                            assertEquals(Float.floatToRawIntBits(cBefore[dwOff + i * ds + j]),
+                                    Float.floatToRawIntBits(cWide[dwOff + i * ds + j]), kern.name() + " conv gap touched");
+                        }
+                    }
+                    for (int j = 0; j < dwOff; j++) assertEquals(before[j], dwWide[j], kern.name() + " head touched");
+                    ThreadCountBitsTest.assertSameBits(dw, got, kern.name() + " adder, o " + o + ", kk " + kk);
+                    ThreadCountBitsTest.assertSameBits(cdw, cGot, kern.name() + " conv, o " + o + ", kk " + kk);
+                    cases++;
+                }
+            }
+        }
+        assertEquals(2 * 4 * 6, cases);
+    }
+
     @Test
     void filterGradsMatchTheLaneOrderReferenceOnEveryBlockShapeAndTile() {
         int lanes = Integer.parseInt(VECTOR.name().substring("vector-".length()));
