@@ -2,8 +2,8 @@ package org.addernet.kernels;
 
 /**
  * What an eval-mode forward does to each output value right after computing it, in place of the passes that would
- * follow the layer: the eval BatchNorm as a per-channel affine map {@code v = (float) ((y - mean) * scale + beta)} in
- * double, then the ReLU ({@code relu}), then the residual sum and its ReLU ({@code residual}, the shortcut in the
+ * follow the layer: the eval BatchNorm as a per-channel affine map {@code v = ((y - meanHi) - meanLo) * scale + beta} in
+ * float with the running mean split into two floats (as {@code ScalarPasses.normalize}), then the ReLU ({@code relu}), then the residual sum and its ReLU ({@code residual}, the shortcut in the
  * output's layout: {@code v = max(v + residual, 0)}). These are the float operations of
  * {@code BatchNorm2d.forward} (eval), its fused ReLU and {@code Residual}'s sum, in the same order, so an output has
  * the same bits whether the map runs inside the engine's threads or the passes run after the layer. The engine
@@ -12,37 +12,38 @@ package org.addernet.kernels;
  *
  * <p>Layout: {@code y} is (N, O, P) with P = Ho*Wo; channel {@code o} of {@code mean}/{@code scale}/{@code beta}.
  */
-public record OutputMap(double[] mean, double[] scale, double[] beta, boolean relu, float[] residual) {
+public record OutputMap(float[] meanHi, float[] meanLo, float[] scale, float[] beta, boolean relu, float[] residual) {
     public OutputMap {
-        if (mean.length != scale.length || mean.length != beta.length) throw new IllegalArgumentException("channel arrays differ in length");
+        int c = meanHi.length;
+        if (meanLo.length != c || scale.length != c || beta.length != c) throw new IllegalArgumentException("channel arrays differ in length");
     }
 
     /** Checks that the map fits an output of geometry {@code g}. */
     void check(ConvGeometry g) {
-        if (mean.length < g.o()) throw new IllegalArgumentException("output map has " + mean.length + " channels, layer " + g);
+        if (meanHi.length < g.o()) throw new IllegalArgumentException("output map has " + mean.length + " channels, layer " + g);
         if (residual != null && residual.length < g.outputSize()) throw new IllegalArgumentException("residual too short for " + g);
     }
 
     /** Maps {@code y[off, off + len)}, all of channel {@code c}, in place. */
     void apply(float[] y, int off, int len, int c) {
-        double mu = mean[c], sc = scale[c], b = beta[c];
+        float mh = meanHi[c], ml = meanLo[c], sc = scale[c], b = beta[c];
         float[] s = residual;
         int end = off + len;
         // Math.max(v, 0f) spelled out as in ScalarPasses (the same bits: v if v > 0 or NaN, else +0).
         if (s != null) {
             for (int i = off; i < end; i++) {
-                float v = (float) ((y[i] - mu) * sc + b);
+                float v = ((y[i] - mh) - ml) * sc + b;
                 if (relu) v = v > 0f || v != v ? v : 0f;
                 v = v + s[i];
                 y[i] = v > 0f || v != v ? v : 0f;
             }
         } else if (relu) {
             for (int i = off; i < end; i++) {
-                float v = (float) ((y[i] - mu) * sc + b);
+                float v = ((y[i] - mh) - ml) * sc + b;
                 y[i] = v > 0f || v != v ? v : 0f;
             }
         } else {
-            for (int i = off; i < end; i++) y[i] = (float) ((y[i] - mu) * sc + b);
+            for (int i = off; i < end; i++) y[i] = ((y[i] - mh) - ml) * sc + b;
         }
     }
 

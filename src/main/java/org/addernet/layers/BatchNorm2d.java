@@ -37,7 +37,7 @@ public final class BatchNorm2d implements Layer {
     private boolean relu;
     private final Passes passes;
     /** The eval map's per-channel coefficients ({@link #evalMap}), allocated on first use. */
-    private double[] evalMean, evalScale, evalBeta;
+    private float[] evalMeanHi, evalMeanLo, evalScale, evalBeta;
 
     public BatchNorm2d(Engine engine, Params.Builder pb, String name, int channels) {
         this.engine = engine;
@@ -93,25 +93,28 @@ public final class BatchNorm2d implements Layer {
 
     /**
      * The eval-mode normalization (and the fused ReLU) as an {@link OutputMap} for the layer before it to apply as it
-     * writes its outputs ({@link Sequential} in an eval-only model): the per-channel doubles {@link #forward} computes
-     * in eval mode, by the same expressions, so the outputs keep their bits. {@code residual}: a shortcut to add (and
+     * writes its outputs ({@link Sequential} in an eval-only model): the per-channel floats {@link #forward} computes
+     * in eval mode (the split mean, the scale), by the same expressions, so the outputs keep their bits. {@code residual}: a shortcut to add (and
      * clamp) after it, see {@link Residual}; null for none. The arrays are this layer's, rewritten on every call.
      */
     OutputMap evalMap(float[] residual) {
         Params p = params();
-        if (evalMean == null) {
-            evalMean = new double[channels];
-            evalScale = new double[channels];
-            evalBeta = new double[channels];
+        if (evalMeanHi == null) {
+            evalMeanHi = new float[channels];
+            evalMeanLo = new float[channels];
+            evalScale = new float[channels];
+            evalBeta = new float[channels];
         }
         for (int c = 0; c < channels; c++) {
             double mean = p.buffers[meanOff + c], invStd = 1.0 / Math.sqrt(p.buffers[varOff + c] + eps);
-            evalMean[c] = mean;
-            evalScale[c] = p.data[gOff + c] * invStd;
+            float meanHi = (float) mean;
+            evalMeanHi[c] = meanHi;
+            evalMeanLo[c] = (float) (mean - meanHi);
+            evalScale[c] = (float) (p.data[gOff + c] * invStd);
             evalBeta[c] = p.data[bOff + c];
         }
         lastTraining = false;
-        return new OutputMap(evalMean, evalScale, evalBeta, relu, residual);
+        return new OutputMap(evalMeanHi, evalMeanLo, evalScale, evalBeta, relu, residual);
     }
 
     int channels() {

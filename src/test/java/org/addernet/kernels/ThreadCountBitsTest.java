@@ -154,11 +154,14 @@ class ThreadCountBitsTest {
                         Rng r = new Rng(77 + i);
                         float[] x = gaussian(r, g.inputSize(), 1.0), w = gaussian(r, g.filterSize() + 3, 0.7);
                         float[] res = gaussian(r, g.outputSize(), 3.0);
-                        double[] mean = new double[g.o()], scale = new double[g.o()], beta = new double[g.o()];
+                        // The running mean as two floats (hi + lo), as BatchNorm2d splits it; adder outputs are large negative sums.
+                        float[] meanHi = new float[g.o()], meanLo = new float[g.o()], scale = new float[g.o()], beta = new float[g.o()];
                         for (int c = 0; c < g.o(); c++) {
-                            mean[c] = -g.kk() * (0.5 + r.nextDouble()); // adder outputs: large negative sums
-                            scale[c] = (0.5 + r.nextDouble()) / Math.sqrt(g.kk());
-                            beta[c] = r.nextGaussian();
+                            double mean = -g.kk() * (0.5 + r.nextDouble());
+                            meanHi[c] = (float) mean;
+                            meanLo[c] = (float) (mean - meanHi[c]);
+                            scale[c] = (float) ((0.5 + r.nextDouble()) / Math.sqrt(g.kk()));
+                            beta[c] = (float) r.nextGaussian();
                         }
                         for (int a = 0; a < 2; a++) {
                             boolean adder = a == 0;
@@ -171,14 +174,14 @@ class ThreadCountBitsTest {
                                 float[] want = new float[plain.length];
                                 for (int j = 0; j < plain.length; j++) {
                                     int c = j / g.positions() % g.o();
-                                    float v = (float) ((plain[j] - mean[c]) * scale[c] + beta[c]);
+                                    float v = ((plain[j] - meanHi[c]) - meanLo[c]) * scale[c] + beta[c];
                                     if (relu) v = Math.max(v, 0f);
                                     if (s != null) v = Math.max(v + s[j], 0f);
                                     want[j] = v;
                                 }
                                 float[] got = new float[g.outputSize()];
                                 java.util.Arrays.fill(got, Float.NaN);
-                                OutputMap map = new OutputMap(mean, scale, beta, relu, s);
+                                OutputMap map = new OutputMap(meanHi, meanLo, scale, beta, relu, s);
                                 if (adder) e.adderForward(g, x, w, 3, got, map);
                                 else e.convForward(g, x, w, 3, got, map);
                                 assertSameBits(want, got, kind + (adder ? " adder" : " conv") + " map " + variant + " " + g + " at " + threads
