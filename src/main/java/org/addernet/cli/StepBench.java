@@ -47,7 +47,7 @@ import org.addernet.train.Sgd;
  * backward time of every adder/conv layer, its G-ops/s and percentage of the adder peak measured in the same JVM,
  * then the step split into kernels, optimizer and the rest (BN, ReLU, pooling, residual sums, loss).
  *
- * <p>{@code --mark-steps} prints "jit-mark step N begin|end ms" lines (JVM uptime in ms, the clock of
+ * <p>{@code --mark-steps} prints "jit-mark step N begin|end MS cpu MS" lines (JVM uptime and process CPU time in ms, the clock of
  * {@code -XX:+PrintCompilation}'s first column) to standard error, which is unbuffered like the compilation log
  * (the JVM's tty), so {@code scripts/jit-timeline} can attribute every compile and deoptimization to a step.
  */
@@ -153,9 +153,14 @@ public final class StepBench {
         }
     }
 
-    /** A step boundary on stderr, in JVM uptime milliseconds (the clock of -XX:+PrintCompilation). */
+    /**
+     * A step boundary on stderr: JVM uptime (the clock of -XX:+PrintCompilation) and the process's CPU time, in ms;
+     * CPU time per step depends less on other load on the machine than wall time does.
+     */
     private static void mark(int step, String what) {
-        System.err.println("jit-mark step " + step + " " + what + " " + ManagementFactory.getRuntimeMXBean().getUptime());
+        long cpu = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() / 1_000_000 : -1;
+        System.err.println("jit-mark step " + step + " " + what + " " + ManagementFactory.getRuntimeMXBean().getUptime() + " cpu " + cpu);
     }
 
     static String mb(long bytes) {
