@@ -47,7 +47,8 @@ import org.addernet.train.Sgd;
  * backward time of every adder/conv layer, its G-ops/s and percentage of the adder peak measured in the same JVM,
  * then the step split into kernels, optimizer and the rest (BN, ReLU, pooling, residual sums, loss).
  *
- * <p>{@code --mark-steps} prints "jit-mark step N begin|end MS cpu MS" lines (JVM uptime and process CPU time in ms, the clock of
+ * <p>{@code --mark-steps} prints "jit-mark step N begin|end MS cpu MS thread-cpu MS" lines (JVM uptime, process and
+ * calling-thread CPU time in ms, the clock of
  * {@code -XX:+PrintCompilation}'s first column) to standard error, which is unbuffered like the compilation log
  * (the JVM's tty), so {@code scripts/jit-timeline} can attribute every compile and deoptimization to a step.
  */
@@ -154,13 +155,15 @@ public final class StepBench {
     }
 
     /**
-     * A step boundary on stderr: JVM uptime (the clock of -XX:+PrintCompilation) and the process's CPU time, in ms;
-     * CPU time per step depends less on other load on the machine than wall time does.
+     * A step boundary on stderr: JVM uptime (the clock of -XX:+PrintCompilation), the process's CPU time and this
+     * thread's, in ms. CPU time depends less on other load than wall time does; with --threads 1 the whole step runs
+     * on this thread and its CPU time excludes the compiler threads, GC and the pool's spin-waits.
      */
     private static void mark(int step, String what) {
         long cpu = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
                 ? os.getProcessCpuTime() / 1_000_000 : -1;
-        System.err.println("jit-mark step " + step + " " + what + " " + ManagementFactory.getRuntimeMXBean().getUptime() + " cpu " + cpu);
+        System.err.println("jit-mark step " + step + " " + what + " " + ManagementFactory.getRuntimeMXBean().getUptime() + " cpu " + cpu
+                + " thread-cpu " + ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() / 1_000_000);
     }
 
     static String mb(long bytes) {

@@ -1,8 +1,8 @@
 package org.addernet.kernels;
 
 /**
- * Run in a child JVM by {@link KernelJitTest}: calls the vector adder forward on one small block (2 filters x 9
- * taps x one vector of columns, i.e. {@code adder2x1}) as many times as the argument says.
+ * Run in a child JVM by {@link KernelJitTest}: calls the vector adder forward on one small block (2 filters x 1
+ * tap x one or two vectors of columns) as many times as the argument says.
  */
 public final class JitProbe {
     private JitProbe() {
@@ -11,7 +11,7 @@ public final class JitProbe {
     public static void main(String[] args) {
         int calls = Integer.parseInt(args[0]);
         ColumnKernels k = new VectorColumnKernels();
-        int o = 2, kk = 9, ld = k.columnMultiple();
+        int o = 2, kk = 1, ld = k.columnMultiple(); // one tap: (almost) no loop backedges, so only the call count decides
         // w: o x kk row-major; x: kk rows of ld columns (xRow[k] = k * ld); y: o x ld row-major
         float[] w = new float[o * kk], x = new float[kk * ld], y = new float[o * ld];
         int[] xRow = new int[kk];
