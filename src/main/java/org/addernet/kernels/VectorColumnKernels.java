@@ -38,7 +38,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       force-inlines the Vector API without intrinsics, and its tier-3 compile of a block of 8 sums (~60 ops)
  *       fails ("out of virtual registers"), which left such a method in unprofiled tier-2 code, boxed, for the
  *       whole run whenever C2's queue was long when it got hot. With the directive the input gradient runs 4 rows
- *       x 2 vectors (8 sums) and the adder filter gradient 4 x 3 (12 sums); without it, 4 x 1 as before.</li>
+ *       x 2 vectors (8 sums) and the adder filter gradient 4 x 3 (12 sums); without it, 4 x 1 as before. The
+ *       directive also makes C2's compiles of this class blocking, and conf/jvm-options.txt scales C2's thresholds
+ *       for it to 0.1, so the kernels do not run interpreted into the second and third training steps.</li>
  *   <li>Blocks were small before that (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1
  *       vector, ~30-45 ops per method): with
  *       ~47 ops the trap-poisoned compile (whose checks cost more nodes) crossed C2's node-count inlining cutoff,
