@@ -33,7 +33,7 @@ import org.addernet.train.Sgd;
 
 /**
  * {@code bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
- * [--classes K] [--kernels auto] [--profile]}: whole training steps (forward, loss, backward, adaptive scaling, SGD with
+ * [--classes K] [--kernels auto] [--profile] [--mark-steps]}: whole training steps (forward, loss, backward, adaptive scaling, SGD with
  * momentum) on random data in this JVM, as one worker runs them, and the heap they need.
  *
  * <p>Prints the time and images/s of each step, then the heap: the largest heap occupancy right after a
@@ -48,6 +48,11 @@ import org.addernet.train.Sgd;
  * steps at batch 256): forward and
  * backward time of every adder/conv layer, its G-ops/s and percentage of the adder peak measured in the same JVM,
  * then the step split into kernels, optimizer and the rest (BN, ReLU, pooling, residual sums, loss).
+ *
+ * <p>{@code --mark-steps} prints "jit-mark step N begin|end MS cpu MS thread-cpu MS" lines (JVM uptime, process and
+ * calling-thread CPU time in ms, the clock of
+ * {@code -XX:+PrintCompilation}'s first column) to standard error, which is unbuffered like the compilation log
+ * (the JVM's tty), so {@code scripts/jit-timeline} can attribute every compile and deoptimization to a step.
  */
 public final class StepBench {
     private StepBench() {}
@@ -59,11 +64,15 @@ public final class StepBench {
     public static void run(String[] args, PrintStream out) {
         String arch = "resnet18", variant = "adder", kernels = "auto";
         int batch = 32, size = 0, threads = 2, steps = 3, classes = 0;
-        boolean profile = false;
+        boolean profile = false, marks = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--profile")) {
                 profile = true;
+                continue;
+            }
+            if (a.equals("--mark-steps")) {
+                marks = true;
                 continue;
             }
             if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + a);
@@ -77,7 +86,7 @@ public final class StepBench {
                 case "--classes" -> classes = Integer.parseInt(args[++i]);
                 case "--kernels" -> kernels = args[++i];
                 default -> throw new IllegalArgumentException("unknown option " + a + " (--model M, --variant adder|cnn, --batch N,"
-                        + " --size S, --threads T, --steps S, --classes K, --kernels auto|vector|scalar, --profile)");
+                        + " --size S, --threads T, --steps S, --classes K, --kernels auto|vector|scalar, --profile, --mark-steps)");
             }
         }
         if (!variant.equals("adder") && !variant.equals("cnn")) throw new IllegalArgumentException("--variant must be adder or cnn");
@@ -105,6 +114,7 @@ public final class StepBench {
                 boolean recorded = prof != null && s >= firstRecorded;
                 if (prof != null) prof.record(recorded);
                 PassTimes.record(recorded);
+                if (marks) mark(s + 1, "begin");
                 long t0 = System.nanoTime();
                 p.zeroGrad();
                 SoftmaxCrossEntropy.Result r = m.trainShard(x, labels, 1f / batch);
@@ -112,6 +122,7 @@ public final class StepBench {
                 sgd.step(p, 0.1);
                 m.setNumBatchesTracked(m.numBatchesTracked() + 1);
                 long t2 = System.nanoTime();
+                if (marks) mark(s + 1, "end");
                 double sec = (t2 - t0) / 1e9;
                 if (recorded) {
                     profiledSeconds += sec;
@@ -144,6 +155,18 @@ public final class StepBench {
             out.printf(Locale.ROOT, "peak heap after GC %s = %.2f x arithmetic; of which activation-gradient buffers %s%n", mb(peak),
                     (double) peak / arithmetic, mb(m.gradientBufferBytes()));
         }
+    }
+
+    /**
+     * A step boundary on stderr: JVM uptime (the clock of -XX:+PrintCompilation), the process's CPU time and this
+     * thread's, in ms. CPU time depends less on other load than wall time does; with --threads 1 the whole step runs
+     * on this thread and its CPU time excludes the compiler threads, GC and the pool's spin-waits.
+     */
+    private static void mark(int step, String what) {
+        long cpu = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() / 1_000_000 : -1;
+        System.err.println("jit-mark step " + step + " " + what + " " + ManagementFactory.getRuntimeMXBean().getUptime() + " cpu " + cpu
+                + " thread-cpu " + ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() / 1_000_000);
     }
 
     static String mb(long bytes) {

@@ -38,7 +38,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       force-inlines the Vector API without intrinsics, and its tier-3 compile of a block of 8 sums (~60 ops)
  *       fails ("out of virtual registers"), which left such a method in unprofiled tier-2 code, boxed, for the
  *       whole run whenever C2's queue was long when it got hot. With the directive the input gradient runs 4 rows
- *       x 2 vectors (8 sums) and the adder filter gradient 4 x 3 (12 sums); without it, 4 x 1 as before.</li>
+ *       x 2 vectors (8 sums) and the adder filter gradient 4 x 3 (12 sums); without it, 4 x 1 as before. The
+ *       directive also makes C2's compiles of this class blocking, and conf/jvm-options.txt scales C2's thresholds
+ *       for it to 0.1, so the kernels do not run interpreted into the second and third training steps.</li>
  *   <li>Blocks were small before that (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1
  *       vector, ~30-45 ops per method): with
  *       ~47 ops the trap-poisoned compile (whose checks cost more nodes) crossed C2's node-count inlining cutoff,
@@ -909,15 +911,20 @@ final class VectorColumnKernels implements ColumnKernels {
      * Vector API under every op without intrinsics: a block of 8 sums (~60 ops, e.g. the input gradient's 4 x 2)
      * then fails tier 3 with "out of virtual registers in LIR generator", and a method left in tier-2 code is
      * never profiled, so never reaches C2, and runs boxed (~0.3 G-ops/s) for the rest of the run. C1 gives these
-     * kernels nothing: its code is boxed anyway. Returns false (small blocks only) if the directive could not be
-     * added, e.g. without the java.management module.
+     * kernels nothing: its code is boxed anyway. The directive also makes C2's compiles of these methods blocking
+     * ({@code BackgroundCompilation: false}): the thread that made a kernel hot waits for its C2 code instead of
+     * running it interpreted (~100x slower) meanwhile, which leaves the cores to the compiler threads during the
+     * first step. conf/jvm-options.txt lowers C2's thresholds for this class (CompileThresholdScaling 0.1, a
+     * start-up flag: no API sets it at run time), so most kernels get C2 code in the first training step.
+     * Returns false (small blocks only) if the directive could not be added, e.g. without the java.management
+     * module.
      */
     private static boolean excludeFromC1() {
         try {
             java.nio.file.Path f = java.nio.file.Files.createTempFile("addernet-kernels", ".json");
             try {
                 java.nio.file.Files.writeString(f, "[{ match: [\"" + VectorColumnKernels.class.getName().replace('.', '/')
-                        + ".*\"], c1: { Exclude: true } }]");
+                        + ".*\"], c1: { Exclude: true }, c2: { BackgroundCompilation: false } }]");
                 Object r = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
                         new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"),
                         "compilerDirectivesAdd", new Object[] {new String[] {f.toString()}},

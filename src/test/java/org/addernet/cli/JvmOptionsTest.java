@@ -30,6 +30,8 @@ class JvmOptionsTest {
         }
         List<String> file = fileOptions();
         assertTrue(file.contains("-XX:PerMethodTrapLimit=1000"), "conf/jvm-options.txt sets the C2 trap limit");
+        assertTrue(file.contains("-XX:CompileCommand=CompileThresholdScaling,org.addernet.kernels.VectorColumnKernels::*,0.1"),
+                "conf/jvm-options.txt scales the kernels' C2 thresholds");
         for (String key : new String[] {"spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"}) {
             String v = p.getProperty(key);
             assertNotNull(v, "conf/spark-defaults.conf lacks " + key);
