@@ -124,6 +124,10 @@ class SparkStepTimingsTest {
             assertTrue(r.get("phase_compute_ms").asDouble() > 0, "forward/backward takes time");
             assertTrue(r.get("driver_job_ms").asDouble() <= r.get("step_ms").asDouble(), "a lap is part of the step");
             assertTrue(r.get("thread_cpu_ms").isObject(), "CPU per thread group");
+            // The driver snapshots the weights (a float copy of every parameter) on the stepping thread each step.
+            assertTrue(r.get("thread_alloc_mb").path("main").asDouble() >= 4e-6 * params,
+                    "bytes allocated per step by the stepping thread: " + r.get("thread_alloc_mb"));
+            assertTrue(r.get("minor_faults").asLong() >= 0, "minor page faults per step");
             if (r.get("tasks_seen").asLong() > 0) {
                 // A step result carries the whole float gradient (plus BN statistics and counts).
                 assertTrue(r.get("task_result_bytes").asLong() >= 4L * params, "result bytes " + r.get("task_result_bytes"));
