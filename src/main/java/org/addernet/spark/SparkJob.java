@@ -96,6 +96,7 @@ public final class SparkJob implements AutoCloseable {
 
     public SparkJob(Recipe recipe, SparkSession spark, String out, PrintStream log) throws IOException {
         this.jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        this.localWeights = jsc.isLocal();
         this.workers = recipe.workers > 0 ? recipe.workers : jsc.defaultParallelism();
         String sync = recipe.config.get("sync");
         if (!sync.equals("auto") && !sync.equals("driver") && !sync.equals("sharded")) {
@@ -241,10 +242,20 @@ public final class SparkJob implements AutoCloseable {
      * instead of a second one (serialize, store, look up, destroy). Above it a broadcast of their own: the task binary
      * stays small (Spark warns of a task binary above 1000 KiB, every step) and is not kept until the ContextCleaner
      * gets to it. LeNet-5-BN (62K parameters, 0.25 MB) travels inline; ResNet-20 (0.27M, 1.1 MB) as a broadcast.
+     * In local mode neither: see {@link #localWeights}.
      */
     static final int INLINE_WEIGHTS_BYTES = 900 << 10;
     /** {@link #INLINE_WEIGHTS_BYTES}, lowered by tests to send a small model's weights as a broadcast. */
     int inlineWeightsBytes = INLINE_WEIGHTS_BYTES;
+    /**
+     * In local mode ({@code local}, {@code local[N]}: the executor is this JVM) the tasks find the step's weights in
+     * {@link WeightsRef#LOCAL} by a key instead of inside the task binary or a broadcast: the task binary no longer
+     * carries 0.25 MB (LeNet-5-BN) that the DAGScheduler Java-serializes into it and each task Java-deserializes again
+     * (1.9 MB allocated per step on the scheduler thread, ~1 ms of deserialization per task), and ResNet-20's 1.1 MB
+     * broadcast (Kryo, LZ4, BlockManager put, destroy message) is gone. A retried task runs in this JVM too, within
+     * the job, while the entry is still there. Tests clear it to run the inline and broadcast paths in local mode.
+     */
+    boolean localWeights;
 
     /** The current weights as the next step's tasks get them. */
     WeightsRef weightsFor() {
@@ -257,26 +268,45 @@ public final class SparkJob implements AutoCloseable {
         // Copies: in local mode the executors read the broadcast object itself, and the driver goes on updating.
         Weights w = Weights.snapshot(p.data, p.buffers);
         if (bf16) Bf16.round(w.params(), 0, w.params().length);
-        if (4L * (p.data.length + p.buffers.length) <= inlineWeightsBytes) return new WeightsRef(w, null);
-        return new WeightsRef(null, jsc.broadcast(w));
+        if (localWeights) return WeightsRef.local(w);
+        if (4L * (p.data.length + p.buffers.length) <= inlineWeightsBytes) return new WeightsRef(w, null, 0);
+        return new WeightsRef(null, jsc.broadcast(w), 0);
     }
 
-    /** The step's weights as a task receives them: inside the task itself (small models) or as a broadcast. */
+    /**
+     * The step's weights as a task receives them: inside the task itself (small models), as a broadcast, or (local
+     * mode) as the key of an entry in {@link #LOCAL}, which lives from the snapshot until {@link #destroy}.
+     */
     static final class WeightsRef implements java.io.Serializable {
         private static final long serialVersionUID = 1L;
+        /** Local mode's weights by {@link Weights#version()}: the driver puts them, the tasks (same JVM) read them. */
+        private static final Map<Long, Weights> LOCAL = new ConcurrentHashMap<>();
         private final Weights inline;
         private final Broadcast<Weights> broadcast;
+        /** The {@link #LOCAL} key, or 0. */
+        private final long localKey;
 
-        WeightsRef(Weights inline, Broadcast<Weights> broadcast) {
+        private WeightsRef(Weights inline, Broadcast<Weights> broadcast, long localKey) {
             this.inline = inline;
             this.broadcast = broadcast;
+            this.localKey = localKey;
         }
 
         static WeightsRef of(Broadcast<Weights> b) {
-            return new WeightsRef(null, b);
+            return new WeightsRef(null, b, 0);
+        }
+
+        static WeightsRef local(Weights w) {
+            LOCAL.put(w.version(), w); // versions are unique in the JVM and start at 1
+            return new WeightsRef(null, null, w.version());
         }
 
         Weights value() {
+            if (localKey != 0) {
+                Weights w = LOCAL.get(localKey);
+                if (w == null) throw new IllegalStateException("weights version " + localKey + " are gone: a task outlived its step");
+                return w;
+            }
             return inline != null ? inline : broadcast.value();
         }
 
@@ -284,8 +314,13 @@ public final class SparkJob implements AutoCloseable {
             return inline != null;
         }
 
+        boolean isLocal() {
+            return localKey != 0;
+        }
+
         void destroy() {
             if (broadcast != null) broadcast.destroy();
+            if (localKey != 0) LOCAL.remove(localKey);
         }
     }
 

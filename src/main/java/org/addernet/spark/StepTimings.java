@@ -66,11 +66,47 @@ final class StepTimings extends SparkListener {
     /** CPU nanoseconds of every live JVM thread at the last report, by thread id; their names. */
     private Map<Long, Long> threadCpu = new HashMap<>();
     private final Map<Long, String> threadGroup = new HashMap<>();
+    /** Bytes allocated by every live JVM thread at the last report, by thread id (HotSpot's ThreadMXBean; else empty). */
+    private Map<Long, Long> threadAlloc = new HashMap<>();
+    /** The JVM's minor page faults at the last report ({@code /proc/self/stat}; -1 where there is none). */
+    private long minorFaults = minorFaults();
 
     StepTimings(JavaSparkContext jsc) {
         jsc.sc().register(phases);
         jsc.sc().addSparkListener(this);
         threadCpu = threadCpu(new LinkedHashMap<>());
+        threadAlloc = threadAlloc(new LinkedHashMap<>());
+    }
+
+    /**
+     * Bytes allocated by every live thread now (by id), and what each group of threads (as {@link #threadCpu})
+     * allocated since the previous values, into {@code groups}. Allocation is what a heap never touched before turns
+     * into page faults (first touch of fresh eden regions, counted as the allocating thread's system CPU), so the
+     * per-step bytes of Spark's threads are a load-independent count of where that CPU comes from.
+     */
+    private Map<Long, Long> threadAlloc(Map<String, Long> groups) {
+        Map<Long, Long> now = new HashMap<>();
+        if (!(THREADS instanceof com.sun.management.ThreadMXBean hs) || !hs.isThreadAllocatedMemorySupported()) return now;
+        for (long id : THREADS.getAllThreadIds()) {
+            long b = hs.getThreadAllocatedBytes(id);
+            String g = threadGroup.get(id);
+            if (b < 0 || g == null) continue; // threadCpu (called first) named every live thread
+            now.put(id, b);
+            groups.merge(g, b - threadAlloc.getOrDefault(id, 0L), Long::sum);
+        }
+        return now;
+    }
+
+    /** Minor page faults of this JVM so far (field 10 of {@code /proc/self/stat}), or -1 off Linux. */
+    static long minorFaults() {
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" +");
+            return Long.parseLong(f[7]); // fields 3, 4, ... : state ppid pgrp session tty_nr tpgid flags minflt
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /**
@@ -231,6 +267,16 @@ final class StepTimings extends SparkListener {
             if (g.getValue() > 0) perGroup.put(g.getKey(), ms(g.getValue(), steps));
         }
         o.put("thread_cpu_ms", perGroup);
+        Map<String, Long> alloc = new java.util.TreeMap<>();
+        threadAlloc = threadAlloc(alloc);
+        Map<String, Object> allocPerGroup = new LinkedHashMap<>();
+        for (Map.Entry<String, Long> g : alloc.entrySet()) {
+            if (g.getValue() > 0) allocPerGroup.put(g.getKey(), steps == 0 ? 0.0 : g.getValue() / 1e6 / steps);
+        }
+        o.put("thread_alloc_mb", allocPerGroup);
+        long faults = minorFaults();
+        o.put("minor_faults", steps == 0 || faults < 0 || minorFaults < 0 ? 0 : (faults - minorFaults) / steps);
+        minorFaults = faults;
         reset();
         return json(o);
     }

@@ -2,6 +2,7 @@ package org.addernet.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -46,24 +47,37 @@ class SparkStepTimingsTest {
     }
 
     @Test
-    void weightsInsideTheTaskAndAsABroadcastGiveTheSameBits() throws Exception {
-        List<float[]> inline, broadcast;
+    void weightsByLocalKeyInsideTheTaskAndAsABroadcastGiveTheSameBits() throws Exception {
+        List<float[]> local, inline, broadcast;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "epochs=2"), LocalSpark.get(), tmp.resolve("l").toString(),
+                SparkJobTest.QUIET)) {
+            // local[N]: the tasks look the weights up in this JVM by key; the entry goes with the step.
+            SparkJob.WeightsRef w = job.weightsFor();
+            assertTrue(w.isLocal() && !w.isInline(), "in local mode the weights travel as a key");
+            assertEquals(job.trainer().model().params().size(), w.value().params().length, "the key finds this step's weights");
+            w.destroy();
+            assertThrows(IllegalStateException.class, w::value, "a destroyed step's weights are gone");
+            local = run(job);
+        }
         try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "epochs=2"), LocalSpark.get(), tmp.resolve("a").toString(),
                 SparkJobTest.QUIET)) {
-            // LeNet-5-BN's 0.25 MB of weights ride in the task; a zero limit sends them as a broadcast.
+            // As on a cluster: LeNet-5-BN's 0.25 MB of weights ride in the task; a zero limit sends them as a broadcast.
+            job.localWeights = false;
             SparkJob.WeightsRef w = job.weightsFor();
-            assertTrue(w.isInline(), "LeNet-5-BN's weights travel inside the task");
+            assertTrue(w.isInline() && !w.isLocal(), "LeNet-5-BN's weights travel inside the task");
             w.destroy();
             inline = run(job);
         }
         try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "epochs=2"), LocalSpark.get(), tmp.resolve("b").toString(),
                 SparkJobTest.QUIET)) {
+            job.localWeights = false;
             job.inlineWeightsBytes = 0;
             SparkJob.WeightsRef w = job.weightsFor();
-            assertFalse(w.isInline(), "with a zero limit the weights are broadcast");
+            assertFalse(w.isInline() || w.isLocal(), "with a zero limit the weights are broadcast");
             w.destroy();
             broadcast = run(job);
         }
+        assertSameBits(inline, local, "weights by local key vs inside the task");
         assertSameBits(inline, broadcast, "weights as a broadcast vs inside the task");
     }
 
@@ -124,6 +138,10 @@ class SparkStepTimingsTest {
             assertTrue(r.get("phase_compute_ms").asDouble() > 0, "forward/backward takes time");
             assertTrue(r.get("driver_job_ms").asDouble() <= r.get("step_ms").asDouble(), "a lap is part of the step");
             assertTrue(r.get("thread_cpu_ms").isObject(), "CPU per thread group");
+            // The driver snapshots the weights (a float copy of every parameter) on the stepping thread each step.
+            assertTrue(r.get("thread_alloc_mb").path("main").asDouble() >= 4e-6 * params,
+                    "bytes allocated per step by the stepping thread: " + r.get("thread_alloc_mb"));
+            assertTrue(r.get("minor_faults").asLong() >= 0, "minor page faults per step");
             if (r.get("tasks_seen").asLong() > 0) {
                 // A step result carries the whole float gradient (plus BN statistics and counts).
                 assertTrue(r.get("task_result_bytes").asLong() >= 4L * params, "result bytes " + r.get("task_result_bytes"));
