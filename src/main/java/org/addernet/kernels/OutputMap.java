@@ -20,7 +20,7 @@ public record OutputMap(float[] meanHi, float[] meanLo, float[] scale, float[] b
 
     /** Checks that the map fits an output of geometry {@code g}. */
     void check(ConvGeometry g) {
-        if (meanHi.length < g.o()) throw new IllegalArgumentException("output map has " + mean.length + " channels, layer " + g);
+        if (meanHi.length < g.o()) throw new IllegalArgumentException("output map has " + meanHi.length + " channels, layer " + g);
         if (residual != null && residual.length < g.outputSize()) throw new IllegalArgumentException("residual too short for " + g);
     }
 
