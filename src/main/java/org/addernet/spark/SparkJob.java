@@ -183,6 +183,7 @@ public final class SparkJob implements AutoCloseable {
         if (shard) {
             this.sharded = new ShardedSteps(jsc, shared, train, test, model, sgd, sampler, recipe.epochs, depth,
                     recipe.config.getDouble("eta"), recipe.perWorkerScaling, slots, log);
+            if (logTimings) sharded.logTimings(logEvery);
             this.trainer = new Trainer(recipe, model, sgd, sampler.stepsPerEpoch(), sharded, () -> sharded.evaluate(depth), files, log);
         } else {
             this.sharded = null;

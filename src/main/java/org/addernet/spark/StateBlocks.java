@@ -63,32 +63,60 @@ final class StateBlocks {
 
     private StateBlocks() {}
 
+    /** The meter of the task running on this thread (null: nothing counted); fetch threads take their task's. */
+    private static final ThreadLocal<ShardedTimings.Meter> METER = new ThreadLocal<>();
+
+    /** Counts this thread's block traffic into {@code m} from now on (null: stop). */
+    static void meter(ShardedTimings.Meter m) {
+        if (m == null) METER.remove();
+        else METER.set(m);
+    }
+
+    private static void count(ShardedTimings.Count c, long v) {
+        ShardedTimings.Meter m = METER.get();
+        if (m != null) m.add(c, v);
+    }
+
     static BlockId id(String name) {
         return new TestBlockId("addernet_" + name);
     }
 
     static void putFloats(String name, float[] a, int from, int to) {
+        long t = System.nanoTime();
         ByteBuffer b = ByteBuffer.allocate((to - from) * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(a, from, to - from);
+        count(ShardedTimings.Count.ENCODE_NANOS, System.nanoTime() - t);
         put(name, b);
     }
 
     /** {@code a[from, to)} rounded to bfloat16 ({@link Bf16}): half the bytes of {@link #putFloats}. */
     static void putBf16(String name, float[] a, int from, int to) {
-        put(name, Bf16.encode(a, from, to));
+        long t = System.nanoTime();
+        ByteBuffer b = Bf16.encode(a, from, to);
+        count(ShardedTimings.Count.ENCODE_NANOS, System.nanoTime() - t);
+        put(name, b);
     }
 
     static void putDoubles(String name, double[] a, int from, int to) {
+        long t = System.nanoTime();
         ByteBuffer b = ByteBuffer.allocate((to - from) * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asDoubleBuffer().put(a, from, to - from);
+        count(ShardedTimings.Count.ENCODE_NANOS, System.nanoTime() - t);
         put(name, b);
     }
 
     private static void put(String name, ByteBuffer b) {
         BlockManager bm = SparkEnv.get().blockManager();
-        if (!bm.putBytes(id(name), new ChunkedByteBuffer(b), StorageLevels.MEMORY_AND_DISK_SER, true, TAG)) {
+        long t = System.nanoTime();
+        BlockId id = id(name);
+        if (!bm.putBytes(id, new ChunkedByteBuffer(b), StorageLevels.MEMORY_AND_DISK_SER, true, TAG)) {
             throw new IllegalStateException("executor " + SparkEnv.get().executorId() + " could not store block " + name + " ("
                     + b.capacity() + " bytes) in its BlockManager");
+        }
+        count(ShardedTimings.Count.STORE_NANOS, System.nanoTime() - t);
+        if (METER.get() != null) {
+            Option<org.apache.spark.storage.BlockStatus> st = bm.getStatus(id);
+            if (st.isDefined()) count(ShardedTimings.Count.DISK_BYTES, st.get().diskSize());
         }
     }
 
@@ -129,7 +157,17 @@ final class StateBlocks {
             return;
         }
         List<Future<?>> f = new ArrayList<>(reads.size());
-        for (Read r : reads) f.add(FETCH.submit(() -> read(r.name(), r.bytes(), r.use())));
+        ShardedTimings.Meter m = METER.get();
+        for (Read r : reads) {
+            f.add(FETCH.submit(() -> {
+                meter(m);
+                try {
+                    read(r.name(), r.bytes(), r.use());
+                } finally {
+                    meter(null);
+                }
+            }));
+        }
         RuntimeException first = null;
         for (Future<?> x : f) {
             try {
@@ -201,13 +239,24 @@ final class StateBlocks {
             BlockManagerId holder = at.get(0);
             CompletableFuture<Void> done = new CompletableFuture<>();
             RuntimeException[] useFailed = new RuntimeException[1];
+            ShardedTimings.Meter m = METER.get();
+            long t0 = System.nanoTime();
             try {
                 bm.blockTransferService().fetchBlocks(holder.host(), holder.port(), holder.executorId(), new String[] {id.name()},
                         new BlockFetchingListener() {
                             @Override
                             public void onBlockFetchSuccess(String blockId, ManagedBuffer data) {
                                 try {
-                                    use.accept(checked(name, data.nioByteBuffer(), bytes));
+                                    long t1 = System.nanoTime();
+                                    ByteBuffer got = checked(name, data.nioByteBuffer(), bytes);
+                                    long t2 = System.nanoTime();
+                                    use.accept(got);
+                                    if (m != null) {
+                                        m.add(ShardedTimings.Count.REMOTE_WAIT_NANOS, t2 - t0);
+                                        m.add(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t2);
+                                        m.add(ShardedTimings.Count.REMOTE_BYTES, bytes);
+                                        m.add(ShardedTimings.Count.REMOTE_BLOCKS, 1);
+                                    }
                                     done.complete(null);
                                 } catch (RuntimeException e) {
                                     useFailed[0] = e;
@@ -238,8 +287,12 @@ final class StateBlocks {
                     + " looked for it; was its holder lost?)");
         }
         ChunkedByteBuffer c = remote.get();
+        count(ShardedTimings.Count.REMOTE_BYTES, bytes);
+        count(ShardedTimings.Count.REMOTE_BLOCKS, 1);
         try {
+            long t = System.nanoTime();
             use.accept(checked(name, c.toByteBuffer(), bytes));
+            count(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t);
         } finally {
             c.dispose();
         }
@@ -253,7 +306,9 @@ final class StateBlocks {
             return;
         }
         try {
+            long t = System.nanoTime();
             use.accept(h.bytes);
+            count(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t);
         } finally {
             h.close();
         }
