@@ -99,9 +99,12 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             List<StateBlocks.Read> reads = new ArrayList<>();
             for (int q = 0; q < workers; q++) {
                 int from = params.from(q), len = params.length(q), bfrom = buffers.from(q), blen = buffers.length(q);
-                reads.add(half ? new StateBlocks.Read(name("wh", gen, version, q), (long) len * Bf16.BYTES, b -> Bf16.decode(b, p.data, from, len))
-                        : new StateBlocks.Read(name("w", gen, version, q), (long) len * Float.BYTES, b -> b.asFloatBuffer().get(p.data, from, len)));
-                reads.add(new StateBlocks.Read(name("b", gen, version, q), (long) blen * Float.BYTES, b -> b.asFloatBuffer().get(p.buffers, bfrom, blen)));
+                reads.add(half ? new StateBlocks.Read(name("wh", gen, version, q), (long) len * Bf16.BYTES, Bf16.BYTES,
+                        (b, i) -> Bf16.decode(b, p.data, from + i, b.remaining() / Bf16.BYTES))
+                        : new StateBlocks.Read(name("w", gen, version, q), (long) len * Float.BYTES, Float.BYTES,
+                        (b, i) -> b.asFloatBuffer().get(p.data, from + i, b.remaining() / Float.BYTES)));
+                reads.add(new StateBlocks.Read(name("b", gen, version, q), (long) blen * Float.BYTES, Float.BYTES,
+                        (b, i) -> b.asFloatBuffer().get(p.buffers, bfrom + i, b.remaining() / Float.BYTES)));
             }
             StateBlocks.readAll(reads);
         }
@@ -597,7 +600,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     } else {
                         float[] a = new float[len];
                         ops.add(new Operand(null, a));
-                        fetch.add(new StateBlocks.Read(name, bytes, b -> decodeInto(b, a, bf16)));
+                        fetch.add(new StateBlocks.Read(name, bytes, bf16 ? Bf16.BYTES : Float.BYTES, (b, i) -> decodeInto(b, a, i, bf16)));
                     }
                 }
                 StateBlocks.readAll(fetch);
@@ -606,6 +609,12 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 Operand s = TreeOrder.merge(ops, layout.depth(), (x, y) -> {
                     if (x == null) return y;
                     if (y == null) return x;
+                    // x + y into an array one of them already has (float addition is commutative, bit for bit):
+                    // a stored operand is decoded into a fresh array only when both are still bytes.
+                    if (x.sum() == null && y.sum() != null) {
+                        addTo(y.sum(), x, bf16);
+                        return y;
+                    }
                     float[] acc = x.sum() != null ? x.sum() : decode(x.bytes(), len, bf16);
                     addTo(acc, y, bf16);
                     return new Operand(null, acc);
@@ -642,13 +651,14 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
         static float[] decode(ByteBuffer b, int len, boolean bf16) {
             float[] a = new float[len];
-            decodeInto(b, a, bf16);
+            decodeInto(b, a, 0, bf16);
             return a;
         }
 
-        static void decodeInto(ByteBuffer b, float[] a, boolean bf16) {
-            if (bf16) Bf16.decode(b, a, 0, a.length);
-            else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
+        /** The values in {@code b} into {@code a} from index {@code at}. */
+        static void decodeInto(ByteBuffer b, float[] a, int at, boolean bf16) {
+            if (bf16) Bf16.decode(b, a, at, b.remaining() / Bf16.BYTES);
+            else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a, at, b.remaining() / Float.BYTES);
         }
 
         static void addTo(float[] acc, Operand y, boolean bf16) {
@@ -658,8 +668,14 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             } else if (bf16) {
                 Bf16.addTo(y.bytes(), acc, 0, acc.length);
             } else {
+                // In chunks: a bulk copy out of the buffer, then a plain loop the JIT vectorizes.
                 FloatBuffer f = y.bytes().duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-                for (int i = 0; i < acc.length; i++) acc[i] += f.get(i);
+                float[] c = new float[Math.min(acc.length, 8192)];
+                for (int at = 0; at < acc.length; at += c.length) {
+                    int n = Math.min(c.length, acc.length - at);
+                    f.get(at, c, 0, n);
+                    for (int i = 0; i < n; i++) acc[at + i] += c[i];
+                }
             }
         }
     }

@@ -142,8 +142,19 @@ final class StateBlocks {
         return a;
     }
 
-    /** One read of {@link #readAll}: block {@code name} of {@code bytes} bytes, given to {@code use}. */
-    record Read(String name, long bytes, Consumer<ByteBuffer> use) {}
+    /**
+     * A block's content in pieces: {@code b} (little-endian, from position 0) holds whole values of the read's unit
+     * size, the first of them value number {@code first} of the block. A block fetched from another executor arrives
+     * as the many network buffers Netty received it in, and is decoded from them as they are, without first being
+     * copied into one buffer of the block's size; a value cut between two network buffers comes as a piece of its own.
+     * The buffer is only valid during the call.
+     */
+    interface Pieces {
+        void accept(ByteBuffer b, int first);
+    }
+
+    /** One read of {@link #readAll}: block {@code name} of {@code bytes} bytes, values of {@code unit} bytes, to {@code use}. */
+    record Read(String name, long bytes, int unit, Pieces use) {}
 
     /**
      * All these reads at once on the fetch threads, each block decoded by the thread that fetched it while the
@@ -153,7 +164,7 @@ final class StateBlocks {
     static void readAll(List<Read> reads) {
         if (reads.size() == 1) {
             Read r = reads.get(0);
-            read(r.name(), r.bytes(), r.use());
+            read(r.name(), r.bytes(), r.unit(), r.use());
             return;
         }
         List<Future<?>> f = new ArrayList<>(reads.size());
@@ -162,7 +173,7 @@ final class StateBlocks {
             f.add(FETCH.submit(() -> {
                 meter(m);
                 try {
-                    read(r.name(), r.bytes(), r.use());
+                    read(r.name(), r.bytes(), r.unit(), r.use());
                 } finally {
                     meter(null);
                 }
@@ -231,7 +242,7 @@ final class StateBlocks {
      * heap buffer). If that fails for any reason but {@code use}'s own, Spark's {@code getRemoteBytes} tries every
      * holder, and a block none has is {@link #MISSING}.
      */
-    private static void remote(BlockManager bm, String name, long bytes, Consumer<ByteBuffer> use) {
+    private static void remote(BlockManager bm, String name, long bytes, int unit, Pieces use) {
         BlockId id = id(name);
         List<BlockManagerId> at = new ArrayList<>(CollectionConverters.asJava(bm.master().getLocations(id)));
         at.remove(bm.blockManagerId());
@@ -247,10 +258,8 @@ final class StateBlocks {
                             @Override
                             public void onBlockFetchSuccess(String blockId, ManagedBuffer data) {
                                 try {
-                                    long t1 = System.nanoTime();
-                                    ByteBuffer got = checked(name, data.nioByteBuffer(), bytes);
                                     long t2 = System.nanoTime();
-                                    use.accept(got);
+                                    decode(name, data, bytes, unit, use);
                                     if (m != null) {
                                         m.add(ShardedTimings.Count.REMOTE_WAIT_NANOS, t2 - t0);
                                         m.add(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t2);
@@ -291,7 +300,7 @@ final class StateBlocks {
         count(ShardedTimings.Count.REMOTE_BLOCKS, 1);
         try {
             long t = System.nanoTime();
-            use.accept(checked(name, c.toByteBuffer(), bytes));
+            use.accept(checked(name, c.toByteBuffer(), bytes), 0);
             count(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t);
         } finally {
             c.dispose();
@@ -299,18 +308,71 @@ final class StateBlocks {
     }
 
     private static void read(String name, long bytes, Consumer<ByteBuffer> use) {
+        read(name, bytes, 0, (b, first) -> use.accept(b));
+    }
+
+    /** Block {@code name} to {@code use}: in one piece if local or {@code unit} is 0, else as received. */
+    private static void read(String name, long bytes, int unit, Pieces use) {
         BlockManager bm = SparkEnv.get().blockManager();
         Held h = local(bm, name, bytes);
         if (h == null) {
-            remote(bm, name, bytes, use);
+            remote(bm, name, bytes, unit, use);
             return;
         }
         try {
             long t = System.nanoTime();
-            use.accept(h.bytes);
+            use.accept(h.bytes, 0);
             count(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t);
         } finally {
             h.close();
+        }
+    }
+
+    /**
+     * A fetched block to {@code use}: straight from the network buffers Netty holds it in ({@link Pieces}), or with
+     * {@code unit} 0 (or a buffer that is not Netty's) in one piece, which copies a composite buffer into one array.
+     */
+    private static void decode(String name, ManagedBuffer data, long bytes, int unit, Pieces use) throws java.io.IOException {
+        if (unit > 0 && data.size() == bytes && data instanceof org.apache.spark.network.buffer.NettyManagedBuffer) {
+            Object o = data.convertToNetty(); // a retained duplicate
+            if (o instanceof io.netty.buffer.ByteBuf buf) {
+                try {
+                    pieces(name, buf.nioBuffers(), bytes, unit, use);
+                } finally {
+                    buf.release();
+                }
+                return;
+            }
+            io.netty.util.ReferenceCountUtil.release(o);
+        }
+        use.accept(checked(name, data.nioByteBuffer(), bytes), 0);
+    }
+
+    /** {@code parts} (together {@code bytes} bytes) as whole values of {@code unit} bytes ({@link Pieces}). */
+    static void pieces(String name, ByteBuffer[] parts, long bytes, int unit, Pieces use) {
+        long total = 0;
+        for (ByteBuffer p : parts) total += p.remaining();
+        if (total != bytes || bytes % unit != 0) throw new IllegalStateException("block " + name + " has " + total + " bytes, expected " + bytes);
+        byte[] carry = new byte[unit]; // a value cut between two parts
+        int have = 0, done = 0;
+        for (ByteBuffer part : parts) {
+            ByteBuffer p = part.slice();
+            if (have > 0) {
+                int n = Math.min(unit - have, p.remaining());
+                p.get(carry, have, n);
+                have += n;
+                if (have < unit) continue;
+                use.accept(ByteBuffer.wrap(carry).order(ByteOrder.LITTLE_ENDIAN), done++);
+                have = 0;
+            }
+            int whole = p.remaining() / unit;
+            if (whole > 0) {
+                use.accept(p.slice().limit(whole * unit).order(ByteOrder.LITTLE_ENDIAN), done);
+                done += whole;
+                p.position(p.position() + whole * unit);
+            }
+            have = p.remaining();
+            p.get(carry, 0, have);
         }
     }
 
