@@ -43,44 +43,24 @@ public final class Bf16 {
         for (int i = from; i < to; i++) a[i] = round(a[i]);
     }
 
-    /** Values per chunk of the array loops below: a short[] this long lives in the cache. */
-    private static final int CHUNK = 4096;
-
-    /**
-     * {@code a[from, to)} as little-endian bfloat16 into a fresh buffer of {@code 2 * (to - from)} bytes. In chunks:
-     * {@link #bits} over plain arrays (no per-value buffer index checks), then one bulk copy per chunk into the buffer.
-     */
+    /** {@code a[from, to)} as little-endian bfloat16 into a fresh buffer of {@code 2 * (to - from)} bytes. */
     public static ByteBuffer encode(float[] a, int from, int to) {
         ByteBuffer b = ByteBuffer.allocate((to - from) * BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        java.nio.ShortBuffer out = b.asShortBuffer();
-        short[] h = new short[Math.min(CHUNK, Math.max(0, to - from))];
-        for (int at = from; at < to; at += CHUNK) {
-            int n = Math.min(CHUNK, to - at);
-            for (int i = 0; i < n; i++) h[i] = (short) bits(a[at + i]);
-            out.put(h, 0, n);
-        }
+        for (int i = from, k = 0; i < to; i++, k += BYTES) b.putShort(k, (short) bits(a[i]));
         return b;
     }
 
     /** {@code length} little-endian bfloat16 values from {@code src} (from its position) into {@code dst[off, off + length)}. */
     public static void decode(ByteBuffer src, float[] dst, int off, int length) {
-        java.nio.ShortBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
-        short[] h = new short[Math.min(CHUNK, Math.max(0, length))];
-        for (int at = 0; at < length; at += CHUNK) {
-            int n = Math.min(CHUNK, length - at);
-            in.get(h, 0, n);
-            for (int i = 0; i < n; i++) dst[off + at + i] = Float.intBitsToFloat(h[i] << 16); // the sign-extended low bits shift out
-        }
+        ByteBuffer s = src.order() == ByteOrder.LITTLE_ENDIAN ? src : src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int base = s.position();
+        for (int i = 0; i < length; i++) dst[off + i] = value(s.getShort(base + i * BYTES) & 0xFFFF);
     }
 
     /** As {@link #decode}, but adds: {@code dst[off + i] += value_i}, the fp32 sum an owner forms. */
     public static void addTo(ByteBuffer src, float[] dst, int off, int length) {
-        java.nio.ShortBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
-        short[] h = new short[Math.min(CHUNK, Math.max(0, length))];
-        for (int at = 0; at < length; at += CHUNK) {
-            int n = Math.min(CHUNK, length - at);
-            in.get(h, 0, n);
-            for (int i = 0; i < n; i++) dst[off + at + i] += Float.intBitsToFloat(h[i] << 16);
-        }
+        ByteBuffer s = src.order() == ByteOrder.LITTLE_ENDIAN ? src : src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int base = s.position();
+        for (int i = 0; i < length; i++) dst[off + i] += value(s.getShort(base + i * BYTES) & 0xFFFF);
     }
 }
