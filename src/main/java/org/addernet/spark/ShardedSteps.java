@@ -99,9 +99,12 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             List<StateBlocks.Read> reads = new ArrayList<>();
             for (int q = 0; q < workers; q++) {
                 int from = params.from(q), len = params.length(q), bfrom = buffers.from(q), blen = buffers.length(q);
-                reads.add(half ? new StateBlocks.Read(name("wh", gen, version, q), (long) len * Bf16.BYTES, b -> Bf16.decode(b, p.data, from, len))
-                        : new StateBlocks.Read(name("w", gen, version, q), (long) len * Float.BYTES, b -> b.asFloatBuffer().get(p.data, from, len)));
-                reads.add(new StateBlocks.Read(name("b", gen, version, q), (long) blen * Float.BYTES, b -> b.asFloatBuffer().get(p.buffers, bfrom, blen)));
+                reads.add(half ? new StateBlocks.Read(name("wh", gen, version, q), (long) len * Bf16.BYTES, Bf16.BYTES,
+                        (b, i) -> Bf16.decode(b, p.data, from + i, b.remaining() / Bf16.BYTES))
+                        : new StateBlocks.Read(name("w", gen, version, q), (long) len * Float.BYTES, Float.BYTES,
+                        (b, i) -> b.asFloatBuffer().get(p.data, from + i, b.remaining() / Float.BYTES)));
+                reads.add(new StateBlocks.Read(name("b", gen, version, q), (long) blen * Float.BYTES, Float.BYTES,
+                        (b, i) -> b.asFloatBuffer().get(p.buffers, bfrom + i, b.remaining() / Float.BYTES)));
             }
             StateBlocks.readAll(reads);
         }
@@ -147,6 +150,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     double lastComputeSeconds;
     /** Wall time of the last step's jobs A (with the driver's merge), B (with the scales) and C. */
     double[] lastJobSeconds = new double[3];
+    /** Where the steps' time goes ({@code step_timing=true} or the benchmark's {@code --breakdown}); else null. */
+    private ShardedTimings timings;
+    /** Print {@link #timings} every this many steps (0: never, the benchmark reads them itself). */
+    private int logTimingsEvery;
     /** Test hook: called after each committed step with the new version. */
     java.util.function.LongConsumer afterCommit = v -> {};
 
@@ -182,6 +189,22 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         return layout;
     }
 
+    /** The step timings of this run, started now if not yet ({@link ShardedTimings}). */
+    ShardedTimings timings() {
+        if (timings == null) timings = new ShardedTimings(jsc);
+        return timings;
+    }
+
+    /** {@code step_timing=true}: a line {@code step timing, ...} of {@link ShardedTimings} every {@code every} steps. */
+    void logTimings(int every) {
+        timings();
+        logTimingsEvery = every;
+    }
+
+    private void timed(ShardedTimings.Job j) {
+        if (timings != null) jsc.setLocalProperty(ShardedTimings.PROPERTY, j == null ? null : j.name());
+    }
+
     long version() {
         return version;
     }
@@ -194,6 +217,14 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
     @Override
     public StepAggregate runAndApply(int epoch, int step, double lr, String where) {
+        try {
+            return runStep(epoch, step, lr, where);
+        } finally {
+            timed(null); // also after a failed job: no later job counts as a step's
+        }
+    }
+
+    private StepAggregate runStep(int epoch, int step, double lr, String where) {
         slots.await();
         String desc = String.format(Locale.ROOT, "epoch %d/%s step %d/%d", epoch + 1, epochsOf[0], step + 1, sampler.stepsPerEpoch());
         int w = layout.workers();
@@ -203,8 +234,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         // A: compute on every shard.
         long t0 = System.nanoTime();
         jsc.setJobDescription(desc);
+        final ShardedTimings.Counters counters = timings == null ? null : timings.counters;
+        timed(ShardedTimings.Job.A);
         List<Tuple2<String, double[]>> a = lost(where, () -> train.shards.mapPartitionsWithIndex(
-                new ComputeTask(shared, layout, g, v, epoch, step), true).collect());
+                new ComputeTask(shared, layout, g, v, epoch, step, counters), true).collect());
         double[][] stats = new double[w][];
         double compute = 0;
         String kernels = null;
@@ -229,7 +262,9 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         // B: sum each slice over the workers.
         long t1 = System.nanoTime();
         jsc.setJobDescription(desc + ": sum the gradient slices");
-        List<Tuple2<String, double[]>> b = lost(where, () -> slices(owners).mapPartitionsWithIndex(new ReduceTask(layout, g, v, present), true).collect());
+        timed(ShardedTimings.Job.B);
+        List<Tuple2<String, double[]>> b = lost(where, () -> slices(owners).mapPartitionsWithIndex(new ReduceTask(layout, g, v, present, counters), true)
+                .collect());
         String[] reducedAt = new String[w];
         double[][] partials = new double[w][];
         long nonFinite = 0;
@@ -261,8 +296,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         jsc.setJobDescription(desc + ": update the slices");
         final float[] sc = scales;
         final boolean first = sgd.steps() == 0;
+        timed(ShardedTimings.Job.C);
         List<Tuple2<String, double[]>> c = lost(where, () -> slices(reducedAt).mapPartitionsWithIndex(
-                new UpdateTask(layout, g, v, sc, lr, first, count), true).collect());
+                new UpdateTask(layout, g, v, sc, lr, first, count, counters), true).collect());
+        timed(null);
         String[] updatedAt = new String[w];
         long poisoned = 0;
         for (Tuple2<String, double[]> t : c) {
@@ -275,6 +312,17 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         }
         long t3 = System.nanoTime();
         lastJobSeconds = new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9};
+        if (timings != null) {
+            timings.step(lastJobSeconds, (t3 - t0) / 1e9);
+            if (logTimingsEvery > 0 && ((step + 1) % logTimingsEvery == 0 || step + 1 == sampler.stepsPerEpoch())) {
+                try {
+                    jsc.sc().listenerBus().waitUntilEmpty(10_000); // this step's task events
+                } catch (java.util.concurrent.TimeoutException e) {
+                    // report what arrived
+                }
+                log.printf(Locale.ROOT, "step timing, epoch %d step %d: %s%n", epoch + 1, step + 1, timings.report());
+            }
+        }
         // Commit v + 1; only now may version v go.
         version = v + 1;
         owners = updatedAt;
@@ -443,8 +491,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         final Layout layout;
         final int gen, epoch, step;
         final long version;
+        final ShardedTimings.Counters counters;
 
-        ComputeTask(SparkJob.Shared shared, Layout layout, int gen, long version, int epoch, int step) {
+        ComputeTask(SparkJob.Shared shared, Layout layout, int gen, long version, int epoch, int step, ShardedTimings.Counters counters) {
+            this.counters = counters;
             this.shared = shared;
             this.layout = layout;
             this.gen = gen;
@@ -460,14 +510,18 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             int[] positions = sampler.indices(epoch, partition, step);
             int global = sampler.globalBatchAt(step);
             WorkerPool.Worker w = WorkerPool.borrow(shared.model());
+            ShardedTimings.Meter meter = new ShardedTimings.Meter();
+            StateBlocks.meter(meter);
             try {
                 w.invalidate(); // its weights and buffers are overwritten here and by the step
                 Params p = w.model.params();
                 layout.load(gen, version, p, false);
+                meter.mark(0);
                 long t0 = System.nanoTime();
                 // The gradient stays in the model's buffer: it is encoded straight from there into the slice blocks.
                 ShardStep.Result r = w.step.runInPlace(samples, positions, epoch, global, shared.perWorkerEta());
                 double computeSeconds = (System.nanoTime() - t0) / 1e9;
+                meter.mark(1);
                 if (r.count() > 0) {
                     for (int q = 0; q < layout.workers(); q++) {
                         String g = layout.name("g", gen, version, partition, q);
@@ -477,8 +531,11 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                                 layout.buffers().to(q));
                     }
                 }
+                meter.mark(2);
+                meter.addTo(counters, ShardedTimings.Job.A);
                 return List.of(new Tuple2<>(r.kernels(), new double[] {partition, r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
             } finally {
+                StateBlocks.meter(null);
                 WorkerPool.giveBack(w);
             }
         }
@@ -495,8 +552,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         final int gen;
         final long version;
         final boolean[] present;
+        final ShardedTimings.Counters counters;
 
-        ReduceTask(Layout layout, int gen, long version, boolean[] present) {
+        ReduceTask(Layout layout, int gen, long version, boolean[] present, ShardedTimings.Counters counters) {
+            this.counters = counters;
             this.layout = layout;
             this.gen = gen;
             this.version = version;
@@ -508,6 +567,16 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
         @Override
         public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
+            ShardedTimings.Meter meter = new ShardedTimings.Meter();
+            StateBlocks.meter(meter);
+            try {
+                return reduce(q, meter);
+            } finally {
+                StateBlocks.meter(null);
+            }
+        }
+
+        private Iterator<Tuple2<String, double[]>> reduce(int q, ShardedTimings.Meter meter) {
             int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q);
             boolean bf16 = layout.bf16();
             long bytes = (long) len * (bf16 ? Bf16.BYTES : Float.BYTES);
@@ -531,14 +600,21 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     } else {
                         float[] a = new float[len];
                         ops.add(new Operand(null, a));
-                        fetch.add(new StateBlocks.Read(name, bytes, b -> decodeInto(b, a, bf16)));
+                        fetch.add(new StateBlocks.Read(name, bytes, bf16 ? Bf16.BYTES : Float.BYTES, (b, i) -> decodeInto(b, a, i, bf16)));
                     }
                 }
                 StateBlocks.readAll(fetch);
+                meter.mark(0);
                 // The association of OrderedTreeReduce / SingleProcess: the same float sums, element by element.
                 Operand s = TreeOrder.merge(ops, layout.depth(), (x, y) -> {
                     if (x == null) return y;
                     if (y == null) return x;
+                    // x + y into an array one of them already has (float addition is commutative, bit for bit):
+                    // a stored operand is decoded into a fresh array only when both are still bytes.
+                    if (x.sum() == null && y.sum() != null) {
+                        addTo(y.sum(), x, bf16);
+                        return y;
+                    }
                     float[] acc = x.sum() != null ? x.sum() : decode(x.bytes(), len, bf16);
                     addTo(acc, y, bf16);
                     return new Operand(null, acc);
@@ -559,6 +635,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             long nonFinite = 0;
             for (float x : sum) if (!Float.isFinite(x)) nonFinite++;
             double[] partial = Sgd.partialSumsOfSquares(layout.adderOffset(), layout.adderSize(), sum, from, from, from + len);
+            meter.mark(1);
             String s = layout.name("s", gen, version, q);
             StateBlocks.putFloats(s, sum, 0, len);
             StateBlocks.keep(layout.run(), layout.slot("s", q), s, sum); // job C, most likely on this executor, starts from it
@@ -567,18 +644,21 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             r[0] = q;
             r[1] = nonFinite;
             System.arraycopy(partial, 0, r, 2, partial.length);
+            meter.mark(2);
+            meter.addTo(counters, ShardedTimings.Job.B);
             return List.of(new Tuple2<>(StateBlocks.here(), r)).iterator();
         }
 
         static float[] decode(ByteBuffer b, int len, boolean bf16) {
             float[] a = new float[len];
-            decodeInto(b, a, bf16);
+            decodeInto(b, a, 0, bf16);
             return a;
         }
 
-        static void decodeInto(ByteBuffer b, float[] a, boolean bf16) {
-            if (bf16) Bf16.decode(b, a, 0, a.length);
-            else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
+        /** The values in {@code b} into {@code a} from index {@code at}. */
+        static void decodeInto(ByteBuffer b, float[] a, int at, boolean bf16) {
+            if (bf16) Bf16.decode(b, a, at, b.remaining() / Bf16.BYTES);
+            else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a, at, b.remaining() / Float.BYTES);
         }
 
         static void addTo(float[] acc, Operand y, boolean bf16) {
@@ -588,8 +668,14 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             } else if (bf16) {
                 Bf16.addTo(y.bytes(), acc, 0, acc.length);
             } else {
+                // In chunks: a bulk copy out of the buffer, then a plain loop the JIT vectorizes.
                 FloatBuffer f = y.bytes().duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-                for (int i = 0; i < acc.length; i++) acc[i] += f.get(i);
+                float[] c = new float[Math.min(acc.length, 8192)];
+                for (int at = 0; at < acc.length; at += c.length) {
+                    int n = Math.min(c.length, acc.length - at);
+                    f.get(at, c, 0, n);
+                    for (int i = 0; i < n; i++) acc[at + i] += c[i];
+                }
             }
         }
     }
@@ -606,8 +692,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         final float[] scales;
         final double lr;
         final boolean first;
+        final ShardedTimings.Counters counters;
 
-        UpdateTask(Layout layout, int gen, long version, float[] scales, double lr, boolean first, long count) {
+        UpdateTask(Layout layout, int gen, long version, float[] scales, double lr, boolean first, long count, ShardedTimings.Counters counters) {
+            this.counters = counters;
             this.layout = layout;
             this.gen = gen;
             this.version = version;
@@ -619,8 +707,21 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
         @Override
         public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
+            ShardedTimings.Meter meter = new ShardedTimings.Meter();
+            StateBlocks.meter(meter);
+            try {
+                return update(q, meter);
+            } finally {
+                StateBlocks.meter(null);
+            }
+        }
+
+        private Iterator<Tuple2<String, double[]>> update(int q, ShardedTimings.Meter meter) {
             int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q), to = from + len;
             float[] g = StateBlocks.take(layout.slot("s", q), layout.name("s", gen, version, q), len);
+            float[] w0 = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), len);
+            float[] m0 = first ? new float[len] : StateBlocks.take(layout.slot("m", q), layout.name("m", gen, version, q), len);
+            meter.mark(0);
             if (scales != null) {
                 int[] off = layout.adderOffset(), size = layout.adderSize();
                 for (int l = 0; l < off.length; l++) {
@@ -628,11 +729,11 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     for (int i = Math.max(off[l], from), e = Math.min(off[l] + size[l], to); i < e; i++) g[i - from] *= s;
                 }
             }
-            float[] w = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), len);
-            float[] m = first ? new float[len] : StateBlocks.take(layout.slot("m", q), layout.name("m", gen, version, q), len);
+            float[] w = w0, m = m0;
             layout.rule().update(w, g, m, 0, len, lr, first);
             long nonFinite = 0;
             for (float x : w) if (!Float.isFinite(x)) nonFinite++;
+            meter.mark(1);
             if (nonFinite == 0) {
                 double[] sb = StateBlocks.doubles(layout.name("sb", gen, version, q), blen);
                 float[] b = new float[blen];
@@ -644,6 +745,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 StateBlocks.keep(layout.run(), layout.slot("w", q), wn, w);
                 StateBlocks.keep(layout.run(), layout.slot("m", q), mn, m);
             }
+            meter.mark(2);
+            meter.addTo(counters, ShardedTimings.Job.C);
             return List.of(new Tuple2<>(StateBlocks.here(), new double[] {q, nonFinite})).iterator();
         }
     }

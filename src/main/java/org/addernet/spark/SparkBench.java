@@ -39,7 +39,9 @@ import scala.Tuple2;
  * <p>{@code --breakdown}: for each {@code sync=driver} run also a line {@code {"breakdown":...}} of
  * {@link StepTimings} over the measured steps (where the step's milliseconds go: driver laps, Spark's task metrics, the
  * task's phases) and the driver's SGD update ({@code apply_ms}); its {@code driver_outside_ms} is meaningless here
- * (the other mode's step runs in between).
+ * (the other mode's step runs in between). For each {@code sync=sharded} run a line of {@link ShardedTimings} (per job
+ * A/B/C: Spark's task metrics, the tasks' fetch/compute/put phases, bytes fetched from other executors, decode,
+ * encode, store).
  *
  * <p>{@code --params N,...}: the older protocol-only measurement for models of N parameters: an empty Spark job
  * over W cached partitions, the broadcast of the weights, the sum of W gradients through {@link OrderedTreeReduce}.
@@ -119,8 +121,10 @@ public final class SparkBench {
                 SparkJob job = new SparkJob(recipe, spark, Files.createTempDirectory("addernet-bench-spark-run").toString(), quiet);
                 jobs.add(job);
                 params = job.trainer().model().params().size();
-                if (job.sharded() != null) job.sharded().scatter();
-                else if (breakdown) job.timings();
+                if (job.sharded() != null) {
+                    job.sharded().scatter();
+                    if (breakdown) job.sharded().timings();
+                } else if (breakdown) job.timings();
             }
             spark.sparkContext().addSparkListener(listener);
             for (int s = 0; s < WARMUP + reps; s++) {
@@ -128,7 +132,10 @@ public final class SparkBench {
                     SparkJob job = jobs.get(m);
                     ShardedSteps sharded = job.sharded();
                     spark.sparkContext().listenerBus().waitUntilEmpty(60_000);
-                    if (breakdown && sharded == null && s == WARMUP) job.timings().report(); // drops the warm-up steps
+                    if (breakdown && s == WARMUP) { // drops the warm-up steps
+                        if (sharded == null) job.timings().report();
+                        else sharded.timings().report();
+                    }
                     listener.reset();
                     long t0 = System.nanoTime(), ta = 0;
                     if (sharded != null) {
@@ -155,7 +162,12 @@ public final class SparkBench {
             }
             if (breakdown) {
                 for (int m = 0; m < modes; m++) {
-                    if (jobs.get(m).sharded() != null) continue;
+                    ShardedSteps sh = jobs.get(m).sharded();
+                    if (sh != null) {
+                        System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"sync\":\"sharded\",\"wire\":\"%s\",\"breakdown\":%s}%n",
+                                master, workers, arch, wire, sh.timings().report());
+                        continue;
+                    }
                     System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"sync\":\"driver\",\"apply_ms\":%.3f,\"breakdown\":%s}%n",
                             master, workers, arch, median(apply), jobs.get(m).timings().report());
                 }

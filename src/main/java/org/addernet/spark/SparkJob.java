@@ -82,6 +82,10 @@ public final class SparkJob implements AutoCloseable {
         // above Spark's 1 MiB default (measured: 1 fetch thread pair and 3 RPCs per task). Spark caps it at
         // spark.rpc.message.maxSize (128 MiB).
         conf.setIfMissing("spark.task.maxDirectResultSize", "32m");
+        // A block served to another executor is written to the socket this many bytes per write call (Spark's
+        // default 64m): the JDK copies each call's whole heap range into a temporary direct buffer, however little
+        // the socket then takes, so a 50 MB sharded slice was copied many times over (conf/spark-defaults.conf).
+        conf.setIfMissing("spark.buffer.write.chunkSize", "1m");
         // Every broadcast (and every job's task binary is one) starts with a chunk of spark.broadcast.blockSize (4 MiB):
         // a 4 MiB allocation, zeroed, a G1 humongous object, per step on the scheduler thread (JFR: 1 GB over 300 LeNet
         // steps). The block size is the piece size of the torrent between executors; in local mode nothing is fetched
@@ -184,6 +188,7 @@ public final class SparkJob implements AutoCloseable {
         if (shard) {
             this.sharded = new ShardedSteps(jsc, shared, train, test, model, sgd, sampler, recipe.epochs, depth,
                     recipe.config.getDouble("eta"), recipe.perWorkerScaling, slots, log);
+            if (logTimings) sharded.logTimings(logEvery);
             this.trainer = new Trainer(recipe, model, sgd, sampler.stepsPerEpoch(), sharded, () -> sharded.evaluate(depth), files, log);
         } else {
             this.sharded = null;

@@ -63,32 +63,60 @@ final class StateBlocks {
 
     private StateBlocks() {}
 
+    /** The meter of the task running on this thread (null: nothing counted); fetch threads take their task's. */
+    private static final ThreadLocal<ShardedTimings.Meter> METER = new ThreadLocal<>();
+
+    /** Counts this thread's block traffic into {@code m} from now on (null: stop). */
+    static void meter(ShardedTimings.Meter m) {
+        if (m == null) METER.remove();
+        else METER.set(m);
+    }
+
+    private static void count(ShardedTimings.Count c, long v) {
+        ShardedTimings.Meter m = METER.get();
+        if (m != null) m.add(c, v);
+    }
+
     static BlockId id(String name) {
         return new TestBlockId("addernet_" + name);
     }
 
     static void putFloats(String name, float[] a, int from, int to) {
+        long t = System.nanoTime();
         ByteBuffer b = ByteBuffer.allocate((to - from) * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(a, from, to - from);
+        count(ShardedTimings.Count.ENCODE_NANOS, System.nanoTime() - t);
         put(name, b);
     }
 
     /** {@code a[from, to)} rounded to bfloat16 ({@link Bf16}): half the bytes of {@link #putFloats}. */
     static void putBf16(String name, float[] a, int from, int to) {
-        put(name, Bf16.encode(a, from, to));
+        long t = System.nanoTime();
+        ByteBuffer b = Bf16.encode(a, from, to);
+        count(ShardedTimings.Count.ENCODE_NANOS, System.nanoTime() - t);
+        put(name, b);
     }
 
     static void putDoubles(String name, double[] a, int from, int to) {
+        long t = System.nanoTime();
         ByteBuffer b = ByteBuffer.allocate((to - from) * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asDoubleBuffer().put(a, from, to - from);
+        count(ShardedTimings.Count.ENCODE_NANOS, System.nanoTime() - t);
         put(name, b);
     }
 
     private static void put(String name, ByteBuffer b) {
         BlockManager bm = SparkEnv.get().blockManager();
-        if (!bm.putBytes(id(name), new ChunkedByteBuffer(b), StorageLevels.MEMORY_AND_DISK_SER, true, TAG)) {
+        long t = System.nanoTime();
+        BlockId id = id(name);
+        if (!bm.putBytes(id, new ChunkedByteBuffer(b), StorageLevels.MEMORY_AND_DISK_SER, true, TAG)) {
             throw new IllegalStateException("executor " + SparkEnv.get().executorId() + " could not store block " + name + " ("
                     + b.capacity() + " bytes) in its BlockManager");
+        }
+        count(ShardedTimings.Count.STORE_NANOS, System.nanoTime() - t);
+        if (METER.get() != null) {
+            Option<org.apache.spark.storage.BlockStatus> st = bm.getStatus(id);
+            if (st.isDefined()) count(ShardedTimings.Count.DISK_BYTES, st.get().diskSize());
         }
     }
 
@@ -114,8 +142,19 @@ final class StateBlocks {
         return a;
     }
 
-    /** One read of {@link #readAll}: block {@code name} of {@code bytes} bytes, given to {@code use}. */
-    record Read(String name, long bytes, Consumer<ByteBuffer> use) {}
+    /**
+     * A block's content in pieces: {@code b} (little-endian, from position 0) holds whole values of the read's unit
+     * size, the first of them value number {@code first} of the block. A block fetched from another executor arrives
+     * as the many network buffers Netty received it in, and is decoded from them as they are, without first being
+     * copied into one buffer of the block's size; a value cut between two network buffers comes as a piece of its own.
+     * The buffer is only valid during the call.
+     */
+    interface Pieces {
+        void accept(ByteBuffer b, int first);
+    }
+
+    /** One read of {@link #readAll}: block {@code name} of {@code bytes} bytes, values of {@code unit} bytes, to {@code use}. */
+    record Read(String name, long bytes, int unit, Pieces use) {}
 
     /**
      * All these reads at once on the fetch threads, each block decoded by the thread that fetched it while the
@@ -125,11 +164,21 @@ final class StateBlocks {
     static void readAll(List<Read> reads) {
         if (reads.size() == 1) {
             Read r = reads.get(0);
-            read(r.name(), r.bytes(), r.use());
+            read(r.name(), r.bytes(), r.unit(), r.use());
             return;
         }
         List<Future<?>> f = new ArrayList<>(reads.size());
-        for (Read r : reads) f.add(FETCH.submit(() -> read(r.name(), r.bytes(), r.use())));
+        ShardedTimings.Meter m = METER.get();
+        for (Read r : reads) {
+            f.add(FETCH.submit(() -> {
+                meter(m);
+                try {
+                    read(r.name(), r.bytes(), r.unit(), r.use());
+                } finally {
+                    meter(null);
+                }
+            }));
+        }
         RuntimeException first = null;
         for (Future<?> x : f) {
             try {
@@ -193,7 +242,7 @@ final class StateBlocks {
      * heap buffer). If that fails for any reason but {@code use}'s own, Spark's {@code getRemoteBytes} tries every
      * holder, and a block none has is {@link #MISSING}.
      */
-    private static void remote(BlockManager bm, String name, long bytes, Consumer<ByteBuffer> use) {
+    private static void remote(BlockManager bm, String name, long bytes, int unit, Pieces use) {
         BlockId id = id(name);
         List<BlockManagerId> at = new ArrayList<>(CollectionConverters.asJava(bm.master().getLocations(id)));
         at.remove(bm.blockManagerId());
@@ -201,13 +250,22 @@ final class StateBlocks {
             BlockManagerId holder = at.get(0);
             CompletableFuture<Void> done = new CompletableFuture<>();
             RuntimeException[] useFailed = new RuntimeException[1];
+            ShardedTimings.Meter m = METER.get();
+            long t0 = System.nanoTime();
             try {
                 bm.blockTransferService().fetchBlocks(holder.host(), holder.port(), holder.executorId(), new String[] {id.name()},
                         new BlockFetchingListener() {
                             @Override
                             public void onBlockFetchSuccess(String blockId, ManagedBuffer data) {
                                 try {
-                                    use.accept(checked(name, data.nioByteBuffer(), bytes));
+                                    long t2 = System.nanoTime();
+                                    decode(name, data, bytes, unit, use);
+                                    if (m != null) {
+                                        m.add(ShardedTimings.Count.REMOTE_WAIT_NANOS, t2 - t0);
+                                        m.add(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t2);
+                                        m.add(ShardedTimings.Count.REMOTE_BYTES, bytes);
+                                        m.add(ShardedTimings.Count.REMOTE_BLOCKS, 1);
+                                    }
                                     done.complete(null);
                                 } catch (RuntimeException e) {
                                     useFailed[0] = e;
@@ -238,24 +296,83 @@ final class StateBlocks {
                     + " looked for it; was its holder lost?)");
         }
         ChunkedByteBuffer c = remote.get();
+        count(ShardedTimings.Count.REMOTE_BYTES, bytes);
+        count(ShardedTimings.Count.REMOTE_BLOCKS, 1);
         try {
-            use.accept(checked(name, c.toByteBuffer(), bytes));
+            long t = System.nanoTime();
+            use.accept(checked(name, c.toByteBuffer(), bytes), 0);
+            count(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t);
         } finally {
             c.dispose();
         }
     }
 
     private static void read(String name, long bytes, Consumer<ByteBuffer> use) {
+        read(name, bytes, 0, (b, first) -> use.accept(b));
+    }
+
+    /** Block {@code name} to {@code use}: in one piece if local or {@code unit} is 0, else as received. */
+    private static void read(String name, long bytes, int unit, Pieces use) {
         BlockManager bm = SparkEnv.get().blockManager();
         Held h = local(bm, name, bytes);
         if (h == null) {
-            remote(bm, name, bytes, use);
+            remote(bm, name, bytes, unit, use);
             return;
         }
         try {
-            use.accept(h.bytes);
+            long t = System.nanoTime();
+            use.accept(h.bytes, 0);
+            count(ShardedTimings.Count.DECODE_NANOS, System.nanoTime() - t);
         } finally {
             h.close();
+        }
+    }
+
+    /**
+     * A fetched block to {@code use}: straight from the network buffers Netty holds it in ({@link Pieces}), or with
+     * {@code unit} 0 (or a buffer that is not Netty's) in one piece, which copies a composite buffer into one array.
+     */
+    private static void decode(String name, ManagedBuffer data, long bytes, int unit, Pieces use) throws java.io.IOException {
+        if (unit > 0 && data.size() == bytes && data instanceof org.apache.spark.network.buffer.NettyManagedBuffer) {
+            Object o = data.convertToNetty(); // a retained duplicate
+            if (o instanceof io.netty.buffer.ByteBuf buf) {
+                try {
+                    pieces(name, buf.nioBuffers(), bytes, unit, use);
+                } finally {
+                    buf.release();
+                }
+                return;
+            }
+            io.netty.util.ReferenceCountUtil.release(o);
+        }
+        use.accept(checked(name, data.nioByteBuffer(), bytes), 0);
+    }
+
+    /** {@code parts} (together {@code bytes} bytes) as whole values of {@code unit} bytes ({@link Pieces}). */
+    static void pieces(String name, ByteBuffer[] parts, long bytes, int unit, Pieces use) {
+        long total = 0;
+        for (ByteBuffer p : parts) total += p.remaining();
+        if (total != bytes || bytes % unit != 0) throw new IllegalStateException("block " + name + " has " + total + " bytes, expected " + bytes);
+        byte[] carry = new byte[unit]; // a value cut between two parts
+        int have = 0, done = 0;
+        for (ByteBuffer part : parts) {
+            ByteBuffer p = part.slice();
+            if (have > 0) {
+                int n = Math.min(unit - have, p.remaining());
+                p.get(carry, have, n);
+                have += n;
+                if (have < unit) continue;
+                use.accept(ByteBuffer.wrap(carry).order(ByteOrder.LITTLE_ENDIAN), done++);
+                have = 0;
+            }
+            int whole = p.remaining() / unit;
+            if (whole > 0) {
+                use.accept(p.slice().limit(whole * unit).order(ByteOrder.LITTLE_ENDIAN), done);
+                done += whole;
+                p.position(p.position() + whole * unit);
+            }
+            have = p.remaining();
+            p.get(carry, 0, have);
         }
     }
 

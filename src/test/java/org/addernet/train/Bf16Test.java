@@ -141,6 +141,51 @@ class Bf16Test {
         for (int i = 0; i < 5; i++) assertEquals(10f + Bf16.round(a[i + 1]), s[i]);
     }
 
+    /**
+     * The buffer codecs over many chunks (their loops work 4,096 values at a time), on every bfloat16 pattern, every
+     * tie and a random sample of float32 patterns (NaNs, infinities, +-0, subnormals among them), at an odd offset:
+     * each value is {@link Bf16#bits} of its float, little-endian; decoding and adding give exactly value(bits).
+     */
+    @Test
+    void buffersAgreeWithTheScalarDefinitionOverManyChunks() {
+        SplittableRandom r = new SplittableRandom(17);
+        int n = 3 * 0x10000 + 4099;
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            int bits = i < 0x10000 ? i << 16 // every bfloat16 value exactly
+                    : i < 0x20000 ? ((i - 0x10000) << 16) | 0x8000 // every tie
+                    : r.nextInt(); // anything
+            a[i] = Float.intBitsToFloat(bits);
+        }
+        int from = 3, to = n - 5;
+        ByteBuffer b = Bf16.encode(a, from, to);
+        assertEquals(2 * (to - from), b.capacity());
+        for (int i = from; i < to; i++) {
+            int want = Bf16.bits(a[i]);
+            int got = (b.get(2 * (i - from)) & 0xFF) | (b.get(2 * (i - from) + 1) & 0xFF) << 8;
+            if (want != got) fail("encode of " + hex(Float.floatToRawIntBits(a[i])) + ": " + Integer.toHexString(got) + ", want " + Integer.toHexString(want));
+        }
+        float[] d = new float[n + 7];
+        Bf16.decode(b, d, 7, to - from);
+        float[] s = new float[to - from];
+        for (int i = 0; i < s.length; i++) s[i] = i * 0.25f - 3f;
+        float[] s0 = s.clone();
+        Bf16.addTo(b, s, 0, s.length);
+        for (int i = 0; i < to - from; i++) {
+            float v = Bf16.value(Bf16.bits(a[from + i]));
+            assertEquals(Float.floatToRawIntBits(v), Float.floatToRawIntBits(d[7 + i]), "decode " + i);
+            assertEquals(Float.floatToRawIntBits(s0[i] + v), Float.floatToRawIntBits(s[i]), "addTo " + i);
+        }
+        // A buffer whose position is not 0 is read from its position.
+        ByteBuffer moved = ByteBuffer.allocate(b.capacity() + 6).order(ByteOrder.BIG_ENDIAN);
+        moved.position(6);
+        moved.put(b.duplicate());
+        moved.position(6);
+        float[] e = new float[to - from];
+        Bf16.decode(moved, e, 0, e.length);
+        for (int i = 0; i < e.length; i++) assertEquals(Float.floatToRawIntBits(d[7 + i]), Float.floatToRawIntBits(e[i]), "moved " + i);
+    }
+
     static String hex(int b) {
         return String.format("%08x", b);
     }
