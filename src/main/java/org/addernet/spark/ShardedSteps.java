@@ -234,7 +234,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         // A: compute on every shard.
         long t0 = System.nanoTime();
         jsc.setJobDescription(desc);
-        final ShardedTimings.Counters counters = timings == null ? null : timings.counters;
+        final LongSums counters = timings == null ? null : timings.counters;
         timed(ShardedTimings.Job.A);
         List<Tuple2<String, double[]>> a = lost(where, () -> train.shards.mapPartitionsWithIndex(
                 new ComputeTask(shared, layout, g, v, epoch, step, counters), true).collect());
@@ -491,9 +491,9 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         final Layout layout;
         final int gen, epoch, step;
         final long version;
-        final ShardedTimings.Counters counters;
+        final LongSums counters;
 
-        ComputeTask(SparkJob.Shared shared, Layout layout, int gen, long version, int epoch, int step, ShardedTimings.Counters counters) {
+        ComputeTask(SparkJob.Shared shared, Layout layout, int gen, long version, int epoch, int step, LongSums counters) {
             this.counters = counters;
             this.shared = shared;
             this.layout = layout;
@@ -552,9 +552,9 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         final int gen;
         final long version;
         final boolean[] present;
-        final ShardedTimings.Counters counters;
+        final LongSums counters;
 
-        ReduceTask(Layout layout, int gen, long version, boolean[] present, ShardedTimings.Counters counters) {
+        ReduceTask(Layout layout, int gen, long version, boolean[] present, LongSums counters) {
             this.counters = counters;
             this.layout = layout;
             this.gen = gen;
@@ -692,9 +692,9 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         final float[] scales;
         final double lr;
         final boolean first;
-        final ShardedTimings.Counters counters;
+        final LongSums counters;
 
-        UpdateTask(Layout layout, int gen, long version, float[] scales, double lr, boolean first, long count, ShardedTimings.Counters counters) {
+        UpdateTask(Layout layout, int gen, long version, float[] scales, double lr, boolean first, long count, LongSums counters) {
             this.counters = counters;
             this.layout = layout;
             this.gen = gen;

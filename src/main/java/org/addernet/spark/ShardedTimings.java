@@ -13,7 +13,6 @@ import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.scheduler.TaskInfo;
-import org.apache.spark.util.AccumulatorV2;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
@@ -26,7 +25,7 @@ import scala.jdk.javaapi.CollectionConverters;
  *   the job's letter): task duration as the driver saw it, deserialization, run, result serialization, scheduler
  *   delay (as Spark's UI computes it), GC; per job the submission to the first launch, the spread of the task ends
  *   (waiting for the slowest task), the last task end to the job's end.</li>
- *   <li><b>Task phases</b> measured inside the tasks ({@link Counters}, an accumulator): three phases per job on the
+ *   <li><b>Task phases</b> measured inside the tasks ({@link #counters}, an accumulator): three phases per job on the
  *   task's thread (A: fetch the weight slices / compute / encode and put the gradient slices; B: fetch the
  *   operands / sum / put; C: read the kept or stored slices / scale and update / put), and what {@link StateBlocks}
  *   counted for the task on every thread (its fetch threads too): bytes and blocks fetched from other executors,
@@ -53,7 +52,8 @@ final class ShardedTimings extends SparkListener {
     static final int PER_JOB = 1 + 3 + Count.values().length;
     static final int SLOTS = Job.values().length * PER_JOB;
 
-    final Counters counters = new Counters();
+    /** The tasks' phases and counts, {@link #SLOTS} longs (layout: per job, {@link #PER_JOB} slots). */
+    final LongSums counters = new LongSums(SLOTS);
     // Driver side (the stepping thread).
     private final double[] jobWall = new double[Job.values().length];
     private double stepWall;
@@ -183,44 +183,6 @@ final class ShardedTimings extends SparkListener {
         return n == 0 ? Double.NaN : nanos / 1e6 / n;
     }
 
-    /** The tasks' phases and counts, {@link #SLOTS} longs (layout: per job, {@link #PER_JOB} slots). */
-    static final class Counters extends AccumulatorV2<long[], long[]> {
-        private static final long serialVersionUID = 1L;
-        private long[] v = new long[SLOTS];
-
-        @Override
-        public boolean isZero() {
-            for (long x : v) if (x != 0) return false;
-            return true;
-        }
-
-        @Override
-        public Counters copy() {
-            Counters c = new Counters();
-            c.v = v.clone();
-            return c;
-        }
-
-        @Override
-        public void reset() {
-            v = new long[SLOTS];
-        }
-
-        @Override
-        public void add(long[] o) {
-            for (int i = 0; i < SLOTS; i++) v[i] += o[i];
-        }
-
-        @Override
-        public void merge(AccumulatorV2<long[], long[]> other) {
-            add(other.value());
-        }
-
-        @Override
-        public long[] value() {
-            return v;
-        }
-    }
 
     /**
      * One task's clock and counts. {@link StateBlocks} adds its counts to the meter of the task's thread
@@ -243,7 +205,7 @@ final class ShardedTimings extends SparkListener {
             t = t1;
         }
 
-        void addTo(Counters into, Job job) {
+        void addTo(LongSums into, Job job) {
             if (into == null) return;
             long[] v = new long[SLOTS];
             int base = job.ordinal() * PER_JOB;

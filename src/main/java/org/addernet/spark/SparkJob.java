@@ -352,9 +352,9 @@ public final class SparkJob implements AutoCloseable {
         final WeightsRef weights;
         final int epoch, step;
         /** Where the task's time goes ({@link StepTimings}), or null when nobody asked. */
-        final StepTimings.Phases phases;
+        final LongSums phases;
 
-        StepTask(Shared shared, WeightsRef weights, int epoch, int step, StepTimings.Phases phases) {
+        StepTask(Shared shared, WeightsRef weights, int epoch, int step, LongSums phases) {
             this.shared = shared;
             this.weights = weights;
             this.epoch = epoch;
@@ -364,7 +364,7 @@ public final class SparkJob implements AutoCloseable {
 
         @Override
         public Iterator<Tuple2<Integer, StepAggregate>> call(Integer partition, Iterator<Object> part) {
-            StepTimings.Clock clock = phases == null ? null : phases.task();
+            StepTimings.Clock clock = phases == null ? null : StepTimings.task(phases);
             Sampler sampler = sampler(shared);
             Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
             int[] positions = sampler.indices(epoch, partition, step);

@@ -14,7 +14,6 @@ import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.scheduler.TaskInfo;
-import org.apache.spark.util.AccumulatorV2;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
@@ -48,7 +47,7 @@ final class StepTimings extends SparkListener {
     /** Driver laps, in this order. */
     enum Lap { WEIGHTS, JOB, SUM, DESTROY, OUTSIDE }
 
-    /** Task phases, in this order (slots of {@link Phases}). */
+    /** Task phases, in this order (slots of {@link #phases}). */
     enum Phase { SAMPLE, WEIGHTS_FETCH, LOAD, FILL, COMPUTE }
 
     // Driver side (the stepping thread only).
@@ -62,7 +61,8 @@ final class StepTimings extends SparkListener {
     private long tasks, jobsSeen, duration, deser, deserCpu, run, runCpu, resultSer, gettingResult, schedulerDelay, gc, resultBytes;
     private long toFirstLaunch, endSpread, lastEndToJobEnd;
 
-    final Phases phases = new Phases();
+    /** The task phases ({@link #PHASE_SLOTS}: tasks, then wall and thread-CPU nanoseconds per phase); tasks add, Spark merges. */
+    final LongSums phases = new LongSums(PHASE_SLOTS);
     /** CPU nanoseconds of every live JVM thread at the last report, by thread id; their names. */
     private Map<Long, Long> threadCpu = new HashMap<>();
     private final Map<Long, String> threadGroup = new HashMap<>();
@@ -315,61 +315,21 @@ final class StepTimings extends SparkListener {
         return n == 0 ? Double.NaN : (double) millis / n;
     }
 
-    /**
-     * The task phases: slot 0 counts tasks, then the wall nanoseconds of each {@link Phase}, then their thread-CPU
-     * nanoseconds. A task adds its own values ({@link #task}); Spark merges the tasks' copies on the driver.
-     */
-    static final class Phases extends AccumulatorV2<long[], long[]> {
-        private static final long serialVersionUID = 1L;
-        static final int SLOTS = 1 + 2 * Phase.values().length;
-        private long[] v = new long[SLOTS];
+    /** Task phase slots: slot 0 counts tasks, then the wall nanoseconds of each {@link Phase}, then their thread-CPU nanoseconds. */
+    static final int PHASE_SLOTS = 1 + 2 * Phase.values().length;
 
-        @Override
-        public boolean isZero() {
-            for (long x : v) if (x != 0) return false;
-            return true;
-        }
-
-        @Override
-        public Phases copy() {
-            Phases p = new Phases();
-            p.v = v.clone();
-            return p;
-        }
-
-        @Override
-        public void reset() {
-            v = new long[SLOTS];
-        }
-
-        @Override
-        public void add(long[] o) {
-            for (int i = 0; i < SLOTS; i++) v[i] += o[i];
-        }
-
-        @Override
-        public void merge(AccumulatorV2<long[], long[]> other) {
-            add(other.value());
-        }
-
-        @Override
-        public long[] value() {
-            return v;
-        }
-
-        /** A task's clock: {@link #mark} after each phase, {@link #done} at the end adds them to this accumulator. */
-        Clock task() {
-            return new Clock(this);
-        }
+    /** A task's clock over {@code phases}: {@link Clock#mark} after each phase, {@link Clock#done} at the end adds them. */
+    static Clock task(LongSums phases) {
+        return new Clock(phases);
     }
 
-    /** One task's phase times (wall and thread CPU), added to its {@link Phases} when done. */
+    /** One task's phase times (wall and thread CPU), added to its task-phase accumulator when done. */
     static final class Clock {
-        private final Phases into;
-        private final long[] v = new long[Phases.SLOTS];
+        private final LongSums into;
+        private final long[] v = new long[PHASE_SLOTS];
         private long t = System.nanoTime(), c = cpuNow();
 
-        Clock(Phases into) {
+        Clock(LongSums into) {
             this.into = into;
         }
 

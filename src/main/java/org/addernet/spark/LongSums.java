@@ -1,0 +1,56 @@
+package org.addernet.spark;
+
+import org.apache.spark.util.AccumulatorV2;
+
+/**
+ * A Spark accumulator of a fixed number of long sums: each task adds its own array (slot by slot), Spark merges the
+ * tasks' copies on the driver. The step timings' task phases and counters ({@link StepTimings}, {@link ShardedTimings})
+ * use it; the meaning of each slot is theirs.
+ */
+final class LongSums extends AccumulatorV2<long[], long[]> {
+    private static final long serialVersionUID = 1L;
+    private final int slots;
+    private long[] v;
+
+    LongSums(int slots) {
+        this.slots = slots;
+        this.v = new long[slots];
+    }
+
+    int slots() {
+        return slots;
+    }
+
+    @Override
+    public boolean isZero() {
+        for (long x : v) if (x != 0) return false;
+        return true;
+    }
+
+    @Override
+    public LongSums copy() {
+        LongSums c = new LongSums(slots);
+        c.v = v.clone();
+        return c;
+    }
+
+    @Override
+    public void reset() {
+        v = new long[slots];
+    }
+
+    @Override
+    public void add(long[] o) {
+        for (int i = 0; i < slots; i++) v[i] += o[i];
+    }
+
+    @Override
+    public void merge(AccumulatorV2<long[], long[]> other) {
+        add(other.value());
+    }
+
+    @Override
+    public long[] value() {
+        return v;
+    }
+}
