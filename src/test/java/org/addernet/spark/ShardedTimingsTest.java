@@ -4,15 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,7 +22,6 @@ class ShardedTimingsTest {
     @TempDir
     Path tmp;
 
-    private static final Pattern LINE = Pattern.compile("step timing, epoch (\\d+) step (\\d+): (\\{.*\\})");
 
     @Test
     void shardedStepTimingReportsEachJobWithExactCountsAndSameBits() throws Exception {
@@ -43,15 +39,8 @@ class ShardedTimingsTest {
         }
         SparkStepTimingsTest.assertSameBits(plain, timed, "sharded with step_timing vs without");
 
-        List<JsonNode> reports = new ArrayList<>();
         List<Integer> at = new ArrayList<>();
-        ObjectMapper json = new ObjectMapper();
-        for (String line : bytes.toString(StandardCharsets.UTF_8).split("\n")) {
-            Matcher m = LINE.matcher(line.trim());
-            if (!m.matches()) continue;
-            at.add(Integer.parseInt(m.group(2)));
-            reports.add(json.readTree(m.group(3)));
-        }
+        List<JsonNode> reports = SparkStepTimingsTest.reports(bytes.toString(StandardCharsets.UTF_8), at);
         assertEquals(List.of(4, 8, 10), at, "a report after every log_every steps and at the epoch's end");
         int[] steps = {4, 4, 2};
         for (int i = 0; i < 3; i++) {

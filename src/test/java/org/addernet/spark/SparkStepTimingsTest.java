@@ -103,6 +103,19 @@ class SparkStepTimingsTest {
 
     private static final Pattern LINE = Pattern.compile("step timing, epoch (\\d+) step (\\d+): (\\{.*\\})");
 
+    /** The JSON of each "step timing" line of {@code log}, in order; the step each was printed at goes into {@code at}. */
+    static List<JsonNode> reports(String log, List<Integer> at) throws Exception {
+        List<JsonNode> reports = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        for (String line : log.split("\n")) {
+            Matcher m = LINE.matcher(line.trim());
+            if (!m.matches()) continue;
+            at.add(Integer.parseInt(m.group(2)));
+            reports.add(json.readTree(m.group(3)));
+        }
+        return reports;
+    }
+
     @Test
     void stepTimingPrintsEveryLogEveryStepsWithExactCounts() throws Exception {
         // 400 samples, batch 40: 10 steps; log_every=4 reports after steps 4, 8 and 10 (the epoch's end).
@@ -115,15 +128,8 @@ class SparkStepTimingsTest {
             params = t.model().params().size();
             t.run();
         }
-        List<JsonNode> reports = new ArrayList<>();
         List<Integer> at = new ArrayList<>();
-        ObjectMapper json = new ObjectMapper();
-        for (String line : bytes.toString(StandardCharsets.UTF_8).split("\n")) {
-            Matcher m = LINE.matcher(line.trim());
-            if (!m.matches()) continue;
-            at.add(Integer.parseInt(m.group(2)));
-            reports.add(json.readTree(m.group(3)));
-        }
+        List<JsonNode> reports = reports(bytes.toString(StandardCharsets.UTF_8), at);
         assertEquals(List.of(4, 8, 10), at, "a report after every log_every steps and at the epoch's end");
         int[] steps = {4, 4, 2};
         long tasksSeen = 0;
