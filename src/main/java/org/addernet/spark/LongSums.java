@@ -17,10 +17,6 @@ final class LongSums extends AccumulatorV2<long[], long[]> {
         this.v = new long[slots];
     }
 
-    int slots() {
-        return slots;
-    }
-
     @Override
     public boolean isZero() {
         for (long x : v) if (x != 0) return false;

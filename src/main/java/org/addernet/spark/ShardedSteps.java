@@ -299,7 +299,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         timed(ShardedTimings.Job.C);
         List<Tuple2<String, double[]>> c = lost(where, () -> slices(reducedAt).mapPartitionsWithIndex(
                 new UpdateTask(layout, g, v, sc, lr, first, count, counters), true).collect());
-        timed(null);
+        timed(null); // afterCommit may run jobs (a checkpoint's gather): they are not job C's
         String[] updatedAt = new String[w];
         long poisoned = 0;
         for (Tuple2<String, double[]> t : c) {
@@ -469,6 +469,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
     @Override
     public void close() {
+        if (timings != null) timings.detach(jsc);
         if (gen >= 0) {
             List<String> old = new ArrayList<>(layout.names(gen, version));
             old.addAll(layout.names(gen, version + 1));
@@ -511,7 +512,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             int global = sampler.globalBatchAt(step);
             WorkerPool.Worker w = WorkerPool.borrow(shared.model());
             ShardedTimings.Meter meter = new ShardedTimings.Meter();
-            StateBlocks.meter(meter);
+            StateBlocks.meter(counters == null ? null : meter); // block traffic is metered only when timed
             try {
                 w.invalidate(); // its weights and buffers are overwritten here and by the step
                 Params p = w.model.params();
@@ -568,7 +569,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         @Override
         public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
             ShardedTimings.Meter meter = new ShardedTimings.Meter();
-            StateBlocks.meter(meter);
+            StateBlocks.meter(counters == null ? null : meter); // block traffic is metered only when timed
             try {
                 return reduce(q, meter);
             } finally {
@@ -708,7 +709,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         @Override
         public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
             ShardedTimings.Meter meter = new ShardedTimings.Meter();
-            StateBlocks.meter(meter);
+            StateBlocks.meter(counters == null ? null : meter); // block traffic is metered only when timed
             try {
                 return update(q, meter);
             } finally {
@@ -719,8 +720,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         private Iterator<Tuple2<String, double[]>> update(int q, ShardedTimings.Meter meter) {
             int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q), to = from + len;
             float[] g = StateBlocks.take(layout.slot("s", q), layout.name("s", gen, version, q), len);
-            float[] w0 = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), len);
-            float[] m0 = first ? new float[len] : StateBlocks.take(layout.slot("m", q), layout.name("m", gen, version, q), len);
+            float[] w = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), len);
+            float[] m = first ? new float[len] : StateBlocks.take(layout.slot("m", q), layout.name("m", gen, version, q), len);
             meter.mark(0);
             if (scales != null) {
                 int[] off = layout.adderOffset(), size = layout.adderSize();
@@ -729,7 +730,6 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     for (int i = Math.max(off[l], from), e = Math.min(off[l] + size[l], to); i < e; i++) g[i - from] *= s;
                 }
             }
-            float[] w = w0, m = m0;
             layout.rule().update(w, g, m, 0, len, lr, first);
             long nonFinite = 0;
             for (float x : w) if (!Float.isFinite(x)) nonFinite++;

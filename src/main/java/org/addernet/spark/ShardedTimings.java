@@ -134,37 +134,30 @@ final class ShardedTimings extends SparkListener {
             long[] s = spark[k];
             o.put(p + "job_ms", steps == 0 ? Double.NaN : jobWall[k] * 1e3 / steps);
             o.put(p + "jobs_seen", s[7]);
-            o.put(p + "submit_to_first_launch_ms", per(s[8], s[7]));
-            o.put(p + "task_end_spread_ms", per(s[9], s[7]));
-            o.put(p + "last_task_end_to_job_end_ms", per(s[10], s[7]));
+            o.put(p + "submit_to_first_launch_ms", StepTimings.per(s[8], s[7]));
+            o.put(p + "task_end_spread_ms", StepTimings.per(s[9], s[7]));
+            o.put(p + "last_task_end_to_job_end_ms", StepTimings.per(s[10], s[7]));
             o.put(p + "tasks_seen", s[0]);
-            o.put(p + "task_duration_ms", per(s[1], s[0]));
-            o.put(p + "task_deserialize_ms", per(s[2], s[0]));
-            o.put(p + "task_run_ms", per(s[3], s[0]));
-            o.put(p + "task_result_serialize_ms", per(s[4], s[0]));
-            o.put(p + "task_scheduler_delay_ms", per(s[5], s[0]));
-            o.put(p + "task_gc_ms", per(s[6], s[0]));
+            o.put(p + "task_duration_ms", StepTimings.per(s[1], s[0]));
+            o.put(p + "task_deserialize_ms", StepTimings.per(s[2], s[0]));
+            o.put(p + "task_run_ms", StepTimings.per(s[3], s[0]));
+            o.put(p + "task_result_serialize_ms", StepTimings.per(s[4], s[0]));
+            o.put(p + "task_scheduler_delay_ms", StepTimings.per(s[5], s[0]));
+            o.put(p + "task_gc_ms", StepTimings.per(s[6], s[0]));
             int base = k * PER_JOB;
             long n = c[base];
             o.put(p + "phase_tasks", n);
-            for (int ph = 0; ph < 3; ph++) o.put(p + PHASES[k][ph] + "_ms", ns(c[base + 1 + ph], n));
+            for (int ph = 0; ph < 3; ph++) o.put(p + PHASES[k][ph] + "_ms", StepTimings.ms(c[base + 1 + ph], n));
             for (Count x : Count.values()) {
                 long v = c[base + 4 + x.ordinal()];
                 String name = x.name().toLowerCase(Locale.ROOT);
-                if (name.endsWith("_nanos")) o.put(p + name.replace("_nanos", "_ms"), ns(v, n));
+                if (name.endsWith("_nanos")) o.put(p + name.replace("_nanos", "_ms"), StepTimings.ms(v, n));
                 else if (name.endsWith("_bytes")) o.put(p + name.replace("_bytes", "_mb"), n == 0 ? Double.NaN : v / 1e6 / n);
                 else o.put(p + name, n == 0 ? Double.NaN : (double) v / n);
             }
         }
         reset();
-        StringBuilder b = new StringBuilder("{");
-        for (Map.Entry<String, Object> e : o.entrySet()) {
-            if (b.length() > 1) b.append(',');
-            Object v = e.getValue();
-            b.append('"').append(e.getKey()).append("\":")
-                    .append(v instanceof Double d ? (Double.isFinite(d) ? String.format(Locale.ROOT, "%.3f", d) : "null") : v);
-        }
-        return b.append('}').toString();
+        return StepTimings.json(o);
     }
 
     private void reset() {
@@ -173,14 +166,6 @@ final class ShardedTimings extends SparkListener {
         steps = 0;
         for (long[] s : spark) java.util.Arrays.fill(s, 0);
         counters.reset();
-    }
-
-    private static double per(long millis, long n) {
-        return n == 0 ? Double.NaN : (double) millis / n;
-    }
-
-    private static double ns(long nanos, long n) {
-        return n == 0 ? Double.NaN : nanos / 1e6 / n;
     }
 
 

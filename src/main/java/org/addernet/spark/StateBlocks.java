@@ -125,11 +125,6 @@ final class StateBlocks {
         read(name, (long) length * Float.BYTES, b -> b.asFloatBuffer().get(dst, off, length));
     }
 
-    /** Block {@code name} (of {@code length} bfloat16 values) decoded into {@code dst[off, off + length)}. */
-    static void readBf16(String name, float[] dst, int off, int length) {
-        read(name, (long) length * Bf16.BYTES, b -> Bf16.decode(b, dst, off, length));
-    }
-
     static float[] floats(String name, int length) {
         float[] a = new float[length];
         readFloats(name, a, 0, length);

@@ -1,7 +1,11 @@
 package org.addernet.spark;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -281,21 +285,44 @@ final class StepTimings extends SparkListener {
         return json(o);
     }
 
-    private static String json(Map<String, Object> o) {
-        StringBuilder b = new StringBuilder("{");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * One JSON line of a report: Jackson writes the (nested) map in its order; doubles with 3 decimals, NaN and the
+     * infinities (a window without tasks) as null.
+     */
+    static String json(Map<String, Object> o) {
+        try {
+            return JSON.writeValueAsString(rounded(o));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("step timings as JSON", e);
+        }
+    }
+
+    private static Map<String, Object> rounded(Map<String, Object> o) {
+        Map<String, Object> r = new LinkedHashMap<>();
         for (Map.Entry<String, Object> e : o.entrySet()) {
-            if (b.length() > 1) b.append(',');
-            b.append('"').append(e.getKey().replace("\\", "\\\\").replace("\"", "\\\"")).append("\":");
             Object v = e.getValue();
             if (v instanceof Map<?, ?> m) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> inner = (Map<String, Object>) m;
-                b.append(json(inner));
-            } else {
-                b.append(v instanceof Double d ? (Double.isFinite(d) ? String.format(Locale.ROOT, "%.3f", d) : "null") : v);
+                v = rounded(inner);
+            } else if (v instanceof Double d) {
+                v = Double.isFinite(d) ? BigDecimal.valueOf(d).setScale(3, RoundingMode.HALF_EVEN) : null;
             }
+            r.put(e.getKey(), v);
         }
-        return b.append('}').toString();
+        return r;
+    }
+
+    /** {@code nanos} over {@code n} in milliseconds; NaN without any. */
+    static double ms(long nanos, long n) {
+        return n == 0 ? Double.NaN : nanos / 1e6 / n;
+    }
+
+    /** {@code millis} over {@code n}; NaN without any. */
+    static double per(long millis, long n) {
+        return n == 0 ? Double.NaN : (double) millis / n;
     }
 
     private void reset() {
@@ -305,14 +332,6 @@ final class StepTimings extends SparkListener {
         tasks = jobsSeen = duration = deser = deserCpu = run = runCpu = resultSer = gettingResult = schedulerDelay = gc = resultBytes = 0;
         toFirstLaunch = endSpread = lastEndToJobEnd = 0;
         phases.reset();
-    }
-
-    private static double ms(long nanos, long n) {
-        return n == 0 ? Double.NaN : nanos / 1e6 / n;
-    }
-
-    private static double per(long millis, long n) {
-        return n == 0 ? Double.NaN : (double) millis / n;
     }
 
     /** Task phase slots: slot 0 counts tasks, then the wall nanoseconds of each {@link Phase}, then their thread-CPU nanoseconds. */

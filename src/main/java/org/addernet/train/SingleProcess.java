@@ -43,14 +43,19 @@ public final class SingleProcess implements AutoCloseable {
         double perWorkerEta = recipe.perWorkerScaling ? recipe.config.getDouble("eta") : 0;
         int treeDepth = recipe.config.getInt("tree_depth");
         boolean bf16 = recipe.bf16Wire;
+        // Per-step snapshots, allocated once (ResNet-50's weights are ~100 MB).
+        float[] buffersAtStart = workers > 1 ? new float[model.params().buffers.length] : null;
+        float[] master = bf16 ? new float[model.params().data.length] : null;
         Trainer.StepRunner steps = (epoch, step) -> {
             int global = sampler.globalBatchAt(step);
             Params p = model.params();
-            float[] buffersAtStart = workers > 1 ? p.buffers.clone() : null;
+            if (buffersAtStart != null) System.arraycopy(p.buffers, 0, buffersAtStart, 0, buffersAtStart.length);
             // wire=bf16, as the sharded step does it: the workers compute with the bf16-rounded master weights and
             // send bf16-rounded gradients; the sums, the update and the master weights stay fp32.
-            float[] master = bf16 ? p.data.clone() : null;
-            if (bf16) Bf16.round(p.data, 0, p.data.length);
+            if (bf16) {
+                System.arraycopy(p.data, 0, master, 0, master.length);
+                Bf16.round(p.data, 0, p.data.length);
+            }
             List<StepAggregate> parts = new ArrayList<>();
             try {
                 for (int w = 0; w < workers; w++) {
