@@ -10,7 +10,7 @@ import java.util.Set;
  * Pooled buffers of one model: the activation gradients of a training model's backward pass, or the activations
  * of an eval-only model's forward pass ({@link org.addernet.layers.Layer#setActivationPool}: each layer takes its
  * output here and its consumer gives the input back once it has read it, so a forward holds a few activations, not
- * one per layer). For the gradients: A gradient lives only from the layer that makes
+ * one per layer). For the gradients, a gradient lives only from the layer that makes
  * it to the layer that consumes it, so instead of every layer owning an input-gradient tensor for the whole batch
  * (as many as there are layers), layers take one here and give back the one they consumed: a backward pass then
  * holds a handful of buffers, the size of the largest activations. Buffers stay in the pool across steps (no

@@ -71,6 +71,8 @@ final class ColumnConvEngine implements ConvEngine {
     static final int CACHE_FLOATS = 1 << 17;
     /** Floats of filter-gradient partials at most (64 MB): a layer with a huge O*K gets fewer groups. */
     static final int PARTIAL_BUDGET = 1 << 24;
+    /** Edge of a transpose tile: 32 x 32 floats, 4 KB each way. */
+    private static final int TRANSPOSE_TILE = 32;
 
     private final ThreadPool pool;
     private final ColumnKernels kernels;
@@ -696,9 +698,4 @@ final class ColumnConvEngine implements ConvEngine {
         if ((long) o * kk < 1 << 16) body.run(0, tiles);
         else pool.parallelFor(tiles, (t, from, to) -> body.run(from, to));
     }
-
-    /** Edge of a transpose tile: 32 x 32 floats, 4 KB each way. */
-    private static final int TRANSPOSE_TILE = 32;
-
-
 }

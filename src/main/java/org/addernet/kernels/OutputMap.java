@@ -29,18 +29,17 @@ public record OutputMap(float[] meanHi, float[] meanLo, float[] scale, float[] b
         float mh = meanHi[c], ml = meanLo[c], sc = scale[c], b = beta[c];
         float[] s = residual;
         int end = off + len;
-        // Math.max(v, 0f) spelled out as in ScalarPasses (the same bits: v if v > 0 or NaN, else +0).
+        // Math.max(v, 0f) as ScalarPasses.normalize and addRelu clamp (v if v > 0 or NaN, else +0): branch-free, where a
+        // float `v > 0 ? v : 0` would be a branch mispredicted on half of the activations.
         if (s != null) {
             for (int i = off; i < end; i++) {
                 float v = ((y[i] - mh) - ml) * sc + b;
-                if (relu) v = v > 0f || v != v ? v : 0f;
-                v = v + s[i];
-                y[i] = v > 0f || v != v ? v : 0f;
+                if (relu) v = Math.max(v, 0f);
+                y[i] = Math.max(v + s[i], 0f);
             }
         } else if (relu) {
             for (int i = off; i < end; i++) {
-                float v = ((y[i] - mh) - ml) * sc + b;
-                y[i] = v > 0f || v != v ? v : 0f;
+                y[i] = Math.max(((y[i] - mh) - ml) * sc + b, 0f);
             }
         } else {
             for (int i = off; i < end; i++) y[i] = ((y[i] - mh) - ml) * sc + b;

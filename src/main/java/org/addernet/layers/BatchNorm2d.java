@@ -138,7 +138,7 @@ public final class BatchNorm2d implements Layer {
         final boolean clamp = relu;
         long t0 = PassTimes.start();
         final Passes ops = passes;
-        perChannel(x.size(), (from, to) -> {
+        Passes.split(engine.pool(), channels, x.size(), (from, to) -> {
             double[] lanes = new double[Passes.LANES];
             for (int c = from; c < to; c++) {
                 double mean, invStd;
@@ -181,7 +181,7 @@ public final class BatchNorm2d implements Layer {
         final float[] xd = x.data, dyd = dy.data, mask = relu ? y.data : null; // dx overwrites dy
         final Passes ops = passes;
         long t0 = PassTimes.start();
-        perChannel(x.size(), (from, to) -> {
+        Passes.split(engine.pool(), channels, x.size(), (from, to) -> {
             double[] lanesG = new double[Passes.LANES], lanesGD = new double[Passes.LANES];
             for (int c = from; c < to; c++) {
                 double mean = batchMean[c], invStd = batchInvStd[c];
@@ -200,15 +200,6 @@ public final class BatchNorm2d implements Layer {
         });
         PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
         return dy;
-    }
-
-    /**
-     * Runs {@code body} over the channels: split over the engine's threads, or on the calling thread for a small
-     * tensor (batch-1 inference: a hand-off costs more than the pass). A channel is one task either way.
-     */
-    private void perChannel(int values, Passes.Range body) {
-        if (values < Passes.PARALLEL_MIN || engine.pool().threads() == 1) body.run(0, channels);
-        else engine.pool().parallelFor(channels, (t, from, to) -> body.run(from, to));
     }
 
     /** Keeps its input (the normalized values are recomputed from it and the batch statistics). */

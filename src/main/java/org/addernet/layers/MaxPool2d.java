@@ -57,7 +57,7 @@ public final class MaxPool2d implements Layer {
         final int[] am = training ? argmax : null;
         float[] xd = x.data, yd = y.data;
         int planes = x.n * x.c, h = x.h, w = x.w;
-        perPlane(planes, x.size(), (from, to) -> {
+        Passes.split(threads, planes, x.size(), (from, to) -> {
             for (int pl = from; pl < to; pl++) {
                 int xb = pl * h * w, yb = pl * ho * wo;
                 for (int i = 0; i < ho; i++) {
@@ -95,18 +95,13 @@ public final class MaxPool2d implements Layer {
         int planes = x.n * x.c, in = x.h * x.w, out = y.h * y.w;
         float[] dxd = dx.data, dyd = dy.data;
         int[] argmax = this.argmax;
-        perPlane(planes, x.size(), (from, to) -> {
+        Passes.split(threads, planes, x.size(), (from, to) -> {
             java.util.Arrays.fill(dxd, from * in, to * in, 0f);
             for (int i = from * out, end = to * out; i < end; i++) dxd[argmax[i]] += dyd[i];
         });
         pool.give(dy);
         PassTimes.done(PassTimes.Kind.POOLING, t0);
         return dx;
-    }
-
-    private void perPlane(int planes, int values, Passes.Range body) {
-        if (threads == null || threads.threads() == 1 || values < Passes.PARALLEL_MIN) body.run(0, planes);
-        else threads.parallelFor(planes, (t, from, to) -> body.run(from, to));
     }
 
     /** Keeps only the argmax indices for backward (4 bytes per output), not its input. */

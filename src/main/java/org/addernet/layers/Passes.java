@@ -92,6 +92,16 @@ abstract class Passes {
     }
 
     /**
+     * Runs {@code body} over {@code tasks} units (channels, planes), split over the pool's threads, or on the calling
+     * thread when the pass is small ({@code values < PARALLEL_MIN}: batch-1 inference, where a hand-off costs more
+     * than the pass) or there is one thread. A unit is one task either way, so the results do not depend on it.
+     */
+    static void split(ThreadPool pool, int tasks, long values, Range body) {
+        if (pool == null || pool.threads() == 1 || values < PARALLEL_MIN) body.run(0, tasks);
+        else pool.parallelFor(tasks, (t, from, to) -> body.run(from, to));
+    }
+
+    /**
      * Runs an elementwise pass over {@code [0, size)}: on the calling thread below {@link #PARALLEL_MIN} values (or
      * without a pool), else in blocks of {@link #BLOCK} split over the threads. Every value is computed alone, so the
      * split never changes a bit.

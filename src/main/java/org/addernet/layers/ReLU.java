@@ -50,14 +50,9 @@ public final class ReLU implements Layer {
     @Override
     public Tensor backward(Tensor dy) {
         long t0 = PassTimes.start();
-        backward(y.data, dy.data, dy.data, y.size());
+        Passes.get().reluGradient(y.data, dy.data, null, 0, y.size()); // dx overwrites dy
         PassTimes.done(PassTimes.Kind.RELU, t0);
         return dy;
-    }
-
-    static void backward(float[] y, float[] dy, float[] dx, int size) {
-        if (dx == dy) Passes.get().reluGradient(y, dy, null, 0, size);
-        else for (int i = 0; i < size; i++) dx[i] = ScalarPasses.select(y[i], dy[i]); // y > 0 ? dy : 0, branch-free
     }
 
     @Override
