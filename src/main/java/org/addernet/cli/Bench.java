@@ -189,12 +189,11 @@ public final class Bench {
             };
             for (int i = 0; i < 20; i++) body.run();
             Arrays.fill(dw, 0f);
-            java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-            long c0 = os instanceof com.sun.management.OperatingSystemMXBean b ? b.getProcessCpuTime() : 0;
+            long c0 = EvalBench.processCpuNanos();
             long t0 = System.nanoTime();
             for (int i = 0; i < count; i++) body.run();
             double ms = (System.nanoTime() - t0) / 1e6;
-            double cpuMs = os instanceof com.sun.management.OperatingSystemMXBean b ? (b.getProcessCpuTime() - c0) / 1e6 : -1;
+            double cpuMs = c0 < 0 ? -1 : (EvalBench.processCpuNanos() - c0) / 1e6;
             System.out.println(String.format(Locale.ROOT,
                     "{\"shape\":\"%s\",\"op\":\"%s\",\"kernels\":\"%s\",\"threads\":%d,\"count\":%d,\"ops\":%d,\"ms\":%s,\"cpu_ms\":%s,"
                     + "\"gops_per_cpu_s\":%s}", g, op, e.kernelName(), threads, count, g.ops(), fmt(ms), fmt(cpuMs),

@@ -86,7 +86,7 @@ final class EvalBench {
                     ms.add(t);
                     total += t;
                 }
-                long cpu = processCpuNanos() - cpu0, dispatches = engine.pool().dispatches() - d0;
+                long cpu = cpu0 < 0 ? -1 : processCpuNanos() - cpu0, dispatches = engine.pool().dispatches() - d0;
                 int reps = ms.size();
                 if (prof != null) {
                     prof.record(false);

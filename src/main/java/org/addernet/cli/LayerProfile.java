@@ -9,6 +9,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import org.addernet.engine.Params;
 import org.addernet.engine.ThreadPool;
+import org.addernet.kernels.CompilerDirectives;
 import org.addernet.kernels.ConvEngine;
 import org.addernet.kernels.ConvGeometry;
 import org.addernet.kernels.OutputMap;
@@ -237,20 +238,7 @@ final class LayerProfile implements ConvEngine {
 
     /** Adds a compiler directive excluding the methods matching {@code pattern} from C1; false if it could not. */
     private static boolean excludeFromC1(String pattern) {
-        try {
-            java.nio.file.Path f = java.nio.file.Files.createTempFile("addernet-profile", ".json");
-            try {
-                java.nio.file.Files.writeString(f, "[{ match: [\"" + pattern + "\"], c1: { Exclude: true } }]");
-                Object r = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
-                        new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerDirectivesAdd",
-                        new Object[] {new String[] {f.toString()}}, new String[] {String[].class.getName()});
-                return String.valueOf(r).contains("1 compiler directives added");
-            } finally {
-                java.nio.file.Files.deleteIfExists(f);
-            }
-        } catch (Exception | LinkageError e) {
-            return false;
-        }
+        return CompilerDirectives.add("[{ match: [\"" + pattern + "\"], c1: { Exclude: true } }]");
     }
 
     private static float peakLoop(float[] x, int reps) {

@@ -81,10 +81,14 @@ public final class Main {
                   network and CNN twin side by side; totals (conv/fc only, as the AdderNet paper, and all layers);
                   energy at 45 nm (FP32 add 0.9 pJ, multiply 3.7 pJ).
               bench-step [--model resnet18] [--variant adder|cnn] [--batch 32] [--size 224] [--threads 2] [--steps 3]
-                  Times training steps on random data (images/s) and reports the peak heap next to its arithmetic.
-              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3] [--model-kind eval|train]
+                         [--classes K] [--kernels auto|vector|scalar] [--profile] [--mark-steps]
+                  Times training steps on random data (images/s) and reports the peak heap next to its arithmetic;
+                  --profile: per-layer kernel times and % of a peak measured in the same JVM, and the non-kernel time;
+                  --mark-steps: each step's begin/end on stderr (for scripts/jit-timeline).
+              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3] [--model-kind eval|train] [--profile]
                   Eval-mode inference images/s (what evaluate/predict tasks compute) and the heap after a full GC;
-                  scripts/bench-eval adds PyTorch's CNN twin; --model-kind train: a training model's forwards, to compare.
+                  scripts/bench-eval adds PyTorch's CNN twin; --model-kind train: a training model's forwards, to compare;
+                  --profile: the per-layer table of one forward.
               bench-pipeline --root DIR [--threads N] [--images M] [--size 224]
                   Input pipeline images/s on an ImageFolder tree: read, decode, decode + train/eval transforms.
               make-synthetic-imagenet DIR [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]

@@ -163,8 +163,8 @@ public final class StepBench {
      * on this thread and its CPU time excludes the compiler threads, GC and the pool's spin-waits.
      */
     private static void mark(int step, String what) {
-        long cpu = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
-                ? os.getProcessCpuTime() / 1_000_000 : -1;
+        long cpu = EvalBench.processCpuNanos();
+        if (cpu > 0) cpu /= 1_000_000;
         System.err.println("jit-mark step " + step + " " + what + " " + ManagementFactory.getRuntimeMXBean().getUptime() + " cpu " + cpu
                 + " thread-cpu " + ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() / 1_000_000);
     }

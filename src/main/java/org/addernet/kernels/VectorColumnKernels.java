@@ -920,22 +920,8 @@ final class VectorColumnKernels implements ColumnKernels {
      * module.
      */
     private static boolean excludeFromC1() {
-        try {
-            java.nio.file.Path f = java.nio.file.Files.createTempFile("addernet-kernels", ".json");
-            try {
-                java.nio.file.Files.writeString(f, "[{ match: [\"" + VectorColumnKernels.class.getName().replace('.', '/')
-                        + ".*\"], c1: { Exclude: true }, c2: { BackgroundCompilation: false } }]");
-                Object r = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
-                        new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"),
-                        "compilerDirectivesAdd", new Object[] {new String[] {f.toString()}},
-                        new String[] {String[].class.getName()});
-                return String.valueOf(r).contains("1 compiler directives added");
-            } finally {
-                java.nio.file.Files.deleteIfExists(f);
-            }
-        } catch (Exception | LinkageError e) {
-            return false;
-        }
+        return CompilerDirectives.add("[{ match: [\"" + VectorColumnKernels.class.getName().replace('.', '/')
+                + ".*\"], c1: { Exclude: true }, c2: { BackgroundCompilation: false } }]");
     }
 
     /*
