@@ -79,6 +79,8 @@ final class ColumnConvEngine implements ConvEngine {
     private final int budget;
     private final int targetCols;
     private final int cacheFloats;
+    /** Whether strided layers may take the phase-split shifted layout (see {@link #plan}). */
+    private final boolean phased;
     private final Workspace[] spaces;
     /** The transposed filters (K x O) for the input gradients, shared read-only by the threads. */
     private float[] wt = new float[0];
@@ -123,6 +125,15 @@ final class ColumnConvEngine implements ConvEngine {
 
     /** {@code cacheFloats}: see {@link #CACHE_FLOATS}; tests vary it to check that K-chunks keep every bit. */
     ColumnConvEngine(ThreadPool pool, ColumnKernels kernels, int budget, int targetCols, int cacheFloats) {
+        this(pool, kernels, budget, targetCols, cacheFloats, true);
+    }
+
+    /**
+     * {@code phased = false}: strided layers keep the explicit im2col plans they had before the phase-split layout
+     * (tests compare the two bit for bit and keep the explicit stride-2 paths covered).
+     */
+    ColumnConvEngine(ThreadPool pool, ColumnKernels kernels, int budget, int targetCols, int cacheFloats, boolean phased) {
+        this.phased = phased;
         this.cacheFloats = cacheFloats;
         this.pool = pool;
         this.kernels = kernels;
@@ -139,12 +150,24 @@ final class ColumnConvEngine implements ConvEngine {
 
     /** The work plan: a function of the geometry and the kernels' column multiple, never of the thread count. */
     Plan plan(ConvGeometry g) {
+        // A stride-2 (or larger) layer takes the phase-split shifted layout where its samples fit a piece (see
+        // Im2col), and otherwise exactly the explicit plan it had before that layout existed (the 7x7 stem at 224).
+        if (g.stride() > 1 && phased) {
+            Plan split = plan(g, true);
+            if (split.shifted()) return split;
+        }
+        return plan(g, false);
+    }
+
+    /** {@link #plan(ConvGeometry)} with ({@code phased}) or without the phase-split layout for strides above 1. */
+    private Plan plan(ConvGeometry g, boolean phased) {
         int m = kernels.columnMultiple(), p = g.positions(), n = g.n(), kk = g.kk();
         // The backward holds x, dx (K rows each) and dy (O rows) per column.
         int maxCols = Math.max(m, budget / (2 * kk + g.o()) / m * m);
         int ss = Im2col.shiftedColumns(g);
         boolean pointwise = g.k() == 1 && g.pad() == 0 && g.stride() == 1;
-        boolean shiftable = Im2col.shiftedFits(g) && !pointwise && !Im2col.fullWindow(g) && ss <= 2 * p;
+        boolean shiftable = Im2col.shiftedFits(g) && (g.stride() == 1 || phased) && !pointwise
+                && !Im2col.fullWindow(g) && ss <= 2 * p;
         boolean shifted = shiftable && roundUp(ss, m) <= maxCols;
         int kc = kk;
         // K-chunking where the whole K x columns matrix squeezes the pieces (fewer than targetCols/2 columns) or
@@ -154,8 +177,8 @@ final class ColumnConvEngine implements ConvEngine {
         // stay in cache. Layers the old budget held comfortably (ResNet-20, LeNet) keep exactly their old plan,
         // hence their bits.
         if (kk > KC && ((shiftable && !shifted) || maxCols < targetCols / 2)) {
-            int slack = 2 * g.c() * Im2col.shiftedChannelStride(g, 0);
-            int shiftedCols = (budget - slack) / (2 * g.c() + KC_SHIFTED + g.o()) / m * m;
+            int planes = Im2col.shiftedPlanes(g), slack = 2 * planes * Im2col.shiftedChannelStride(g, 0);
+            int shiftedCols = (budget - slack) / (2 * planes + KC_SHIFTED + g.o()) / m * m;
             shifted = shiftable && roundUp(ss, m) <= shiftedCols;
             kc = shifted ? KC_SHIFTED : KC;
             maxCols = Math.max(m, shifted ? shiftedCols : budget / (2 * kc + g.o()) / m * m);
@@ -254,7 +277,7 @@ final class ColumnConvEngine implements ConvEngine {
         s.xRow = grow(s.xRow, kk);
         if (plan.shifted()) {
             int ld = roundUp((n1 - n0) * Im2col.shiftedColumns(g)), cs = Im2col.shiftedChannelStride(g, ld);
-            s.xcol = grow(s.xcol, g.c() * cs);
+            s.xcol = grow(s.xcol, Im2col.shiftedPlanes(g) * cs);
             Im2col.packShifted(g, x, n0, n1, cs, s.xcol);
             Im2col.shiftedRows(g, cs, s.xRow);
             return ld;
@@ -329,7 +352,7 @@ final class ColumnConvEngine implements ConvEngine {
         Workspace s0 = spaces[0];
         // The shifted buffer as loadColumns lays it out, packed below by the tasks themselves, a slice of channels each.
         int ld = roundUp(n * Im2col.shiftedColumns(g)), cs = Im2col.shiftedChannelStride(g, ld);
-        s0.xcol = grow(s0.xcol, g.c() * cs);
+        s0.xcol = grow(s0.xcol, Im2col.shiftedPlanes(g) * cs);
         s0.xRow = grow(s0.xRow, kk);
         Im2col.shiftedRows(g, cs, s0.xRow);
         final float[] xcol = s0.xcol;
@@ -386,7 +409,7 @@ final class ColumnConvEngine implements ConvEngine {
      * {@code [r0, r0 + ob)} (ycol row {@code r - r0}), each copied segment then mapped by {@code map} (if not null).
      */
     private static void scatterShiftedRange(ConvGeometry g, float[] ycol, int len, int c0, int r0, int ob, float[] y, OutputMap map) {
-        int o = g.o(), ho = g.ho(), wo = g.wo(), wq = g.w() + g.pad(), ss = Im2col.shiftedColumns(g), c1 = c0 + len;
+        int o = g.o(), ho = g.ho(), wo = g.wo(), wq = Im2col.rowStride(g), ss = Im2col.shiftedColumns(g), c1 = c0 + len;
         for (int mi = c0 / ss, last = Math.min(g.n() - 1, (c1 - 1) / ss); mi <= last; mi++) {
             for (int i = 0; i < ho; i++) {
                 int q0 = Math.max(c0, mi * ss + i * wq), q1 = Math.min(c1, mi * ss + i * wq + wo);
@@ -445,7 +468,7 @@ final class ColumnConvEngine implements ConvEngine {
     private int startChunked(ConvGeometry g, Plan plan, float[] x, int n0, int n1, int q0, int qe, Workspace s) {
         if (plan.shifted()) {
             int ld = roundUp((n1 - n0) * Im2col.shiftedColumns(g)), cs = Im2col.shiftedChannelStride(g, ld);
-            s.xcol = grow(s.xcol, g.c() * cs);
+            s.xcol = grow(s.xcol, Im2col.shiftedPlanes(g) * cs);
             s.xRowAll = grow(s.xRowAll, g.kk());
             Im2col.packShifted(g, x, n0, n1, cs, s.xcol);
             Im2col.shiftedRows(g, cs, s.xRowAll);
@@ -593,7 +616,7 @@ final class ColumnConvEngine implements ConvEngine {
                 }
                 if (plan.shifted()) {
                     int cs = Im2col.shiftedChannelStride(g, ld);
-                    s.dxpad = grow(s.dxpad, g.c() * cs);
+                    s.dxpad = grow(s.dxpad, Im2col.shiftedPlanes(g) * cs);
                     Im2col.col2imShifted(g, s.dxcol, ld, n0, n1, cs, s.dxpad, dx, kernels);
                 } else {
                     Im2col.col2im(g, s.dxcol, q0, qe, ld, dx);
@@ -625,8 +648,8 @@ final class ColumnConvEngine implements ConvEngine {
         if (dx != null) {
             s.dxcol = grow(s.dxcol, kc * ld);
             if (plan.shifted()) {
-                s.dxpad = grow(s.dxpad, g.c() * cs);
-                Arrays.fill(s.dxpad, 0, g.c() * cs, 0f);
+                s.dxpad = grow(s.dxpad, Im2col.shiftedPlanes(g) * cs);
+                Arrays.fill(s.dxpad, 0, Im2col.shiftedPlanes(g) * cs, 0f);
             }
             if (!adder) {
                 s.yRow = grow(s.yRow, o);

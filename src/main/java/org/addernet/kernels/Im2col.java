@@ -183,26 +183,60 @@ final class Im2col {
         }
     }
 
-    // ---------------------------------------------------------------- shifted layout (stride 1)
+    // ---------------------------------------------------------------- shifted layout (stride 1) and its phase split (stride s)
 
-    /** Row stride of the shifted layout: {@code Wq = W + pad} (one gap of {@code pad} zeros per row). */
-    private static int rowStride(ConvGeometry g) {
-        return g.w() + g.pad();
+    /**
+     * Phases per axis of the shifted buffer: 1 at stride 1; at stride {@code s} the padded input is split into
+     * {@code s x s} phase planes (padded rows {@code a, a + s, ...} times padded columns {@code b, b + s, ...}), of
+     * which a k x k filter reads {@code min(k, s)} per axis (a 1x1 stride-2 shortcut only phase (0, 0)).
+     */
+    static int phases(ConvGeometry g) {
+        return g.stride() == 1 ? 1 : Math.min(g.k(), g.stride());
     }
 
-    /** Whether the shifted layout can hold this layer: stride 1 and the gaps wide enough to be the padding. */
+    /** Planes of the shifted buffer, {@code cs} floats each: C at stride 1, {@code C * phases^2} phase planes otherwise. */
+    static int shiftedPlanes(ConvGeometry g) {
+        int ph = phases(g);
+        return g.c() * ph * ph;
+    }
+
+    /**
+     * Row stride of the shifted layout: {@code Wq = W + pad} at stride 1 (one gap of {@code pad} zeros per row);
+     * at stride s the width of the widest phase plane of the padded input, {@code ceil((W + 2*pad)/s)}.
+     */
+    static int rowStride(ConvGeometry g) {
+        int s = g.stride();
+        return s == 1 ? g.w() + g.pad() : (g.w() + 2 * g.pad() + s - 1) / s;
+    }
+
+    /** Rows one sample occupies per plane: {@code H + pad} at stride 1, {@code ceil((H + 2*pad)/s)} otherwise. */
+    private static int shiftedHeight(ConvGeometry g) {
+        int s = g.stride();
+        return s == 1 ? g.h() + g.pad() : (g.h() + 2 * g.pad() + s - 1) / s;
+    }
+
+    /** Largest row (and column) shift of a tap: {@code k - 1} at stride 1, {@code (k - 1)/s} in a phase plane. */
+    private static int maxShift(ConvGeometry g) {
+        return (g.k() - 1) / g.stride();
+    }
+
+    /**
+     * Whether the shifted layout can hold this layer: stride 1 and the gaps wide enough to be the padding, or any
+     * stride above 1 (the phase planes hold their padding explicitly; a valid output (i, j) reads phase plane
+     * (u % s, v % s) at (i + u/s, j + v/s), inside the plane since {@code s*(Ho - 1) + k <= H + 2*pad}).
+     */
     static boolean shiftedFits(ConvGeometry g) {
-        return g.stride() == 1 && g.pad() <= g.k() - 1;
+        return g.stride() > 1 || g.pad() <= g.k() - 1;
     }
 
-    /** Columns one sample occupies in the shifted layout: {@code (H + pad)*(W + pad)}. */
+    /** Columns one sample occupies in the shifted layout: {@code (H + pad)*(W + pad)}, or a phase plane's rows x Wq. */
     static int shiftedColumns(ConvGeometry g) {
-        return (g.h() + g.pad()) * rowStride(g);
+        return shiftedHeight(g) * rowStride(g);
     }
 
-    /** Channel stride of the shifted buffer for {@code ld} columns: room for the largest tap offset. */
+    /** Channel (plane) stride of the shifted buffer for {@code ld} columns: room for the largest tap offset. */
     static int shiftedChannelStride(ConvGeometry g, int ld) {
-        return ld + (g.k() - 1) * (rowStride(g) + 1);
+        return ld + maxShift(g) * (rowStride(g) + 1);
     }
 
     /** Where sample {@code m}'s pixel (0, 0) of a channel sits: after {@code pad} zero rows and {@code pad} zeros. */
@@ -210,29 +244,54 @@ final class Im2col {
         return g.pad() * rowStride(g) + g.pad();
     }
 
-    /** {@code xRow[(c*k + u)*k + v] = c*cs + u*Wq + v}. */
+    /**
+     * {@code xRow[(c*k + u)*k + v] = c*cs + u*Wq + v} at stride 1; at stride s the start of phase plane
+     * {@code (c, u % s, v % s)} shifted by {@code (u/s)*Wq + v/s}.
+     */
     static void shiftedRows(ConvGeometry g, int cs, int[] xRow) {
-        int k = g.k(), wq = rowStride(g);
-        for (int c = 0, r = 0; c < g.c(); c++) {
-            for (int u = 0; u < k; u++) {
-                for (int v = 0; v < k; v++) xRow[r++] = c * cs + u * wq + v;
-            }
-        }
+        for (int r = 0; r < g.kk(); r++) xRow[r] = shiftedRow(g, cs, r);
     }
 
-    /** Copies samples [n0, n1) into {@code buf} ({@code C*cs} floats), zeros everywhere else. */
+    /** The start of im2col row {@code r = (c*k + u)*k + v} in the shifted buffer (see {@link #shiftedRows}). */
+    private static int shiftedRow(ConvGeometry g, int cs, int r) {
+        int k = g.k(), s = g.stride(), wq = rowStride(g), ci = r / (k * k), u = r / k % k, v = r % k;
+        if (s == 1) return ci * cs + u * wq + v;
+        int ph = phases(g), plane = (ci * ph + u % s) * ph + v % s;
+        return plane * cs + u / s * wq + v / s;
+    }
+
+    /** Copies samples [n0, n1) into {@code buf} ({@code shiftedPlanes * cs} floats), zeros everywhere else. */
     static void packShifted(ConvGeometry g, float[] x, int n0, int n1, int cs, float[] buf) {
         packShifted(g, x, n0, n1, cs, buf, 0, g.c());
     }
 
-    /** {@link #packShifted} for the channels {@code [c0, c1)} only (their {@code cs} floats each), so threads can share it. */
+    /**
+     * {@link #packShifted} for the channels {@code [c0, c1)} only (their planes of {@code cs} floats each), so
+     * threads can share it. At stride s each input row goes to the phase planes of its padded row, its pixels
+     * dealt out to the planes of their padded columns (pixel (h, w) of phase (a, b) = ((h + pad) % s, (w + pad) % s)
+     * at plane position ((h + pad)/s, (w + pad)/s)); phases the filter never reads are skipped.
+     */
     static void packShifted(ConvGeometry g, float[] x, int n0, int n1, int cs, float[] buf, int c0, int c1) {
         int c = g.c(), h = g.h(), w = g.w(), wq = rowStride(g), ss = shiftedColumns(g), lead = lead(g);
-        Arrays.fill(buf, c0 * cs, c1 * cs, 0f);
+        int ph = phases(g), pp = ph * ph, s = g.stride(), pad = g.pad();
+        Arrays.fill(buf, c0 * pp * cs, c1 * pp * cs, 0f);
         for (int n = n0; n < n1; n++) {
             for (int ci = c0; ci < c1; ci++) {
-                int src = (n * c + ci) * h * w, dst = ci * cs + lead + (n - n0) * ss;
-                for (int hh = 0; hh < h; hh++) System.arraycopy(x, src + hh * w, buf, dst + hh * wq, w);
+                int src = (n * c + ci) * h * w;
+                if (s == 1) {
+                    int dst = ci * cs + lead + (n - n0) * ss;
+                    for (int hh = 0; hh < h; hh++) System.arraycopy(x, src + hh * w, buf, dst + hh * wq, w);
+                    continue;
+                }
+                for (int hh = 0; hh < h; hh++) {
+                    int a = (hh + pad) % s;
+                    if (a >= ph) continue;
+                    int row = src + hh * w, rowDst = (n - n0) * ss + (hh + pad) / s * wq;
+                    for (int b = 0; b < ph; b++) {
+                        int w0 = Math.floorMod(b - pad, s), d = ((ci * ph + a) * ph + b) * cs + rowDst + (w0 + pad) / s;
+                        for (int ww = w0; ww < w; ww += s) buf[d++] = x[row + ww];
+                    }
+                }
             }
         }
     }
@@ -266,7 +325,7 @@ final class Im2col {
      */
     static void col2imShifted(ConvGeometry g, float[] dxcol, int ld, int n0, int n1, int cs, float[] pad,
                               float[] dx, ColumnKernels kernels) {
-        Arrays.fill(pad, 0, g.c() * cs, 0f);
+        Arrays.fill(pad, 0, shiftedPlanes(g) * cs, 0f);
         addShiftedRows(g, dxcol, ld, 0, g.kk(), cs, pad, kernels);
         unpackShifted(g, pad, n0, n1, cs, dx);
     }
@@ -278,20 +337,34 @@ final class Im2col {
      */
     static void addShiftedRows(ConvGeometry g, float[] dxcol, int ld, int r0, int r1, int cs, float[] pad,
                                ColumnKernels kernels) {
-        int k = g.k(), wq = rowStride(g);
-        for (int r = r0; r < r1; r++) {
-            int ci = r / (k * k), u = r / k % k, v = r % k;
-            kernels.addTo(dxcol, (r - r0) * ld, pad, ci * cs + u * wq + v, ld);
-        }
+        for (int r = r0; r < r1; r++) kernels.addTo(dxcol, (r - r0) * ld, pad, shiftedRow(g, cs, r), ld);
     }
 
-    /** The second half of {@link #col2imShifted}: overwrites samples [n0, n1) of dx with the buffer's pixels. */
+    /**
+     * The second half of {@link #col2imShifted}: overwrites samples [n0, n1) of dx with the buffer's pixels (at
+     * stride s gathered back from the phase planes; pixels of phases no tap reads get 0).
+     */
     static void unpackShifted(ConvGeometry g, float[] pad, int n0, int n1, int cs, float[] dx) {
         int c = g.c(), h = g.h(), w = g.w(), ss = shiftedColumns(g), lead = lead(g), wq = rowStride(g);
+        int ph = phases(g), s = g.stride(), pd = g.pad();
         for (int n = n0; n < n1; n++) {
             for (int ci = 0; ci < c; ci++) {
-                int src = ci * cs + lead + (n - n0) * ss, dst = (n * c + ci) * h * w;
-                for (int hh = 0; hh < h; hh++) System.arraycopy(pad, src + hh * wq, dx, dst + hh * w, w);
+                int dst = (n * c + ci) * h * w;
+                if (s == 1) {
+                    int src = ci * cs + lead + (n - n0) * ss;
+                    for (int hh = 0; hh < h; hh++) System.arraycopy(pad, src + hh * wq, dx, dst + hh * w, w);
+                    continue;
+                }
+                if (ph < s) Arrays.fill(dx, dst, dst + h * w, 0f);
+                for (int hh = 0; hh < h; hh++) {
+                    int a = (hh + pd) % s;
+                    if (a >= ph) continue;
+                    int row = dst + hh * w, rowSrc = (n - n0) * ss + (hh + pd) / s * wq;
+                    for (int b = 0; b < ph; b++) {
+                        int w0 = Math.floorMod(b - pd, s), q = ((ci * ph + a) * ph + b) * cs + rowSrc + (w0 + pd) / s;
+                        for (int ww = w0; ww < w; ww += s) dx[row + ww] = pad[q++];
+                    }
+                }
             }
         }
     }

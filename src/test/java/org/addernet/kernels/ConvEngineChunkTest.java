@@ -36,7 +36,7 @@ class ConvEngineChunkTest {
             new ConvGeometry(3, 8, 5, 5, 6, 5, 1, 0),       // full window (fc1-like), K = 200
             new ConvGeometry(2, 3, 17, 15, 5, 7, 2, 3));    // 7x7 stride-2 stem, K = 147
 
-    private static float[] values(Rng r, int size, double scale, boolean quantized) {
+    static float[] values(Rng r, int size, double scale, boolean quantized) {
         float[] a = new float[size];
         for (int i = 0; i < size; i++) {
             double v = r.nextGaussian() * scale;
@@ -107,7 +107,8 @@ class ConvEngineChunkTest {
     void shapesAreChunkedAndCoverBothLayouts() {
         int shifted = 0;
         try (ThreadPool pool = new ThreadPool(1)) {
-            ColumnConvEngine e = new ColumnConvEngine(pool, new ScalarColumnKernels(), BUDGET, TARGET);
+            // Explicit plans for the strided shapes (phased = false): their K-chunked im2col rows are what this covers.
+            ColumnConvEngine e = new ColumnConvEngine(pool, new ScalarColumnKernels(), BUDGET, TARGET, ColumnConvEngine.CACHE_FLOATS, false);
             for (ConvGeometry g : SHAPES) {
                 ColumnConvEngine.Plan p = e.plan(g);
                 assertTrue(p.chunked(g) && p.kc() == (p.shifted() ? ColumnConvEngine.KC_SHIFTED : ColumnConvEngine.KC), g + " " + p);
@@ -187,8 +188,9 @@ class ConvEngineChunkTest {
         int chunked = 0;
         try (ThreadPool pool = new ThreadPool(2)) {
             for (int[] cfg : new int[][] {{ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS}, {BUDGET, TARGET}}) {
-                ColumnConvEngine whole = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), cfg[0], cfg[1], Integer.MAX_VALUE);
-                ColumnConvEngine cut = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), cfg[0], cfg[1], 0);
+                // Explicit plans only (phased = false): the strided shapes' chunked walk is what this compares.
+                ColumnConvEngine whole = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), cfg[0], cfg[1], Integer.MAX_VALUE, false);
+                ColumnConvEngine cut = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), cfg[0], cfg[1], 0, false);
                 for (int i = 0; i < shapes.size(); i++) {
                     ConvGeometry g = shapes.get(i);
                     ColumnConvEngine.Plan a = whole.plan(g), b = cut.plan(g);
@@ -206,7 +208,7 @@ class ConvEngineChunkTest {
     }
 
     /** y, dx, dw - dw0 of adder then conv, from the inputs of {@code seed}. */
-    private static float[][] runAll(ConvEngine e, ConvGeometry g, long seed) {
+    static float[][] runAll(ConvEngine e, ConvGeometry g, long seed) {
         Rng r = new Rng(seed);
         float[] x = values(r, g.inputSize(), 1.0, false), w = values(r, g.filterSize() + 3, 0.7, false);
         float[] dy = values(r, g.outputSize(), 1.0, false), dw0 = values(r, g.filterSize() + 5, 0.1, false);
@@ -229,7 +231,7 @@ class ConvEngineChunkTest {
         return out;
     }
 
-    private static void checkReference(ConvGeometry g, long seed, float[][] out) {
+    static void checkReference(ConvGeometry g, long seed, float[][] out) {
         Rng r = new Rng(seed);
         float[] x = values(r, g.inputSize(), 1.0, false), w = values(r, g.filterSize() + 3, 0.7, false);
         float[] dy = values(r, g.outputSize(), 1.0, false);

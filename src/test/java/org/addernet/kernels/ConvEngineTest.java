@@ -177,14 +177,16 @@ class ConvEngineTest {
     void planIsBoundedAndCoversTheBatch() {
         ColumnConvEngine e = new ColumnConvEngine(pool3, new ScalarColumnKernels());
         ConvGeometry[] gs = {new ConvGeometry(64, 16, 32, 32, 16, 3, 1, 1), new ConvGeometry(256, 120, 1, 1, 84, 1, 1, 0),
-            new ConvGeometry(2, 512, 56, 56, 512, 3, 1, 1), new ConvGeometry(1, 3, 224, 224, 64, 7, 2, 3)};
+            new ConvGeometry(2, 512, 56, 56, 512, 3, 1, 1), new ConvGeometry(1, 3, 224, 224, 64, 7, 2, 3),
+            new ConvGeometry(64, 16, 32, 32, 32, 3, 2, 1), new ConvGeometry(32, 128, 28, 28, 256, 3, 2, 1),
+            new ConvGeometry(32, 1024, 14, 14, 2048, 1, 2, 0)};
         for (ConvGeometry g : gs) {
             ColumnConvEngine.Plan p = e.plan(g);
             assertTrue((long) p.perChunk() * p.chunks() >= g.n() && (long) p.perChunk() * (p.chunks() - 1) < g.n(), g + " " + p);
             // Workspace floats: x, dx (K rows, or one K-chunk; x all channels in the chunked shifted layout), dy.
             long cols = p.maxCols(), kc = p.kc();
             long floats = !p.chunked(g) ? (2L * g.kk() + g.o()) * cols
-                    : p.shifted() ? 2L * g.c() * Im2col.shiftedChannelStride(g, (int) cols) + (kc + g.o()) * cols
+                    : p.shifted() ? 2L * Im2col.shiftedPlanes(g) * Im2col.shiftedChannelStride(g, (int) cols) + (kc + g.o()) * cols
                     : (2 * kc + g.o()) * cols;
             assertTrue(floats <= Math.max(ColumnConvEngine.DEFAULT_BUDGET, (2L * g.kk() + g.o()) * 16), g + " " + p);
             // Filter-gradient partials: G of O*K floats, within their budget unless one alone is larger.
