@@ -205,6 +205,9 @@ final class ColumnConvEngine implements ConvEngine {
         // in chunks too, on the same pieces: its filter gradient re-reads x once per 4 filters, and the chunked
         // walk gives every op the same bits on the same pieces (see backwardChunked).
         if (!shifted && kk > KC && (long) kk * pieceCols > cacheFloats) kc = KC;
+        // A phase-split piece likewise (ResNet-18's 56x56 -> 28x28 layer: K = 576 x 848 columns): its input gradient
+        // then holds dx for one chunk of KC_SHIFTED taps, not 2 MB of all taps. Stride-1 plans are left as they were.
+        if (shifted && g.stride() > 1 && kk > KC_SHIFTED && (long) kk * pieceCols > cacheFloats) kc = KC_SHIFTED;
         return new Plan(shifted, nb, chunks, pieceCols, groups, kc);
     }
 

@@ -283,13 +283,16 @@ final class Im2col {
                     for (int hh = 0; hh < h; hh++) System.arraycopy(x, src + hh * w, buf, dst + hh * wq, w);
                     continue;
                 }
-                for (int hh = 0; hh < h; hh++) {
-                    int a = (hh + pad) % s;
-                    if (a >= ph) continue;
-                    int row = src + hh * w, rowDst = (n - n0) * ss + (hh + pad) / s * wq;
+                // Plane (a, b) holds the input rows h0, h0 + s, ... at plane rows i0, i0 + 1, ... (likewise columns).
+                for (int a = 0; a < ph; a++) {
+                    int h0 = Math.floorMod(a - pad, s), i0 = (h0 + pad) / s;
                     for (int b = 0; b < ph; b++) {
-                        int w0 = Math.floorMod(b - pad, s), d = ((ci * ph + a) * ph + b) * cs + rowDst + (w0 + pad) / s;
-                        for (int ww = w0; ww < w; ww += s) buf[d++] = x[row + ww];
+                        int w0 = Math.floorMod(b - pad, s), j0 = (w0 + pad) / s;
+                        int plane = ((ci * ph + a) * ph + b) * cs + (n - n0) * ss + j0;
+                        for (int hh = h0, i = i0; hh < h; hh += s, i++) {
+                            int row = src + hh * w, d = plane + i * wq;
+                            for (int ww = w0; ww < w; ww += s) buf[d++] = x[row + ww];
+                        }
                     }
                 }
             }
@@ -302,7 +305,8 @@ final class Im2col {
         for (int n = n0; n < n1; n++) {
             for (int r = 0; r < o; r++) {
                 int src = r * ld + (n - n0) * ss, dst = (n * o + r) * ho * wo;
-                for (int i = 0; i < ho; i++) System.arraycopy(ycol, src + i * wq, y, dst + i * wo, wo);
+                if (wq == wo) System.arraycopy(ycol, src, y, dst, ho * wo); // no junk columns (1x1 stride 2, even map)
+                else for (int i = 0; i < ho; i++) System.arraycopy(ycol, src + i * wq, y, dst + i * wo, wo);
             }
         }
     }
@@ -310,11 +314,17 @@ final class Im2col {
     /** The inverse of {@link #scatterShifted}, with every junk column of {@code dycol} set to 0. */
     static void gatherShifted(ConvGeometry g, float[] dy, int n0, int n1, int ld, float[] dycol) {
         int o = g.o(), ho = g.ho(), wo = g.wo(), wq = rowStride(g), ss = shiftedColumns(g);
-        Arrays.fill(dycol, 0, o * ld, 0f);
+        if (wq == wo && ss == ho * wo) {
+            // No junk columns inside the samples (1x1 stride 2 on an even map): zero only the padding after them.
+            for (int r = 0; r < o; r++) Arrays.fill(dycol, r * ld + (n1 - n0) * ss, (r + 1) * ld, 0f);
+        } else {
+            Arrays.fill(dycol, 0, o * ld, 0f);
+        }
         for (int n = n0; n < n1; n++) {
             for (int r = 0; r < o; r++) {
                 int dst = r * ld + (n - n0) * ss, src = (n * o + r) * ho * wo;
-                for (int i = 0; i < ho; i++) System.arraycopy(dy, src + i * wo, dycol, dst + i * wq, wo);
+                if (wq == wo) System.arraycopy(dy, src, dycol, dst, ho * wo);
+                else for (int i = 0; i < ho; i++) System.arraycopy(dy, src + i * wo, dycol, dst + i * wq, wo);
             }
         }
     }
@@ -356,13 +366,15 @@ final class Im2col {
                     continue;
                 }
                 if (ph < s) Arrays.fill(dx, dst, dst + h * w, 0f);
-                for (int hh = 0; hh < h; hh++) {
-                    int a = (hh + pd) % s;
-                    if (a >= ph) continue;
-                    int row = dst + hh * w, rowSrc = (n - n0) * ss + (hh + pd) / s * wq;
+                for (int a = 0; a < ph; a++) {
+                    int h0 = Math.floorMod(a - pd, s), i0 = (h0 + pd) / s;
                     for (int b = 0; b < ph; b++) {
-                        int w0 = Math.floorMod(b - pd, s), q = ((ci * ph + a) * ph + b) * cs + rowSrc + (w0 + pd) / s;
-                        for (int ww = w0; ww < w; ww += s) dx[row + ww] = pad[q++];
+                        int w0 = Math.floorMod(b - pd, s), j0 = (w0 + pd) / s;
+                        int plane = ((ci * ph + a) * ph + b) * cs + (n - n0) * ss + j0;
+                        for (int hh = h0, i = i0; hh < h; hh += s, i++) {
+                            int row = dst + hh * w, q = plane + i * wq;
+                            for (int ww = w0; ww < w; ww += s) dx[row + ww] = pad[q++];
+                        }
                     }
                 }
             }

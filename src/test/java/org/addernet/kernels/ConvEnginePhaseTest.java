@@ -94,6 +94,32 @@ class ConvEnginePhaseTest {
         ThreadCountBitsTest.assertSameBits(ConvEngineChunkTest.inputGradReference(g, x, w, 3, dy, fma), dx, "adder input grad " + what);
     }
 
+    /**
+     * A phased piece with K > KC_SHIFTED whose K x columns pass CACHE_FLOATS walks K in chunks on the same pieces
+     * (ResNet-18's 56x56 -> 28x28 layer): every op keeps its bits, filter gradients included.
+     */
+    @ParameterizedTest(name = "{0} kernels")
+    @ValueSource(strings = {"vector", "scalar"})
+    void chunkingAPhasedPieceKeepsEveryBit(String kind) {
+        int chunked = 0;
+        try (ThreadPool pool = new ThreadPool(2)) {
+            ColumnKernels k = ConvEngineTest.kernels(kind);
+            int b = ColumnConvEngine.DEFAULT_BUDGET, t = ColumnConvEngine.DEFAULT_TARGET_COLS;
+            ColumnConvEngine whole = new ColumnConvEngine(pool, k, b, t, Integer.MAX_VALUE, true);
+            ColumnConvEngine cut = new ColumnConvEngine(pool, k, b, t, 0, true);
+            for (ConvGeometry g : List.of(new ConvGeometry(4, 32, 6, 6, 4, 3, 2, 1), new ConvGeometry(4, 40, 8, 8, 16, 3, 2, 1),
+                    new ConvGeometry(3, 33, 11, 9, 8, 3, 2, 1))) {
+                ColumnConvEngine.Plan pw = whole.plan(g), pc = cut.plan(g);
+                assertTrue(pw.shifted() && !pw.chunked(g) && pc.shifted() && pc.chunked(g), pw + " " + pc);
+                assertEquals(pw.maxCols(), pc.maxCols(), g + " pieces");
+                chunked++;
+                float[][] want = ConvEngineChunkTest.runAll(whole, g, 950), got = ConvEngineChunkTest.runAll(cut, g, 950);
+                for (int op = 0; op < 6; op++) ThreadCountBitsTest.assertSameBits(want[op], got[op], kind + " op " + op + " " + g);
+            }
+        }
+        assertEquals(3, chunked);
+    }
+
     /** The ImageNet stem at 224 keeps its explicit plan (one phased sample would not fit a piece); ResNet's strided layers do not. */
     @ParameterizedTest(name = "{0} kernels")
     @ValueSource(strings = {"vector"})
