@@ -11,7 +11,8 @@ import org.addernet.engine.ThreadPool;
  * <p><b>Same bits for any thread count.</b> The work plan ({@link #plan}) is a function of the geometry (and of the
  * kernels' column multiple) only, never of the thread count: the batch is cut into units ("chunks") of
  * {@code nb} whole samples, so no two units write the same sample of {@code dx}. Stride-1 layers whose shifted
- * maps are at most twice the output use the shifted layout (no im2col copy, see {@link Im2col}); the others use
+ * maps are at most twice the output use the shifted layout (no im2col copy, see {@link Im2col}), strided layers the
+ * same layout on phase planes of the input where a sample fits a piece; the others use
  * an explicit im2col, processed in pieces of at most {@code maxCols} columns (a piece is a range of the global
  * column index {@code q = n*Ho*Wo + pos}, so a huge sample is split by positions). Either way the workspace stays
  * bounded by about {@code budget} floats per thread whatever the layer.

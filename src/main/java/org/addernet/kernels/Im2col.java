@@ -22,6 +22,14 @@ import java.util.Arrays;
  * add nothing to the gradients. On ResNet's 3x3 pad-1 layers the junk is 6% (32x32), 13% (16x16) and 27%
  * (8x8), while the explicit im2col (short row copies) costs about as much as the adder forward itself.
  *
+ * <p><b>Phase split</b> (stride {@code s > 1}, {@link #phases}): each channel of the padded input is dealt into
+ * {@code ph x ph} planes, {@code ph = min(k, s)}: plane (a, b) holds the padded rows {@code a, a + s, ...} and columns
+ * {@code b, b + s, ...}, in a shifted layout of row stride {@code Wq = ceil((W + 2*pad)/s)} and
+ * {@code ceil((H + 2*pad)/s)} rows per sample, its own padding stored as zeros. Column {@code m*SS + i*Wq + j} stands
+ * for output (n, i, j); tap (u, v) reads plane {@code (u % s, v % s)} shifted by {@code (u/s)*Wq + v/s}, so row
+ * (c, u, v) is again one contiguous slice, and col2im is k*k shifted row additions and one gather back into dx.
+ * Planes are indexed {@code (c*ph + a)*ph + b}, {@code cs} floats each ({@link #shiftedPlanes}).
+ *
  * <p>Memory bound, so scalar Java, except the shifted col2im's row additions (see {@link ColumnKernels#addTo}).
  */
 final class Im2col {
