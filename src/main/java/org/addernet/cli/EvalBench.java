@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.addernet.engine.Engine;
+import org.addernet.engine.HandOffTrace;
 import org.addernet.engine.Rng;
 import org.addernet.engine.Tensor;
 import org.addernet.layers.PassTimes;
@@ -26,20 +27,29 @@ import org.addernet.model.Models;
  * worker threads per forward ({@link org.addernet.engine.ThreadPool#dispatches}: each costs a wake-up and a join), and
  * {@code cpu_ms_per_batch}, the process CPU time per forward (on a quiet machine 2 threads should cost about what 1
  * does, at half the wall time; spinning waits show up here). {@code --profile} adds, per batch size, the per-layer
- * kernel table of {@code bench-step --profile} and the time of the passes outside the kernels, one forward averaged.
+ * kernel table of {@code bench-step --profile} and the time of the passes outside the kernels, one forward averaged;
+ * {@code --trace} adds, per batch size, where a forward's time goes between the threads ({@link HandOffTrace}: per
+ * parallel call the wall span, each side's CPU work, the wake-up, the caller's wait and the serial gap before it).
  */
 final class EvalBench {
     private EvalBench() {}
 
+    /** Forwards recorded by {@code --trace} (after the timed ones). */
+    static final int TRACED = 300;
+
     static void run(String[] args, PrintStream out) {
         String arch = "resnet20", variant = "adder", kernels = "auto", batches = "1,64", kind = "eval";
-        boolean profile = false;
+        boolean profile = false, trace = false;
         int threads = 2;
         double seconds = 3;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--profile")) {
                 profile = true;
+                continue;
+            }
+            if (a.equals("--trace")) {
+                trace = true;
                 continue;
             }
             if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + a);
@@ -52,7 +62,7 @@ final class EvalBench {
                 case "--kernels" -> kernels = args[++i];
                 case "--model-kind" -> kind = args[++i];
                 default -> throw new IllegalArgumentException("unknown option " + a + " (--model M, --variant adder|cnn, --batch N,N,...,"
-                        + " --threads T, --seconds S, --kernels auto|vector|scalar, --model-kind eval|train, --profile)");
+                        + " --threads T, --seconds S, --kernels auto|vector|scalar, --model-kind eval|train, --profile, --trace)");
             }
         }
         if (!variant.equals("adder") && !variant.equals("cnn")) throw new IllegalArgumentException("--variant must be adder or cnn");
@@ -94,6 +104,19 @@ final class EvalBench {
                     out.printf(Locale.ROOT, "%s %s batch %d, %d threads: one forward (averages over %d)%n", arch, variant, batch, threads, reps);
                     prof.print(out, m.params(), 1, reps, total / 1e3, 0, LayerProfile.adderPeak(engine.pool(), 400));
                     prof.reset();
+                }
+                if (trace) {
+                    // The hand-offs of TRACED forwards after the timed ones (the trace's clock reads cost a few us per call).
+                    HandOffTrace tr = new HandOffTrace(threads, 1 << 16, TRACED + 1);
+                    engine.pool().trace(tr);
+                    for (int i = 0; i <= TRACED; i++) {
+                        tr.forwardStart();
+                        m.forward(x, false);
+                        tr.forwardEnd();
+                    }
+                    engine.pool().trace(null);
+                    out.printf(Locale.ROOT, "%s %s batch %d, %d threads: ", arch, variant, batch, threads);
+                    tr.print(out);
                 }
                 ms.sort(null);
                 double med = ms.get(ms.size() / 2);

@@ -45,6 +45,10 @@ public final class ThreadPool implements AutoCloseable {
     private volatile boolean closed;
     /** Calls handed to the worker threads so far (written under {@code lock}); see {@link #dispatches}. */
     private long dispatches;
+    /** Non-null while a benchmark records the hand-offs ({@link #trace}); read by the caller and the workers. */
+    private volatile HandOffTrace trace;
+    /** The trace slot of the current call (written before generation, as body). */
+    private int traceSlot;
 
     public ThreadPool(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -73,18 +77,36 @@ public final class ThreadPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts ({@code t} not null) or stops recording every call's timestamps into {@code t} (benchmarks only: see
+     * {@link HandOffTrace}); call it between parallel calls, from the thread that makes them.
+     */
+    public void trace(HandOffTrace t) {
+        if (t != null && t.threads() != threads) throw new IllegalArgumentException("trace for " + t.threads() + " threads, pool has " + threads);
+        trace = t;
+    }
+
     /** Runs {@code body} over {@code tasks} tasks split statically over all threads; returns when all are done. */
     public void parallelFor(int tasks, RangeBody body) {
         if (tasks <= 0) return;
+        HandOffTrace tr = trace;
         if (threads == 1 || tasks == 1) {
+            int slot = tr == null ? -1 : tr.begin(false);
+            if (slot >= 0) tr.rangeStart(slot, 0);
             body.run(0, 0, tasks);
+            if (slot >= 0) {
+                tr.rangeEnd(slot, 0);
+                tr.joined(slot);
+            }
             return;
         }
+        int slot = tr == null ? -1 : tr.begin(true);
         synchronized (lock) {
             if (closed) throw new IllegalStateException("thread pool is closed");
             this.body = body;
             this.tasks = tasks;
             this.caller = Thread.currentThread();
+            this.traceSlot = slot;
             pending.set(threads - 1);
             dispatches++;
             generation++;
@@ -92,7 +114,9 @@ public final class ThreadPool implements AutoCloseable {
         }
         Throwable own = null;
         try {
+            if (slot >= 0) tr.rangeStart(slot, 0);
             runRange(0, body, tasks);
+            if (slot >= 0) tr.rangeEnd(slot, 0);
         } catch (Throwable e) {
             own = e;
         }
@@ -108,6 +132,7 @@ public final class ThreadPool implements AutoCloseable {
                 interrupted |= Thread.interrupted();
             }
         }
+        if (slot >= 0) tr.joined(slot);
         if (interrupted) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for engine threads");
@@ -146,8 +171,12 @@ public final class ThreadPool implements AutoCloseable {
             RangeBody b = body;
             int n = tasks;
             Thread waiting = caller;
+            HandOffTrace tr = trace;
+            int slot = traceSlot;
             try {
+                if (tr != null && slot >= 0) tr.rangeStart(slot, id);
                 runRange(id, b, n);
+                if (tr != null && slot >= 0) tr.rangeEnd(slot, id);
             } catch (Throwable e) {
                 failure.compareAndSet(null, e);
             } finally {
