@@ -334,19 +334,24 @@ final class ColumnConvEngine implements ConvEngine {
         Im2col.shiftedRows(g, cs, s0.xRow);
         final float[] xcol = s0.xcol;
         final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
-        boolean byRows = o % (2 * threads) == 0;
+        boolean byRows = o % (2 * threads) == 0 && !splitColumns(ld, threads, split);
         int rowBlocks = byRows ? threads : 1;
         int piece = byRows ? ld : roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
         int tasks = rowBlocks * pieces;
-        // At most one task per thread (tasks <= threads), all running at once: each packs its channel slice, then
-        // waits for the others' (a spin barrier: the pack takes microseconds; a second parallel call would cost as much).
+        // At most one task per thread (tasks <= threads), all running at once: each packs its slice, then waits for the
+        // others' (a spin barrier: the pack takes microseconds; a second parallel call would cost as much). Row blocks
+        // pack a slice of the channels (the ones the previous layer's same row block wrote); column pieces pack their
+        // own range of every channel plane, which holds the inputs of their columns but for a halo of k-1 rows, so each
+        // thread reads mostly what it packed itself, from its own cache.
         AtomicInteger packed = new AtomicInteger();
+        final int pieceCols = piece;
         pool.parallelFor(tasks, (t, from, to) -> {
             if (to - from > 1) throw new IllegalStateException("the pack barrier needs one task per thread, got " + (to - from));
             Workspace s = spaces[t];
             for (int i = from; i < to; i++) {
                 try {
-                    Im2col.packShifted(g, x, 0, n, cs, xcol, i * g.c() / tasks, (i + 1) * g.c() / tasks);
+                    if (byRows) Im2col.packShifted(g, x, 0, n, cs, xcol, i * g.c() / tasks, (i + 1) * g.c() / tasks);
+                    else packShiftedPlanes(g, x, n, cs, xcol, i * pieceCols, i + 1 == tasks ? cs : (i + 1) * pieceCols);
                 } finally {
                     packed.incrementAndGet();
                 }
@@ -379,6 +384,57 @@ final class ColumnConvEngine implements ConvEngine {
                 scatterShiftedRange(g, s.ycol, len, c0, r0, ob, y, map);
             }
         });
+    }
+
+    /**
+     * Whether a one-unit shifted batch of {@code ld} columns splits over the threads by columns rather than by row
+     * blocks: when every thread then gets at least {@link #SPLIT_COLUMNS_MIN} columns (four of the kernels' widest
+     * panels at 16 lanes), where a column piece keeps all the filter rows of a panel in one thread (every x panel
+     * reused by all O rows, as on one thread) and reads the inputs it packed itself; on small maps (16x16 and 8x8 at
+     * batch 1: 304 and 96 columns) column pieces would fall to the narrow panels, so they split by rows.
+     * {@code -Daddernet.split=rows|columns} forces one way (benchmarks; any way gives the same bits).
+     */
+    static boolean splitColumns(int ld, int threads, String mode) {
+        return switch (mode) {
+            case "rows" -> false;
+            case "columns" -> true;
+            default -> ld >= SPLIT_COLUMNS_MIN * threads;
+        };
+    }
+
+    static final int SPLIT_COLUMNS_MIN = 256;
+    private static final String SPLIT = System.getProperty("addernet.split", "auto");
+    /** {@link #splitColumns}'s mode: {@code auto}, {@code rows} or {@code columns}; tests set each. */
+    private String split = SPLIT;
+
+    void splitMode(String mode) {
+        if (!mode.equals("auto") && !mode.equals("rows") && !mode.equals("columns")) throw new IllegalArgumentException("split mode " + mode);
+        this.split = mode;
+    }
+
+    /**
+     * The shifted buffer's plane positions {@code [p0, p1)} of every channel for samples {@code [0, n)}, zeros where no
+     * input pixel falls: the same values {@link Im2col#packShifted} writes there (sample {@code m}'s pixel (i, j) of a
+     * channel at {@code lead + m*SS + i*Wq + j}, {@code lead = pad*Wq + pad}).
+     */
+    static void packShiftedPlanes(ConvGeometry g, float[] x, int n, int cs, float[] buf, int p0, int p1) {
+        if (p0 >= p1) return;
+        int c = g.c(), h = g.h(), w = g.w(), pad = g.pad(), wq = w + pad, ss = Im2col.shiftedColumns(g), lead = pad * wq + pad;
+        for (int ci = 0; ci < c; ci++) {
+            int base = ci * cs;
+            Arrays.fill(buf, base + p0, base + p1, 0f);
+            for (int mi = Math.max(0, (p0 - lead) / ss - 1); mi < n; mi++) {
+                int m0 = lead + mi * ss;
+                if (m0 >= p1) break;
+                int src = (mi * c + ci) * h * w;
+                for (int hh = Math.max(0, (p0 - m0) / wq - 1); hh < h; hh++) {
+                    int d0 = m0 + hh * wq;
+                    if (d0 >= p1) break;
+                    int a = Math.max(d0, p0), b = Math.min(d0 + w, p1);
+                    if (a < b) System.arraycopy(x, src + hh * w + (a - d0), buf, base + a, b - a);
+                }
+            }
+        }
     }
 
     /**
