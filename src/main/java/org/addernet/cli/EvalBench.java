@@ -26,7 +26,9 @@ import org.addernet.model.Models;
  * <p>Load-independent fields next to the times: {@code dispatches_per_batch}, the parallel calls handed to the engine's
  * worker threads per forward ({@link org.addernet.engine.ThreadPool#dispatches}: each costs a wake-up and a join), and
  * {@code cpu_ms_per_batch}, the process CPU time per forward (on a quiet machine 2 threads should cost about what 1
- * does, at half the wall time; spinning waits show up here). {@code --profile} adds, per batch size, the per-layer
+ * does, at half the wall time; spinning waits show up here), next to the mean and 90th percentile batch times
+ * ({@code ms_mean_per_batch}, {@code ms_p90_per_batch}): a CPU time above threads x mean is impossible, and a mean far
+ * above the median means some forwards stalled (a descheduled thread holds up every barrier of its forward). {@code --profile} adds, per batch size, the per-layer
  * kernel table of {@code bench-step --profile} and the time of the passes outside the kernels, one forward averaged;
  * {@code --trace} adds, per batch size, where a forward's time goes between the threads ({@link HandOffTrace}: per
  * parallel call the wall span, each side's CPU work, the wake-up, the caller's wait and the serial gap before it).
@@ -123,9 +125,9 @@ final class EvalBench {
                 long live = heap.fullGc();
                 out.printf(Locale.ROOT, "{\"impl\":\"addernet\",\"model\":\"%s\",\"variant\":\"%s\",\"batch\":%d,\"threads\":%d,\"kernels\":\"%s\","
                                 + "\"reps\":%d,\"ms_per_batch\":%.3f,\"images_per_s\":%.2f,\"model_kind\":\"%s\",\"heap_after_gc_mb\":%.1f,"
-                                + "\"dispatches_per_batch\":%.1f,\"cpu_ms_per_batch\":%.3f}%n", arch,
+                                + "\"dispatches_per_batch\":%.1f,\"cpu_ms_per_batch\":%.3f,\"ms_mean_per_batch\":%.3f,\"ms_p90_per_batch\":%.3f}%n", arch,
                         variant, batch, threads, engine.conv().kernelName(), reps, med, batch * 1e3 / med, kind, live / 1e6,
-                        (double) dispatches / reps, cpu < 0 ? -1.0 : cpu / 1e6 / reps);
+                        (double) dispatches / reps, cpu < 0 ? -1.0 : cpu / 1e6 / reps, total / reps, ms.get((int) (0.9 * (reps - 1))));
             }
         }
     }

@@ -112,7 +112,8 @@ public final class HandOffTrace {
     /**
      * Per call of a forward (every recorded forward made the same calls; the first one is left out), medians over the
      * forwards in microseconds: {@code span} dispatch to join (wall), {@code work0} / {@code work1+} the CPU time of the
-     * caller's range and the longest worker range, {@code wake} dispatch to the last worker's start (wall), {@code wait}
+     * caller's range and the longest worker range, {@code minwork} the smaller of the two (a side that waits at a
+     * barrier inside the call, the batch-1 pack, spins on its CPU: the side that arrived last holds the work alone), {@code wake} dispatch to the last worker's start (wall), {@code wait}
      * the caller's end of range to the join (wall), {@code gap} the wall time on the caller since the previous call's
      * join (or the forward's start): serial work; then per forward the totals. Calls that ran inline are marked.
      */
@@ -134,8 +135,8 @@ public final class HandOffTrace {
             return;
         }
         out.printf(Locale.ROOT, "hand-off trace, %d threads, %d forwards, %d parallel calls each (us, medians over forwards)%n", threads, n, calls);
-        out.println("call  kind    span   work0  work1+   wake   wait    gap  gapcpu0");
-        double[][] cols = new double[7][n];
+        out.println("call  kind    span   work0  work1+  minwork   wake   wait    gap  gapcpu0");
+        double[][] cols = new double[8][n];
         double[] totSpan = new double[n], totGap = new double[n], totWork0 = new double[n], totWork1 = new double[n], totWake = new double[n],
                 totWait = new double[n], tail = new double[n], wall = new double[n], callerCpu = new double[n];
         for (int c = 0; c < calls; c++) {
@@ -161,6 +162,7 @@ public final class HandOffTrace {
                 cols[4][i] = wait;
                 cols[5][i] = gap;
                 cols[6][i] = gapCpu;
+                cols[7][i] = handed ? Math.min(work0, work1) : work0;
                 totSpan[i] += span;
                 totGap[i] += gap;
                 totWork0[i] += work0;
@@ -168,8 +170,8 @@ public final class HandOffTrace {
                 totWake[i] += wake;
                 totWait[i] += wait;
             }
-            out.printf(Locale.ROOT, "%4d  %-6s %6.1f  %6.1f  %6.1f  %5.1f  %5.1f  %5.1f  %6.1f%n", c, handed ? "handed" : "inline",
-                    median(cols[0]), median(cols[1]), median(cols[2]), median(cols[3]), median(cols[4]), median(cols[5]), median(cols[6]));
+            out.printf(Locale.ROOT, "%4d  %-6s %6.1f  %6.1f  %6.1f  %7.1f  %5.1f  %5.1f  %5.1f  %6.1f%n", c, handed ? "handed" : "inline",
+                    median(cols[0]), median(cols[1]), median(cols[2]), median(cols[7]), median(cols[3]), median(cols[4]), median(cols[5]), median(cols[6]));
         }
         for (int i = 0; i < n; i++) {
             int f = first + i;

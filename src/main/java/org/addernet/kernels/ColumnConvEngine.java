@@ -334,7 +334,7 @@ final class ColumnConvEngine implements ConvEngine {
         Im2col.shiftedRows(g, cs, s0.xRow);
         final float[] xcol = s0.xcol;
         final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
-        boolean byRows = o % (2 * threads) == 0 && !splitColumns(ld, threads, split);
+        boolean byRows = o % (2 * threads) == 0 && !split.equals("columns");
         int rowBlocks = byRows ? threads : 1;
         int piece = byRows ? ld : roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
         int tasks = rowBlocks * pieces;
@@ -387,28 +387,18 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * Whether a one-unit shifted batch of {@code ld} columns splits over the threads by columns rather than by row
-     * blocks: when every thread then gets at least {@link #SPLIT_COLUMNS_MIN} columns (four of the kernels' widest
-     * panels at 16 lanes), where a column piece keeps all the filter rows of a panel in one thread (every x panel
-     * reused by all O rows, as on one thread) and reads the inputs it packed itself; on small maps (16x16 and 8x8 at
-     * batch 1: 304 and 96 columns) column pieces would fall to the narrow panels, so they split by rows.
-     * {@code -Daddernet.split=rows|columns} forces one way (benchmarks; any way gives the same bits).
+     * Whether a one-unit shifted batch whose output channels split into row blocks takes column pieces instead: no,
+     * unless {@code -Daddernet.split=columns} (an A/B on a quiet machine; either way gives the same bits). Measured
+     * in thread CPU time per call (bench-eval --trace, 2 threads, 3 alternating JVMs each way, on a loaded machine):
+     * column pieces cost 5-8 % more than row blocks on ResNet-20's 32x32 layers (1104 columns, 552 a thread), about
+     * the same on 16x16 and 45 % more on 8x8 (96 columns: the narrow panels). Layers whose channels do not split into
+     * row blocks always take column pieces.
      */
-    static boolean splitColumns(int ld, int threads, String mode) {
-        return switch (mode) {
-            case "rows" -> false;
-            case "columns" -> true;
-            default -> ld >= SPLIT_COLUMNS_MIN * threads;
-        };
-    }
+    private String split = System.getProperty("addernet.split", "rows");
 
-    static final int SPLIT_COLUMNS_MIN = 256;
-    private static final String SPLIT = System.getProperty("addernet.split", "auto");
-    /** {@link #splitColumns}'s mode: {@code auto}, {@code rows} or {@code columns}; tests set each. */
-    private String split = SPLIT;
-
+    /** {@code rows} or {@code columns}, see {@link #split}; tests set each. */
     void splitMode(String mode) {
-        if (!mode.equals("auto") && !mode.equals("rows") && !mode.equals("columns")) throw new IllegalArgumentException("split mode " + mode);
+        if (!mode.equals("rows") && !mode.equals("columns")) throw new IllegalArgumentException("split mode " + mode + " (rows or columns)");
         this.split = mode;
     }
 

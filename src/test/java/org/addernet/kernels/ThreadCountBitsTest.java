@@ -95,7 +95,7 @@ class ThreadCountBitsTest {
     }
 
     private static void compareThreadCounts(String kind, int budget, int targetCols, List<ConvGeometry> shapes) {
-        compareThreadCounts(kind, budget, targetCols, shapes, "auto");
+        compareThreadCounts(kind, budget, targetCols, shapes, "rows");
     }
 
     private static void compareThreadCounts(String kind, int budget, int targetCols, List<ConvGeometry> shapes, String split) {
