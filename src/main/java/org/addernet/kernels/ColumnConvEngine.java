@@ -302,7 +302,8 @@ final class ColumnConvEngine implements ConvEngine {
         int piece = (int) Math.min(maxExplicitCols(g, plan.kc()), roundUp((int) ((total + threads - 1) / threads), m));
         int pieces = (int) ((total + piece - 1) / piece);
         Plan explicit = new Plan(false, n, 1, piece, 1, plan.kc());
-        pool.parallelFor(pieces, (t, from, to) -> {
+        // Pieces taken by whichever thread is free: a late thread holds up nothing it has not taken.
+        pool.parallelForClaimed(pieces, (t, from, to) -> {
             Workspace s = spaces[t];
             for (int i = from; i < to; i++) {
                 int q0 = i * piece, qe = (int) Math.min(total, (long) q0 + piece);
@@ -314,9 +315,8 @@ final class ColumnConvEngine implements ConvEngine {
 
     /**
      * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread, in one parallel
-     * call: each task packs a slice of the channels into the caller's workspace (one shared buffer), waits for the
-     * others, then computes a block of output channels (rows of the
-     * filter matrix) over all the shifted columns, or, when the channels do not split evenly into blocks of whole
+     * call: pack tasks fill a slice each of the caller's workspace (one shared buffer), then block tasks each compute,
+     * once all slices are in, a block of output channels (rows of the filter matrix) over all the shifted columns, or, when the channels do not split evenly into blocks of whole
      * kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
      * buffer into its own output columns, scatters the valid ones and applies {@code map} to them. Channel blocks
      * give every thread the same work and the kernels' widest panels (column ranges of an 8x8 map's 112 columns split
@@ -335,30 +335,36 @@ final class ColumnConvEngine implements ConvEngine {
         final float[] xcol = s0.xcol;
         final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
         boolean byRows = o % (2 * threads) == 0 && !split.equals("columns");
-        int rowBlocks = byRows ? threads : 1;
+        // Row blocks of whole kernel row pairs, two per thread where the channels allow (a late thread then still
+        // takes a share), else one.
+        int rowBlocks = !byRows ? 1 : o % (4 * threads) == 0 ? 2 * threads : threads;
         int piece = byRows ? ld : roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
-        int tasks = rowBlocks * pieces;
-        // At most one task per thread (tasks <= threads), all running at once: each packs its slice, then waits for the
-        // others' (a spin barrier: the pack takes microseconds; a second parallel call would cost as much). Row blocks
-        // pack a slice of the channels (the ones the previous layer's same row block wrote); column pieces pack their
-        // own range of every channel plane, which holds the inputs of their columns but for a halo of k-1 rows, so each
-        // thread reads mostly what it packed itself, from its own cache.
+        int blocksTotal = rowBlocks * pieces, packs = blocksTotal, tasks = packs + blocksTotal;
+        // Tasks 0..packs-1 pack a slice of the shared buffer, the others compute a block once every slice is packed:
+        // taken one at a time by whichever thread is free (parallelForClaimed), so a late thread holds up at most the
+        // slice it took, and the packs are all taken before any block. A thread with a block waits at a spin barrier
+        // for the slices still being packed (microseconds; a second parallel call would cost as much). Row blocks pack a
+        // slice of the channels; column pieces their own range of every channel plane, which holds the inputs of their
+        // columns but for a halo of k-1 rows.
         AtomicInteger packed = new AtomicInteger();
         final int pieceCols = piece;
-        pool.parallelFor(tasks, (t, from, to) -> {
-            if (to - from > 1) throw new IllegalStateException("the pack barrier needs one task per thread, got " + (to - from));
+        pool.parallelForClaimed(tasks, (t, from, to) -> {
             Workspace s = spaces[t];
-            for (int i = from; i < to; i++) {
-                try {
-                    if (byRows) Im2col.packShifted(g, x, 0, n, cs, xcol, i * g.c() / tasks, (i + 1) * g.c() / tasks);
-                    else packShiftedPlanes(g, x, n, cs, xcol, i * pieceCols, i + 1 == tasks ? cs : (i + 1) * pieceCols);
-                } finally {
-                    packed.incrementAndGet();
+            for (int task = from; task < to; task++) {
+                if (task < packs) {
+                    try {
+                        if (byRows) Im2col.packShifted(g, x, 0, n, cs, xcol, task * g.c() / packs, (task + 1) * g.c() / packs);
+                        else packShiftedPlanes(g, x, n, cs, xcol, task * pieceCols, task + 1 == packs ? cs : (task + 1) * pieceCols);
+                    } finally {
+                        packed.incrementAndGet();
+                    }
+                    continue;
                 }
-                for (int spins = 0; packed.get() < tasks; spins++) {
+                for (int spins = 0; packed.get() < packs; spins++) {
                     if (spins < 1 << 12) Thread.onSpinWait();
                     else Thread.yield(); // more threads than cores: let the packing ones run
                 }
+                int i = task - packs;
                 int rb = i / pieces, r0 = rb * o / rowBlocks, ob = (rb + 1) * o / rowBlocks - r0;
                 int c0 = (i % pieces) * piece, len = Math.min(ld, c0 + piece) - c0;
                 s.blockRow = s.blockRow == null || s.blockRow.length < kk ? new int[Math.max(kk, ColumnKernels.KB)] : s.blockRow;
