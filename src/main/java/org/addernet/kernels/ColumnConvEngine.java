@@ -316,8 +316,8 @@ final class ColumnConvEngine implements ConvEngine {
     /**
      * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread, in one parallel
      * call: pack tasks fill a slice each of the caller's workspace (one shared buffer), then block tasks each compute,
-     * once all slices are in, a block of output channels (rows of the filter matrix) over all the shifted columns, or, when the channels do not split evenly into blocks of whole
-     * kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
+     * once all slices are in, a block of output channels (rows of the filter matrix) over all the shifted columns,
+     * or, when the channels do not split evenly into blocks of whole kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
      * buffer into its own output columns, scatters the valid ones and applies {@code map} to them. Channel blocks
      * give every thread the same work and the kernels' widest panels (column ranges of an 8x8 map's 112 columns split
      * 64 + 48); an explicit im2col per thread (the fallback in {@link #forward}) copied k*k times the input, about as
