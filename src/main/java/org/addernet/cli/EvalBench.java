@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.addernet.engine.Engine;
+import org.addernet.engine.HandOffTrace;
 import org.addernet.engine.Rng;
 import org.addernet.engine.Tensor;
 import org.addernet.layers.PassTimes;
@@ -25,21 +26,32 @@ import org.addernet.model.Models;
  * <p>Load-independent fields next to the times: {@code dispatches_per_batch}, the parallel calls handed to the engine's
  * worker threads per forward ({@link org.addernet.engine.ThreadPool#dispatches}: each costs a wake-up and a join), and
  * {@code cpu_ms_per_batch}, the process CPU time per forward (on a quiet machine 2 threads should cost about what 1
- * does, at half the wall time; spinning waits show up here). {@code --profile} adds, per batch size, the per-layer
- * kernel table of {@code bench-step --profile} and the time of the passes outside the kernels, one forward averaged.
+ * does, at half the wall time; spinning waits show up here), next to the mean and 90th percentile batch times
+ * ({@code ms_mean_per_batch}, {@code ms_p90_per_batch}): a CPU time above threads x mean is impossible, and a mean far
+ * above the median means some forwards stalled (a descheduled thread holds up every barrier of its forward). {@code --profile} adds, per batch size, the per-layer
+ * kernel table of {@code bench-step --profile} and the time of the passes outside the kernels, one forward averaged;
+ * {@code --trace} adds, per batch size, where a forward's time goes between the threads ({@link HandOffTrace}: per
+ * parallel call the wall span, each side's CPU work, the wake-up, the caller's wait and the serial gap before it).
  */
 final class EvalBench {
     private EvalBench() {}
 
+    /** Forwards recorded by {@code --trace} (after the timed ones). */
+    static final int TRACED = 300;
+
     static void run(String[] args, PrintStream out) {
         String arch = "resnet20", variant = "adder", kernels = "auto", batches = "1,64", kind = "eval";
-        boolean profile = false;
+        boolean profile = false, trace = false;
         int threads = 2;
         double seconds = 3;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--profile")) {
                 profile = true;
+                continue;
+            }
+            if (a.equals("--trace")) {
+                trace = true;
                 continue;
             }
             if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + a);
@@ -52,7 +64,7 @@ final class EvalBench {
                 case "--kernels" -> kernels = args[++i];
                 case "--model-kind" -> kind = args[++i];
                 default -> throw new IllegalArgumentException("unknown option " + a + " (--model M, --variant adder|cnn, --batch N,N,...,"
-                        + " --threads T, --seconds S, --kernels auto|vector|scalar, --model-kind eval|train, --profile)");
+                        + " --threads T, --seconds S, --kernels auto|vector|scalar, --model-kind eval|train, --profile, --trace)");
             }
         }
         if (!variant.equals("adder") && !variant.equals("cnn")) throw new IllegalArgumentException("--variant must be adder or cnn");
@@ -95,14 +107,27 @@ final class EvalBench {
                     prof.print(out, m.params(), 1, reps, total / 1e3, 0, LayerProfile.adderPeak(engine.pool(), 400));
                     prof.reset();
                 }
+                if (trace) {
+                    // The hand-offs of TRACED forwards after the timed ones (the trace's clock reads cost a few us per call).
+                    HandOffTrace tr = new HandOffTrace(threads, 1 << 16, TRACED + 1);
+                    engine.pool().trace(tr);
+                    for (int i = 0; i <= TRACED; i++) {
+                        tr.forwardStart();
+                        m.forward(x, false);
+                        tr.forwardEnd();
+                    }
+                    engine.pool().trace(null);
+                    out.printf(Locale.ROOT, "%s %s batch %d, %d threads: ", arch, variant, batch, threads);
+                    tr.print(out);
+                }
                 ms.sort(null);
                 double med = ms.get(ms.size() / 2);
                 long live = heap.fullGc();
                 out.printf(Locale.ROOT, "{\"impl\":\"addernet\",\"model\":\"%s\",\"variant\":\"%s\",\"batch\":%d,\"threads\":%d,\"kernels\":\"%s\","
                                 + "\"reps\":%d,\"ms_per_batch\":%.3f,\"images_per_s\":%.2f,\"model_kind\":\"%s\",\"heap_after_gc_mb\":%.1f,"
-                                + "\"dispatches_per_batch\":%.1f,\"cpu_ms_per_batch\":%.3f}%n", arch,
+                                + "\"dispatches_per_batch\":%.1f,\"cpu_ms_per_batch\":%.3f,\"ms_mean_per_batch\":%.3f,\"ms_p90_per_batch\":%.3f}%n", arch,
                         variant, batch, threads, engine.conv().kernelName(), reps, med, batch * 1e3 / med, kind, live / 1e6,
-                        (double) dispatches / reps, cpu < 0 ? -1.0 : cpu / 1e6 / reps);
+                        (double) dispatches / reps, cpu < 0 ? -1.0 : cpu / 1e6 / reps, total / reps, ms.get((int) (0.9 * (reps - 1))));
             }
         }
     }

@@ -85,10 +85,11 @@ public final class Main {
                   Times training steps on random data (images/s) and reports the peak heap next to its arithmetic;
                   --profile: per-layer kernel times and % of a peak measured in the same JVM, and the non-kernel time;
                   --mark-steps: each step's begin/end on stderr (for scripts/jit-timeline).
-              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3] [--model-kind eval|train] [--profile]
+              bench-eval [--model resnet20] [--variant adder|cnn] [--batch 1,64] [--threads 2] [--seconds 3] [--model-kind eval|train] [--profile] [--trace]
                   Eval-mode inference images/s (what evaluate/predict tasks compute) and the heap after a full GC;
                   scripts/bench-eval adds PyTorch's CNN twin; --model-kind train: a training model's forwards, to compare;
-                  --profile: the per-layer table of one forward.
+                  --profile: the per-layer table of one forward; --trace: per parallel call of a forward, its wall span,
+                  each side's CPU work, the wake-up, the caller's wait and the serial gap before it.
               bench-pipeline --root DIR [--threads N] [--images M] [--size 224]
                   Input pipeline images/s on an ImageFolder tree: read, decode, decode + train/eval transforms.
               make-synthetic-imagenet DIR [CLASSES [TRAIN_PER_CLASS [VAL_PER_CLASS [SEED]]]]

@@ -17,7 +17,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Hand-off: a forward pass makes a few dozen parallel calls of some 10-100 microseconds each (ResNet-20 at batch 1),
  * and waking a thread blocked in {@code Object.wait} costs about as much (measured: batch-1 inference of ResNet-20 took
- * 6.4 ms on 2 threads against 2.1 ms on 1). So the threads spin on the generation counter for {@link #SPIN_NS}
+ * 6.4 ms on 2 threads against 2.1 ms on 1). So the threads spin on the current call ({@code job}) for {@link #SPIN_NS}
  * after each call before they block, and the caller spins on the count of unfinished ranges before it parks; a
  * pool that sits idle still ends up blocked, costing no CPU.
  */
@@ -34,17 +34,37 @@ public final class ThreadPool implements AutoCloseable {
     private final int threads;
     private final Thread[] workers;
     private final Object lock = new Object();
-    // body, tasks and caller are written before generation (volatile): a thread that sees a new generation sees them.
-    private RangeBody body;
-    private int tasks;
-    private Thread caller;
-    private volatile long generation;
-    /** Ranges of the current call not yet finished by the worker threads. */
-    private final AtomicInteger pending = new AtomicInteger();
+    /**
+     * One parallel call: its body and task count. Static ({@link #parallelFor}): thread t runs range t and
+     * {@code pending} counts the workers' ranges not yet finished. Claimed ({@link #parallelForClaimed}): threads take
+     * tasks one at a time from {@code next}, {@code done} counts the finished ones. A new object per call, published
+     * through the volatile {@link #job}: a worker that sees it sees its fields.
+     */
+    private static final class Job {
+        final RangeBody body;
+        final int tasks;
+        final Thread caller;
+        final boolean claimed;
+        final int traceSlot;
+        final AtomicInteger pending, next = new AtomicInteger(), done = new AtomicInteger();
+
+        Job(RangeBody body, int tasks, Thread caller, boolean claimed, int traceSlot, int workers) {
+            this.body = body;
+            this.tasks = tasks;
+            this.caller = caller;
+            this.claimed = claimed;
+            this.traceSlot = traceSlot;
+            this.pending = new AtomicInteger(claimed ? 0 : workers);
+        }
+    }
+
+    private volatile Job job;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
     /** Calls handed to the worker threads so far (written under {@code lock}); see {@link #dispatches}. */
     private long dispatches;
+    /** Non-null while a benchmark records the hand-offs ({@link #trace}); read by the caller and the workers. */
+    private volatile HandOffTrace trace;
 
     public ThreadPool(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -73,34 +93,72 @@ public final class ThreadPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts ({@code t} not null) or stops recording every call's timestamps into {@code t} (benchmarks only: see
+     * {@link HandOffTrace}); call it between parallel calls, from the thread that makes them.
+     */
+    public void trace(HandOffTrace t) {
+        if (t != null && t.threads() != threads) throw new IllegalArgumentException("trace for " + t.threads() + " threads, pool has " + threads);
+        trace = t;
+    }
+
     /** Runs {@code body} over {@code tasks} tasks split statically over all threads; returns when all are done. */
     public void parallelFor(int tasks, RangeBody body) {
+        run(tasks, body, false);
+    }
+
+    /**
+     * Runs tasks {@code [0, tasks)}, each as {@code body.run(thread, i, i + 1)}, taken one at a time by whichever thread
+     * is free, the caller included; returns when every task has run. Only for work whose results do not depend on which
+     * thread runs a task (the {@code thread} index is for scratch buffers). A thread that is late (descheduled, or still
+     * spinning up) holds up only the task it has taken: the others take the rest, and a worker that comes after the last
+     * task finds none. So a forward of short calls does not stall a whole time slice on one preempted thread, where
+     * {@link #parallelFor} waits for every thread's range. Tasks are taken in index order: task i starts only after tasks
+     * 0..i-1 have been taken (not finished), which lets a call put a phase first (the batch-1 pack) and wait for it.
+     */
+    public void parallelForClaimed(int tasks, RangeBody body) {
+        run(tasks, body, true);
+    }
+
+    private void run(int tasks, RangeBody body, boolean claimed) {
         if (tasks <= 0) return;
+        HandOffTrace tr = trace;
         if (threads == 1 || tasks == 1) {
-            body.run(0, 0, tasks);
+            int slot = tr == null ? -1 : tr.begin(false);
+            if (slot >= 0) tr.rangeStart(slot, 0);
+            if (claimed) {
+                for (int i = 0; i < tasks; i++) body.run(0, i, i + 1);
+            } else {
+                body.run(0, 0, tasks);
+            }
+            if (slot >= 0) {
+                tr.rangeEnd(slot, 0);
+                tr.joined(slot);
+            }
             return;
         }
+        int slot = tr == null ? -1 : tr.begin(true);
+        Job j = new Job(body, tasks, Thread.currentThread(), claimed, slot, threads - 1);
         synchronized (lock) {
             if (closed) throw new IllegalStateException("thread pool is closed");
-            this.body = body;
-            this.tasks = tasks;
-            this.caller = Thread.currentThread();
-            pending.set(threads - 1);
             dispatches++;
-            generation++;
+            job = j;
             lock.notifyAll();
         }
         Throwable own = null;
         try {
-            runRange(0, body, tasks);
+            if (slot >= 0) tr.rangeStart(slot, 0);
+            if (claimed) runClaimed(j, 0);
+            else runRange(0, body, tasks);
+            if (slot >= 0) tr.rangeEnd(slot, 0);
         } catch (Throwable e) {
             own = e;
         }
-        // Wait for every range even when interrupted (a killed Spark task): returning early would let the next call
-        // start while this one's ranges still run.
+        // Wait for every range (static) or task (claimed) even when interrupted (a killed Spark task): returning early
+        // would let the next call start while this one's ranges still run.
         boolean interrupted = false;
         long spinUntil = System.nanoTime() + SPIN_NS;
-        while (pending.get() != 0) {
+        while (claimed ? j.done.get() < tasks : j.pending.get() != 0) {
             if (System.nanoTime() < spinUntil) {
                 Thread.onSpinWait();
             } else {
@@ -108,6 +166,7 @@ public final class ThreadPool implements AutoCloseable {
                 interrupted |= Thread.interrupted();
             }
         }
+        if (slot >= 0) tr.joined(slot);
         if (interrupted) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for engine threads");
@@ -125,14 +184,30 @@ public final class ThreadPool implements AutoCloseable {
         if (from < to) b.run(t, from, to);
     }
 
+    /**
+     * Takes and runs tasks of a claimed job until none is left; a task's failure is kept for the caller and the others
+     * still run. The thread that finishes the last task wakes the caller.
+     */
+    private void runClaimed(Job j, int t) {
+        for (int i = j.next.getAndIncrement(); i < j.tasks; i = j.next.getAndIncrement()) {
+            try {
+                j.body.run(t, i, i + 1);
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+            } finally {
+                if (j.done.incrementAndGet() == j.tasks && t != 0) LockSupport.unpark(j.caller);
+            }
+        }
+    }
+
     private void workerLoop(int id) {
-        long seen = 0;
+        Job last = null;
         while (true) {
             long spinUntil = System.nanoTime() + SPIN_NS;
-            while (generation == seen && !closed && System.nanoTime() < spinUntil) Thread.onSpinWait();
-            if (generation == seen && !closed) {
+            while (job == last && !closed && System.nanoTime() < spinUntil) Thread.onSpinWait();
+            if (job == last && !closed) {
                 synchronized (lock) {
-                    while (generation == seen && !closed) {
+                    while (job == last && !closed) {
                         try {
                             lock.wait();
                         } catch (InterruptedException e) {
@@ -142,16 +217,26 @@ public final class ThreadPool implements AutoCloseable {
                 }
             }
             if (closed) return;
-            seen = generation;
-            RangeBody b = body;
-            int n = tasks;
-            Thread waiting = caller;
+            Job j = job;
+            last = j;
+            HandOffTrace tr = trace;
+            int slot = j.traceSlot;
+            if (j.claimed) {
+                // A late worker may find every task taken: it then records nothing and waits for the next call.
+                if (j.next.get() >= j.tasks) continue;
+                if (tr != null && slot >= 0) tr.rangeStart(slot, id);
+                runClaimed(j, id);
+                if (tr != null && slot >= 0) tr.rangeEnd(slot, id);
+                continue;
+            }
             try {
-                runRange(id, b, n);
+                if (tr != null && slot >= 0) tr.rangeStart(slot, id);
+                runRange(id, j.body, j.tasks);
+                if (tr != null && slot >= 0) tr.rangeEnd(slot, id);
             } catch (Throwable e) {
                 failure.compareAndSet(null, e);
             } finally {
-                if (pending.decrementAndGet() == 0) LockSupport.unpark(waiting);
+                if (j.pending.decrementAndGet() == 0) LockSupport.unpark(j.caller);
             }
         }
     }

@@ -329,7 +329,8 @@ final class ColumnConvEngine implements ConvEngine {
         int piece = (int) Math.min(maxExplicitCols(g, plan.kc()), roundUp((int) ((total + threads - 1) / threads), m));
         int pieces = (int) ((total + piece - 1) / piece);
         Plan explicit = new Plan(false, n, 1, piece, 1, plan.kc());
-        pool.parallelFor(pieces, (t, from, to) -> {
+        // Pieces taken by whichever thread is free: a late thread holds up nothing it has not taken.
+        pool.parallelForClaimed(pieces, (t, from, to) -> {
             Workspace s = spaces[t];
             for (int i = from; i < to; i++) {
                 int q0 = i * piece, qe = (int) Math.min(total, (long) q0 + piece);
@@ -341,10 +342,9 @@ final class ColumnConvEngine implements ConvEngine {
 
     /**
      * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread, in one parallel
-     * call: each task packs a slice of the channels into the caller's workspace (one shared buffer), waits for the
-     * others, then computes a block of output channels (rows of the
-     * filter matrix) over all the shifted columns, or, when the channels do not split evenly into blocks of whole
-     * kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
+     * call: pack tasks fill a slice each of the caller's workspace (one shared buffer), then block tasks each compute,
+     * once all slices are in, a block of output channels (rows of the filter matrix) over all the shifted columns,
+     * or, when the channels do not split evenly into blocks of whole kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
      * buffer into its own output columns, scatters the valid ones and applies {@code map} to them. Channel blocks
      * give every thread the same work and the kernels' widest panels (column ranges of an 8x8 map's 112 columns split
      * 64 + 48); an explicit im2col per thread (the fallback in {@link #forward}) copied k*k times the input, about as
@@ -361,26 +361,37 @@ final class ColumnConvEngine implements ConvEngine {
         Im2col.shiftedRows(g, cs, s0.xRow);
         final float[] xcol = s0.xcol;
         final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
-        boolean byRows = o % (2 * threads) == 0;
-        int rowBlocks = byRows ? threads : 1;
+        boolean byRows = o % (2 * threads) == 0 && !split.equals("columns");
+        // Row blocks of whole kernel row pairs, two per thread where the channels allow (a late thread then still
+        // takes a share), else one.
+        int rowBlocks = !byRows ? 1 : o % (4 * threads) == 0 ? 2 * threads : threads;
         int piece = byRows ? ld : roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
-        int tasks = rowBlocks * pieces;
-        // At most one task per thread (tasks <= threads), all running at once: each packs its channel slice, then
-        // waits for the others' (a spin barrier: the pack takes microseconds; a second parallel call would cost as much).
+        int blocksTotal = rowBlocks * pieces, packs = blocksTotal, tasks = packs + blocksTotal;
+        // Tasks 0..packs-1 pack a slice of the shared buffer, the others compute a block once every slice is packed:
+        // taken one at a time by whichever thread is free (parallelForClaimed), so a late thread holds up at most the
+        // slice it took, and the packs are all taken before any block. A thread with a block waits at a spin barrier
+        // for the slices still being packed (microseconds; a second parallel call would cost as much). Row blocks pack a
+        // slice of the channels; column pieces their own range of every channel plane, which holds the inputs of their
+        // columns but for a halo of k-1 rows.
         AtomicInteger packed = new AtomicInteger();
-        pool.parallelFor(tasks, (t, from, to) -> {
-            if (to - from > 1) throw new IllegalStateException("the pack barrier needs one task per thread, got " + (to - from));
+        final int pieceCols = piece;
+        pool.parallelForClaimed(tasks, (t, from, to) -> {
             Workspace s = spaces[t];
-            for (int i = from; i < to; i++) {
-                try {
-                    Im2col.packShifted(g, x, 0, n, cs, xcol, i * g.c() / tasks, (i + 1) * g.c() / tasks);
-                } finally {
-                    packed.incrementAndGet();
+            for (int task = from; task < to; task++) {
+                if (task < packs) {
+                    try {
+                        if (byRows) Im2col.packShifted(g, x, 0, n, cs, xcol, task * g.c() / packs, (task + 1) * g.c() / packs);
+                        else packShiftedPlanes(g, x, n, cs, xcol, task * pieceCols, task + 1 == packs ? cs : (task + 1) * pieceCols);
+                    } finally {
+                        packed.incrementAndGet();
+                    }
+                    continue;
                 }
-                for (int spins = 0; packed.get() < tasks; spins++) {
+                for (int spins = 0; packed.get() < packs; spins++) {
                     if (spins < 1 << 12) Thread.onSpinWait();
                     else Thread.yield(); // more threads than cores: let the packing ones run
                 }
+                int i = task - packs;
                 int rb = i / pieces, r0 = rb * o / rowBlocks, ob = (rb + 1) * o / rowBlocks - r0;
                 int c0 = (i % pieces) * piece, len = Math.min(ld, c0 + piece) - c0;
                 s.blockRow = s.blockRow == null || s.blockRow.length < kk ? new int[Math.max(kk, ColumnKernels.KB)] : s.blockRow;
@@ -406,6 +417,47 @@ final class ColumnConvEngine implements ConvEngine {
                 scatterShiftedRange(g, s.ycol, len, c0, r0, ob, y, map);
             }
         });
+    }
+
+    /**
+     * Whether a one-unit shifted batch whose output channels split into row blocks takes column pieces instead: no,
+     * unless {@code -Daddernet.split=columns} (an A/B on a quiet machine; either way gives the same bits). Measured
+     * in thread CPU time per call (bench-eval --trace, 2 threads, 3 alternating JVMs each way, on a loaded machine):
+     * column pieces cost 5-8 % more than row blocks on ResNet-20's 32x32 layers (1104 columns, 552 a thread), about
+     * the same on 16x16 and 45 % more on 8x8 (96 columns: the narrow panels). Layers whose channels do not split into
+     * row blocks always take column pieces.
+     */
+    private String split = System.getProperty("addernet.split", "rows");
+
+    /** {@code rows} or {@code columns}, see {@link #split}; tests set each. */
+    void splitMode(String mode) {
+        if (!mode.equals("rows") && !mode.equals("columns")) throw new IllegalArgumentException("split mode " + mode + " (rows or columns)");
+        this.split = mode;
+    }
+
+    /**
+     * The shifted buffer's plane positions {@code [p0, p1)} of every channel for samples {@code [0, n)}, zeros where no
+     * input pixel falls: the same values {@link Im2col#packShifted} writes there (sample {@code m}'s pixel (i, j) of a
+     * channel at {@code lead + m*SS + i*Wq + j}, {@code lead = pad*Wq + pad}).
+     */
+    static void packShiftedPlanes(ConvGeometry g, float[] x, int n, int cs, float[] buf, int p0, int p1) {
+        if (p0 >= p1) return;
+        int c = g.c(), h = g.h(), w = g.w(), pad = g.pad(), wq = w + pad, ss = Im2col.shiftedColumns(g), lead = pad * wq + pad;
+        for (int ci = 0; ci < c; ci++) {
+            int base = ci * cs;
+            Arrays.fill(buf, base + p0, base + p1, 0f);
+            for (int mi = Math.max(0, (p0 - lead) / ss - 1); mi < n; mi++) {
+                int m0 = lead + mi * ss;
+                if (m0 >= p1) break;
+                int src = (mi * c + ci) * h * w;
+                for (int hh = Math.max(0, (p0 - m0) / wq - 1); hh < h; hh++) {
+                    int d0 = m0 + hh * wq;
+                    if (d0 >= p1) break;
+                    int a = Math.max(d0, p0), b = Math.min(d0 + w, p1);
+                    if (a < b) System.arraycopy(x, src + hh * w + (a - d0), buf, base + a, b - a);
+                }
+            }
+        }
     }
 
     /**

@@ -8,6 +8,7 @@ import org.addernet.engine.Rng;
 import org.addernet.engine.ThreadPool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -43,7 +44,10 @@ class ThreadCountBitsTest {
             new ConvGeometry(1, 16, 32, 32, 16, 3, 1, 1),    // ResNet-20 layer1
             new ConvGeometry(1, 64, 8, 8, 64, 3, 1, 1),      // ResNet-20 layer3: 96 shifted columns, pieces of 48, 32, 16
             new ConvGeometry(1, 7, 13, 11, 9, 5, 1, 2),      // k 5, odd sizes
-            new ConvGeometry(1, 5, 12, 12, 3, 3, 1, 1));     // 176 columns: 6 pieces of 32 at 8 threads
+            new ConvGeometry(1, 5, 12, 12, 3, 3, 1, 1),      // 176 columns: 6 pieces of 32 at 8 threads
+            new ConvGeometry(2, 16, 8, 8, 16, 3, 1, 1),      // two samples in one unit (162 columns)
+            new ConvGeometry(1, 3, 32, 32, 16, 3, 1, 1),     // ResNet-20 conv1: 3 channels, 1104 columns
+            new ConvGeometry(1, 32, 16, 16, 32, 3, 1, 1));   // ResNet-20 layer2: 304 columns
 
     /** All outputs of one engine configuration, flattened: y, dx, dw for adder, then for conv. */
     private static float[][] runAll(ConvEngine e, ConvGeometry g, long seed) {
@@ -91,10 +95,15 @@ class ThreadCountBitsTest {
     }
 
     private static void compareThreadCounts(String kind, int budget, int targetCols, List<ConvGeometry> shapes) {
+        compareThreadCounts(kind, budget, targetCols, shapes, "rows");
+    }
+
+    private static void compareThreadCounts(String kind, int budget, int targetCols, List<ConvGeometry> shapes, String split) {
         float[][][] base = new float[shapes.size()][][];
         for (int threads : THREADS) {
             try (ThreadPool pool = new ThreadPool(threads)) {
                 ColumnConvEngine e = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), budget, targetCols);
+                e.splitMode(split);
                 for (int i = 0; i < shapes.size(); i++) {
                     float[][] out = runAll(e, shapes.get(i), 1000 + i);
                     if (base[i] == null) {
@@ -130,6 +139,36 @@ class ThreadCountBitsTest {
             }
         }
         compareThreadCounts(kind, ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS, BATCH1_SHIFTED);
+    }
+
+    /**
+     * The one-unit shifted split by output-channel blocks (each block packs a slice of the channels) and by column
+     * pieces (each piece packs its range of every channel plane, {@link ColumnConvEngine#packShiftedPlanes}) give the
+     * bits of one thread, which runs neither, on every batch-1 shape.
+     */
+    @ParameterizedTest(name = "{0} kernels, batch 1 shifted, split {1}")
+    @CsvSource({"vector, rows", "vector, columns", "scalar, rows", "scalar, columns"})
+    void batchOneShiftedSplitByRowsOrColumnsHasTheSameBits(String kind, String split) {
+        compareThreadCounts(kind, ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS, BATCH1_SHIFTED, split);
+    }
+
+    /** The plane-range pack writes exactly what the whole pack writes, for any cut of the planes. */
+    @Test
+    void planeRangesPackLikeTheWholeBuffer() {
+        for (ConvGeometry g : List.of(new ConvGeometry(2, 3, 8, 8, 4, 3, 1, 1), new ConvGeometry(1, 2, 7, 5, 3, 5, 1, 2),
+                new ConvGeometry(3, 1, 4, 6, 2, 3, 1, 0))) {
+            int ld = (g.n() * Im2col.shiftedColumns(g) + 15) / 16 * 16, cs = Im2col.shiftedChannelStride(g, ld);
+            float[] x = gaussian(new Rng(5), g.inputSize(), 1.0), want = new float[g.c() * cs];
+            java.util.Arrays.fill(want, Float.NaN);
+            Im2col.packShifted(g, x, 0, g.n(), cs, want);
+            for (int cut : new int[] {1, 16, 37, cs / 2, cs - 1}) {
+                float[] got = new float[g.c() * cs];
+                java.util.Arrays.fill(got, Float.NaN);
+                ColumnConvEngine.packShiftedPlanes(g, x, g.n(), cs, got, cut, cs);
+                ColumnConvEngine.packShiftedPlanes(g, x, g.n(), cs, got, 0, cut);
+                assertSameBits(want, got, g + " cut at " + cut);
+            }
+        }
     }
 
     /**
