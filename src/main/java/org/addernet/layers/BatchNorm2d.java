@@ -187,7 +187,7 @@ public final class BatchNorm2d implements Layer {
                 double mean = batchMean[c], invStd = batchInvStd[c];
                 java.util.Arrays.fill(lanesG, 0);
                 java.util.Arrays.fill(lanesGD, 0);
-                for (int i = 0; i < n; i++) ops.gradientSums(xd, dyd, mask, (i * channels + c) * hw, hw, mean, lanesG, lanesGD);
+                for (int i = 0; i < n; i++) ops.gradientSums(xd, dyd, mask, dyd, (i * channels + c) * hw, hw, mean, lanesG, lanesGD);
                 double sumDy = Passes.total(lanesG), sumDyXhat = Passes.total(lanesGD) * invStd;
                 p.grad[gOff + c] += (float) sumDyXhat;
                 p.grad[bOff + c] += (float) sumDy;

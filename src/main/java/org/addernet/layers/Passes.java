@@ -52,15 +52,31 @@ abstract class Passes {
 
     /**
      * BN backward's sums: {@code g = dy} (with {@code mask != null}: {@code mask > 0 ? dy : 0}, the ReLU's gradient,
-     * written back to {@code dy}); {@code lanesG[j % 8] += g}, {@code lanesGD[j % 8] += g * (x - mean)} (double).
+     * written to {@code out}: {@code dy} itself for BatchNorm + ReLU, the shortcut's copy for a residual block's last
+     * BatchNorm); {@code lanesG[j % 8] += g}, {@code lanesGD[j % 8] += g * (x - mean)} (double).
      */
-    abstract void gradientSums(float[] x, float[] dy, float[] mask, int off, int len, double mean, double[] lanesG, double[] lanesGD);
+    abstract void gradientSums(float[] x, float[] dy, float[] mask, float[] out, int off, int len, double mean, double[] lanesG, double[] lanesGD);
 
     /**
-     * {@code dy = gInv * ((dy - k1) - ((x - meanHi) - meanLo) * k2)} in float, in place (the mean split as in
-     * {@link #normalize}).
+     * {@code dx = gInv * ((g - k1) - ((x - meanHi) - meanLo) * k2)} in float ({@code dx} may be {@code g}: in place;
+     * the mean split as in {@link #normalize}).
      */
-    abstract void inputGradient(float[] x, float[] dy, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2);
+    abstract void inputGradient(float[] x, float[] g, float[] dx, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2);
+
+    /** {@link #inputGradient} in place on {@code dy}. */
+    final void inputGradient(float[] x, float[] dy, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2) {
+        inputGradient(x, dy, dy, off, len, meanHi, meanLo, gInv, k1, k2);
+    }
+
+    /**
+     * {@code out = max(y + s, 0)}, {@code y} the normalization of {@link #normalize} without its ReLU: a residual
+     * block's last BatchNorm, the shortcut {@code s} and the block's ReLU in one pass, the same float operations (so
+     * the same bits) as {@code normalize} then {@link #addRelu}, without writing and re-reading {@code y}.
+     */
+    final void normalizeAddRelu(float[] x, float[] s, float[] out, int off, int len, float meanHi, float meanLo, float scale, float beta) {
+        int end = off + len;
+        for (int i = off; i < end; i++) out[i] = Math.max((((x[i] - meanHi) - meanLo) * scale + beta) + s[i], 0f);
+    }
 
     /** ReLU's gradient {@code dy = y > 0 ? dy : 0} in place on {@code [from, to)}, also written to {@code copy} if not null. */
     abstract void reluGradient(float[] y, float[] dy, float[] copy, int from, int to);

@@ -98,8 +98,8 @@ final class ScalarPasses extends Passes {
     }
 
     @Override
-    void gradientSums(float[] x, float[] dy, float[] mask, int off, int len, double mean, double[] lanesG, double[] lanesGD) {
-        // One pass: the branch-free mask (written back) and the two sums in 8 + 8 local lanes; `mask != null` is
+    void gradientSums(float[] x, float[] dy, float[] mask, float[] out, int off, int len, double mean, double[] lanesG, double[] lanesGD) {
+        // One pass: the branch-free mask (written to out) and the two sums in 8 + 8 local lanes; `mask != null` is
         // loop-invariant, so C2 unswitches the loop on it.
         double g0 = lanesG[0], g1 = lanesG[1], g2 = lanesG[2], g3 = lanesG[3], g4 = lanesG[4], g5 = lanesG[5], g6 = lanesG[6], g7 = lanesG[7];
         double h0 = lanesGD[0], h1 = lanesGD[1], h2 = lanesGD[2], h3 = lanesGD[3], h4 = lanesGD[4], h5 = lanesGD[5], h6 = lanesGD[6], h7 = lanesGD[7];
@@ -116,14 +116,14 @@ final class ScalarPasses extends Passes {
                 e5 = select(mask[i + 5], e5);
                 e6 = select(mask[i + 6], e6);
                 e7 = select(mask[i + 7], e7);
-                dy[i] = e0;
-                dy[i + 1] = e1;
-                dy[i + 2] = e2;
-                dy[i + 3] = e3;
-                dy[i + 4] = e4;
-                dy[i + 5] = e5;
-                dy[i + 6] = e6;
-                dy[i + 7] = e7;
+                out[i] = e0;
+                out[i + 1] = e1;
+                out[i + 2] = e2;
+                out[i + 3] = e3;
+                out[i + 4] = e4;
+                out[i + 5] = e5;
+                out[i + 6] = e6;
+                out[i + 7] = e7;
             }
             g0 += e0;
             g1 += e1;
@@ -163,7 +163,7 @@ final class ScalarPasses extends Passes {
             float g = dy[i];
             if (mask != null) {
                 g = select(mask[i], g);
-                dy[i] = g;
+                out[i] = g;
             }
             lanesG[j & 7] += g;
             lanesGD[j & 7] += g * (x[i] - mean);
@@ -171,9 +171,9 @@ final class ScalarPasses extends Passes {
     }
 
     @Override
-    void inputGradient(float[] x, float[] dy, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2) {
+    void inputGradient(float[] x, float[] g, float[] dx, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2) {
         int end = off + len;
-        for (int i = off; i < end; i++) dy[i] = gInv * ((dy[i] - k1) - ((x[i] - meanHi) - meanLo) * k2);
+        for (int i = off; i < end; i++) dx[i] = gInv * ((g[i] - k1) - ((x[i] - meanHi) - meanLo) * k2);
     }
 
     @Override

@@ -68,7 +68,7 @@ class PassesTest {
             for (float[] m : new float[][] {null, mask}) {
                 float[] d = dy.clone(), wantD = dy.clone();
                 double[] g = random8(len + 7), gd = random8(len + 8), wg = g.clone(), wgd = gd.clone();
-                s.gradientSums(x, d, m, off, len, mean, g, gd);
+                s.gradientSums(x, d, m, d, off, len, mean, g, gd);
                 for (int j = 0; j < len; j++) {
                     int i = off + j;
                     float v = m == null ? dy[i] : refSelect(m[i], dy[i]);
