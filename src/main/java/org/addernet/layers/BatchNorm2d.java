@@ -11,9 +11,10 @@ import org.addernet.kernels.OutputMap;
  * uses the running statistics. The running statistics are updated in place in {@code Params.buffers};
  * {@code num_batches_tracked} is the model's step counter (all BN layers of a model step together).
  * The backward overwrites {@code dy} with the input gradient (each value is read before it is written).
- * Per-channel sums are taken in double so that large batches keep float32 results within the golden
- * tolerances, in the 8 fixed lanes of {@link Passes} (independent of thread count and vector width); the
- * elementwise passes run in float around a mean split into two floats (vectorized by C2).
+ * Per-channel sums are taken in double across runs of float sums, so that large batches keep float32 results within
+ * the golden tolerances, in the 8 fixed lanes of {@link Passes} (independent of thread count and vector width); the
+ * training statistics take one pass (moments about a shift, see {@link #forward}); the elementwise passes run in
+ * float around a mean split into two floats (vectorized by C2).
  * Channels are independent, so they are split over the engine's threads. {@link #setRelu} fuses the ReLU that
  * follows it in the ResNets and LeNet-5-BN.
  */
@@ -139,18 +140,24 @@ public final class BatchNorm2d implements Layer {
         long t0 = PassTimes.start();
         final Passes ops = passes;
         Passes.split(engine.pool(), channels, x.size(), (from, to) -> {
-            double[] lanes = new double[Passes.LANES];
+            double[] lanes1 = new double[Passes.LANES], lanes2 = new double[Passes.LANES];
             for (int c = from; c < to; c++) {
                 double mean, invStd;
                 if (training) {
-                    // Two passes (mean, then squared deviations), each in 8 fixed lanes (Passes): the one-pass
-                    // E[x^2] - mean^2 would cancel digits on adder outputs, large negative values of small spread.
-                    java.util.Arrays.fill(lanes, 0);
-                    for (int i = 0; i < n; i++) ops.sum(xd, (i * channels + c) * hw, hw, lanes);
-                    mean = Passes.total(lanes) / m;
-                    java.util.Arrays.fill(lanes, 0);
-                    for (int i = 0; i < n; i++) ops.sumSquaredDeviation(xd, (i * channels + c) * hw, hw, mean, lanes);
-                    double var = Passes.total(lanes) / m;
+                    // One pass: the moments about a shift near the mean (the first plane's mean), d = x - shift in
+                    // float, exact where adder outputs sit (large negative values of small spread, Sterbenz), so
+                    // E[d^2] - E[d]^2 cancels no digits that matter (|mean - shift| is of the order of the spread),
+                    // where E[x^2] - mean^2 about 0 would. Both sums in the runs and lanes of Passes.moments.
+                    java.util.Arrays.fill(lanes1, 0);
+                    java.util.Arrays.fill(lanes2, 0);
+                    ops.moments(xd, c * hw, hw, 0f, lanes1, lanes2);
+                    float shift = (float) (Passes.total(lanes1) / hw);
+                    java.util.Arrays.fill(lanes1, 0);
+                    java.util.Arrays.fill(lanes2, 0);
+                    for (int i = 0; i < n; i++) ops.moments(xd, (i * channels + c) * hw, hw, shift, lanes1, lanes2);
+                    double d1 = Passes.total(lanes1) / m;
+                    mean = shift + d1;
+                    double var = Math.max(0.0, Passes.total(lanes2) / m - d1 * d1);
                     invStd = 1.0 / Math.sqrt(var + eps);
                     p.buffers[meanOff + c] = (float) ((1 - momentum) * p.buffers[meanOff + c] + momentum * mean);
                     p.buffers[varOff + c] = (float) ((1 - momentum) * p.buffers[varOff + c] + momentum * var * m / (m - 1));
