@@ -37,6 +37,13 @@ public final class BatchNorm2d implements Layer {
     /** A ReLU fused behind the normalization (see {@link #setRelu}). */
     private boolean relu;
     private final Passes passes;
+    /**
+     * A residual block's shortcut, set by {@link Residual} for the next forward only ({@link #setShortcut}), and
+     * whether the last training forward added one (its backward then masks with this layer's output and writes the
+     * masked gradient to {@link #shortcutGrad}, set by {@link Residual} before it).
+     */
+    private float[] shortcut, shortcutGrad;
+    private boolean addedShortcut;
     /** The eval map's per-channel coefficients ({@link #evalMap}), allocated on first use. */
     private float[] evalMeanHi, evalMeanLo, evalScale, evalBeta;
 
@@ -122,6 +129,27 @@ public final class BatchNorm2d implements Layer {
         return channels;
     }
 
+    boolean hasRelu() {
+        return relu;
+    }
+
+    /**
+     * The next forward (only) computes {@code relu(bn(x) + s)}, a residual block's sum and ReLU fused into the
+     * normalization ({@link Passes#normalizeAddRelu}: the same float operations, so the same bits, as this layer then
+     * {@link Residual}'s own pass, without writing and re-reading the normalized values). Its backward then applies
+     * the ReLU's mask in its first pass and writes the masked gradient, the shortcut's, to the array given by
+     * {@link #setShortcutGradient} instead of over {@code dy}. Not with {@link #setRelu}.
+     */
+    void setShortcut(float[] s) {
+        if (relu) throw new IllegalStateException("BatchNorm " + name + " has a ReLU of its own: no shortcut to add");
+        this.shortcut = s;
+    }
+
+    /** Where the next backward after a forward with a shortcut writes the masked gradient (see {@link #setShortcut}). */
+    void setShortcutGradient(float[] g) {
+        this.shortcutGrad = g;
+    }
+
     @Override
     public Tensor forward(Tensor x, boolean training) {
         if (x.c != channels) throw new IllegalArgumentException("BatchNorm expects " + channels + " channels, got " + x);
@@ -135,7 +163,10 @@ public final class BatchNorm2d implements Layer {
         if (training && m < 2) {
             throw new IllegalArgumentException("BatchNorm in training mode needs more than 1 value per channel, got input " + x);
         }
-        final float[] xd = x.data, yd = inPlace ? x.data : y.data;
+        final float[] xd = x.data, yd = inPlace ? x.data : y.data, sd = shortcut;
+        shortcut = null;
+        if (sd != null && sd.length < x.size()) throw new IllegalStateException("BatchNorm " + name + ": shortcut smaller than " + x);
+        this.addedShortcut = training && sd != null;
         final boolean clamp = relu;
         long t0 = PassTimes.start();
         final Passes ops = passes;
@@ -172,7 +203,11 @@ public final class BatchNorm2d implements Layer {
                 // several digits; float arithmetic otherwise, which C2 vectorizes (it leaves double conversions scalar).
                 float meanHi = (float) mean, meanLo = (float) (mean - meanHi);
                 float scale = (float) (p.data[gOff + c] * invStd), beta = p.data[bOff + c];
-                for (int i = 0; i < n; i++) ops.normalize(xd, yd, (i * channels + c) * hw, hw, meanHi, meanLo, scale, beta, clamp);
+                if (sd != null) {
+                    for (int i = 0; i < n; i++) ops.normalizeAddRelu(xd, sd, yd, (i * channels + c) * hw, hw, meanHi, meanLo, scale, beta);
+                } else {
+                    for (int i = 0; i < n; i++) ops.normalize(xd, yd, (i * channels + c) * hw, hw, meanHi, meanLo, scale, beta, clamp);
+                }
             }
         });
         PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
@@ -185,7 +220,12 @@ public final class BatchNorm2d implements Layer {
         Params p = params();
         final int n = x.n, hw = x.h * x.w;
         final long m = (long) n * hw;
-        final float[] xd = x.data, dyd = dy.data, mask = relu ? y.data : null; // dx overwrites dy
+        // The ReLU's mask (its own, or a residual block's sum's: see setShortcut) is this layer's output; the masked
+        // gradient goes over dy, or to the shortcut's gradient; dx overwrites dy either way.
+        final float[] xd = x.data, dyd = dy.data, mask = relu || addedShortcut ? y.data : null;
+        final float[] g = addedShortcut ? shortcutGrad : dyd;
+        if (g == null || g.length < x.size()) throw new IllegalStateException("BatchNorm " + name + ": no shortcut gradient of " + x);
+        shortcutGrad = null;
         final Passes ops = passes;
         long t0 = PassTimes.start();
         Passes.split(engine.pool(), channels, x.size(), (from, to) -> {
@@ -194,7 +234,7 @@ public final class BatchNorm2d implements Layer {
                 double mean = batchMean[c], invStd = batchInvStd[c];
                 java.util.Arrays.fill(lanesG, 0);
                 java.util.Arrays.fill(lanesGD, 0);
-                for (int i = 0; i < n; i++) ops.gradientSums(xd, dyd, mask, dyd, (i * channels + c) * hw, hw, mean, lanesG, lanesGD);
+                for (int i = 0; i < n; i++) ops.gradientSums(xd, dyd, mask, g, (i * channels + c) * hw, hw, mean, lanesG, lanesGD);
                 double sumDy = Passes.total(lanesG), sumDyXhat = Passes.total(lanesGD) * invStd;
                 p.grad[gOff + c] += (float) sumDyXhat;
                 p.grad[bOff + c] += (float) sumDy;
@@ -202,7 +242,7 @@ public final class BatchNorm2d implements Layer {
                 // the elementwise pass in float with the split mean (as the forward), which C2 vectorizes.
                 float meanHi = (float) mean, meanLo = (float) (mean - meanHi);
                 float gInv = (float) (p.data[gOff + c] * invStd), k1 = (float) (sumDy / m), k2 = (float) (sumDyXhat / m * invStd);
-                for (int i = 0; i < n; i++) ops.inputGradient(xd, dyd, (i * channels + c) * hw, hw, meanHi, meanLo, gInv, k1, k2);
+                for (int i = 0; i < n; i++) ops.inputGradient(xd, g, dyd, (i * channels + c) * hw, hw, meanHi, meanLo, gInv, k1, k2);
             }
         });
         PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);

@@ -348,4 +348,50 @@ class PassesTest {
             }
         }
     }
+
+    @Test
+    void residualSumFusedIntoTheLastBatchNormEqualsBatchNormThenTheSum() {
+        // relu(bn(x) + shortcut(x)) with the sum, the ReLU, the mask and the shortcut's copy of the gradient inside the
+        // BatchNorm's passes, against BatchNorm alone and the sum's arithmetic written out here, bit for bit: forward
+        // (train and eval), dx, the parameter gradients and the running statistics; identity and scaled shortcuts.
+        int[][] shapes = {{5, 3, 7, 9}, {3, 20, 31, 29}, {9, 10, 1, 1}};
+        for (int threads : LayerThreadBitsTest.THREADS) {
+            try (Engine e = Engine.create(threads, "auto")) {
+                for (int[] s : shapes) {
+                    for (boolean identity : new boolean[] {true, false}) {
+                        Bn f = bn(e, s[1], false), pl = bn(e, s[1], false);
+                        Scale scale = new Scale(-0.75f);
+                        Residual block = new Residual(e, "block", new Sequential(List.of(f.layer())), identity ? null : scale, true);
+                        int size = s[0] * s[1] * s[2] * s[3];
+                        Tensor x = tensor(s, 11, 0, 1), dy = tensor(s, 12, 0, 1); // centered: the sum clamps part
+                        String at = Arrays.toString(s) + (identity ? " identity" : " scaled") + " at " + threads + " threads";
+                        float[] sc = new float[size];
+                        for (int i = 0; i < size; i++) sc[i] = identity ? x.data[i] : -0.75f * x.data[i];
+                        // Reference: BatchNorm's output, then max(m + s, 0) and its mask, by hand.
+                        float[] m = Arrays.copyOf(pl.layer().forward(x, true).data, size), want = new float[size];
+                        for (int i = 0; i < size; i++) want[i] = Math.max(m[i] + sc[i], 0f);
+                        float[] y = Arrays.copyOf(block.forward(x, true).data, size);
+                        assertSameBits(want, y, "forward " + at);
+                        int zeros = 0;
+                        for (float v : y) if (v == 0f) zeros++;
+                        assertTrue(zeros > 0 && zeros < size, "the ReLU clamps part of the outputs: " + zeros + " of " + size);
+                        float[] g = new float[size], wantDx = new float[size];
+                        for (int i = 0; i < size; i++) g[i] = want[i] > 0f ? dy.data[i] : 0f;
+                        float[] dxBn = pl.layer().backward(new Tensor(s[0], s[1], s[2], s[3], g.clone())).data;
+                        for (int i = 0; i < size; i++) wantDx[i] = dxBn[i] + (identity ? g[i] : -0.75f * g[i]);
+                        Tensor dx = block.backward(new Tensor(s[0], s[1], s[2], s[3], dy.data.clone()));
+                        assertSameBits(wantDx, Arrays.copyOf(dx.data, size), "dx " + at);
+                        assertSameBits(pl.params().grad, f.params().grad, "gamma/beta gradients " + at);
+                        assertSameBits(pl.params().buffers, f.params().buffers, "running statistics " + at);
+                        // Eval mode of a training model (running statistics), in place on the BN's input as the models run it.
+                        f.layer().setInPlaceEval(true);
+                        Tensor xe = tensor(s, 13, 0, 1);
+                        float[] me = Arrays.copyOf(pl.layer().forward(xe, false).data, size), wantE = new float[size];
+                        for (int i = 0; i < size; i++) wantE[i] = Math.max(me[i] + (identity ? xe.data[i] : -0.75f * xe.data[i]), 0f);
+                        assertSameBits(wantE, Arrays.copyOf(block.forward(xe, false).data, size), "eval forward " + at);
+                    }
+                }
+            }
+        }
+    }
 }
