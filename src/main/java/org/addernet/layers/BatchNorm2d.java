@@ -152,6 +152,8 @@ public final class BatchNorm2d implements Layer {
 
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        final float[] sd = shortcut; // for this forward only, also when it throws
+        shortcut = null;
         if (x.c != channels) throw new IllegalArgumentException("BatchNorm expects " + channels + " channels, got " + x);
         this.x = training ? x : null; // only a backward reads it (and none follows an eval forward)
         this.lastTraining = training;
@@ -163,8 +165,7 @@ public final class BatchNorm2d implements Layer {
         if (training && m < 2) {
             throw new IllegalArgumentException("BatchNorm in training mode needs more than 1 value per channel, got input " + x);
         }
-        final float[] xd = x.data, yd = inPlace ? x.data : y.data, sd = shortcut;
-        shortcut = null;
+        final float[] xd = x.data, yd = inPlace ? x.data : y.data;
         if (sd != null && sd.length < x.size()) throw new IllegalStateException("BatchNorm " + name + ": shortcut smaller than " + x);
         this.addedShortcut = training && sd != null;
         final boolean clamp = relu;
