@@ -11,9 +11,10 @@ import org.addernet.kernels.OutputMap;
  * uses the running statistics. The running statistics are updated in place in {@code Params.buffers};
  * {@code num_batches_tracked} is the model's step counter (all BN layers of a model step together).
  * The backward overwrites {@code dy} with the input gradient (each value is read before it is written).
- * Per-channel sums are taken in double so that large batches keep float32 results within the golden
- * tolerances, in the 8 fixed lanes of {@link Passes} (independent of thread count and vector width); the
- * elementwise passes run in float around a mean split into two floats (vectorized by C2).
+ * Per-channel sums are taken in double across runs of float sums, so that large batches keep float32 results within
+ * the golden tolerances, in the 8 fixed lanes of {@link Passes} (independent of thread count and vector width); the
+ * training statistics take one pass (moments about a shift, see {@link #forward}); the elementwise passes run in
+ * float around a mean split into two floats (vectorized by C2).
  * Channels are independent, so they are split over the engine's threads. {@link #setRelu} fuses the ReLU that
  * follows it in the ResNets and LeNet-5-BN.
  */
@@ -36,6 +37,13 @@ public final class BatchNorm2d implements Layer {
     /** A ReLU fused behind the normalization (see {@link #setRelu}). */
     private boolean relu;
     private final Passes passes;
+    /**
+     * A residual block's shortcut, set by {@link Residual} for the next forward only ({@link #setShortcut}), and
+     * whether the last training forward added one (its backward then masks with this layer's output and writes the
+     * masked gradient to {@link #shortcutGrad}, set by {@link Residual} before it).
+     */
+    private float[] shortcut, shortcutGrad;
+    private boolean addedShortcut;
     /** The eval map's per-channel coefficients ({@link #evalMap}), allocated on first use. */
     private float[] evalMeanHi, evalMeanLo, evalScale, evalBeta;
 
@@ -121,8 +129,31 @@ public final class BatchNorm2d implements Layer {
         return channels;
     }
 
+    boolean hasRelu() {
+        return relu;
+    }
+
+    /**
+     * The next forward (only) computes {@code relu(bn(x) + s)}, a residual block's sum and ReLU fused into the
+     * normalization ({@link Passes#normalizeAddRelu}: the same float operations, so the same bits, as this layer then
+     * {@link Residual}'s own pass, without writing and re-reading the normalized values). Its backward then applies
+     * the ReLU's mask in its first pass and writes the masked gradient, the shortcut's, to the array given by
+     * {@link #setShortcutGradient} instead of over {@code dy}. Not with {@link #setRelu}.
+     */
+    void setShortcut(float[] s) {
+        if (relu) throw new IllegalStateException("BatchNorm " + name + " has a ReLU of its own: no shortcut to add");
+        this.shortcut = s;
+    }
+
+    /** Where the next backward after a forward with a shortcut writes the masked gradient (see {@link #setShortcut}). */
+    void setShortcutGradient(float[] g) {
+        this.shortcutGrad = g;
+    }
+
     @Override
     public Tensor forward(Tensor x, boolean training) {
+        final float[] sd = shortcut; // for this forward only, also when it throws
+        shortcut = null;
         if (x.c != channels) throw new IllegalArgumentException("BatchNorm expects " + channels + " channels, got " + x);
         this.x = training ? x : null; // only a backward reads it (and none follows an eval forward)
         this.lastTraining = training;
@@ -135,22 +166,30 @@ public final class BatchNorm2d implements Layer {
             throw new IllegalArgumentException("BatchNorm in training mode needs more than 1 value per channel, got input " + x);
         }
         final float[] xd = x.data, yd = inPlace ? x.data : y.data;
+        if (sd != null && sd.length < x.size()) throw new IllegalStateException("BatchNorm " + name + ": shortcut smaller than " + x);
+        this.addedShortcut = training && sd != null;
         final boolean clamp = relu;
         long t0 = PassTimes.start();
         final Passes ops = passes;
         Passes.split(engine.pool(), channels, x.size(), (from, to) -> {
-            double[] lanes = new double[Passes.LANES];
+            double[] lanes1 = new double[Passes.LANES], lanes2 = new double[Passes.LANES];
             for (int c = from; c < to; c++) {
                 double mean, invStd;
                 if (training) {
-                    // Two passes (mean, then squared deviations), each in 8 fixed lanes (Passes): the one-pass
-                    // E[x^2] - mean^2 would cancel digits on adder outputs, large negative values of small spread.
-                    java.util.Arrays.fill(lanes, 0);
-                    for (int i = 0; i < n; i++) ops.sum(xd, (i * channels + c) * hw, hw, lanes);
-                    mean = Passes.total(lanes) / m;
-                    java.util.Arrays.fill(lanes, 0);
-                    for (int i = 0; i < n; i++) ops.sumSquaredDeviation(xd, (i * channels + c) * hw, hw, mean, lanes);
-                    double var = Passes.total(lanes) / m;
+                    // One pass: the moments about a shift near the mean (the first plane's mean), d = x - shift in
+                    // float, exact where adder outputs sit (large negative values of small spread, Sterbenz), so
+                    // E[d^2] - E[d]^2 cancels no digits that matter (|mean - shift| is of the order of the spread),
+                    // where E[x^2] - mean^2 about 0 would. Both sums in the runs and lanes of Passes.moments.
+                    java.util.Arrays.fill(lanes1, 0);
+                    java.util.Arrays.fill(lanes2, 0);
+                    ops.moments(xd, c * hw, hw, 0f, lanes1, lanes2);
+                    float shift = (float) (Passes.total(lanes1) / hw);
+                    java.util.Arrays.fill(lanes1, 0);
+                    java.util.Arrays.fill(lanes2, 0);
+                    for (int i = 0; i < n; i++) ops.moments(xd, (i * channels + c) * hw, hw, shift, lanes1, lanes2);
+                    double d1 = Passes.total(lanes1) / m;
+                    mean = shift + d1;
+                    double var = Math.max(0.0, Passes.total(lanes2) / m - d1 * d1);
                     invStd = 1.0 / Math.sqrt(var + eps);
                     p.buffers[meanOff + c] = (float) ((1 - momentum) * p.buffers[meanOff + c] + momentum * mean);
                     p.buffers[varOff + c] = (float) ((1 - momentum) * p.buffers[varOff + c] + momentum * var * m / (m - 1));
@@ -165,7 +204,11 @@ public final class BatchNorm2d implements Layer {
                 // several digits; float arithmetic otherwise, which C2 vectorizes (it leaves double conversions scalar).
                 float meanHi = (float) mean, meanLo = (float) (mean - meanHi);
                 float scale = (float) (p.data[gOff + c] * invStd), beta = p.data[bOff + c];
-                for (int i = 0; i < n; i++) ops.normalize(xd, yd, (i * channels + c) * hw, hw, meanHi, meanLo, scale, beta, clamp);
+                if (sd != null) {
+                    for (int i = 0; i < n; i++) ops.normalizeAddRelu(xd, sd, yd, (i * channels + c) * hw, hw, meanHi, meanLo, scale, beta);
+                } else {
+                    for (int i = 0; i < n; i++) ops.normalize(xd, yd, (i * channels + c) * hw, hw, meanHi, meanLo, scale, beta, clamp);
+                }
             }
         });
         PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
@@ -178,7 +221,12 @@ public final class BatchNorm2d implements Layer {
         Params p = params();
         final int n = x.n, hw = x.h * x.w;
         final long m = (long) n * hw;
-        final float[] xd = x.data, dyd = dy.data, mask = relu ? y.data : null; // dx overwrites dy
+        // The ReLU's mask (its own, or a residual block's sum's: see setShortcut) is this layer's output; the masked
+        // gradient goes over dy, or to the shortcut's gradient; dx overwrites dy either way.
+        final float[] xd = x.data, dyd = dy.data, mask = relu || addedShortcut ? y.data : null;
+        final float[] g = addedShortcut ? shortcutGrad : dyd;
+        if (g == null || g.length < x.size()) throw new IllegalStateException("BatchNorm " + name + ": no shortcut gradient of " + x);
+        shortcutGrad = null;
         final Passes ops = passes;
         long t0 = PassTimes.start();
         Passes.split(engine.pool(), channels, x.size(), (from, to) -> {
@@ -187,7 +235,7 @@ public final class BatchNorm2d implements Layer {
                 double mean = batchMean[c], invStd = batchInvStd[c];
                 java.util.Arrays.fill(lanesG, 0);
                 java.util.Arrays.fill(lanesGD, 0);
-                for (int i = 0; i < n; i++) ops.gradientSums(xd, dyd, mask, (i * channels + c) * hw, hw, mean, lanesG, lanesGD);
+                for (int i = 0; i < n; i++) ops.gradientSums(xd, dyd, mask, g, (i * channels + c) * hw, hw, mean, lanesG, lanesGD);
                 double sumDy = Passes.total(lanesG), sumDyXhat = Passes.total(lanesGD) * invStd;
                 p.grad[gOff + c] += (float) sumDyXhat;
                 p.grad[bOff + c] += (float) sumDy;
@@ -195,7 +243,7 @@ public final class BatchNorm2d implements Layer {
                 // the elementwise pass in float with the split mean (as the forward), which C2 vectorizes.
                 float meanHi = (float) mean, meanLo = (float) (mean - meanHi);
                 float gInv = (float) (p.data[gOff + c] * invStd), k1 = (float) (sumDy / m), k2 = (float) (sumDyXhat / m * invStd);
-                for (int i = 0; i < n; i++) ops.inputGradient(xd, dyd, (i * channels + c) * hw, hw, meanHi, meanLo, gInv, k1, k2);
+                for (int i = 0; i < n; i++) ops.inputGradient(xd, g, dyd, (i * channels + c) * hw, hw, meanHi, meanLo, gInv, k1, k2);
             }
         });
         PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);

@@ -24,6 +24,8 @@ public final class Residual implements Layer {
     private TensorPool pool = new TensorPool();
     private TensorPool activations;
     private Tensor out;
+    /** The last forward's sum and ReLU ran inside main's last BatchNorm ({@link #fusedBatchNorm}). */
+    private boolean fused;
 
     public Residual(String name, Layer main, Layer downsample, boolean inPlace) {
         this(null, name, main, downsample, inPlace);
@@ -69,6 +71,19 @@ public final class Residual implements Layer {
             if (s != x) activations.give(s);
             return out;
         }
+        BatchNorm2d last = fusedBatchNorm();
+        if (last != null) {
+            // The shortcut first, then main, whose last BatchNorm adds it and clamps as it normalizes: the same float
+            // operations as the pass below, without main's output written and read again.
+            Tensor s = downsample == null ? x : downsample.forward(x, training);
+            last.setShortcut(s.data);
+            Tensor m = main.forward(x, training);
+            if (!m.sameShape(s)) throw new IllegalStateException("residual shapes differ: " + m + " vs " + s);
+            this.out = m;
+            this.fused = true;
+            return m;
+        }
+        fused = false;
         Tensor m = main.forward(x, training);
         Tensor s = downsample == null ? x : downsample.forward(x, training);
         if (!m.sameShape(s)) throw new IllegalStateException("residual shapes differ: " + m + " vs " + s);
@@ -86,14 +101,31 @@ public final class Residual implements Layer {
         return out;
     }
 
+    /**
+     * Main's last layer when it is a BatchNorm without a ReLU of its own and the sum may go over its output (in place;
+     * not in an eval-only model, which fuses the sum into the convolution's writes instead): it then takes the sum and
+     * the ReLU, and in the backward the mask and the shortcut's copy of the gradient ({@link BatchNorm2d#setShortcut}).
+     */
+    private BatchNorm2d fusedBatchNorm() {
+        if (!inPlace || activations != null) return null;
+        Layer last = main;
+        if (main instanceof Sequential seq) last = seq.layers().isEmpty() ? null : seq.layers().get(seq.layers().size() - 1);
+        return last instanceof BatchNorm2d bn && !bn.hasRelu() ? bn : null;
+    }
+
     @Override
     public Tensor backward(Tensor dy) {
-        // Both branches consume their gradient, so the shortcut gets a copy, written by the ReLU's mask pass.
+        // Both branches consume their gradient, so the shortcut gets a copy, written by the ReLU's mask pass (fused:
+        // main's last BatchNorm's first pass writes it).
         Tensor dCopy = pool.take(out.n, out.c, out.h, out.w);
-        float[] od = out.data, dyd = dy.data, cd = dCopy.data;
-        long t0 = PassTimes.start();
-        Passes.forEach(threads, out.size(), (from, to) -> passes.reluGradient(od, dyd, cd, from, to));
-        PassTimes.done(PassTimes.Kind.RESIDUAL, t0);
+        if (fused) {
+            fusedBatchNorm().setShortcutGradient(dCopy.data);
+        } else {
+            float[] od = out.data, dyd = dy.data, cd = dCopy.data;
+            long t0 = PassTimes.start();
+            Passes.forEach(threads, out.size(), (from, to) -> passes.reluGradient(od, dyd, cd, from, to));
+            PassTimes.done(PassTimes.Kind.RESIDUAL, t0);
+        }
         Tensor dMain = main.backward(dy);
         Tensor dShort = downsample == null ? dCopy : downsample.backward(dCopy);
         if (dMain != null) {

@@ -31,59 +31,60 @@ final class ScalarPasses extends Passes {
     }
 
     @Override
-    void sum(float[] x, int off, int len, double[] lanes) {
-        double s0 = lanes[0], s1 = lanes[1], s2 = lanes[2], s3 = lanes[3], s4 = lanes[4], s5 = lanes[5], s6 = lanes[6], s7 = lanes[7];
-        int j = 0;
-        for (; j + LANES <= len; j += LANES) {
-            int i = off + j;
-            s0 += x[i];
-            s1 += x[i + 1];
-            s2 += x[i + 2];
-            s3 += x[i + 3];
-            s4 += x[i + 4];
-            s5 += x[i + 5];
-            s6 += x[i + 6];
-            s7 += x[i + 7];
+    void moments(float[] x, int off, int len, float shift, double[] lanes1, double[] lanes2) {
+        int whole = len & ~7;
+        for (int r = 0; r < whole; r += RUN) {
+            int end = Math.min(whole, r + RUN);
+            float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+            float q0 = 0, q1 = 0, q2 = 0, q3 = 0, q4 = 0, q5 = 0, q6 = 0, q7 = 0;
+            for (int j = r; j < end; j += LANES) {
+                int i = off + j;
+                float d0 = x[i] - shift;
+                float d1 = x[i + 1] - shift;
+                float d2 = x[i + 2] - shift;
+                float d3 = x[i + 3] - shift;
+                float d4 = x[i + 4] - shift;
+                float d5 = x[i + 5] - shift;
+                float d6 = x[i + 6] - shift;
+                float d7 = x[i + 7] - shift;
+                a0 += d0;
+                a1 += d1;
+                a2 += d2;
+                a3 += d3;
+                a4 += d4;
+                a5 += d5;
+                a6 += d6;
+                a7 += d7;
+                q0 += d0 * d0;
+                q1 += d1 * d1;
+                q2 += d2 * d2;
+                q3 += d3 * d3;
+                q4 += d4 * d4;
+                q5 += d5 * d5;
+                q6 += d6 * d6;
+                q7 += d7 * d7;
+            }
+            lanes1[0] += a0;
+            lanes1[1] += a1;
+            lanes1[2] += a2;
+            lanes1[3] += a3;
+            lanes1[4] += a4;
+            lanes1[5] += a5;
+            lanes1[6] += a6;
+            lanes1[7] += a7;
+            lanes2[0] += q0;
+            lanes2[1] += q1;
+            lanes2[2] += q2;
+            lanes2[3] += q3;
+            lanes2[4] += q4;
+            lanes2[5] += q5;
+            lanes2[6] += q6;
+            lanes2[7] += q7;
         }
-        lanes[0] = s0;
-        lanes[1] = s1;
-        lanes[2] = s2;
-        lanes[3] = s3;
-        lanes[4] = s4;
-        lanes[5] = s5;
-        lanes[6] = s6;
-        lanes[7] = s7;
-        for (; j < len; j++) lanes[j & 7] += x[off + j];
-    }
-
-    @Override
-    void sumSquaredDeviation(float[] x, int off, int len, double mean, double[] lanes) {
-        double s0 = lanes[0], s1 = lanes[1], s2 = lanes[2], s3 = lanes[3], s4 = lanes[4], s5 = lanes[5], s6 = lanes[6], s7 = lanes[7];
-        int j = 0;
-        for (; j + LANES <= len; j += LANES) {
-            int i = off + j;
-            double d0 = x[i] - mean, d1 = x[i + 1] - mean, d2 = x[i + 2] - mean, d3 = x[i + 3] - mean;
-            double d4 = x[i + 4] - mean, d5 = x[i + 5] - mean, d6 = x[i + 6] - mean, d7 = x[i + 7] - mean;
-            s0 += d0 * d0;
-            s1 += d1 * d1;
-            s2 += d2 * d2;
-            s3 += d3 * d3;
-            s4 += d4 * d4;
-            s5 += d5 * d5;
-            s6 += d6 * d6;
-            s7 += d7 * d7;
-        }
-        lanes[0] = s0;
-        lanes[1] = s1;
-        lanes[2] = s2;
-        lanes[3] = s3;
-        lanes[4] = s4;
-        lanes[5] = s5;
-        lanes[6] = s6;
-        lanes[7] = s7;
-        for (; j < len; j++) {
-            double d = x[off + j] - mean;
-            lanes[j & 7] += d * d;
+        for (int j = whole; j < len; j++) {
+            float d = x[off + j] - shift;
+            lanes1[j & 7] += d;
+            lanes2[j & 7] += (double) d * d; // exact
         }
     }
 
@@ -98,8 +99,8 @@ final class ScalarPasses extends Passes {
     }
 
     @Override
-    void gradientSums(float[] x, float[] dy, float[] mask, int off, int len, double mean, double[] lanesG, double[] lanesGD) {
-        // One pass: the branch-free mask (written back) and the two sums in 8 + 8 local lanes; `mask != null` is
+    void gradientSums(float[] x, float[] dy, float[] mask, float[] out, int off, int len, double mean, double[] lanesG, double[] lanesGD) {
+        // One pass: the branch-free mask (written to out) and the two sums in 8 + 8 local lanes; `mask != null` is
         // loop-invariant, so C2 unswitches the loop on it.
         double g0 = lanesG[0], g1 = lanesG[1], g2 = lanesG[2], g3 = lanesG[3], g4 = lanesG[4], g5 = lanesG[5], g6 = lanesG[6], g7 = lanesG[7];
         double h0 = lanesGD[0], h1 = lanesGD[1], h2 = lanesGD[2], h3 = lanesGD[3], h4 = lanesGD[4], h5 = lanesGD[5], h6 = lanesGD[6], h7 = lanesGD[7];
@@ -116,14 +117,14 @@ final class ScalarPasses extends Passes {
                 e5 = select(mask[i + 5], e5);
                 e6 = select(mask[i + 6], e6);
                 e7 = select(mask[i + 7], e7);
-                dy[i] = e0;
-                dy[i + 1] = e1;
-                dy[i + 2] = e2;
-                dy[i + 3] = e3;
-                dy[i + 4] = e4;
-                dy[i + 5] = e5;
-                dy[i + 6] = e6;
-                dy[i + 7] = e7;
+                out[i] = e0;
+                out[i + 1] = e1;
+                out[i + 2] = e2;
+                out[i + 3] = e3;
+                out[i + 4] = e4;
+                out[i + 5] = e5;
+                out[i + 6] = e6;
+                out[i + 7] = e7;
             }
             g0 += e0;
             g1 += e1;
@@ -163,7 +164,7 @@ final class ScalarPasses extends Passes {
             float g = dy[i];
             if (mask != null) {
                 g = select(mask[i], g);
-                dy[i] = g;
+                out[i] = g;
             }
             lanesG[j & 7] += g;
             lanesGD[j & 7] += g * (x[i] - mean);
@@ -171,9 +172,9 @@ final class ScalarPasses extends Passes {
     }
 
     @Override
-    void inputGradient(float[] x, float[] dy, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2) {
+    void inputGradient(float[] x, float[] g, float[] dx, int off, int len, float meanHi, float meanLo, float gInv, float k1, float k2) {
         int end = off + len;
-        for (int i = off; i < end; i++) dy[i] = gInv * ((dy[i] - k1) - ((x[i] - meanHi) - meanLo) * k2);
+        for (int i = off; i < end; i++) dx[i] = gInv * ((g[i] - k1) - ((x[i] - meanHi) - meanLo) * k2);
     }
 
     @Override

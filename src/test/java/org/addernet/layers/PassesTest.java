@@ -49,6 +49,36 @@ class PassesTest {
         return m > 0f ? g : 0f;
     }
 
+    /**
+     * The lane and run definition of {@link Passes#moments}, one value at a time: within each run of {@code RUN}
+     * values a float partial per lane {@code j % 8} from 0, added to the double lane at the run's end; the plane's last
+     * {@code len % 8} values straight into their double lanes.
+     */
+    private static void refRuns(float[] v, double[] tail, double[] lanes) {
+        int whole = v.length - v.length % 8;
+        float[] part = new float[8];
+        for (int j = 0; j < whole; j++) {
+            part[j % 8] += v[j];
+            if ((j + 1) % Passes.RUN == 0 || j + 1 == whole) {
+                for (int k = 0; k < 8; k++) lanes[k] += part[k];
+                Arrays.fill(part, 0f);
+            }
+        }
+        for (int j = whole; j < v.length; j++) lanes[j % 8] += tail == null ? v[j] : tail[j];
+    }
+
+    private static void refMoments(float[] x, int off, int len, float shift, double[] lanes1, double[] lanes2) {
+        float[] d = new float[len], dd = new float[len];
+        double[] exact = new double[len];
+        for (int j = 0; j < len; j++) {
+            d[j] = x[off + j] - shift;
+            dd[j] = d[j] * d[j];
+            exact[j] = (double) d[j] * d[j];
+        }
+        refRuns(d, null, lanes1);
+        refRuns(dd, exact, lanes2);
+    }
+
     @Test
     void sumsAreTheEightLaneDefinitionBitForBit() {
         // The reference is the definition, lane j % 8 of a plane, one value at a time (an independent loop shape).
@@ -58,17 +88,16 @@ class PassesTest {
         for (int len : LENGTHS) {
             int n = off + len + 3;
             float[] x = random(n, len, -300, 20), dy = random(n, len + 1, 0, 0.01), mask = edgy(n, len + 2);
-            double[] got = random8(len), want = got.clone();
-            s.sum(x, off, len, got);
-            for (int j = 0; j < len; j++) want[j % 8] += x[off + j];
-            assertEquals(Arrays.toString(bits(want)), Arrays.toString(bits(got)), "sum, length " + len);
-            s.sumSquaredDeviation(x, off, len, mean, got);
-            for (int j = 0; j < len; j++) want[j % 8] += (x[off + j] - mean) * (x[off + j] - mean);
-            assertEquals(Arrays.toString(bits(want)), Arrays.toString(bits(got)), "squared deviations, length " + len);
+            double[] got1 = random8(len), got2 = random8(len + 1), want1 = got1.clone(), want2 = got2.clone();
+            float shift = -301.25f;
+            s.moments(x, off, len, shift, got1, got2);
+            refMoments(x, off, len, shift, want1, want2);
+            assertEquals(Arrays.toString(bits(want1)), Arrays.toString(bits(got1)), "sum of deviations, length " + len);
+            assertEquals(Arrays.toString(bits(want2)), Arrays.toString(bits(got2)), "sum of squared deviations, length " + len);
             for (float[] m : new float[][] {null, mask}) {
                 float[] d = dy.clone(), wantD = dy.clone();
                 double[] g = random8(len + 7), gd = random8(len + 8), wg = g.clone(), wgd = gd.clone();
-                s.gradientSums(x, d, m, off, len, mean, g, gd);
+                s.gradientSums(x, d, m, d, off, len, mean, g, gd);
                 for (int j = 0; j < len; j++) {
                     int i = off + j;
                     float v = m == null ? dy[i] : refSelect(m[i], dy[i]);
@@ -81,11 +110,11 @@ class PassesTest {
                 assertEquals(Arrays.toString(bits(wg)), Arrays.toString(bits(g)), "sum of dy, " + what);
                 assertEquals(Arrays.toString(bits(wgd)), Arrays.toString(bits(gd)), "sum of dy*(x-mean), " + what);
             }
-            float[] d = dy.clone(), c = new float[n], want2 = dy.clone();
+            float[] d = dy.clone(), c = new float[n], wantR = dy.clone();
             s.reluGradient(mask, d, c, off, off + len);
-            for (int i = off; i < off + len; i++) want2[i] = refSelect(mask[i], dy[i]);
-            assertSameBits(want2, d, "relu gradient, length " + len);
-            assertSameBits(Arrays.copyOfRange(want2, off, off + len), Arrays.copyOfRange(c, off, off + len), "relu gradient copy, length " + len);
+            for (int i = off; i < off + len; i++) wantR[i] = refSelect(mask[i], dy[i]);
+            assertSameBits(wantR, d, "relu gradient, length " + len);
+            assertSameBits(Arrays.copyOfRange(wantR, off, off + len), Arrays.copyOfRange(c, off, off + len), "relu gradient copy, length " + len);
         }
     }
 
@@ -163,16 +192,26 @@ class PassesTest {
 
     @Test
     void eightLaneStatisticsAreWithinRoundingOfAPlainSum() {
-        // Adder-like values: large negative mean, small spread; the two-pass variance keeps its digits.
+        // Adder-like values: large negative mean, small spread; the moments about a shift keep the variance's digits.
         for (int len : new int[] {7, 1024, 100_003}) {
             float[] x = random(len, 3, -1200, 2);
             for (Passes p : List.of(Passes.get())) {
-                double[] lanes = new double[Passes.LANES];
-                p.sum(x, 0, len, lanes);
-                double mean = Passes.total(lanes) / len;
-                Arrays.fill(lanes, 0);
-                p.sumSquaredDeviation(x, 0, len, mean, lanes);
-                double var = Passes.total(lanes) / len;
+                // As BatchNorm2d: a shift from a first pass over part of the data, then the moments about it; and
+                // a shift 10 spreads off the mean (a first plane far from the rest) must keep the variance too.
+                double[] l1 = new double[Passes.LANES], l2 = new double[Passes.LANES];
+                int head = Math.min(len, 1024);
+                p.moments(x, 0, head, 0f, l1, l2);
+                float near = (float) (Passes.total(l1) / head);
+                double[] means = new double[2], vars = new double[2];
+                float[] shifts = {near, near + 20f};
+                for (int k = 0; k < 2; k++) {
+                    Arrays.fill(l1, 0);
+                    Arrays.fill(l2, 0);
+                    p.moments(x, 0, len, shifts[k], l1, l2);
+                    double d1 = Passes.total(l1) / len;
+                    means[k] = shifts[k] + d1;
+                    vars[k] = Passes.total(l2) / len - d1 * d1;
+                }
                 // Reference: compensated (Kahan) sums, an independent order.
                 double s = 0, comp = 0;
                 for (float v : x) {
@@ -188,8 +227,14 @@ class PassesTest {
                     ss = t;
                 }
                 double refVar = ss / len;
-                assertEquals(refMean, mean, Math.abs(refMean) * 1e-13, p.name() + " mean, length " + len);
-                assertEquals(refVar, var, refVar * 1e-9, p.name() + " variance, length " + len);
+                for (int k = 0; k < 2; k++) {
+                    // A float rounding is 6e-8 of a value: the variance about a near shift stays within a third of
+                    // one (measured 5e-9), about a shift 10 spreads off within 16 (measured 1.8e-7: the float runs'
+                    // squares, 100x larger, then cancel); the mean to double precision.
+                    String at = ", length " + len + ", shift " + shifts[k];
+                    assertEquals(refMean, means[k], Math.abs(refMean) * 1e-14, p.name() + " mean" + at);
+                    assertEquals(refVar, vars[k], refVar * (k == 0 ? 2e-8 : 1e-6), p.name() + " variance" + at);
+                }
             }
         }
     }
@@ -299,6 +344,52 @@ class PassesTest {
                     Tensor dx = r.backward(new Tensor(s[0], s[1], s[2], s[3], dy.data.clone()));
                     assertNotNull(dx);
                     assertSameBits(wantDx, Arrays.copyOf(dx.data, size), "residual dx at " + at);
+                }
+            }
+        }
+    }
+
+    @Test
+    void residualSumFusedIntoTheLastBatchNormEqualsBatchNormThenTheSum() {
+        // relu(bn(x) + shortcut(x)) with the sum, the ReLU, the mask and the shortcut's copy of the gradient inside the
+        // BatchNorm's passes, against BatchNorm alone and the sum's arithmetic written out here, bit for bit: forward
+        // (train and eval), dx, the parameter gradients and the running statistics; identity and scaled shortcuts.
+        int[][] shapes = {{5, 3, 7, 9}, {3, 20, 31, 29}, {9, 10, 1, 1}};
+        for (int threads : LayerThreadBitsTest.THREADS) {
+            try (Engine e = Engine.create(threads, "auto")) {
+                for (int[] s : shapes) {
+                    for (boolean identity : new boolean[] {true, false}) {
+                        Bn f = bn(e, s[1], false), pl = bn(e, s[1], false);
+                        Scale scale = new Scale(-0.75f);
+                        Residual block = new Residual(e, "block", new Sequential(List.of(f.layer())), identity ? null : scale, true);
+                        int size = s[0] * s[1] * s[2] * s[3];
+                        Tensor x = tensor(s, 11, 0, 1), dy = tensor(s, 12, 0, 1); // centered: the sum clamps part
+                        String at = Arrays.toString(s) + (identity ? " identity" : " scaled") + " at " + threads + " threads";
+                        float[] sc = new float[size];
+                        for (int i = 0; i < size; i++) sc[i] = identity ? x.data[i] : -0.75f * x.data[i];
+                        // Reference: BatchNorm's output, then max(m + s, 0) and its mask, by hand.
+                        float[] m = Arrays.copyOf(pl.layer().forward(x, true).data, size), want = new float[size];
+                        for (int i = 0; i < size; i++) want[i] = Math.max(m[i] + sc[i], 0f);
+                        float[] y = Arrays.copyOf(block.forward(x, true).data, size);
+                        assertSameBits(want, y, "forward " + at);
+                        int zeros = 0;
+                        for (float v : y) if (v == 0f) zeros++;
+                        assertTrue(zeros > 0 && zeros < size, "the ReLU clamps part of the outputs: " + zeros + " of " + size);
+                        float[] g = new float[size], wantDx = new float[size];
+                        for (int i = 0; i < size; i++) g[i] = want[i] > 0f ? dy.data[i] : 0f;
+                        float[] dxBn = pl.layer().backward(new Tensor(s[0], s[1], s[2], s[3], g.clone())).data;
+                        for (int i = 0; i < size; i++) wantDx[i] = dxBn[i] + (identity ? g[i] : -0.75f * g[i]);
+                        Tensor dx = block.backward(new Tensor(s[0], s[1], s[2], s[3], dy.data.clone()));
+                        assertSameBits(wantDx, Arrays.copyOf(dx.data, size), "dx " + at);
+                        assertSameBits(pl.params().grad, f.params().grad, "gamma/beta gradients " + at);
+                        assertSameBits(pl.params().buffers, f.params().buffers, "running statistics " + at);
+                        // Eval mode of a training model (running statistics), in place on the BN's input as the models run it.
+                        f.layer().setInPlaceEval(true);
+                        Tensor xe = tensor(s, 13, 0, 1);
+                        float[] me = Arrays.copyOf(pl.layer().forward(xe, false).data, size), wantE = new float[size];
+                        for (int i = 0; i < size; i++) wantE[i] = Math.max(me[i] + (identity ? xe.data[i] : -0.75f * xe.data[i]), 0f);
+                        assertSameBits(wantE, Arrays.copyOf(block.forward(xe, false).data, size), "eval forward " + at);
+                    }
                 }
             }
         }
