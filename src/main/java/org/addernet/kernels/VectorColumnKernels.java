@@ -72,6 +72,8 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final int SIGN_BIT = 0x80000000;
     private static final int ONE_BITS = 0x3f800000; // Float.floatToRawIntBits(1f)
     private static final IntVector SIGN = IntVector.broadcast(SI, SIGN_BIT), ONE_BITS_V = IntVector.broadcast(SI, ONE_BITS);
+    /** |d| as the float bits of d and 0x7fffffff (see "Sums of the adder forward"). */
+    private static final IntVector ABS_BITS = IntVector.broadcast(SI, ~SIGN_BIT);
     /** Per-thread spill area for the lane-ordered horizontal sums: 16 accumulators, or two 4 x 3 blocks' 12. */
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[24 * L]);
 
@@ -132,11 +134,11 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector x0 = FloatVector.fromArray(S, x, xi);
                 FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = b.sub(x0).abs().add(s00);
-                s01 = b.sub(x1).abs().add(s01);
+                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
+                s01 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s01);
                 b = ZERO.broadcast(w[w1 + k]);
-                s10 = b.sub(x0).abs().add(s10);
-                s11 = b.sub(x1).abs().add(s11);
+                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
+                s11 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s11);
             }
             t00 = ONE.fma(s00, t00);
             t01 = ONE.fma(s01, t01);
@@ -172,16 +174,16 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector x1 = FloatVector.fromArray(S, x, xi + 1 * L);
                 FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
                 FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-                s00 = NEG_ONE.fma(x0, b).abs().add(s00);
-                s01 = NEG_ONE.fma(x1, b).abs().add(s01);
-                s02 = NEG_ONE.fma(x2, b).abs().add(s02);
-                s03 = NEG_ONE.fma(x3, b).abs().add(s03);
-                b = FloatVector.broadcast(S, w[w0 + 1 * kk + k]);
-                s10 = NEG_ONE.fma(x0, b).abs().add(s10);
-                s11 = NEG_ONE.fma(x1, b).abs().add(s11);
-                s12 = NEG_ONE.fma(x2, b).abs().add(s12);
-                s13 = NEG_ONE.fma(x3, b).abs().add(s13);
+                FloatVector b = ZERO.broadcast(w[w0 + k]);
+                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
+                s01 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s01);
+                s02 = ONE.fma(ABS_BITS.and(b.sub(x2).reinterpretAsInts()).reinterpretAsFloats(), s02);
+                s03 = ONE.fma(ABS_BITS.and(b.sub(x3).reinterpretAsInts()).reinterpretAsFloats(), s03);
+                b = ZERO.broadcast(w[w0 + 1 * kk + k]);
+                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
+                s11 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s11);
+                s12 = ONE.fma(ABS_BITS.and(b.sub(x2).reinterpretAsInts()).reinterpretAsFloats(), s12);
+                s13 = ONE.fma(ABS_BITS.and(b.sub(x3).reinterpretAsInts()).reinterpretAsFloats(), s13);
             }
             t00 = ONE.fma(s00, t00);
             t01 = ONE.fma(s01, t01);
@@ -213,8 +215,8 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector x0 = FloatVector.fromArray(S, x, xi);
                 FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = b.sub(x0).abs().add(s00);
-                s01 = b.sub(x1).abs().add(s01);
+                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
+                s01 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s01);
             }
             t00 = ONE.fma(s00, t00);
             t01 = ONE.fma(s01, t01);
@@ -234,9 +236,9 @@ final class VectorColumnKernels implements ColumnKernels {
                 int xi = xRow[k] + p;
                 FloatVector x0 = FloatVector.fromArray(S, x, xi);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = b.sub(x0).abs().add(s00);
+                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
                 b = ZERO.broadcast(w[w1 + k]);
-                s10 = b.sub(x0).abs().add(s10);
+                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
             }
             t00 = ONE.fma(s00, t00);
             t10 = ONE.fma(s10, t10);
@@ -255,7 +257,7 @@ final class VectorColumnKernels implements ColumnKernels {
                 int xi = xRow[k] + p;
                 FloatVector x0 = FloatVector.fromArray(S, x, xi);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = b.sub(x0).abs().add(s00);
+                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
             }
             t00 = ONE.fma(s00, t00);
         }
@@ -302,16 +304,16 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector x1 = FloatVector.fromArray(S, x, xi + 1 * L);
                 FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
                 FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
-                s00 = NEG_ONE.fma(x0, b).abs().add(s00);
-                s01 = NEG_ONE.fma(x1, b).abs().add(s01);
-                s02 = NEG_ONE.fma(x2, b).abs().add(s02);
-                s03 = NEG_ONE.fma(x3, b).abs().add(s03);
-                b = FloatVector.broadcast(S, w[w0 + ws + k]);
-                s10 = NEG_ONE.fma(x0, b).abs().add(s10);
-                s11 = NEG_ONE.fma(x1, b).abs().add(s11);
-                s12 = NEG_ONE.fma(x2, b).abs().add(s12);
-                s13 = NEG_ONE.fma(x3, b).abs().add(s13);
+                FloatVector b = ZERO.broadcast(w[w0 + k]);
+                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
+                s01 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s01);
+                s02 = ONE.fma(ABS_BITS.and(b.sub(x2).reinterpretAsInts()).reinterpretAsFloats(), s02);
+                s03 = ONE.fma(ABS_BITS.and(b.sub(x3).reinterpretAsInts()).reinterpretAsFloats(), s03);
+                b = ZERO.broadcast(w[w0 + ws + k]);
+                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
+                s11 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s11);
+                s12 = ONE.fma(ABS_BITS.and(b.sub(x2).reinterpretAsInts()).reinterpretAsFloats(), s12);
+                s13 = ONE.fma(ABS_BITS.and(b.sub(x3).reinterpretAsInts()).reinterpretAsFloats(), s13);
             }
             t00 = ONE.fma(s00, t00);
             t01 = ONE.fma(s01, t01);
@@ -342,9 +344,9 @@ final class VectorColumnKernels implements ColumnKernels {
             for (int k = k0; k < k1; k++) {
                 FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = b.sub(x0).abs().add(s00);
+                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
                 b = ZERO.broadcast(w[w0 + ws + k]);
-                s10 = b.sub(x0).abs().add(s10);
+                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
             }
             t00 = ONE.fma(s00, t00);
             t10 = ONE.fma(s10, t10);
@@ -362,7 +364,7 @@ final class VectorColumnKernels implements ColumnKernels {
             for (int k = k0; k < k1; k++) {
                 FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = b.sub(x0).abs().add(s00);
+                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
             }
             t00 = ONE.fma(s00, t00);
         }
