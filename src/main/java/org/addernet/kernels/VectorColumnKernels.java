@@ -10,8 +10,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Layouts as in {@link ColumnKernels}. Every kernel is vectorized over the column index p with a filter
  * value broadcast, because vectorizing over k needs a horizontal sum per output (measured ~23 vs ~39
- * G-ops/s). |a - b| is written {@code sub(...).abs()} and the gradient's clamp with integer ops on the float
- * bits: a float {@code min}/{@code max} with Java semantics is several instructions. Horizontal sums go through
+ * G-ops/s). |a - b| is written {@code sub(...)} then an int {@code and} with 0x7fffffff on the float bits, and the
+ * gradient's clamp with integer ops on the float bits: a float {@code min}/{@code max} with Java semantics is
+ * several instructions. Horizontal sums go through
  * a scratch array in lane order instead of {@code reduceLanes}, whose float order is unspecified (interpreted
  * and compiled code could differ, and results must be bit-reproducible).
  *
@@ -120,6 +121,19 @@ final class VectorColumnKernels implements ColumnKernels {
      * 0 - |d1| - |d2| ..., the blocks added in order): every term is >= +0, so negating commutes with the
      * rounding, and "0 - v" gives the +0 that "0 - |d|" gives when all terms are 0. |b - x| = |x - b| exactly,
      * ONE.fma(s, t) = s + t exactly.
+     *
+     * One accumulate is s = ONE.fma(|b - x|, s) with |d| = the bits of d and 0x7fffffff (ABS_BITS): the same bits as
+     * b.sub(x).abs().add(s) (1 * a + s is one rounding of a + s; the and is what C2 emits for abs, but abs takes
+     * its mask from memory on every use, a load per accumulate, where the int constant stays in a register). On
+     * this Zen 5 (PortBench, one thread, CPU time, alternating variants; 2026-12-02, loaded machine, so ratios only):
+     * the 2 x 4 block in this form ran 24-27 G-ops per CPU-second against 21-24 for sub/abs/add and for
+     * fma(-1, x, b)/abs/add, in each of 5 JVMs. Which pipes the subtract and the accumulate use does not matter:
+     * with abs, sub/abs/add, fma-sub/abs/add, sub/abs/fma-add and half-and-half mixes were within noise of each
+     * other, in the kernel and in the profile's peak loop. The pipes are not the bound: 16 independent FMA chains
+     * or 16 add chains each run ~2 vector ops per cycle, 8 FMA + 8 add chains together only ~2.9 (not 4), so the
+     * 3 vector ops of an accumulate cap it near 1 per cycle whatever their pipes, and the kernel (~25) runs at
+     * half of the peak loop's rate (~45) for reasons other than its arithmetic (it did not move with x in L1, no
+     * 16-tap blocks, or without the Vector API's bounds checks).
      */
 
     private static void adder2x2(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
@@ -154,9 +168,8 @@ final class VectorColumnKernels implements ColumnKernels {
     /*
      * The main forward block: 2 filter rows x 4 vectors of columns, 8 running sums (twice the 2 x 2's, which
      * hides the add latency and halves the broadcasts per sum), 2 loads of w and 4 of x per 8 accumulates.
-     * b - x is written NEG_ONE.fma(x, b) = -1 * x + b: -x is exact, so it is the same single rounding as
-     * b.sub(x), but it issues on the FMA pipes while the accumulating adds use the FP-add pipes (Zen 5 has two
-     * of each; sub + add both on the add pipes cap |a - b| accumulates at one vector per cycle). Measured in
+     * (b - x was written NEG_ONE.fma(x, b), to put it on the FMA pipes; PortBench measured no gain from that,
+     * see above, and the accumulate is the FMA now.) Measured in
      * process CPU time under load (1 thread, 3 cold JVMs, 7 ResNet-20/-18 3x3 shapes): 2 x 4 beat the 2 x 2 on 20
      * of 21 shape-runs, ~15 % in the median; a 4 x 2 and a 3 x 2 block gained less; the fma-sub alone on the
      * 2 x 2 gained nothing measurable. A flat-loop variant that carries the block totals through y (the block
@@ -524,6 +537,8 @@ final class VectorColumnKernels implements ColumnKernels {
      * for d >= 0 the bits order like the values, so min(e, bits(1)) = min(d, 1); for d < 0 (negative ints)
      * a larger magnitude is a larger int, so min(e, bits(-1)) = max(d, -1). Three int ops (and, or, vpminsd),
      * exact, and about twice as fast as FloatVector min/max with Java's NaN/-0 semantics or |d+1| - |d-1|.
+     * The subtract stays a vsubps: as NEG_ONE.fma(x, b) (same bits, on the FMA pipes beside the accumulating fma)
+     * the 4 x 2 block was slower in PortBench (median 18.6-20.8 against 22.9-25.2 G-ops per CPU-second, 3 JVMs).
      */
 
     private static void igrad4x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
