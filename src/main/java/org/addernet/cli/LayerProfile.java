@@ -30,9 +30,11 @@ final class LayerProfile implements ConvEngine {
     private static final FloatVector ZERO = FloatVector.zero(S), ONE = ZERO.broadcast(1f);
     private static final IntVector ABS_BITS = IntVector.broadcast(SI, 0x7fffffff);
     /**
-     * How the peak loop (and the adder forward kernels) write {@code acc += |b - x|}: the fastest of the same-bits
-     * formulations measured (kernels' PortBench: with {@code .abs()}, a float and with a constant from memory, and with
-     * the subtract or the accumulate as an FMA, all within a few percent of each other; this one ahead).
+     * How the peak loop writes {@code acc += |b - x|}: the fastest of the same-bits formulations measured (kernels'
+     * PortBench, 3 JVMs: median 42-45 G-ops per CPU-second against 40 for sub/abs/add; with {@code .abs()}, whose
+     * mask is a memory operand, and with the subtract or the accumulate as an FMA, all within noise of each other),
+     * so the profile's % is of the best this arithmetic reached. The forward kernels still use {@code .abs()}: the
+     * int form pushed their 2 x 4 block over C2's inlining budget (VectorColumnKernels, "Sums of the adder forward").
      */
     static final String PEAK_FORM = "vsubps + vpandd (|d| on the bits) + vfmadd (1 * |d| + acc)";
 
@@ -185,7 +187,8 @@ final class LayerProfile implements ConvEngine {
      * The machine's ceiling for the adder's inner operation {@code acc += |x - w|} on all threads of {@code pool}, in
      * G-ops/s (one op = one lane): 8 independent accumulators (more than the add latency needs), 4 broadcast filter
      * values held in registers against 2 input vectors loaded from an L1-resident array, the register block of the
-     * real kernels without their stores, written as the kernels write it ({@link #PEAK_FORM}). Measures rounds of about {@code millis} ms until a round is no more than 3%
+     * real kernels without their stores, in the fastest same-bits form measured ({@link #PEAK_FORM}). Measures rounds
+     * of about {@code millis} ms until a round is no more than 3%
      * faster than the one before and the loop runs compiled (it is interpreted until C2 has compiled it, which after a model's steps
      * can take seconds: a fixed warm-up measured 0.0 G-ops/s), at most {@link #PEAK_MAX_SECONDS}; the last round counts.
      */

@@ -10,9 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Layouts as in {@link ColumnKernels}. Every kernel is vectorized over the column index p with a filter
  * value broadcast, because vectorizing over k needs a horizontal sum per output (measured ~23 vs ~39
- * G-ops/s). |a - b| is written {@code sub(...)} then an int {@code and} with 0x7fffffff on the float bits, and the
- * gradient's clamp with integer ops on the float bits: a float {@code min}/{@code max} with Java semantics is
- * several instructions. Horizontal sums go through
+ * G-ops/s). |a - b| is written {@code sub(...).abs()} and the gradient's clamp with integer ops on the float
+ * bits: a float {@code min}/{@code max} with Java semantics is several instructions. Horizontal sums go through
  * a scratch array in lane order instead of {@code reduceLanes}, whose float order is unspecified (interpreted
  * and compiled code could differ, and results must be bit-reproducible).
  *
@@ -73,8 +72,6 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final int SIGN_BIT = 0x80000000;
     private static final int ONE_BITS = 0x3f800000; // Float.floatToRawIntBits(1f)
     private static final IntVector SIGN = IntVector.broadcast(SI, SIGN_BIT), ONE_BITS_V = IntVector.broadcast(SI, ONE_BITS);
-    /** |d| as the float bits of d and 0x7fffffff (see "Sums of the adder forward"). */
-    private static final IntVector ABS_BITS = IntVector.broadcast(SI, ~SIGN_BIT);
     /** Per-thread spill area for the lane-ordered horizontal sums: 16 accumulators, or two 4 x 3 blocks' 12. */
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[24 * L]);
 
@@ -122,18 +119,19 @@ final class VectorColumnKernels implements ColumnKernels {
      * rounding, and "0 - v" gives the +0 that "0 - |d|" gives when all terms are 0. |b - x| = |x - b| exactly,
      * ONE.fma(s, t) = s + t exactly.
      *
-     * One accumulate is s = ONE.fma(|b - x|, s) with |d| = the bits of d and 0x7fffffff (ABS_BITS): the same bits as
-     * b.sub(x).abs().add(s) (1 * a + s is one rounding of a + s; the and is what C2 emits for abs, but abs takes
-     * its mask from memory on every use, a load per accumulate, where the int constant stays in a register). On
-     * this Zen 5 (PortBench, one thread, CPU time, alternating variants; 2026-12-02, loaded machine, so ratios only):
-     * the 2 x 4 block in this form ran 24-27 G-ops per CPU-second against 21-24 for sub/abs/add and for
-     * fma(-1, x, b)/abs/add, in each of 5 JVMs. Which pipes the subtract and the accumulate use does not matter:
-     * with abs, sub/abs/add, fma-sub/abs/add, sub/abs/fma-add and half-and-half mixes were within noise of each
-     * other, in the kernel and in the profile's peak loop. The pipes are not the bound: 16 independent FMA chains
-     * or 16 add chains each run ~2 vector ops per cycle, 8 FMA + 8 add chains together only ~2.9 (not 4), so the
-     * 3 vector ops of an accumulate cap it near 1 per cycle whatever their pipes, and the kernel (~25) runs at
-     * half of the peak loop's rate (~45) for reasons other than its arithmetic (it did not move with x in L1, no
-     * 16-tap blocks, or without the Vector API's bounds checks).
+     * Which FP pipes the subtract and the accumulate use does not matter on this Zen 5 (PortBench, one thread,
+     * thread CPU time, variants alternated, 2026-12-02 on a loaded machine, so ratios only): sub/abs/add,
+     * fma(-1, x, b)/abs/add, sub/abs/fma(1, d, s) and half-and-half mixes of the 2 x 4 block were within noise of
+     * each other, in the kernel and in the profile's peak loop. The pipes are not the bound: 16 independent FMA
+     * chains or 16 add chains each run ~2 vector ops per cycle, 8 FMA + 8 add chains together only ~2.9 (not 4),
+     * so the 3 vector ops of an accumulate cap it near one per cycle whatever their pipes; and the kernel (~25
+     * G-ops per CPU-second) runs at about half the peak loop's rate (~45) for reasons other than its arithmetic
+     * (the gap did not move with x in L1, without the 16-tap blocks, or without the Vector API's bounds checks).
+     * |d| as an int and with 0x7fffffff held in a register (abs takes its mask from memory at every use) ran the
+     * PortBench copy of the 2 x 4 block 24-27 against 21-24, same bits, but in this class it pushes adder2x4 over
+     * C2's inlining budget: all 8 result stores then fail to intrinsify (-XX:+PrintInlining "VectorSupport::store
+     * failed to inline (intrinsic)"; 3 of 8 already do with the form below) and 3 of 13 cold JVMs ran the forward
+     * at 7-10 G-ops per CPU-second: not used.
      */
 
     private static void adder2x2(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
@@ -148,11 +146,11 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector x0 = FloatVector.fromArray(S, x, xi);
                 FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
-                s01 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s01);
+                s00 = b.sub(x0).abs().add(s00);
+                s01 = b.sub(x1).abs().add(s01);
                 b = ZERO.broadcast(w[w1 + k]);
-                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
-                s11 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s11);
+                s10 = b.sub(x0).abs().add(s10);
+                s11 = b.sub(x1).abs().add(s11);
             }
             t00 = ONE.fma(s00, t00);
             t01 = ONE.fma(s01, t01);
@@ -168,8 +166,9 @@ final class VectorColumnKernels implements ColumnKernels {
     /*
      * The main forward block: 2 filter rows x 4 vectors of columns, 8 running sums (twice the 2 x 2's, which
      * hides the add latency and halves the broadcasts per sum), 2 loads of w and 4 of x per 8 accumulates.
-     * (b - x was written NEG_ONE.fma(x, b), to put it on the FMA pipes; PortBench measured no gain from that,
-     * see above, and the accumulate is the FMA now.) Measured in
+     * b - x is written NEG_ONE.fma(x, b) = -1 * x + b: -x is exact, so it is the same single rounding as
+     * b.sub(x), but it issues on the FMA pipes while the accumulating adds use the FP-add pipes (Zen 5 has two
+     * of each; sub + add both on the add pipes cap |a - b| accumulates at one vector per cycle). Measured in
      * process CPU time under load (1 thread, 3 cold JVMs, 7 ResNet-20/-18 3x3 shapes): 2 x 4 beat the 2 x 2 on 20
      * of 21 shape-runs, ~15 % in the median; a 4 x 2 and a 3 x 2 block gained less; the fma-sub alone on the
      * 2 x 2 gained nothing measurable. A flat-loop variant that carries the block totals through y (the block
@@ -187,16 +186,16 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector x1 = FloatVector.fromArray(S, x, xi + 1 * L);
                 FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
                 FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-                FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
-                s01 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s01);
-                s02 = ONE.fma(ABS_BITS.and(b.sub(x2).reinterpretAsInts()).reinterpretAsFloats(), s02);
-                s03 = ONE.fma(ABS_BITS.and(b.sub(x3).reinterpretAsInts()).reinterpretAsFloats(), s03);
-                b = ZERO.broadcast(w[w0 + 1 * kk + k]);
-                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
-                s11 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s11);
-                s12 = ONE.fma(ABS_BITS.and(b.sub(x2).reinterpretAsInts()).reinterpretAsFloats(), s12);
-                s13 = ONE.fma(ABS_BITS.and(b.sub(x3).reinterpretAsInts()).reinterpretAsFloats(), s13);
+                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+                s00 = NEG_ONE.fma(x0, b).abs().add(s00);
+                s01 = NEG_ONE.fma(x1, b).abs().add(s01);
+                s02 = NEG_ONE.fma(x2, b).abs().add(s02);
+                s03 = NEG_ONE.fma(x3, b).abs().add(s03);
+                b = FloatVector.broadcast(S, w[w0 + 1 * kk + k]);
+                s10 = NEG_ONE.fma(x0, b).abs().add(s10);
+                s11 = NEG_ONE.fma(x1, b).abs().add(s11);
+                s12 = NEG_ONE.fma(x2, b).abs().add(s12);
+                s13 = NEG_ONE.fma(x3, b).abs().add(s13);
             }
             t00 = ONE.fma(s00, t00);
             t01 = ONE.fma(s01, t01);
@@ -228,8 +227,8 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector x0 = FloatVector.fromArray(S, x, xi);
                 FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
-                s01 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s01);
+                s00 = b.sub(x0).abs().add(s00);
+                s01 = b.sub(x1).abs().add(s01);
             }
             t00 = ONE.fma(s00, t00);
             t01 = ONE.fma(s01, t01);
@@ -249,9 +248,9 @@ final class VectorColumnKernels implements ColumnKernels {
                 int xi = xRow[k] + p;
                 FloatVector x0 = FloatVector.fromArray(S, x, xi);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
+                s00 = b.sub(x0).abs().add(s00);
                 b = ZERO.broadcast(w[w1 + k]);
-                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
+                s10 = b.sub(x0).abs().add(s10);
             }
             t00 = ONE.fma(s00, t00);
             t10 = ONE.fma(s10, t10);
@@ -270,7 +269,7 @@ final class VectorColumnKernels implements ColumnKernels {
                 int xi = xRow[k] + p;
                 FloatVector x0 = FloatVector.fromArray(S, x, xi);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
+                s00 = b.sub(x0).abs().add(s00);
             }
             t00 = ONE.fma(s00, t00);
         }
@@ -317,16 +316,16 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector x1 = FloatVector.fromArray(S, x, xi + 1 * L);
                 FloatVector x2 = FloatVector.fromArray(S, x, xi + 2 * L);
                 FloatVector x3 = FloatVector.fromArray(S, x, xi + 3 * L);
-                FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
-                s01 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s01);
-                s02 = ONE.fma(ABS_BITS.and(b.sub(x2).reinterpretAsInts()).reinterpretAsFloats(), s02);
-                s03 = ONE.fma(ABS_BITS.and(b.sub(x3).reinterpretAsInts()).reinterpretAsFloats(), s03);
-                b = ZERO.broadcast(w[w0 + ws + k]);
-                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
-                s11 = ONE.fma(ABS_BITS.and(b.sub(x1).reinterpretAsInts()).reinterpretAsFloats(), s11);
-                s12 = ONE.fma(ABS_BITS.and(b.sub(x2).reinterpretAsInts()).reinterpretAsFloats(), s12);
-                s13 = ONE.fma(ABS_BITS.and(b.sub(x3).reinterpretAsInts()).reinterpretAsFloats(), s13);
+                FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
+                s00 = NEG_ONE.fma(x0, b).abs().add(s00);
+                s01 = NEG_ONE.fma(x1, b).abs().add(s01);
+                s02 = NEG_ONE.fma(x2, b).abs().add(s02);
+                s03 = NEG_ONE.fma(x3, b).abs().add(s03);
+                b = FloatVector.broadcast(S, w[w0 + ws + k]);
+                s10 = NEG_ONE.fma(x0, b).abs().add(s10);
+                s11 = NEG_ONE.fma(x1, b).abs().add(s11);
+                s12 = NEG_ONE.fma(x2, b).abs().add(s12);
+                s13 = NEG_ONE.fma(x3, b).abs().add(s13);
             }
             t00 = ONE.fma(s00, t00);
             t01 = ONE.fma(s01, t01);
@@ -357,9 +356,9 @@ final class VectorColumnKernels implements ColumnKernels {
             for (int k = k0; k < k1; k++) {
                 FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
+                s00 = b.sub(x0).abs().add(s00);
                 b = ZERO.broadcast(w[w0 + ws + k]);
-                s10 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s10);
+                s10 = b.sub(x0).abs().add(s10);
             }
             t00 = ONE.fma(s00, t00);
             t10 = ONE.fma(s10, t10);
@@ -377,7 +376,7 @@ final class VectorColumnKernels implements ColumnKernels {
             for (int k = k0; k < k1; k++) {
                 FloatVector x0 = FloatVector.fromArray(S, x, xRow[k] + p);
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
-                s00 = ONE.fma(ABS_BITS.and(b.sub(x0).reinterpretAsInts()).reinterpretAsFloats(), s00);
+                s00 = b.sub(x0).abs().add(s00);
             }
             t00 = ONE.fma(s00, t00);
         }

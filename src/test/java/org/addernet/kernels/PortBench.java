@@ -12,7 +12,12 @@ import jdk.incubator.vector.VectorSpecies;
  * on the other two). Copies of the kernels' register blocks, each written several ways that give the same bits
  * (b - x = fma(-1, x, b), s + t = fma(1, s, t): -x and 1 * s are exact), timed on one thread in thread CPU time
  * (a port-bound loop's rate per CPU-second hardly depends on the load), variants alternated in rounds so that
- * drifts hit all of them. One op = one lane of one accumulate, as in the kernel benchmark.
+ * drifts hit all of them. One op = one lane of one accumulate, as in the kernel benchmark. Groups: fwd (the
+ * forward 2 x 4 block, sizes -Dfo/-Dfk/-Dfld), peak (LayerProfile's peak loop), igrad (the input gradient's 4 x 2
+ * block), cal (16 independent FMA, add, or 8 + 8 chains without loads: the pipes' throughput). Results of
+ * 2026-12-02 (loaded machine): VectorColumnKernels, "Sums of the adder forward". A copy here compiles alone, not
+ * with the kernels' inlining budget: check a form in the engine too (addernet bench --shape S --op adder_forward
+ * --count N, gops_per_cpu_s, alternating builds) and with -XX:+PrintInlining for failed store intrinsics.
  *
  * <p>Run (C1 is kept away by a directive added here, C2 compiles after a tenth of the usual counts):
  * {@code java $(grep -v '^#' conf/jvm-options.txt) -cp target/classes:target/test-classes org.addernet.kernels.PortBench [rounds] [ms per variant]}
