@@ -8,7 +8,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Local mode's step function and task results by key (the twins of {@link SparkJob.WeightsRef#local}): in {@code local}
  * and {@code local[N]} the tasks run in the driver's JVM. The job's function stays here and its task binary carries
  * only the job's number (the DAGScheduler Java-serializes the function into every job's task binary and each task
- * deserializes it again: LeNet-5-BN's step function with its settings is 1.4 KB of records, arrays and strings), and
+ * deserializes it again: LeNet-5-BN's step function with its settings is 1.4 KB of records, arrays and strings; the
+ * key 147 bytes), and
  * a task leaves its value here and returns only a {@link Key}; the driver's result handler takes the value out.
  * Local mode's task results by key (the result-side twin of {@link SparkJob.WeightsRef#local}): in {@code local} and
  * {@code local[N]} the tasks run in the driver's JVM, so a task leaves its value in this map and returns only a
