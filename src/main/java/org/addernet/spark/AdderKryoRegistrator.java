@@ -47,6 +47,7 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
         kryo.register(org.addernet.data.LocalShard.class, new LocalShardSerializer());
         kryo.register(EvalStats[].class);
         kryo.register(StepAggregate[].class);
+        kryo.register(LocalResults.Key.class, new LocalKeySerializer());
         // Schema types of our Parquet files (predict's output, prepare's shards) that Spark does not register itself:
         // reading them infers the schema in a job whose task results carry them (ParquetFileFormat.mergeSchemasInParallel).
         kryo.register(org.apache.spark.sql.types.ArrayType.class);
@@ -91,6 +92,20 @@ public final class AdderKryoRegistrator implements KryoRegistrator {
         @Override
         public Weights read(Kryo kryo, Input in, Class<Weights> type) {
             return new Weights(in.readLong(), kryo.readObject(in, float[].class), kryo.readObject(in, float[].class));
+        }
+    }
+
+    /** Local mode's result key: two longs. */
+    static final class LocalKeySerializer extends Serializer<LocalResults.Key> {
+        @Override
+        public void write(Kryo kryo, Output out, LocalResults.Key k) {
+            out.writeLong(k.job);
+            out.writeLong(k.id);
+        }
+
+        @Override
+        public LocalResults.Key read(Kryo kryo, Input in, Class<LocalResults.Key> type) {
+            return new LocalResults.Key(in.readLong(), in.readLong());
         }
     }
 

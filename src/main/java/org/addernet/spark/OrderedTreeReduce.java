@@ -26,6 +26,12 @@ final class OrderedTreeReduce {
     private OrderedTreeReduce() {}
 
     /**
+     * Local mode's direct path keeps the results in the JVM ({@link LocalResults}); tests clear it to see the
+     * serialized results a cluster's driver receives.
+     */
+    static volatile boolean localResults = true;
+
+    /**
      * Runs {@code task} on every partition of {@code shards} (each returns one {@code (partition, value)}) and sums
      * the values in {@link TreeOrder}. When the tree has no executor-side level (W <= fanout, e.g. W = 2 at the default
      * depth) this is one {@code SparkContext.runJob} over {@code shards} itself: no new RDDs per step, and none of the
@@ -44,15 +50,27 @@ final class OrderedTreeReduce {
         for (int p = 0; p < partitions; p++) ids.add(p);
         @SuppressWarnings("unchecked")
         T[] results = (T[]) java.lang.reflect.Array.newInstance(type, partitions);
-        shards.rdd().sparkContext().runJob(shards.rdd(), new PartitionTask<>(task), CollectionConverters.asScala(ids).toSeq(),
-                new AbstractFunction2<Object, T, BoxedUnit>() {
-                    @Override
-                    public BoxedUnit apply(Object partition, T value) {
-                        results[(Integer) partition] = value; // Spark calls this on its scheduler thread, one result at a time, before runJob returns
-                        return BoxedUnit.UNIT;
-                    }
-                }, ClassTag$.MODULE$.apply(type));
-        if (timings != null) timings.lap(StepTimings.Lap.JOB);
+        // Local mode: the results stay in this JVM (LocalResults); a cluster's tasks return them serialized.
+        long job = localResults && shards.context().isLocal() ? LocalResults.open(task) : 0;
+        if (timings != null) timings.localSubmit(partitions);
+        try {
+            shards.rdd().sparkContext().runJob(shards.rdd(), new PartitionTask<>(task, job), CollectionConverters.asScala(ids).toSeq(),
+                    new AbstractFunction2<Object, Object, BoxedUnit>() {
+                        @Override
+                        public BoxedUnit apply(Object partition, Object value) {
+                            // Spark calls this on its scheduler thread, one result at a time, before runJob returns.
+                            results[(Integer) partition] = type.cast(LocalResults.take(value));
+                            if (timings != null) StepTimings.localHandled((Integer) partition);
+                            return BoxedUnit.UNIT;
+                        }
+                    }, ClassTag$.MODULE$.Any());
+        } finally {
+            if (job != 0) LocalResults.close(job);
+        }
+        if (timings != null) {
+            timings.localReturned();
+            timings.lap(StepTimings.Lap.JOB);
+        }
         T acc = results[0];
         for (int i = 1; i < partitions; i++) acc = merge.call(acc, results[i]);
         if (timings != null) timings.lap(StepTimings.Lap.SUM);
@@ -63,20 +81,28 @@ final class OrderedTreeReduce {
      * A partition's task as {@code runJob} wants it. A named class, not a lambda: the ClosureCleaner leaves it alone
      * (it only parses lambdas and {@code $anonfun$} classes) and Spark serializes it once, into the job's task binary.
      */
-    static final class PartitionTask<T> extends AbstractFunction2<TaskContext, scala.collection.Iterator<Object>, T>
+    static final class PartitionTask<T> extends AbstractFunction2<TaskContext, scala.collection.Iterator<Object>, Object>
             implements java.io.Serializable {
         private static final long serialVersionUID = 1L;
+        /** The function itself, or null in local mode, where {@link LocalResults} holds it under {@link #localJob}. */
         private final Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, T>>> task;
+        /** The job's {@link LocalResults} table, or 0: the task travels in this object and returns its value itself. */
+        private final long localJob;
 
-        PartitionTask(Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, T>>> task) {
-            this.task = task;
+        PartitionTask(Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, T>>> task, long localJob) {
+            this.task = localJob == 0 ? task : null;
+            this.localJob = localJob;
         }
 
         @Override
-        public T apply(TaskContext context, scala.collection.Iterator<Object> part) {
+        public Object apply(TaskContext context, scala.collection.Iterator<Object> part) {
             try {
-                Iterator<Tuple2<Integer, T>> r = task.call(context.partitionId(), CollectionConverters.asJava(part));
-                return r.next()._2();
+                @SuppressWarnings("unchecked")
+                Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, T>>> f = localJob == 0 ? task
+                        : (Function2<Integer, Iterator<Object>, Iterator<Tuple2<Integer, T>>>) LocalResults.task(localJob);
+                Iterator<Tuple2<Integer, T>> r = f.call(context.partitionId(), CollectionConverters.asJava(part));
+                T value = r.next()._2();
+                return localJob == 0 ? value : LocalResults.put(localJob, value);
             } catch (RuntimeException e) {
                 throw e;
             } catch (Exception e) {

@@ -45,6 +45,8 @@ public final class SparkJob implements AutoCloseable {
     private final Engine driverEngine;
     private final Trainer trainer;
     private final SparkData train, test;
+    /** What the step and evaluation jobs run on: in local mode lineage-free views of the cached shards ({@link LocalStepRdd}), else the shards. */
+    private org.apache.spark.api.java.JavaRDD<Object> trainJobs, testJobs;
     private final int workers;
     private final Shared shared;
     private final Model model;
@@ -56,6 +58,9 @@ public final class SparkJob implements AutoCloseable {
     private StepTimings timings;
     /** Print {@link #timings} every {@code log_every} steps ({@code step_timing=true}). */
     private final boolean logTimings;
+
+    /** Spark's local properties for a job's call site ({@code org.apache.spark.util.CallSite}'s SHORT_FORM and LONG_FORM). */
+    static final String CALL_SITE_SHORT = "callSite.short", CALL_SITE_LONG = "callSite.long";
 
     /** {@code sync=auto} shards from this many parameters on (and W > 1): ResNet-18/50 shard, LeNet and the CIFAR ResNets do not. */
     public static final int AUTO_SHARDED_PARAMS = 1_000_000;
@@ -127,6 +132,8 @@ public final class SparkJob implements AutoCloseable {
         }
         this.train = train;
         this.test = test;
+        this.trainJobs = jsc.isLocal() ? LocalStepRdd.of(train.shards) : train.shards;
+        this.testJobs = jsc.isLocal() ? LocalStepRdd.of(test.shards) : test.shards;
         Sampler sampler = new Sampler(train.shardSizes, recipe.batchSize, recipe.seed, workers > 1);
 
         this.model = model;
@@ -149,13 +156,18 @@ public final class SparkJob implements AutoCloseable {
                 t.lap(StepTimings.Lap.WEIGHTS);
                 jsc.setLocalProperty(StepTimings.PROPERTY, "1");
             }
+            // The job's call site given: SparkContext.runJob otherwise walks this thread's stack for it at every job.
+            jsc.setLocalProperty(CALL_SITE_SHORT, "training step");
+            jsc.setLocalProperty(CALL_SITE_LONG, "org.addernet.spark.SparkJob training step (sync=driver)");
             try {
-                return OrderedTreeReduce.reduce(train.shards, new StepTask(shared, w, epoch, step, t == null ? null : t.phases),
+                return OrderedTreeReduce.reduce(trainJobs, new StepTask(shared, w, epoch, step, t == null ? null : t.phases),
                         StepAggregate.class, workers, depth, StepAggregate::merge, t);
             } catch (Exception e) {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
                 w.destroy();
+                jsc.setLocalProperty(CALL_SITE_SHORT, null);
+                jsc.setLocalProperty(CALL_SITE_LONG, null);
                 if (t != null) {
                     jsc.setLocalProperty(StepTimings.PROPERTY, null);
                     t.lap(StepTimings.Lap.DESTROY);
@@ -171,7 +183,7 @@ public final class SparkJob implements AutoCloseable {
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
             WeightsRef w = weightsFor(model, false); // evaluation: the fp32 master weights
             try {
-                return OrderedTreeReduce.reduce(test.shards, new EvalTask(shared, w), EvalStats.class, workers, depth, EvalStats::merge, null);
+                return OrderedTreeReduce.reduce(testJobs, new EvalTask(shared, w), EvalStats.class, workers, depth, EvalStats::merge, null);
             } catch (Exception e) {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
@@ -261,6 +273,14 @@ public final class SparkJob implements AutoCloseable {
      * the job, while the entry is still there. Tests clear it to run the inline and broadcast paths in local mode.
      */
     boolean localWeights;
+
+    /** Tests: the jobs run on the cached shards themselves, as on a cluster (local mode uses {@link LocalStepRdd} views). */
+    void jobsOnShards() {
+        LocalStepRdd.release(trainJobs);
+        LocalStepRdd.release(testJobs);
+        trainJobs = train.shards;
+        testJobs = test.shards;
+    }
 
     /** The current weights as the next step's tasks get them. */
     WeightsRef weightsFor() {
@@ -364,6 +384,7 @@ public final class SparkJob implements AutoCloseable {
 
         @Override
         public Iterator<Tuple2<Integer, StepAggregate>> call(Integer partition, Iterator<Object> part) {
+            if (phases != null) StepTimings.localTask(partition, false);
             StepTimings.Clock clock = phases == null ? null : StepTimings.task(phases);
             Sampler sampler = sampler(shared);
             Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
@@ -389,6 +410,7 @@ public final class SparkJob implements AutoCloseable {
                     clock.mark(StepTimings.Phase.COMPUTE);
                     clock.move(StepTimings.Phase.COMPUTE, StepTimings.Phase.FILL, timed.nanos, timed.cpu);
                     clock.done();
+                    StepTimings.localTask(partition, true);
                 }
                 return List.of(new Tuple2<>(partition, agg)).iterator();
             } finally {
@@ -455,6 +477,8 @@ public final class SparkJob implements AutoCloseable {
     public void close() {
         if (timings != null) timings.detach(jsc);
         if (sharded != null) sharded.close();
+        LocalStepRdd.release(trainJobs);
+        LocalStepRdd.release(testJobs);
         train.close();
         test.close();
         driverEngine.close();

@@ -65,6 +65,18 @@ final class StepTimings extends SparkListener {
     private long tasks, jobsSeen, duration, deser, deserCpu, run, runCpu, resultSer, gettingResult, schedulerDelay, gc, resultBytes;
     private long toFirstLaunch, endSpread, lastEndToJobEnd;
 
+    /**
+     * Local mode only (the tasks run in this JVM, so driver and tasks share {@link System#nanoTime}): the timed job's
+     * stamps, {@code [submit, return, then per partition p at 2 + 5p: task entry, task exit, result handled, thread CPU
+     * at entry, at exit]}; null when no timed local job runs. One timed step job runs at a time.
+     */
+    private static volatile long[] localJob;
+    private final boolean local;
+    /** Sums over the window's local jobs: submit to first task entry, entry spread, exit spread, exit to result
+     * handled (per task), last result to runJob's return; per partition: task wall, task CPU. */
+    private long localJobs, localToFirstEntry, localEntrySpread, localExitSpread, localExitToHandled, localLastToReturn;
+    private long[] localWall = new long[0], localCpu = new long[0];
+
     /** The task phases ({@link #PHASE_SLOTS}: tasks, then wall and thread-CPU nanoseconds per phase); tasks add, Spark merges. */
     final LongSums phases = new LongSums(PHASE_SLOTS);
     /** CPU nanoseconds of every live JVM thread at the last report, by thread id; their names. */
@@ -76,6 +88,7 @@ final class StepTimings extends SparkListener {
     private long minorFaults = minorFaults();
 
     StepTimings(JavaSparkContext jsc) {
+        this.local = jsc.isLocal();
         jsc.sc().register(phases);
         jsc.sc().addSparkListener(this);
         threadCpu = threadCpu(new LinkedHashMap<>());
@@ -136,6 +149,62 @@ final class StepTimings extends SparkListener {
         }
         threadGroup.keySet().retainAll(now.keySet());
         return now;
+    }
+
+    /** The driver is about to submit a timed step job of {@code partitions} tasks (local mode: starts its stamps). */
+    void localSubmit(int partitions) {
+        if (!local) return;
+        long[] j = new long[2 + 5 * partitions];
+        j[0] = System.nanoTime();
+        localJob = j;
+    }
+
+    /** A timed task of the current local job enters ({@code exit == false}) or leaves its step function. */
+    static void localTask(int partition, boolean exit) {
+        long[] j = localJob;
+        if (j == null || 2 + 5 * partition + 4 >= j.length) return;
+        j[2 + 5 * partition + (exit ? 1 : 0)] = System.nanoTime();
+        j[2 + 5 * partition + (exit ? 4 : 3)] = cpuNow();
+    }
+
+    /** The driver's result handler got partition {@code p}'s result. */
+    static void localHandled(int partition) {
+        long[] j = localJob;
+        if (j != null && 2 + 5 * partition + 2 < j.length) j[2 + 5 * partition + 2] = System.nanoTime();
+    }
+
+    /** runJob returned: folds the job's stamps into the window's sums. */
+    void localReturned() {
+        long[] j = localJob;
+        localJob = null;
+        if (j == null) return;
+        j[1] = System.nanoTime();
+        int w = (j.length - 2) / 5;
+        long minIn = Long.MAX_VALUE, maxIn = Long.MIN_VALUE, minOut = Long.MAX_VALUE, maxOut = Long.MIN_VALUE, maxHandled = Long.MIN_VALUE;
+        for (int p = 0; p < w; p++) {
+            int b = 2 + 5 * p;
+            if (j[b] == 0 || j[b + 1] == 0 || j[b + 2] == 0) return; // a task of this job was not timed (retried, or not ours)
+        }
+        if (localWall.length != w) {
+            localWall = new long[w];
+            localCpu = new long[w];
+        }
+        for (int p = 0; p < w; p++) {
+            int b = 2 + 5 * p;
+            minIn = Math.min(minIn, j[b]);
+            maxIn = Math.max(maxIn, j[b]);
+            minOut = Math.min(minOut, j[b + 1]);
+            maxOut = Math.max(maxOut, j[b + 1]);
+            maxHandled = Math.max(maxHandled, j[b + 2]);
+            localExitToHandled += j[b + 2] - j[b + 1];
+            localWall[p] += j[b + 1] - j[b];
+            localCpu[p] += j[b + 4] - j[b + 3];
+        }
+        localJobs++;
+        localToFirstEntry += minIn - j[0];
+        localEntrySpread += maxIn - minIn;
+        localExitSpread += maxOut - minOut;
+        localLastToReturn += j[1] - maxHandled;
     }
 
     void detach(JavaSparkContext jsc) {
@@ -256,6 +325,21 @@ final class StepTimings extends SparkListener {
         o.put("task_scheduler_delay_ms", per(schedulerDelay, tasks));
         o.put("task_gc_ms", per(gc, tasks));
         o.put("task_result_bytes", tasks == 0 ? 0 : resultBytes / tasks);
+        if (local) {
+            o.put("local_jobs", localJobs);
+            o.put("local_submit_to_first_task_ms", ms(localToFirstEntry, localJobs));
+            o.put("local_task_start_spread_ms", ms(localEntrySpread, localJobs));
+            o.put("local_task_end_spread_ms", ms(localExitSpread, localJobs));
+            o.put("local_task_end_to_result_ms", ms(localExitToHandled, localJobs * Math.max(1, localWall.length)));
+            o.put("local_last_result_to_return_ms", ms(localLastToReturn, localJobs));
+            Map<String, Object> wall = new LinkedHashMap<>(), cpu = new LinkedHashMap<>();
+            for (int q = 0; q < localWall.length; q++) {
+                wall.put(String.valueOf(q), ms(localWall[q], localJobs));
+                cpu.put(String.valueOf(q), ms(localCpu[q], localJobs));
+            }
+            o.put("local_task_ms_by_partition", wall);
+            o.put("local_task_cpu_ms_by_partition", cpu);
+        }
         long[] p = phases.value();
         long n = p[0];
         o.put("phase_tasks", n);
@@ -331,6 +415,9 @@ final class StepTimings extends SparkListener {
         steps = 0;
         tasks = jobsSeen = duration = deser = deserCpu = run = runCpu = resultSer = gettingResult = schedulerDelay = gc = resultBytes = 0;
         toFirstLaunch = endSpread = lastEndToJobEnd = 0;
+        localJobs = localToFirstEntry = localEntrySpread = localExitSpread = localExitToHandled = localLastToReturn = 0;
+        java.util.Arrays.fill(localWall, 0);
+        java.util.Arrays.fill(localCpu, 0);
         phases.reset();
     }
 

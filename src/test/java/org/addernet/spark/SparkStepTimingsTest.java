@@ -82,6 +82,41 @@ class SparkStepTimingsTest {
     }
 
     @Test
+    void localResultsAndLineageFreeViewsGiveTheSameBitsAsSerializedResultsOnTheShards() throws Exception {
+        // Local mode: the step jobs run on LocalStepRdd views and leave their results in the JVM (LocalResults). As on a
+        // cluster instead: the jobs on the cached shard RDD, every result serialized to the driver.
+        List<float[]> local, serialized;
+        ResultBytes bytes = new ResultBytes();
+        LocalSpark.get().sparkContext().addSparkListener(bytes);
+        try {
+            try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "epochs=2"), LocalSpark.get(), tmp.resolve("l").toString(),
+                    SparkJobTest.QUIET)) {
+                local = run(job);
+            }
+            LocalSpark.get().sparkContext().listenerBus().waitUntilEmpty();
+            assertEquals(0, LocalResults.held(), "no local job or result left behind");
+            long localTasks = bytes.tasks.get(), localBytes = bytes.bytes.get();
+            bytes.reset();
+            OrderedTreeReduce.localResults = false;
+            try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "epochs=2"), LocalSpark.get(), tmp.resolve("s").toString(),
+                    SparkJobTest.QUIET)) {
+                job.jobsOnShards();
+                serialized = run(job);
+            } finally {
+                OrderedTreeReduce.localResults = true;
+            }
+            LocalSpark.get().sparkContext().listenerBus().waitUntilEmpty();
+            int params = 61_942; // LeNet-5-BN
+            assertTrue(localTasks > 0 && localBytes / localTasks < 4096, "local results: " + localBytes / Math.max(1, localTasks) + " bytes per task");
+            assertTrue(bytes.tasks.get() > 0 && bytes.bytes.get() / bytes.tasks.get() >= 4L * params,
+                    "serialized results carry the gradient: " + bytes.bytes.get() / Math.max(1, bytes.tasks.get()) + " bytes per task");
+        } finally {
+            LocalSpark.get().sparkContext().removeSparkListener(bytes);
+        }
+        assertSameBits(serialized, local, "local results on step views vs serialized results on the shards");
+    }
+
+    @Test
     void aRetriedTaskOnTheDirectPathRecomputesTheSameBits() throws Exception {
         // W = 2 at tree_depth 2 runs one runJob per step (no grouping level); SparkJobTest's retry test covers W = 3.
         List<float[]> straight, retried;
@@ -149,9 +184,13 @@ class SparkStepTimingsTest {
                     "bytes allocated per step by the stepping thread: " + r.get("thread_alloc_mb"));
             assertTrue(r.get("minor_faults").asLong() >= 0, "minor page faults per step");
             if (r.get("tasks_seen").asLong() > 0) {
-                // A step result carries the whole float gradient (plus BN statistics and counts).
-                assertTrue(r.get("task_result_bytes").asLong() >= 4L * params, "result bytes " + r.get("task_result_bytes"));
+                // Local mode: the gradient stays in the JVM, the task returns a key (and the phase accumulator's update).
+                assertTrue(r.get("task_result_bytes").asLong() < 4L * params, "result bytes " + r.get("task_result_bytes"));
             }
+            // Local mode's one clock: every step job's two tasks stamped their entry, exit and handled result.
+            assertEquals(steps[i], r.get("local_jobs").asInt(), "local jobs stamped, window " + i);
+            assertEquals(2, r.get("local_task_ms_by_partition").size(), "one task time per partition");
+            assertTrue(r.get("local_task_ms_by_partition").get("0").asDouble() > 0, "a task takes time");
         }
         assertTrue(tasksSeen >= 1, "the listener saw the step tasks");
     }
