@@ -579,6 +579,14 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         /** An operand of the sum: a worker's slice still as bytes, or a partial sum. */
         private record Operand(ByteBuffer bytes, float[] sum) {}
 
+        /**
+         * Test hook: in local mode, treat worker p's gradient slice as remote in task q unless p == q (as on a cluster
+         * where each worker's task ran on its slice's executor), so the fused sum-while-fetching path runs.
+         */
+        static volatile boolean EMULATE_EXECUTORS = false;
+        /** Test hook: tasks of this JVM that added the remote slice to the local one as it arrived. */
+        static final AtomicLong FUSED = new AtomicLong();
+
         @Override
         public scala.collection.Iterator<Tuple2<String, double[]>> apply(Object q, scala.collection.Iterator<Integer> ignored) {
             ShardedTimings.Meter meter = new ShardedTimings.Meter();
@@ -604,27 +612,49 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 // in parallel, each decoded into an array of its own as it arrives.
                 List<Operand> ops = new ArrayList<>();
                 List<StateBlocks.Read> fetch = new ArrayList<>();
+                List<String> remote = new ArrayList<>();
+                int operands = 0;
                 for (int p = 0; p < w; p++) {
                     if (!present[p]) {
                         ops.add(null);
                         continue;
                     }
+                    operands++;
                     String name = layout.name("g", gen, version, p, q);
-                    StateBlocks.Held h = StateBlocks.local(name, bytes);
+                    StateBlocks.Held h = EMULATE_EXECUTORS && p != q ? null : StateBlocks.local(name, bytes);
                     if (h != null) {
                         held.add(h);
                         ops.add(new Operand(h.bytes, null));
                     } else {
-                        float[] a = new float[len];
-                        ops.add(new Operand(null, a));
-                        fetch.add(new StateBlocks.Read(name, bytes, bf16 ? Bf16.BYTES : Float.BYTES, (b, i) -> decodeInto(b, a, i, bf16)));
+                        remote.add(name);
+                        ops.add(new Operand(null, new float[len]));
                     }
                     double[] d = wb[p] = new double[blen];
                     fetch.add(new StateBlocks.Read(layout.name("wb", gen, version, p, q), (long) blen * Double.BYTES, Double.BYTES,
                             (b, i) -> b.asDoubleBuffer().get(d, i, b.remaining() / Double.BYTES)));
                 }
+                // Two operands, one here and one remote (W = 2, or fewer workers had samples): the tree is one addition
+                // of the two in any association (an absent worker is the identity), so each piece of the remote slice is
+                // added to the local one as it arrives, overlapping the sum with the transfer (the same floats, x + y
+                // being y + x bit for bit).
+                Operand local = null;
+                for (Operand o : ops) if (o != null && o.bytes() != null) local = o;
+                boolean fused = operands == 2 && remote.size() == 1;
+                for (int p = 0, r = 0; p < w; p++) {
+                    Operand o = ops.get(p);
+                    if (o == null || o.sum() == null) continue;
+                    float[] a = o.sum();
+                    ByteBuffer mine = fused ? local.bytes() : null;
+                    fetch.add(new StateBlocks.Read(remote.get(r++), bytes, bf16 ? Bf16.BYTES : Float.BYTES, (b, i) -> {
+                        int n = b.remaining() / (bf16 ? Bf16.BYTES : Float.BYTES);
+                        decodeInto(b, a, i, bf16);
+                        if (mine != null) addRange(a, i, n, mine, bf16);
+                    }));
+                }
                 StateBlocks.readAll(fetch);
                 meter.mark(0);
+                if (fused) FUSED.incrementAndGet();
+                if (fused) for (int p = 0; p < w; p++) if (ops.get(p) != null && ops.get(p).bytes() != null) ops.set(p, null); // added already
                 // The association of OrderedTreeReduce / SingleProcess: the same float sums, element by element.
                 Operand s = TreeOrder.merge(ops, layout.depth(), (x, y) -> {
                     if (x == null) return y;
@@ -738,6 +768,23 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         static void decodeInto(ByteBuffer b, float[] a, int at, boolean bf16) {
             if (bf16) Bf16.decode(b, a, at, b.remaining() / Bf16.BYTES);
             else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a, at, b.remaining() / Float.BYTES);
+        }
+
+        /** {@code acc[at, at + n) += } values {@code at .. at + n} of the stored operand {@code y} (fp32 or bf16 bytes). */
+        static void addRange(float[] acc, int at, int n, ByteBuffer y, boolean bf16) {
+            if (bf16) {
+                ByteBuffer v = y.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+                v.position(y.position() + at * Bf16.BYTES);
+                Bf16.addTo(v, acc, at, n);
+                return;
+            }
+            FloatBuffer f = y.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            float[] c = new float[Math.min(n, 8192)];
+            for (int k = 0; k < n; k += c.length) {
+                int m = Math.min(c.length, n - k);
+                f.get(at + k, c, 0, m);
+                for (int i = 0; i < m; i++) acc[at + k + i] += c[i];
+            }
         }
 
         static void addTo(float[] acc, Operand y, boolean bf16) {

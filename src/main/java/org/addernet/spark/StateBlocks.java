@@ -45,8 +45,8 @@ import scala.reflect.ClassTag$;
  * <p>Three things save copies of whole slices: {@link #readAll} fetches a task's blocks in parallel (remote ones
  * over the network at once; each decoded as soon as it arrives, straight from the received buffer), a job B task
  * adds the local operands from the stored bytes themselves ({@link #local(String, long)}), and an owner keeps
- * the float arrays it will use again itself ({@link #keep}/{@link #take}: the summed gradient from job B to job C,
- * the master weights and momentum from one job C to the next) besides publishing them as blocks. The blocks stay
+ * the float arrays it will use again itself ({@link #keep}/{@link #take}: the master weights and momentum from one
+ * step's job B to the next) besides publishing them as blocks. The blocks stay
  * the state; the kept arrays are only a short cut when the next task runs on the same executor.
  */
 final class StateBlocks {
