@@ -186,6 +186,18 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         this.layout = new Layout(run, workers, depth, Slicing.of(p.size(), workers), Slicing.of(p.buffers.length, workers), off, len,
                 sgd.rule(), shared.bf16Wire());
         this.owners = new String[workers];
+        requireNoDynamicAllocation(jsc.getConf(), jsc.isLocal());
+    }
+
+    /**
+     * Job B runs in Spark's barrier mode, which Spark refuses under dynamic allocation (outside local mode, where
+     * dynamic allocation is off anyway): say so before the first step, not at the first job B.
+     */
+    static void requireNoDynamicAllocation(org.apache.spark.SparkConf conf, boolean local) {
+        if (!local && conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
+            throw new IllegalArgumentException("sync=sharded runs each step's update in Spark's barrier mode, which does not work with "
+                    + "spark.dynamicAllocation.enabled=true: set it to false or use sync=driver");
+        }
     }
 
     Layout layout() {

@@ -187,6 +187,16 @@ class ShardedSyncTest {
         fused.assertSame(single, "wire=" + wire + ", sum while fetching vs single process");
     }
 
+    @Test
+    void dynamicAllocationIsRefusedWithOneClearLineOnAClusterOnly() {
+        org.apache.spark.SparkConf on = new org.apache.spark.SparkConf(false).set("spark.dynamicAllocation.enabled", "true");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ShardedSteps.requireNoDynamicAllocation(on, false));
+        assertTrue(e.getMessage().contains("spark.dynamicAllocation.enabled") && !e.getMessage().contains("\n"), e.getMessage());
+        ShardedSteps.requireNoDynamicAllocation(on, true); // local mode: Spark ignores it, so do we
+        ShardedSteps.requireNoDynamicAllocation(new org.apache.spark.SparkConf(false), false);
+    }
+
     /** How many of these float bit patterns are not bfloat16 values (low 16 bits set). */
     static int notBf16(int[] bits) {
         int n = 0;
