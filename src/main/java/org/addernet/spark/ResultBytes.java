@@ -4,7 +4,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.spark.scheduler.SparkListener;
-import org.apache.spark.scheduler.SparkListenerEvent;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
@@ -14,8 +13,7 @@ import scala.jdk.javaapi.CollectionConverters;
  * What the driver receives from the training steps: the serialized task results ({@code taskMetrics.resultSize})
  * of the jobs whose description starts with {@code epoch } (the step jobs; caching, evaluation, scatter and gather
  * are described otherwise). Block-status messages of the BlockManagers (a few hundred bytes per stored block) are
- * not task results and are not counted. The messages a sharded step's barrier tasks send through the driver's
- * {@code BarrierCoordinator} ({@code allGather}) are counted too: the step posts their size as {@link Gathered}.
+ * not task results and are not counted.
  */
 final class ResultBytes extends SparkListener {
     private final Map<Integer, String> stageJob = new ConcurrentHashMap<>();
@@ -33,19 +31,6 @@ final class ResultBytes extends SparkListener {
             bytes.addAndGet(end.taskMetrics().resultSize());
             tasks.incrementAndGet();
         }
-    }
-
-    /** Bytes the driver received through {@code BarrierTaskContext.allGather} in one step (posted by the step). */
-    record Gathered(long bytes) implements SparkListenerEvent {
-        @Override
-        public boolean logEvent() {
-            return false; // not for the event log
-        }
-    }
-
-    @Override
-    public void onOtherEvent(SparkListenerEvent event) {
-        if (event instanceof Gathered g) bytes.addAndGet(g.bytes());
     }
 
     void reset() {

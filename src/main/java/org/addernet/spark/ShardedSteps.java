@@ -83,7 +83,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         List<String> names(int gen, long version) {
             List<String> r = new ArrayList<>();
             for (int q = 0; q < workers; q++) {
-                for (String k : List.of("w", "wh", "b", "m")) r.add(name(k, gen, version, q));
+                for (String k : List.of("w", "wh", "b", "m", "n")) r.add(name(k, gen, version, q));
                 for (int p = 0; p < workers; p++) {
                     r.add(name("g", gen, version, p, q));
                     r.add(name("wb", gen, version, p, q));
@@ -274,7 +274,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         boolean[] present = new boolean[w];
         for (int p = 0; p < w; p++) present[p] = stats[p] != null;
 
-        // B: each slice summed over the workers where it lives, the norms agreed on (the barrier's allGather), the
+        // B: each slice summed over the workers where it lives, the norms agreed on (a barrier stage), the
         // slice updated and published as v + 1: one job, no round trip through the driver between sum and update.
         long t1 = System.nanoTime();
         jsc.setJobDescription(desc + ": sum and update the slices");
@@ -285,16 +285,14 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 .mapPartitionsWithIndex(task, true, RESULT), RESULT).collect());
         timed(null); // afterCommit may run jobs (a checkpoint's gather): they are not job B's
         String[] updatedAt = new String[w];
-        long poisoned = 0, gathered = 0;
+        long poisoned = 0;
         double[] verdict = null;
         for (Tuple2<String, double[]> t : b) {
-            double[] x = t._2(); // {q, non-finite sums, bad layer, its norm, non-finite weights, allGather bytes}
+            double[] x = t._2(); // {q, non-finite sums, bad layer, its norm, non-finite weights}
             updatedAt[(int) x[0]] = t._1();
             poisoned += (long) x[4];
-            gathered += (long) x[5];
             verdict = x;
         }
-        jsc.sc().listenerBus().post(new ResultBytes.Gathered(gathered));
         // Every task merged the same gathered numbers, so all reached the same verdict: any one task's says it.
         if (verdict[1] > 0) {
             throw new IllegalStateException("the summed gradient has " + (long) verdict[1] + " non-finite values at " + where + " (lr " + lr
@@ -551,8 +549,9 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     /**
      * Job B, one barrier task per slice q (Spark's barrier execution mode: all W tasks run at once, which a step
      * needs anyway): sum slice q over the workers in TreeOrder, compute its per-adder-layer partial sums of squares
-     * and its non-finite count, {@code allGather} those O(layers) numbers (through the driver's barrier
-     * coordinator), merge the W tasks' numbers in slice order exactly as the driver did ({@link Sgd#adderScale}: the
+     * and its non-finite count, publish those O(layers) numbers as a small block {@code n} and read the other W - 1
+     * tasks' (they run at the same time: barrier mode; Spark's {@code allGather} is not used, its wait polls with a
+     * 1-second sleep), merge the W tasks' numbers in slice order exactly as the driver did ({@link Sgd#adderScale}: the
      * same scales, bit for bit, in every task), then scale, run the SGD rule with the owner's momentum, set buffers =
      * weighted sum / count and publish version v + 1. The operands are read where they are stored (local blocks as
      * views, remote ones and the weighted buffers fetched in parallel) and added straight from their bytes: one float
@@ -561,8 +560,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
      * blocks), and the new ones are kept for the next step. A step the gathered numbers refuse (a non-finite sum or
      * norm) changes and publishes nothing, in every task alike; a slice whose new weights are not finite is not
      * published (the driver then refuses the step). Returns {q, non-finite sums over all slices, the first layer
-     * whose norm is not finite (-1: none), that norm, non-finite new weights of slice q, the bytes this task sent
-     * through allGather}.
+     * whose norm is not finite (-1: none), that norm, non-finite new weights of slice q}.
      */
     static final class ReduceUpdateTask implements scala.Function2<Object, scala.collection.Iterator<Integer>,
             scala.collection.Iterator<Tuple2<String, double[]>>>, Serializable {
@@ -598,6 +596,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         static volatile boolean EMULATE_EXECUTORS = false;
         /** Test hook: tasks of this JVM that added the remote slice to the local one as it arrived. */
         static final AtomicLong FUSED = new AtomicLong();
+        /** How long a task waits for the other slices' norms (the slower tasks' sums) before it gives up. */
+        static final long NORMS_TIMEOUT_S = 600;
 
         @Override
         public scala.collection.Iterator<Tuple2<String, double[]>> apply(Object q, scala.collection.Iterator<Integer> ignored) {
@@ -697,14 +697,17 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             double[] partial = Sgd.partialSumsOfSquares(layout.adderOffset(), layout.adderSize(), sum, from, from, to);
             meter.mark(1);
 
-            // All W tasks' {non-finite count, partial sums}: O(layers) numbers each, exact (raw double bits).
-            String mine = encode(nonFinite, partial);
-            String[] all = ctx.allGather(mine);
+            // All W tasks' {non-finite count, partial sums}: O(layers) numbers each, exchanged as small blocks between
+            // the tasks of this barrier stage (not through Spark's allGather, whose wait sleeps in whole seconds).
             int layers = partial.length;
+            double[] mine = new double[1 + layers];
+            mine[0] = nonFinite;
+            System.arraycopy(partial, 0, mine, 1, layers);
+            StateBlocks.putDoubles(layout.name("n", gen, version, q), mine, 0, mine.length);
             long nonFiniteAll = 0;
             double[] ss = new double[layers];
             for (int r = 0; r < w; r++) {
-                double[] x = decode(all[r], layers + 1);
+                double[] x = r == q ? mine : StateBlocks.awaitDoubles(layout.name("n", gen, version, r), 1 + layers, ctx, NORMS_TIMEOUT_S);
                 nonFiniteAll += (long) x[0];
                 // Each layer's squared norm: the partial sums in slice order, exactly as Sgd.scaleAdderGradients sums them.
                 for (int l = 0; l < layers; l++) ss[l] += x[1 + l];
@@ -718,11 +721,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     else scales[l] = Sgd.adderScale(eta, layout.adderSize()[l], ss[l]);
                 }
             }
-            double sent = mine.length(); // Base64: one byte per char
             meter.mark(2);
             if (nonFiniteAll > 0 || badLayer >= 0) { // refused in every task alike: nothing changes, nothing is published
                 meter.addTo(counters, ShardedTimings.Job.B);
-                return new Tuple2<>(StateBlocks.here(), new double[] {q, nonFiniteAll, badLayer, badLayer < 0 ? 0 : ss[badLayer], 0, sent});
+                return new Tuple2<>(StateBlocks.here(), new double[] {q, nonFiniteAll, badLayer, badLayer < 0 ? 0 : ss[badLayer], 0});
             }
 
             float[] g = sum;
@@ -751,23 +753,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             }
             meter.mark(4);
             meter.addTo(counters, ShardedTimings.Job.B);
-            return new Tuple2<>(StateBlocks.here(), new double[] {q, 0, -1, 0, poisoned, sent});
-        }
-
-        /** {@code n} and {@code x} as Base64 of their raw 8-byte values (an exact round trip, {@link #decode(String, int)}). */
-        static String encode(long n, double[] x) {
-            ByteBuffer b = ByteBuffer.allocate(8 * (1 + x.length));
-            b.putDouble(n);
-            for (double v : x) b.putDouble(v);
-            return java.util.Base64.getEncoder().encodeToString(b.array());
-        }
-
-        static double[] decode(String s, int values) {
-            ByteBuffer b = ByteBuffer.wrap(java.util.Base64.getDecoder().decode(s));
-            if (b.remaining() != 8 * values) throw new IllegalStateException("allGather message of " + b.remaining() + " bytes, expected " + 8 * values);
-            double[] x = new double[values];
-            for (int i = 0; i < values; i++) x[i] = b.getDouble();
-            return x;
+            return new Tuple2<>(StateBlocks.here(), new double[] {q, 0, -1, 0, poisoned});
         }
 
         static float[] decode(ByteBuffer b, int len, boolean bf16) {

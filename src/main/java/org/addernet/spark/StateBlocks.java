@@ -413,6 +413,28 @@ final class StateBlocks {
         return floats(name, length);
     }
 
+    /**
+     * Block {@code name} ({@code length} doubles) once some task of the same barrier stage has published it: polls
+     * (this JVM's BlockManager, then the master's locations) with a short back-off, since Spark's own
+     * {@code BarrierTaskContext.allGather} polls its reply with a 1-second sleep. The barrier stage runs all its
+     * tasks at once, so the block's writer is running; a killed task (a peer failed) stops waiting.
+     */
+    static double[] awaitDoubles(String name, int length, org.apache.spark.TaskContext ctx, long timeoutSeconds) {
+        BlockManager bm = SparkEnv.get().blockManager();
+        BlockId id = id(name);
+        long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L, pause = 100_000;
+        while (bm.getStatus(id).isEmpty() && bm.master().getLocations(id).isEmpty()) {
+            if (ctx != null) ctx.killTaskIfInterrupted();
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("sharded step: block " + name + " was not published within " + timeoutSeconds
+                        + " s by the task of the same barrier stage that writes it");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(pause);
+            pause = Math.min(2 * pause, 2_000_000);
+        }
+        return doubles(name, length);
+    }
+
     /** Drops every kept array (a run ended; in local mode the driver's JVM is the executor's). */
     static void forgetKept() {
         KEPT.clear();
