@@ -57,7 +57,7 @@ class ShardedTimingsTest {
             }
             assertTrue(r.get("a_compute_ms").asDouble() > 0, "forward/backward takes time");
             assertTrue(r.get("b_encode_ms").asDouble() > 0, "job B encodes the new weights and momentum");
-            assertTrue(r.get("b_gather_ms").asDouble() > 0, "job B's tasks wait for each other at the allGather");
+            assertTrue(r.get("b_gather_ms").asDouble() > 0, "job B's tasks read each other's norms");
             assertTrue(r.get("c_job_ms") == null, "one job fewer: no job C");
         }
     }
