@@ -27,6 +27,7 @@ import org.addernet.train.Slicing;
 import org.addernet.train.StepAggregate;
 import org.addernet.train.StepApplier;
 import org.addernet.train.TreeOrder;
+import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.Function2;
@@ -66,6 +67,8 @@ import scala.reflect.ClassTag$;
 final class ShardedSteps implements StepApplier, AutoCloseable {
     private static final AtomicLong RUNS = new AtomicLong();
     private static final ClassTag<Integer> INT = ClassTag$.MODULE$.apply(Integer.class);
+    @SuppressWarnings("unchecked")
+    private static final ClassTag<Tuple2<String, double[]>> RESULT = (ClassTag<Tuple2<String, double[]>>) (ClassTag<?>) ClassTag$.MODULE$.apply(Tuple2.class);
 
     /** What every task of the sharded jobs needs: names, slicings, the adder layers, the update rule. Small. */
     record Layout(String run, int workers, int depth, Slicing params, Slicing buffers, int[] adderOffset, int[] adderSize,
@@ -80,7 +83,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         List<String> names(int gen, long version) {
             List<String> r = new ArrayList<>();
             for (int q = 0; q < workers; q++) {
-                for (String k : List.of("w", "wh", "b", "m", "s", "sb")) r.add(name(k, gen, version, q));
+                for (String k : List.of("w", "wh", "b", "m", "n")) r.add(name(k, gen, version, q));
                 for (int p = 0; p < workers; p++) {
                     r.add(name("g", gen, version, p, q));
                     r.add(name("wb", gen, version, p, q));
@@ -148,8 +151,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     private String[] owners;
     /** The slowest worker's forward/backward time of the last step (job A, without fetching or storing blocks). */
     double lastComputeSeconds;
-    /** Wall time of the last step's jobs A (with the driver's merge), B (with the scales) and C. */
-    double[] lastJobSeconds = new double[3];
+    /** Wall time of the last step's jobs A (with the driver's merge) and B (reduce and update). */
+    double[] lastJobSeconds = new double[2];
     /** Where the steps' time goes ({@code step_timing=true} or the benchmark's {@code --breakdown}); else null. */
     private ShardedTimings timings;
     /** Print {@link #timings} every this many steps (0: never, the benchmark reads them itself). */
@@ -183,6 +186,18 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         this.layout = new Layout(run, workers, depth, Slicing.of(p.size(), workers), Slicing.of(p.buffers.length, workers), off, len,
                 sgd.rule(), shared.bf16Wire());
         this.owners = new String[workers];
+        requireNoDynamicAllocation(jsc.getConf(), jsc.isLocal());
+    }
+
+    /**
+     * Job B runs in Spark's barrier mode, which Spark refuses under dynamic allocation (outside local mode, where
+     * dynamic allocation is off anyway): say so before the first step, not at the first job B.
+     */
+    static void requireNoDynamicAllocation(org.apache.spark.SparkConf conf, boolean local) {
+        if (!local && conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
+            throw new IllegalArgumentException("sync=sharded runs each step's update in Spark's barrier mode, which does not work with "
+                    + "spark.dynamicAllocation.enabled=true: set it to false or use sync=driver");
+        }
     }
 
     Layout layout() {
@@ -259,59 +274,37 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         boolean[] present = new boolean[w];
         for (int p = 0; p < w; p++) present[p] = stats[p] != null;
 
-        // B: sum each slice over the workers.
+        // B: each slice summed over the workers where it lives, the norms agreed on (a barrier stage), the
+        // slice updated and published as v + 1: one job, no round trip through the driver between sum and update.
         long t1 = System.nanoTime();
-        jsc.setJobDescription(desc + ": sum the gradient slices");
-        timed(ShardedTimings.Job.B);
-        List<Tuple2<String, double[]>> b = lost(where, () -> slices(owners).mapPartitionsWithIndex(new ReduceTask(layout, g, v, present, counters), true)
-                .collect());
-        String[] reducedAt = new String[w];
-        double[][] partials = new double[w][];
-        long nonFinite = 0;
-        for (Tuple2<String, double[]> t : b) {
-            int q = (int) t._2()[0];
-            reducedAt[q] = t._1();
-            nonFinite += (long) t._2()[1];
-            partials[q] = Arrays.copyOfRange(t._2(), 2, t._2().length);
-        }
-        if (nonFinite > 0) {
-            throw new IllegalStateException("the summed gradient has " + nonFinite + " non-finite values at " + where + " (lr " + lr
-                    + "): training diverged");
-        }
-        float[] scales = null;
-        if (!perWorkerScaled) {
-            // Each layer's squared norm: the partial sums in slice order, exactly as Sgd.scaleAdderGradients sums them.
-            int layers = layout.adderOffset().length;
-            double[] ss = new double[layers];
-            for (int q = 0; q < w; q++) for (int l = 0; l < layers; l++) ss[l] += partials[q][l];
-            scales = new float[layers];
-            for (int l = 0; l < layers; l++) {
-                if (!Double.isFinite(ss[l])) throw new IllegalStateException("adder gradient norm is " + ss[l] + " at " + where + ": training diverged");
-                scales[l] = Sgd.adderScale(eta, layout.adderSize()[l], ss[l]);
-            }
-        }
-
-        // C: update each slice where it lives.
-        long t2 = System.nanoTime();
-        jsc.setJobDescription(desc + ": update the slices");
-        final float[] sc = scales;
+        jsc.setJobDescription(desc + ": sum and update the slices");
         final boolean first = sgd.steps() == 0;
-        timed(ShardedTimings.Job.C);
-        List<Tuple2<String, double[]>> c = lost(where, () -> slices(reducedAt).mapPartitionsWithIndex(
-                new UpdateTask(layout, g, v, sc, lr, first, count, counters), true).collect());
-        timed(null); // afterCommit may run jobs (a checkpoint's gather): they are not job C's
+        timed(ShardedTimings.Job.B);
+        ReduceUpdateTask task = new ReduceUpdateTask(layout, g, v, present, count, lr, first, !perWorkerScaled, eta, counters);
+        List<Tuple2<String, double[]>> b = lost(where, () -> JavaRDD.fromRDD(slices(owners).rdd().barrier()
+                .mapPartitionsWithIndex(task, true, RESULT), RESULT).collect());
+        timed(null); // afterCommit may run jobs (a checkpoint's gather): they are not job B's
         String[] updatedAt = new String[w];
         long poisoned = 0;
-        for (Tuple2<String, double[]> t : c) {
-            updatedAt[(int) t._2()[0]] = t._1();
-            poisoned += (long) t._2()[1];
+        double[] verdict = null;
+        for (Tuple2<String, double[]> t : b) {
+            double[] x = t._2(); // {q, non-finite sums, bad layer, its norm, non-finite weights}
+            updatedAt[(int) x[0]] = t._1();
+            poisoned += (long) x[4];
+            verdict = x;
         }
+        // Every task merged the same gathered numbers, so all reached the same verdict: any one task's says it.
+        if (verdict[1] > 0) {
+            throw new IllegalStateException("the summed gradient has " + (long) verdict[1] + " non-finite values at " + where + " (lr " + lr
+                    + "): training diverged");
+        }
+        if (verdict[2] >= 0) throw new IllegalStateException("adder gradient norm is " + verdict[3] + " at " + where + ": training diverged");
         if (poisoned > 0) {
             throw new IllegalStateException("the update would make " + poisoned + " weights non-finite at " + where + " (lr " + lr
                     + "): refused, the weights stay those before this step");
         }
         long t3 = System.nanoTime();
-        lastJobSeconds = new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9};
+        lastJobSeconds = new double[] {(t1 - t0) / 1e9, (t3 - t1) / 1e9};
         if (timings != null) {
             timings.step(lastJobSeconds, (t3 - t0) / 1e9);
             if (logTimingsEvery > 0 && ((step + 1) % logTimingsEvery == 0 || step + 1 == sampler.stepsPerEpoch())) {
@@ -361,6 +354,17 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 if (m != null && m.contains(StateBlocks.MISSING)) {
                     int i = m.indexOf(StateBlocks.MISSING), end = m.indexOf('\n', i);
                     throw new StateLost("sharded state lost at " + where + ": " + m.substring(i, end < 0 ? m.length() : end), e);
+                }
+                // A barrier stage with some tasks done cannot be retried (Spark aborts the job): when an executor died
+                // under it, its slices went with it, as above.
+                if (m != null && m.contains("ExecutorLostFailure")) {
+                    int i = m.indexOf("ExecutorLostFailure"), end = m.indexOf('\n', i);
+                    throw new StateLost("sharded state lost at " + where + ": " + m.substring(i, end < 0 ? m.length() : end), e);
+                }
+                // Spark's own check of a barrier stage's slots (SlotCheck checked before the step; an executor left since).
+                if (m != null && m.contains("requires more slots than the total number of slots")) {
+                    throw new IllegalStateException("the cluster offers " + slots.slots() + " task slots for workers=" + layout.workers()
+                            + " at " + where + ": a sharded step runs all workers at once; add executors or cores, or lower workers", e);
                 }
             }
             throw e instanceof RuntimeException re ? re : new IllegalStateException(e.getMessage(), e);
@@ -543,69 +547,126 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
     }
 
     /**
-     * Job B: slice q summed over the workers in TreeOrder; returns {q, non-finite count, partial sums of squares...}.
-     * The operands are read where they are stored (local blocks as views, remote ones fetched in parallel) and
-     * added straight from their bytes: one float array, the sum, is allocated; under {@code wire=bf16} each is
-     * decoded to fp32 as it is added.
+     * Job B, one barrier task per slice q (Spark's barrier execution mode: all W tasks run at once, which a step
+     * needs anyway): sum slice q over the workers in TreeOrder, compute its per-adder-layer partial sums of squares
+     * and its non-finite count, publish those O(layers) numbers as a small block {@code n} and read the other W - 1
+     * tasks' (they run at the same time: barrier mode; Spark's {@code allGather} is not used, its wait polls with a
+     * 1-second sleep), merge the W tasks' numbers in slice order exactly as the driver did ({@link Sgd#adderScale}: the
+     * same scales, bit for bit, in every task), then scale, run the SGD rule with the owner's momentum, set buffers =
+     * weighted sum / count and publish version v + 1. The operands are read where they are stored (local blocks as
+     * views, remote ones and the weighted buffers fetched in parallel) and added straight from their bytes: one float
+     * array, the sum, is allocated; under {@code wire=bf16} each is decoded to fp32 as it is added. The master weights
+     * and momentum come from this executor's kept arrays when the last step's task ran here (else from their
+     * blocks), and the new ones are kept for the next step. A step the gathered numbers refuse (a non-finite sum or
+     * norm) changes and publishes nothing, in every task alike; a slice whose new weights are not finite is not
+     * published (the driver then refuses the step). Returns {q, non-finite sums over all slices, the first layer
+     * whose norm is not finite (-1: none), that norm, non-finite new weights of slice q}.
      */
-    static final class ReduceTask implements Function2<Integer, Iterator<Integer>, Iterator<Tuple2<String, double[]>>> {
+    static final class ReduceUpdateTask implements scala.Function2<Object, scala.collection.Iterator<Integer>,
+            scala.collection.Iterator<Tuple2<String, double[]>>>, Serializable {
         final Layout layout;
         final int gen;
-        final long version;
+        final long version, count;
         final boolean[] present;
+        final double lr, eta;
+        final boolean first, scaled;
         final LongSums counters;
 
-        ReduceTask(Layout layout, int gen, long version, boolean[] present, LongSums counters) {
-            this.counters = counters;
+        ReduceUpdateTask(Layout layout, int gen, long version, boolean[] present, long count, double lr, boolean first, boolean scaled, double eta,
+                         LongSums counters) {
             this.layout = layout;
             this.gen = gen;
             this.version = version;
             this.present = present;
+            this.count = count;
+            this.lr = lr;
+            this.first = first;
+            this.scaled = scaled;
+            this.eta = eta;
+            this.counters = counters;
         }
 
         /** An operand of the sum: a worker's slice still as bytes, or a partial sum. */
         private record Operand(ByteBuffer bytes, float[] sum) {}
 
+        /**
+         * Test hook: in local mode, treat worker p's gradient slice as remote in task q unless p == q (as on a cluster
+         * where each worker's task ran on its slice's executor), so the fused sum-while-fetching path runs.
+         */
+        static volatile boolean EMULATE_EXECUTORS = false;
+        /** Test hook: tasks of this JVM that added the remote slice to the local one as it arrived. */
+        static final AtomicLong FUSED = new AtomicLong();
+        /** How long a task waits for the other slices' norms (the slower tasks' sums) before it gives up. */
+        static final long NORMS_TIMEOUT_S = 600;
+
         @Override
-        public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
+        public scala.collection.Iterator<Tuple2<String, double[]>> apply(Object q, scala.collection.Iterator<Integer> ignored) {
             ShardedTimings.Meter meter = new ShardedTimings.Meter();
             StateBlocks.meter(counters == null ? null : meter); // block traffic is metered only when timed
             try {
-                return reduce(q, meter);
+                Tuple2<String, double[]> r = run((Integer) q, meter, BarrierTaskContext.get());
+                return CollectionConverters.asScala(List.of(r).iterator());
             } finally {
                 StateBlocks.meter(null);
             }
         }
 
-        private Iterator<Tuple2<String, double[]>> reduce(int q, ShardedTimings.Meter meter) {
-            int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q);
+        private Tuple2<String, double[]> run(int q, ShardedTimings.Meter meter, BarrierTaskContext ctx) {
+            int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q), to = from + len;
+            int w = layout.workers();
             boolean bf16 = layout.bf16();
             long bytes = (long) len * (bf16 ? Bf16.BYTES : Float.BYTES);
             List<StateBlocks.Held> held = new ArrayList<>();
             float[] sum;
+            double[][] wb = new double[w][];
             try {
-                // Local operands stay where they are stored; remote ones are fetched in parallel, each decoded into
-                // an array of its own as it arrives.
+                // Local operands stay where they are stored; remote ones (and every weighted buffer slice) are fetched
+                // in parallel, each decoded into an array of its own as it arrives.
                 List<Operand> ops = new ArrayList<>();
                 List<StateBlocks.Read> fetch = new ArrayList<>();
-                for (int p = 0; p < layout.workers(); p++) {
+                List<String> remote = new ArrayList<>();
+                int operands = 0;
+                for (int p = 0; p < w; p++) {
                     if (!present[p]) {
                         ops.add(null);
                         continue;
                     }
+                    operands++;
                     String name = layout.name("g", gen, version, p, q);
-                    StateBlocks.Held h = StateBlocks.local(name, bytes);
+                    StateBlocks.Held h = EMULATE_EXECUTORS && p != q ? null : StateBlocks.local(name, bytes);
                     if (h != null) {
                         held.add(h);
                         ops.add(new Operand(h.bytes, null));
                     } else {
-                        float[] a = new float[len];
-                        ops.add(new Operand(null, a));
-                        fetch.add(new StateBlocks.Read(name, bytes, bf16 ? Bf16.BYTES : Float.BYTES, (b, i) -> decodeInto(b, a, i, bf16)));
+                        remote.add(name);
+                        ops.add(new Operand(null, new float[len]));
                     }
+                    double[] d = wb[p] = new double[blen];
+                    fetch.add(new StateBlocks.Read(layout.name("wb", gen, version, p, q), (long) blen * Double.BYTES, Double.BYTES,
+                            (b, i) -> b.asDoubleBuffer().get(d, i, b.remaining() / Double.BYTES)));
+                }
+                // Two operands, one here and one remote (W = 2, or fewer workers had samples): the tree is one addition
+                // of the two in any association (an absent worker is the identity), so each piece of the remote slice is
+                // added to the local one as it arrives, overlapping the sum with the transfer (the same floats, x + y
+                // being y + x bit for bit).
+                Operand local = null;
+                for (Operand o : ops) if (o != null && o.bytes() != null) local = o;
+                boolean fused = operands == 2 && remote.size() == 1;
+                for (int p = 0, r = 0; p < w; p++) {
+                    Operand o = ops.get(p);
+                    if (o == null || o.sum() == null) continue;
+                    float[] a = o.sum();
+                    ByteBuffer mine = fused ? local.bytes() : null;
+                    fetch.add(new StateBlocks.Read(remote.get(r++), bytes, bf16 ? Bf16.BYTES : Float.BYTES, (b, i) -> {
+                        int n = b.remaining() / (bf16 ? Bf16.BYTES : Float.BYTES);
+                        decodeInto(b, a, i, bf16);
+                        if (mine != null) addRange(a, i, n, mine, bf16);
+                    }));
                 }
                 StateBlocks.readAll(fetch);
                 meter.mark(0);
+                if (fused) FUSED.incrementAndGet();
+                if (fused) for (int p = 0; p < w; p++) if (ops.get(p) != null && ops.get(p).bytes() != null) ops.set(p, null); // added already
                 // The association of OrderedTreeReduce / SingleProcess: the same float sums, element by element.
                 Operand s = TreeOrder.merge(ops, layout.depth(), (x, y) -> {
                     if (x == null) return y;
@@ -624,9 +685,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             } finally {
                 for (StateBlocks.Held h : held) h.close();
             }
-            List<double[]> wb = new ArrayList<>();
-            for (int p = 0; p < layout.workers(); p++) wb.add(present[p] ? StateBlocks.doubles(layout.name("wb", gen, version, p, q), blen) : null);
-            double[] bsum = TreeOrder.merge(wb, layout.depth(), (x, y) -> {
+            double[] bsum = TreeOrder.merge(Arrays.asList(wb), layout.depth(), (x, y) -> {
                 if (x == null) return y;
                 if (y == null) return x;
                 for (int i = 0; i < x.length; i++) x[i] += y[i];
@@ -635,19 +694,66 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             if (bsum == null) bsum = new double[blen];
             long nonFinite = 0;
             for (float x : sum) if (!Float.isFinite(x)) nonFinite++;
-            double[] partial = Sgd.partialSumsOfSquares(layout.adderOffset(), layout.adderSize(), sum, from, from, from + len);
+            double[] partial = Sgd.partialSumsOfSquares(layout.adderOffset(), layout.adderSize(), sum, from, from, to);
             meter.mark(1);
-            String s = layout.name("s", gen, version, q);
-            StateBlocks.putFloats(s, sum, 0, len);
-            StateBlocks.keep(layout.run(), layout.slot("s", q), s, sum); // job C, most likely on this executor, starts from it
-            StateBlocks.putDoubles(layout.name("sb", gen, version, q), bsum, 0, blen);
-            double[] r = new double[2 + partial.length];
-            r[0] = q;
-            r[1] = nonFinite;
-            System.arraycopy(partial, 0, r, 2, partial.length);
+
+            // All W tasks' {non-finite count, partial sums}: O(layers) numbers each, exchanged as small blocks between
+            // the tasks of this barrier stage (not through Spark's allGather, whose wait sleeps in whole seconds).
+            int layers = partial.length;
+            double[] mine = new double[1 + layers];
+            mine[0] = nonFinite;
+            System.arraycopy(partial, 0, mine, 1, layers);
+            StateBlocks.putDoubles(layout.name("n", gen, version, q), mine, 0, mine.length);
+            long nonFiniteAll = 0;
+            double[] ss = new double[layers];
+            for (int r = 0; r < w; r++) {
+                double[] x = r == q ? mine : StateBlocks.awaitDoubles(layout.name("n", gen, version, r), 1 + layers, ctx, NORMS_TIMEOUT_S);
+                nonFiniteAll += (long) x[0];
+                // Each layer's squared norm: the partial sums in slice order, exactly as Sgd.scaleAdderGradients sums them.
+                for (int l = 0; l < layers; l++) ss[l] += x[1 + l];
+            }
+            int badLayer = -1;
+            float[] scales = null;
+            if (scaled) {
+                scales = new float[layers];
+                for (int l = 0; l < layers && badLayer < 0; l++) {
+                    if (!Double.isFinite(ss[l])) badLayer = l;
+                    else scales[l] = Sgd.adderScale(eta, layout.adderSize()[l], ss[l]);
+                }
+            }
             meter.mark(2);
+            if (nonFiniteAll > 0 || badLayer >= 0) { // refused in every task alike: nothing changes, nothing is published
+                meter.addTo(counters, ShardedTimings.Job.B);
+                return new Tuple2<>(StateBlocks.here(), new double[] {q, nonFiniteAll, badLayer, badLayer < 0 ? 0 : ss[badLayer], 0});
+            }
+
+            float[] g = sum;
+            float[] wt = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), len);
+            float[] m = first ? new float[len] : StateBlocks.take(layout.slot("m", q), layout.name("m", gen, version, q), len);
+            if (scales != null) {
+                int[] off = layout.adderOffset(), size = layout.adderSize();
+                for (int l = 0; l < off.length; l++) {
+                    float sc = scales[l];
+                    for (int i = Math.max(off[l], from), e = Math.min(off[l] + size[l], to); i < e; i++) g[i - from] *= sc;
+                }
+            }
+            layout.rule().update(wt, g, m, 0, len, lr, first);
+            long poisoned = 0;
+            for (float x : wt) if (!Float.isFinite(x)) poisoned++;
+            meter.mark(3);
+            if (poisoned == 0) {
+                float[] b = new float[blen];
+                for (int i = 0; i < blen; i++) b[i] = (float) (bsum[i] / count);
+                layout.putWeights(gen, version + 1, q, wt, 0, len);
+                String wn = layout.name("w", gen, version + 1, q), mn = layout.name("m", gen, version + 1, q);
+                StateBlocks.putFloats(mn, m, 0, len);
+                StateBlocks.putFloats(layout.name("b", gen, version + 1, q), b, 0, blen);
+                StateBlocks.keep(layout.run(), layout.slot("w", q), wn, wt);
+                StateBlocks.keep(layout.run(), layout.slot("m", q), mn, m);
+            }
+            meter.mark(4);
             meter.addTo(counters, ShardedTimings.Job.B);
-            return List.of(new Tuple2<>(StateBlocks.here(), r)).iterator();
+            return new Tuple2<>(StateBlocks.here(), new double[] {q, 0, -1, 0, poisoned});
         }
 
         static float[] decode(ByteBuffer b, int len, boolean bf16) {
@@ -660,6 +766,23 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         static void decodeInto(ByteBuffer b, float[] a, int at, boolean bf16) {
             if (bf16) Bf16.decode(b, a, at, b.remaining() / Bf16.BYTES);
             else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a, at, b.remaining() / Float.BYTES);
+        }
+
+        /** {@code acc[at, at + n) += } values {@code at .. at + n} of the stored operand {@code y} (fp32 or bf16 bytes). */
+        static void addRange(float[] acc, int at, int n, ByteBuffer y, boolean bf16) {
+            if (bf16) {
+                ByteBuffer v = y.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+                v.position(y.position() + at * Bf16.BYTES);
+                Bf16.addTo(v, acc, at, n);
+                return;
+            }
+            FloatBuffer f = y.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            float[] c = new float[Math.min(n, 8192)];
+            for (int k = 0; k < n; k += c.length) {
+                int m = Math.min(c.length, n - k);
+                f.get(at + k, c, 0, m);
+                for (int i = 0; i < m; i++) acc[at + k + i] += c[i];
+            }
         }
 
         static void addTo(float[] acc, Operand y, boolean bf16) {
@@ -678,76 +801,6 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     for (int i = 0; i < n; i++) acc[at + i] += c[i];
                 }
             }
-        }
-    }
-
-    /**
-     * Job C: the optimizer on slice q where it lives; publishes version + 1 unless a weight became non-finite. The
-     * summed gradient, master weights and momentum come from this executor's kept arrays when job B and the last
-     * job C ran here (else from their blocks), and the new ones are kept for the next step.
-     */
-    static final class UpdateTask implements Function2<Integer, Iterator<Integer>, Iterator<Tuple2<String, double[]>>> {
-        final Layout layout;
-        final int gen;
-        final long version, count;
-        final float[] scales;
-        final double lr;
-        final boolean first;
-        final LongSums counters;
-
-        UpdateTask(Layout layout, int gen, long version, float[] scales, double lr, boolean first, long count, LongSums counters) {
-            this.counters = counters;
-            this.layout = layout;
-            this.gen = gen;
-            this.version = version;
-            this.scales = scales;
-            this.lr = lr;
-            this.first = first;
-            this.count = count;
-        }
-
-        @Override
-        public Iterator<Tuple2<String, double[]>> call(Integer q, Iterator<Integer> ignored) {
-            ShardedTimings.Meter meter = new ShardedTimings.Meter();
-            StateBlocks.meter(counters == null ? null : meter); // block traffic is metered only when timed
-            try {
-                return update(q, meter);
-            } finally {
-                StateBlocks.meter(null);
-            }
-        }
-
-        private Iterator<Tuple2<String, double[]>> update(int q, ShardedTimings.Meter meter) {
-            int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q), to = from + len;
-            float[] g = StateBlocks.take(layout.slot("s", q), layout.name("s", gen, version, q), len);
-            float[] w = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), len);
-            float[] m = first ? new float[len] : StateBlocks.take(layout.slot("m", q), layout.name("m", gen, version, q), len);
-            meter.mark(0);
-            if (scales != null) {
-                int[] off = layout.adderOffset(), size = layout.adderSize();
-                for (int l = 0; l < off.length; l++) {
-                    float s = scales[l];
-                    for (int i = Math.max(off[l], from), e = Math.min(off[l] + size[l], to); i < e; i++) g[i - from] *= s;
-                }
-            }
-            layout.rule().update(w, g, m, 0, len, lr, first);
-            long nonFinite = 0;
-            for (float x : w) if (!Float.isFinite(x)) nonFinite++;
-            meter.mark(1);
-            if (nonFinite == 0) {
-                double[] sb = StateBlocks.doubles(layout.name("sb", gen, version, q), blen);
-                float[] b = new float[blen];
-                for (int i = 0; i < blen; i++) b[i] = (float) (sb[i] / count);
-                layout.putWeights(gen, version + 1, q, w, 0, len);
-                String wn = layout.name("w", gen, version + 1, q), mn = layout.name("m", gen, version + 1, q);
-                StateBlocks.putFloats(mn, m, 0, len);
-                StateBlocks.putFloats(layout.name("b", gen, version + 1, q), b, 0, blen);
-                StateBlocks.keep(layout.run(), layout.slot("w", q), wn, w);
-                StateBlocks.keep(layout.run(), layout.slot("m", q), mn, m);
-            }
-            meter.mark(2);
-            meter.addTo(counters, ShardedTimings.Job.C);
-            return List.of(new Tuple2<>(StateBlocks.here(), new double[] {q, nonFinite})).iterator();
         }
     }
 

@@ -17,7 +17,7 @@ import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * Where the milliseconds of a {@code sync=sharded} step go ({@code step_timing=true}, {@code bench-spark
- * --breakdown}): the {@link StepTimings} of the sharded step, per job ({@link Job}: A compute, B reduce, C update).
+ * --breakdown}): the {@link StepTimings} of the sharded step, per job ({@link Job}: A compute, B reduce and update).
  * <ul>
  *   <li><b>Driver</b>: each job's wall time from submission to its last result (A with the driver's merge of the
  *   counts, B with the scales).</li>
@@ -37,19 +37,20 @@ import scala.jdk.javaapi.CollectionConverters;
  * asynchronously: a window may miss the last step's tasks (the counts say what was seen).
  */
 final class ShardedTimings extends SparkListener {
-    /** Local property marking the sharded step's jobs; its value is the job's letter (A, B, C). */
+    /** Local property marking the sharded step's jobs; its value is the job's letter (A, B). */
     static final String PROPERTY = "addernet.timed.sharded";
 
-    enum Job { A, B, C }
+    enum Job { A, B }
 
-    /** The three task-thread phases of each job, by job. */
-    static final String[][] PHASES = {{"fetch", "compute", "put"}, {"fetch", "sum", "put"}, {"read", "update", "put"}};
+    /** The task-thread phases of each job, by job (at most {@link #MAX_PHASES}). */
+    static final String[][] PHASES = {{"fetch", "compute", "put"}, {"fetch", "sum", "gather", "update", "put"}};
+    static final int MAX_PHASES = 5;
 
     /** Per-task counters of {@link StateBlocks} (slots after the phases). */
     enum Count { REMOTE_BYTES, REMOTE_BLOCKS, REMOTE_WAIT_NANOS, DECODE_NANOS, ENCODE_NANOS, STORE_NANOS, DISK_BYTES }
 
-    /** Slots per job in the accumulator: task count, the 3 phases (wall ns), the counts. */
-    static final int PER_JOB = 1 + 3 + Count.values().length;
+    /** Slots per job in the accumulator: task count, the phases (wall ns), the counts. */
+    static final int PER_JOB = 1 + MAX_PHASES + Count.values().length;
     static final int SLOTS = Job.values().length * PER_JOB;
 
     /** The tasks' phases and counts, {@link #SLOTS} longs (layout: per job, {@link #PER_JOB} slots). */
@@ -73,7 +74,7 @@ final class ShardedTimings extends SparkListener {
         jsc.sc().removeSparkListener(this);
     }
 
-    /** One step done: its jobs' wall seconds (A, B, C) and the whole step's. */
+    /** One step done: its jobs' wall seconds (A, B) and the whole step's. */
     synchronized void step(double[] jobSeconds, double stepSeconds) {
         for (int j = 0; j < jobWall.length; j++) jobWall[j] += jobSeconds[j];
         stepWall += stepSeconds;
@@ -147,9 +148,9 @@ final class ShardedTimings extends SparkListener {
             int base = k * PER_JOB;
             long n = c[base];
             o.put(p + "phase_tasks", n);
-            for (int ph = 0; ph < 3; ph++) o.put(p + PHASES[k][ph] + "_ms", StepTimings.ms(c[base + 1 + ph], n));
+            for (int ph = 0; ph < PHASES[k].length; ph++) o.put(p + PHASES[k][ph] + "_ms", StepTimings.ms(c[base + 1 + ph], n));
             for (Count x : Count.values()) {
-                long v = c[base + 4 + x.ordinal()];
+                long v = c[base + 1 + MAX_PHASES + x.ordinal()];
                 String name = x.name().toLowerCase(Locale.ROOT);
                 if (name.endsWith("_nanos")) o.put(p + name.replace("_nanos", "_ms"), StepTimings.ms(v, n));
                 else if (name.endsWith("_bytes")) o.put(p + name.replace("_bytes", "_mb"), n == 0 ? Double.NaN : v / 1e6 / n);
@@ -176,14 +177,14 @@ final class ShardedTimings extends SparkListener {
      */
     static final class Meter {
         final AtomicLongArray counts = new AtomicLongArray(Count.values().length);
-        private final long[] phase = new long[3];
+        private final long[] phase = new long[MAX_PHASES];
         private long t = System.nanoTime();
 
         void add(Count c, long v) {
             counts.addAndGet(c.ordinal(), v);
         }
 
-        /** Ends phase {@code ph} (0, 1, 2) of the task: the wall time since the last mark. */
+        /** Ends phase {@code ph} (an index into the job's {@link #PHASES}) of the task: the wall time since the last mark. */
         void mark(int ph) {
             long t1 = System.nanoTime();
             phase[ph] += t1 - t;
@@ -195,8 +196,8 @@ final class ShardedTimings extends SparkListener {
             long[] v = new long[SLOTS];
             int base = job.ordinal() * PER_JOB;
             v[base] = 1;
-            for (int i = 0; i < 3; i++) v[base + 1 + i] = phase[i];
-            for (int i = 0; i < counts.length(); i++) v[base + 4 + i] = counts.get(i);
+            for (int i = 0; i < MAX_PHASES; i++) v[base + 1 + i] = phase[i];
+            for (int i = 0; i < counts.length(); i++) v[base + 1 + MAX_PHASES + i] = counts.get(i);
             into.add(v);
         }
     }

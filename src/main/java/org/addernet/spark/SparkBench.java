@@ -40,7 +40,7 @@ import scala.Tuple2;
  * {@link StepTimings} over the measured steps (where the step's milliseconds go: driver laps, Spark's task metrics, the
  * task's phases) and the driver's SGD update ({@code apply_ms}); its {@code driver_outside_ms} is meaningless here
  * (the other mode's step runs in between). For each {@code sync=sharded} run a line of {@link ShardedTimings} (per job
- * A/B/C: Spark's task metrics, the tasks' fetch/compute/put phases, bytes fetched from other executors, decode,
+ * A and B: Spark's task metrics, the tasks' phases, bytes fetched from other executors, decode,
  * encode, store).
  *
  * <p>{@code --params N,...}: the older protocol-only measurement for models of N parameters: an empty Spark job
@@ -105,7 +105,7 @@ public final class SparkBench {
         boolean lenet = arch.equals("lenet5bn");
         int batch = 2 * workers, modes = syncs.size();
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
-        double[][] step = new double[modes][reps], jobA = new double[modes][reps], jobB = new double[modes][reps], jobC = new double[modes][reps];
+        double[][] step = new double[modes][reps], jobA = new double[modes][reps], jobB = new double[modes][reps];
         double[] comp = new double[reps], apply = new double[reps];
         Arrays.fill(comp, Double.NaN);
         long[] bytes = new long[modes];
@@ -153,10 +153,9 @@ public final class SparkBench {
                     step[m][r] = ms;
                     if (sharded == null) apply[r] = (t1 - ta) / 1e6;
                     bytes[m] += listener.bytes.get();
-                    double[] js = sharded != null ? sharded.lastJobSeconds : new double[] {Double.NaN, Double.NaN, Double.NaN};
+                    double[] js = sharded != null ? sharded.lastJobSeconds : new double[] {Double.NaN, Double.NaN};
                     jobA[m][r] = js[0] * 1e3;
                     jobB[m][r] = js[1] * 1e3;
-                    jobC[m][r] = js[2] * 1e3;
                     if (sharded != null) comp[r] = sharded.lastComputeSeconds * 1e3;
                 }
             }
@@ -182,8 +181,8 @@ public final class SparkBench {
             System.out.printf(Locale.ROOT, "{\"master\":\"%s\",\"workers\":%d,\"model\":\"%s\",\"params\":%d,\"sync\":\"%s\",\"wire\":\"%s\",\"steps\":%d,"
                             + "\"step_ms\":%.1f,\"compute_ms\":%.1f,\"overhead_ms\":%.1f,\"driver_bytes_per_step\":%d%s}%n",
                     master, workers, arch, params, sync, wire, reps, median(step[m]), computeMs, median(step[m]) - computeMs, bytes[m] / reps,
-                    sharded(sync) ? String.format(Locale.ROOT, ",\"job_a_ms\":%.1f,\"job_b_ms\":%.1f,\"job_c_ms\":%.1f", median(jobA[m]),
-                            median(jobB[m]), median(jobC[m])) : "");
+                    sharded(sync) ? String.format(Locale.ROOT, ",\"job_a_ms\":%.1f,\"job_b_ms\":%.1f", median(jobA[m]),
+                            median(jobB[m])) : "");
         }
     }
 

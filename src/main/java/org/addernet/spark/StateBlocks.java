@@ -45,8 +45,8 @@ import scala.reflect.ClassTag$;
  * <p>Three things save copies of whole slices: {@link #readAll} fetches a task's blocks in parallel (remote ones
  * over the network at once; each decoded as soon as it arrives, straight from the received buffer), a job B task
  * adds the local operands from the stored bytes themselves ({@link #local(String, long)}), and an owner keeps
- * the float arrays it will use again itself ({@link #keep}/{@link #take}: the summed gradient from job B to job C,
- * the master weights and momentum from one job C to the next) besides publishing them as blocks. The blocks stay
+ * the float arrays it will use again itself ({@link #keep}/{@link #take}: the master weights and momentum from one
+ * step's job B to the next) besides publishing them as blocks. The blocks stay
  * the state; the kept arrays are only a short cut when the next task runs on the same executor.
  */
 final class StateBlocks {
@@ -411,6 +411,28 @@ final class StateBlocks {
         Kept k = KEPT.get(slot);
         if (k != null && k.name().equals(name) && k.array().length == length && KEPT.remove(slot, k)) return k.array();
         return floats(name, length);
+    }
+
+    /**
+     * Block {@code name} ({@code length} doubles) once some task of the same barrier stage has published it: polls
+     * (this JVM's BlockManager, then the master's locations) with a short back-off, since Spark's own
+     * {@code BarrierTaskContext.allGather} polls its reply with a 1-second sleep. The barrier stage runs all its
+     * tasks at once, so the block's writer is running; a killed task (a peer failed) stops waiting.
+     */
+    static double[] awaitDoubles(String name, int length, org.apache.spark.TaskContext ctx, long timeoutSeconds) {
+        BlockManager bm = SparkEnv.get().blockManager();
+        BlockId id = id(name);
+        long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L, pause = 100_000;
+        while (bm.getStatus(id).isEmpty() && bm.master().getLocations(id).isEmpty()) {
+            if (ctx != null) ctx.killTaskIfInterrupted();
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("sharded step: block " + name + " was not published within " + timeoutSeconds
+                        + " s by the task of the same barrier stage that writes it");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(pause);
+            pause = Math.min(2 * pause, 2_000_000);
+        }
+        return doubles(name, length);
     }
 
     /** Drops every kept array (a run ended; in local mode the driver's JVM is the executor's). */

@@ -59,7 +59,7 @@ public final class Config {
             new Key("train_limit", "0", "use only the first N training samples (0 = all; imagenet: N spread evenly over the ids); for quick runs"),
             new Key("test_limit", "0", "evaluate on only the first N test samples (0 = all; imagenet: spread evenly)"),
             new Key("log_every", "50", "print a progress line every N steps"),
-            new Key("step_timing", "false", "Spark job: every log_every steps also print where a step's time went (sync=driver: driver laps, Spark's task metrics, the task's phases; sync=sharded: per job A/B/C Spark's task metrics, the tasks' fetch/compute/put phases, remote bytes, decode/encode/store; one JSON line, docs/DESIGN-NOTES.md)"),
+            new Key("step_timing", "false", "Spark job: every log_every steps also print where a step's time went (sync=driver: driver laps, Spark's task metrics, the task's phases; sync=sharded: per job A/B Spark's task metrics, the tasks' phases, remote bytes, decode/encode/store; one JSON line, docs/DESIGN-NOTES.md)"),
             new Key("checkpoint", "true", "write a checkpoint DIR/checkpoints/ckpt-e<E>-s<S>.ckpt after every epoch"),
             new Key("keep_checkpoints", "3", "keep the newest N checkpoints (>= 1); older ones are deleted once a newer one is complete"),
             new Key("max_steps", "0", "stop after this many steps in this invocation, with a checkpoint, to continue later with --resume (0 = run to the end)"),

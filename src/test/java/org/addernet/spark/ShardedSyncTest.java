@@ -148,7 +148,7 @@ class ShardedSyncTest {
         assertTrue(notBf16(single.momentum()) > single.momentum().length / 2, "momentum stays fp32: " + notBf16(single.momentum()));
     }
 
-    /** Job C on an executor that kept nothing (every operand read from its block) gives the same bits. */
+    /** Job B on an executor that kept nothing (master weights and momentum read from their blocks) gives the same bits. */
     @ParameterizedTest
     @ValueSource(strings = {"fp32", "bf16"})
     void withoutKeptArraysTheBlocksGiveTheSameBits(String wire) throws Exception {
@@ -159,6 +159,42 @@ class ShardedSyncTest {
         } finally {
             StateBlocks.keeping = true;
         }
+    }
+
+    /**
+     * W = 2 with one operand remote (as across two executor JVMs): job B adds the remote slice to the local one piece
+     * by piece as it arrives, and ends with the bits of the single process emulating the same workers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"fp32", "bf16"})
+    void sumWhileFetchingGivesTheBitsOfTheSingleProcess(String wire) throws Exception {
+        State single;
+        try (SingleProcess run = new SingleProcess(SparkJobTest.recipe(lenet(2, "wire=" + wire)), RunFiles.local(tmp.resolve("1" + wire)),
+                SparkJobTest.QUIET)) {
+            run.trainer().run();
+            single = State.of(run.trainer());
+        }
+        long before = ShardedSteps.ReduceUpdateTask.FUSED.get();
+        ShardedSteps.ReduceUpdateTask.EMULATE_EXECUTORS = true;
+        State fused;
+        try {
+            fused = spark("f" + wire, lenet(2, "sync=sharded", "wire=" + wire));
+        } finally {
+            ShardedSteps.ReduceUpdateTask.EMULATE_EXECUTORS = false;
+        }
+        // 10 steps, 2 slices: every job B task took the fused path.
+        assertEquals(20, ShardedSteps.ReduceUpdateTask.FUSED.get() - before, "job B tasks that summed while fetching");
+        fused.assertSame(single, "wire=" + wire + ", sum while fetching vs single process");
+    }
+
+    @Test
+    void dynamicAllocationIsRefusedWithOneClearLineOnAClusterOnly() {
+        org.apache.spark.SparkConf on = new org.apache.spark.SparkConf(false).set("spark.dynamicAllocation.enabled", "true");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ShardedSteps.requireNoDynamicAllocation(on, false));
+        assertTrue(e.getMessage().contains("spark.dynamicAllocation.enabled") && !e.getMessage().contains("\n"), e.getMessage());
+        ShardedSteps.requireNoDynamicAllocation(on, true); // local mode: Spark ignores it, so do we
+        ShardedSteps.requireNoDynamicAllocation(new org.apache.spark.SparkConf(false), false);
     }
 
     /** How many of these float bit patterns are not bfloat16 values (low 16 bits set). */
