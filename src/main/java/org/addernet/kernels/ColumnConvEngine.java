@@ -341,7 +341,7 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 layer) on every thread, in one parallel
+     * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 or phase-split layer) on every thread, in one parallel
      * call: pack tasks fill a slice each of the caller's workspace (one shared buffer), then block tasks each compute,
      * once all slices are in, a block of output channels (rows of the filter matrix) over all the shifted columns,
      * or, when the channels do not split evenly into blocks of whole kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
@@ -361,7 +361,7 @@ final class ColumnConvEngine implements ConvEngine {
         Im2col.shiftedRows(g, cs, s0.xRow);
         final float[] xcol = s0.xcol;
         final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
-        boolean byRows = o % (2 * threads) == 0 && !split.equals("columns");
+        boolean byRows = o % (2 * threads) == 0 && !columnSplit;
         // Row blocks of whole kernel row pairs, two per thread where the channels allow (a late thread then still
         // takes a share), else one.
         int rowBlocks = !byRows ? 1 : o % (4 * threads) == 0 ? 2 * threads : threads;
@@ -371,17 +371,15 @@ final class ColumnConvEngine implements ConvEngine {
         // taken one at a time by whichever thread is free (parallelForClaimed), so a late thread holds up at most the
         // slice it took, and the packs are all taken before any block. A thread with a block waits at a spin barrier
         // for the slices still being packed (microseconds; a second parallel call would cost as much). Row blocks pack a
-        // slice of the channels; column pieces their own range of every channel plane, which holds the inputs of their
-        // columns but for a halo of k-1 rows.
+        // slice of the channels either way (packShifted knows the stride-1 and the phase-split layouts; a thread that
+        // packs a slice need not be the one that computes from it).
         AtomicInteger packed = new AtomicInteger();
-        final int pieceCols = piece;
         pool.parallelForClaimed(tasks, (t, from, to) -> {
             Workspace s = spaces[t];
             for (int task = from; task < to; task++) {
                 if (task < packs) {
                     try {
-                        if (byRows) Im2col.packShifted(g, x, 0, n, cs, xcol, task * g.c() / packs, (task + 1) * g.c() / packs);
-                        else packShiftedPlanes(g, x, n, cs, xcol, task * pieceCols, task + 1 == packs ? cs : (task + 1) * pieceCols);
+                        Im2col.packShifted(g, x, 0, n, cs, xcol, task * g.c() / packs, (task + 1) * g.c() / packs);
                     } finally {
                         packed.incrementAndGet();
                     }
@@ -427,37 +425,16 @@ final class ColumnConvEngine implements ConvEngine {
      * the same on 16x16 and 45 % more on 8x8 (96 columns: the narrow panels). Layers whose channels do not split into
      * row blocks always take column pieces.
      */
-    private String split = System.getProperty("addernet.split", "rows");
+    private boolean columnSplit = columnSplit(System.getProperty("addernet.split", "rows"));
 
-    /** {@code rows} or {@code columns}, see {@link #split}; tests set each. */
+    /** {@code rows} or {@code columns}, see {@link #columnSplit}; tests set each. */
     void splitMode(String mode) {
-        if (!mode.equals("rows") && !mode.equals("columns")) throw new IllegalArgumentException("split mode " + mode + " (rows or columns)");
-        this.split = mode;
+        this.columnSplit = columnSplit(mode);
     }
 
-    /**
-     * The shifted buffer's plane positions {@code [p0, p1)} of every channel for samples {@code [0, n)}, zeros where no
-     * input pixel falls: the same values {@link Im2col#packShifted} writes there (sample {@code m}'s pixel (i, j) of a
-     * channel at {@code lead + m*SS + i*Wq + j}, {@code lead = pad*Wq + pad}).
-     */
-    static void packShiftedPlanes(ConvGeometry g, float[] x, int n, int cs, float[] buf, int p0, int p1) {
-        if (p0 >= p1) return;
-        int c = g.c(), h = g.h(), w = g.w(), pad = g.pad(), wq = w + pad, ss = Im2col.shiftedColumns(g), lead = pad * wq + pad;
-        for (int ci = 0; ci < c; ci++) {
-            int base = ci * cs;
-            Arrays.fill(buf, base + p0, base + p1, 0f);
-            for (int mi = Math.max(0, (p0 - lead) / ss - 1); mi < n; mi++) {
-                int m0 = lead + mi * ss;
-                if (m0 >= p1) break;
-                int src = (mi * c + ci) * h * w;
-                for (int hh = Math.max(0, (p0 - m0) / wq - 1); hh < h; hh++) {
-                    int d0 = m0 + hh * wq;
-                    if (d0 >= p1) break;
-                    int a = Math.max(d0, p0), b = Math.min(d0 + w, p1);
-                    if (a < b) System.arraycopy(x, src + hh * w + (a - d0), buf, base + a, b - a);
-                }
-            }
-        }
+    private static boolean columnSplit(String mode) {
+        if (!mode.equals("rows") && !mode.equals("columns")) throw new IllegalArgumentException("addernet.split: " + mode + " (rows or columns)");
+        return mode.equals("columns");
     }
 
     /**

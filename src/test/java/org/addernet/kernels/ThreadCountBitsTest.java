@@ -37,8 +37,8 @@ class ThreadCountBitsTest {
             new ConvGeometry(40, 4, 32, 32, 8, 3, 1, 1));    // 40 units: 16 groups of 2 or 3
 
     /**
-     * Batch-1 stride-1 layers, whose forward splits the shifted columns over the threads (KernelBitsTest pins the
-     * hashes of SHAPES, so these are a list of their own).
+     * Batch-1 shifted (stride 1) and phase-split (stride 2) layers, whose forward splits the output channels or the
+     * shifted columns over the threads (KernelBitsTest pins the hashes of SHAPES, so these are a list of their own).
      */
     static final List<ConvGeometry> BATCH1_SHIFTED = List.of(
             new ConvGeometry(1, 16, 32, 32, 16, 3, 1, 1),    // ResNet-20 layer1
@@ -47,7 +47,10 @@ class ThreadCountBitsTest {
             new ConvGeometry(1, 5, 12, 12, 3, 3, 1, 1),      // 176 columns: 6 pieces of 32 at 8 threads
             new ConvGeometry(2, 16, 8, 8, 16, 3, 1, 1),      // two samples in one unit (162 columns)
             new ConvGeometry(1, 3, 32, 32, 16, 3, 1, 1),     // ResNet-20 conv1: 3 channels, 1104 columns
-            new ConvGeometry(1, 32, 16, 16, 32, 3, 1, 1));   // ResNet-20 layer2: 304 columns
+            new ConvGeometry(1, 32, 16, 16, 32, 3, 1, 1),    // ResNet-20 layer2: 304 columns
+            new ConvGeometry(1, 16, 32, 32, 32, 3, 2, 1),    // ResNet-20's stride-2 layer, phase-split
+            new ConvGeometry(1, 16, 32, 32, 32, 1, 2, 0),    // its 1x1 stride-2 shortcut
+            new ConvGeometry(1, 24, 15, 15, 8, 3, 2, 1));    // odd map, 8 channels: column pieces at 3 threads
 
     /** All outputs of one engine configuration, flattened: y, dx, dw for adder, then for conv. */
     private static float[][] runAll(ConvEngine e, ConvGeometry g, long seed) {
@@ -142,33 +145,13 @@ class ThreadCountBitsTest {
     }
 
     /**
-     * The one-unit shifted split by output-channel blocks (each block packs a slice of the channels) and by column
-     * pieces (each piece packs its range of every channel plane, {@link ColumnConvEngine#packShiftedPlanes}) give the
-     * bits of one thread, which runs neither, on every batch-1 shape.
+     * The one-unit shifted split by output-channel blocks and by column pieces (either way the pack tasks fill a slice
+     * of the channels) give the bits of one thread, which runs neither, on every batch-1 shape, stride 1 and 2.
      */
     @ParameterizedTest(name = "{0} kernels, batch 1 shifted, split {1}")
     @CsvSource({"vector, rows", "vector, columns", "scalar, rows", "scalar, columns"})
     void batchOneShiftedSplitByRowsOrColumnsHasTheSameBits(String kind, String split) {
         compareThreadCounts(kind, ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS, BATCH1_SHIFTED, split);
-    }
-
-    /** The plane-range pack writes exactly what the whole pack writes, for any cut of the planes. */
-    @Test
-    void planeRangesPackLikeTheWholeBuffer() {
-        for (ConvGeometry g : List.of(new ConvGeometry(2, 3, 8, 8, 4, 3, 1, 1), new ConvGeometry(1, 2, 7, 5, 3, 5, 1, 2),
-                new ConvGeometry(3, 1, 4, 6, 2, 3, 1, 0))) {
-            int ld = (g.n() * Im2col.shiftedColumns(g) + 15) / 16 * 16, cs = Im2col.shiftedChannelStride(g, ld);
-            float[] x = gaussian(new Rng(5), g.inputSize(), 1.0), want = new float[g.c() * cs];
-            java.util.Arrays.fill(want, Float.NaN);
-            Im2col.packShifted(g, x, 0, g.n(), cs, want);
-            for (int cut : new int[] {1, 16, 37, cs / 2, cs - 1}) {
-                float[] got = new float[g.c() * cs];
-                java.util.Arrays.fill(got, Float.NaN);
-                ColumnConvEngine.packShiftedPlanes(g, x, g.n(), cs, got, cut, cs);
-                ColumnConvEngine.packShiftedPlanes(g, x, g.n(), cs, got, 0, cut);
-                assertSameBits(want, got, g + " cut at " + cut);
-            }
-        }
     }
 
     /**
