@@ -107,6 +107,14 @@ final class EvalBench {
                     prof.print(out, m.params(), 1, reps, total / 1e3, 0, LayerProfile.adderPeak(engine.pool(), 400));
                     prof.reset();
                 }
+                ms.sort(null);
+                double med = ms.get(ms.size() / 2);
+                long live = heap.fullGc();
+                out.printf(Locale.ROOT, "{\"impl\":\"addernet\",\"model\":\"%s\",\"variant\":\"%s\",\"batch\":%d,\"threads\":%d,\"kernels\":\"%s\","
+                                + "\"reps\":%d,\"ms_per_batch\":%.3f,\"images_per_s\":%.2f,\"model_kind\":\"%s\",\"heap_after_gc_mb\":%.1f,"
+                                + "\"dispatches_per_batch\":%.1f,\"cpu_ms_per_batch\":%.3f,\"ms_mean_per_batch\":%.3f,\"ms_p90_per_batch\":%.3f}%n", arch,
+                        variant, batch, threads, engine.conv().kernelName(), reps, med, batch * 1e3 / med, kind, live / 1e6,
+                        (double) dispatches / reps, cpu < 0 ? -1.0 : cpu / 1e6 / reps, total / reps, ms.get((int) (0.9 * (reps - 1))));
                 if (trace) {
                     // The hand-offs of TRACED forwards after the timed ones (the trace's clock reads cost a few us per call).
                     HandOffTrace tr = new HandOffTrace(threads, 1 << 16, TRACED + 1);
@@ -120,14 +128,6 @@ final class EvalBench {
                     out.printf(Locale.ROOT, "%s %s batch %d, %d threads: ", arch, variant, batch, threads);
                     tr.print(out);
                 }
-                ms.sort(null);
-                double med = ms.get(ms.size() / 2);
-                long live = heap.fullGc();
-                out.printf(Locale.ROOT, "{\"impl\":\"addernet\",\"model\":\"%s\",\"variant\":\"%s\",\"batch\":%d,\"threads\":%d,\"kernels\":\"%s\","
-                                + "\"reps\":%d,\"ms_per_batch\":%.3f,\"images_per_s\":%.2f,\"model_kind\":\"%s\",\"heap_after_gc_mb\":%.1f,"
-                                + "\"dispatches_per_batch\":%.1f,\"cpu_ms_per_batch\":%.3f,\"ms_mean_per_batch\":%.3f,\"ms_p90_per_batch\":%.3f}%n", arch,
-                        variant, batch, threads, engine.conv().kernelName(), reps, med, batch * 1e3 / med, kind, live / 1e6,
-                        (double) dispatches / reps, cpu < 0 ? -1.0 : cpu / 1e6 / reps, total / reps, ms.get((int) (0.9 * (reps - 1))));
             }
         }
     }

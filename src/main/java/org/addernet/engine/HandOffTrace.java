@@ -8,14 +8,15 @@ import java.util.Locale;
 
 /**
  * Where a forward's time goes between the engine's threads (issue 12, batch-1 inference): recorded by
- * {@link ThreadPool#parallelFor} while a benchmark has set it ({@link ThreadPool#trace}), one slot per call. Per call:
+ * {@link ThreadPool#parallelFor} and {@link ThreadPool#parallelForClaimed} while a benchmark has set it ({@link ThreadPool#trace}), one slot per call. Per call:
  * the caller's {@code nanoTime} at the dispatch and at the join, and per thread the {@code nanoTime} and the thread's
  * own CPU time at the start and end of its range. CPU times count only the time a thread was on a core, so the work
  * columns hold on a loaded machine too; the wall columns (wake-up, join wait, serial gaps) do not, read their medians.
  *
  * <p>Layout: slot {@code s}, thread {@code t}: index {@code s*threads + t} of the per-thread arrays. Each entry is
- * written by one thread only; the caller reads them after the join of the last call (the pool's pending count orders
- * the workers' writes before it).
+ * written by one thread only; the caller reads them after the join of the last call. For fixed-share calls the pool's pending count orders the
+ * workers' writes before the join; in a claimed call a worker's range end may be written just after it (the call
+ * ends when every task is done, not every thread), so that call's last range end can read slightly late.
  */
 public final class HandOffTrace {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();

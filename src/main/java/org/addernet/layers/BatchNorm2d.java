@@ -225,7 +225,7 @@ public final class BatchNorm2d implements Layer {
         // gradient goes over dy, or to the shortcut's gradient; dx overwrites dy either way.
         final float[] xd = x.data, dyd = dy.data, mask = relu || addedShortcut ? y.data : null;
         final float[] g = addedShortcut ? shortcutGrad : dyd;
-        if (g == null || g.length < x.size()) throw new IllegalStateException("BatchNorm " + name + ": no shortcut gradient of " + x);
+        if (g == null || g.length < x.size()) throw new IllegalStateException("BatchNorm " + name + (addedShortcut ? ": no shortcut gradient of " : ": gradient smaller than ") + x);
         shortcutGrad = null;
         final Passes ops = passes;
         long t0 = PassTimes.start();

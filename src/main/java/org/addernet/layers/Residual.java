@@ -11,7 +11,8 @@ import org.addernet.engine.ThreadPool;
  * conv-bn-relu-conv-bn or the bottleneck's three convolutions; their parameters are named by the caller
  * ({@code layerS.B.conv1}, ...), so this class only wires the sum. {@code inPlace} (torchvision's
  * {@code out += identity}) writes the sum over main's output, which is right when main's backward does not need
- * its own output (it ends with a BatchNorm).
+ * its own output (it ends with a BatchNorm). In training models the sum and its ReLU are done by main's last
+ * BatchNorm instead ({@link BatchNorm2d#setShortcut}: the shortcut runs first, the BN writes {@code max(bn(x) + s, 0)}).
  */
 public final class Residual implements Layer {
     private final String name;

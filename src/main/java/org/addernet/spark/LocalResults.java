@@ -9,17 +9,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * and {@code local[N]} the tasks run in the driver's JVM. The job's function stays here and its task binary carries
  * only the job's number (the DAGScheduler Java-serializes the function into every job's task binary and each task
  * deserializes it again: LeNet-5-BN's step function with its settings is 1.4 KB of records, arrays and strings; the
- * key 147 bytes), and
- * a task leaves its value here and returns only a {@link Key}; the driver's result handler takes the value out.
- * Local mode's task results by key (the result-side twin of {@link SparkJob.WeightsRef#local}): in {@code local} and
- * {@code local[N]} the tasks run in the driver's JVM, so a task leaves its value in this map and returns only a
- * {@link Key}; the driver's result handler takes the value out. That takes off every step's critical path what a
+ * key 147 bytes), and a task leaves its value here and returns only a {@link Key}; the driver's result handler takes
+ * the value out. That takes off every step's critical path what a
  * serialized result costs there: Kryo-writing the value on the task thread after the compute (LeNet-5-BN: 254 KB per
  * task), Java-serializing the {@code DirectTaskResult} around it, and both deserializations on the
  * {@code task-result-getter} thread (1.6 MB allocated per LeNet step there). The value is the same object either way,
  * so the bits are the same. A job opens its table before it runs and closes it after, so the values of attempts whose
- * results Spark drops (a duplicate success, a job that failed) go with the job; a task whose job's table is gone (a
- * zombie attempt) returns its value the ordinary way.
+ * results Spark drops (a duplicate success, a job that failed) go with the job; a task that starts after its job's
+ * table is gone fails (its result would be dropped anyway), one whose job closes while it runs returns its value
+ * the ordinary way.
  */
 final class LocalResults {
     private LocalResults() {}

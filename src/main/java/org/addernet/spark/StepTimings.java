@@ -325,7 +325,7 @@ final class StepTimings extends SparkListener {
         o.put("task_scheduler_delay_ms", per(schedulerDelay, tasks));
         o.put("task_gc_ms", per(gc, tasks));
         o.put("task_result_bytes", tasks == 0 ? 0 : resultBytes / tasks);
-        if (local) {
+        if (local && localJobs > 0) {
             o.put("local_jobs", localJobs);
             o.put("local_submit_to_first_task_ms", ms(localToFirstEntry, localJobs));
             o.put("local_task_start_spread_ms", ms(localEntrySpread, localJobs));
