@@ -30,8 +30,8 @@ final class LayerProfile implements ConvEngine {
     private static final FloatVector ZERO = FloatVector.zero(S), ONE = ZERO.broadcast(1f);
     private static final IntVector ABS_BITS = IntVector.broadcast(SI, 0x7fffffff);
     /**
-     * How the peak loop writes {@code acc += |b - x|}: the fastest of the same-bits formulations measured (kernels'
-     * PortBench, 3 JVMs: median 42-45 G-ops per CPU-second against 40 for sub/abs/add; with {@code .abs()}, whose
+     * How the peak loop writes {@code acc += |b - x|}: the fastest of the same-bits formulations measured (PortBench,
+     * commit f7d6275, 3 JVMs: median 42-45 G-ops per CPU-second against 40 for sub/abs/add; with {@code .abs()}, whose
      * mask is a memory operand, and with the subtract or the accumulate as an FMA, all within noise of each other),
      * so the profile's % is of the best this arithmetic reached. The forward kernels still use {@code .abs()}: the
      * int form pushed their 2 x 4 block over C2's inlining budget (VectorColumnKernels, "Sums of the adder forward").

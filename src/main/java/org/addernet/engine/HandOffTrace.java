@@ -14,7 +14,7 @@ import java.util.Locale;
  * columns hold on a loaded machine too; the wall columns (wake-up, join wait, serial gaps) do not, read their medians.
  *
  * <p>Layout: slot {@code s}, thread {@code t}: index {@code s*threads + t} of the per-thread arrays. Each entry is
- * written by one thread only; the caller reads them after the join of the last call. For fixed-share calls the pool's pending count orders the
+ * written by one thread only; the caller reads them after the join of the last call. For fixed-share calls the pool's remaining count orders the
  * workers' writes before the join; in a claimed call a worker's range end may be written just after it (the call
  * ends when every task is done, not every thread), so that call's last range end can read slightly late.
  */

@@ -35,9 +35,9 @@ public final class ThreadPool implements AutoCloseable {
     private final Thread[] workers;
     private final Object lock = new Object();
     /**
-     * One parallel call: its body and task count. Static ({@link #parallelFor}): thread t runs range t and
-     * {@code pending} counts the workers' ranges not yet finished. Claimed ({@link #parallelForClaimed}): threads take
-     * tasks one at a time from {@code next}, {@code done} counts the finished ones. A new object per call, published
+     * One parallel call: its body and task count. {@code remaining} counts down what the caller waits for: the workers'
+     * ranges (static, {@link #parallelFor}: thread t runs range t) or the tasks (claimed, {@link #parallelForClaimed}:
+     * threads take tasks one at a time from {@code next}, null for a static call). A new object per call, published
      * through the volatile {@link #job}: a worker that sees it sees its fields.
      */
     private static final class Job {
@@ -46,7 +46,7 @@ public final class ThreadPool implements AutoCloseable {
         final Thread caller;
         final boolean claimed;
         final int traceSlot;
-        final AtomicInteger pending, next = new AtomicInteger(), done = new AtomicInteger();
+        final AtomicInteger remaining, next;
 
         Job(RangeBody body, int tasks, Thread caller, boolean claimed, int traceSlot, int workers) {
             this.body = body;
@@ -54,7 +54,8 @@ public final class ThreadPool implements AutoCloseable {
             this.caller = caller;
             this.claimed = claimed;
             this.traceSlot = traceSlot;
-            this.pending = new AtomicInteger(claimed ? 0 : workers);
+            this.remaining = new AtomicInteger(claimed ? tasks : workers);
+            this.next = claimed ? new AtomicInteger() : null;
         }
     }
 
@@ -127,7 +128,18 @@ public final class ThreadPool implements AutoCloseable {
             int slot = tr == null ? -1 : tr.begin(false);
             if (slot >= 0) tr.rangeStart(slot, 0);
             if (claimed) {
-                for (int i = 0; i < tasks; i++) body.run(0, i, i + 1);
+                // As on more threads: a task's failure does not stop the others; the first is rethrown at the end.
+                Throwable first = null;
+                for (int i = 0; i < tasks; i++) {
+                    try {
+                        body.run(0, i, i + 1);
+                    } catch (Throwable e) {
+                        if (first == null) first = e;
+                    }
+                }
+                if (first instanceof RuntimeException re) throw re;
+                if (first instanceof Error err) throw err;
+                if (first != null) throw new IllegalStateException(first);
             } else {
                 body.run(0, 0, tasks);
             }
@@ -158,7 +170,7 @@ public final class ThreadPool implements AutoCloseable {
         // would let the next call start while this one's ranges still run.
         boolean interrupted = false;
         long spinUntil = System.nanoTime() + SPIN_NS;
-        while (claimed ? j.done.get() < tasks : j.pending.get() != 0) {
+        while (j.remaining.get() != 0) {
             if (System.nanoTime() < spinUntil) {
                 Thread.onSpinWait();
             } else {
@@ -195,7 +207,7 @@ public final class ThreadPool implements AutoCloseable {
             } catch (Throwable e) {
                 failure.compareAndSet(null, e);
             } finally {
-                if (j.done.incrementAndGet() == j.tasks && t != 0) LockSupport.unpark(j.caller);
+                if (j.remaining.decrementAndGet() == 0 && t != 0) LockSupport.unpark(j.caller);
             }
         }
     }
@@ -236,7 +248,7 @@ public final class ThreadPool implements AutoCloseable {
             } catch (Throwable e) {
                 failure.compareAndSet(null, e);
             } finally {
-                if (j.pending.decrementAndGet() == 0) LockSupport.unpark(j.caller);
+                if (j.remaining.decrementAndGet() == 0) LockSupport.unpark(j.caller);
             }
         }
     }

@@ -119,7 +119,8 @@ final class VectorColumnKernels implements ColumnKernels {
      * rounding, and "0 - v" gives the +0 that "0 - |d|" gives when all terms are 0. |b - x| = |x - b| exactly,
      * ONE.fma(s, t) = s + t exactly.
      *
-     * Which FP pipes the subtract and the accumulate use does not matter on this Zen 5 (PortBench, one thread,
+     * Which FP pipes the subtract and the accumulate use does not matter on this Zen 5 (a one-off harness, PortBench in commit f7d6275,
+     * removed after: it copied every block in each formulation; one thread,
      * thread CPU time, variants alternated, 2026-12-02 on a loaded machine, so ratios only): sub/abs/add,
      * fma(-1, x, b)/abs/add, sub/abs/fma(1, d, s) and half-and-half mixes of the 2 x 4 block were within noise of
      * each other, in the kernel and in the profile's peak loop. The pipes are not the bound: 16 independent FMA
@@ -127,8 +128,8 @@ final class VectorColumnKernels implements ColumnKernels {
      * so the 3 vector ops of an accumulate cap it near one per cycle whatever their pipes; and the kernel (~25
      * G-ops per CPU-second) runs at about half the peak loop's rate (~45) for reasons other than its arithmetic
      * (the gap did not move with x in L1, without the 16-tap blocks, or without the Vector API's bounds checks).
-     * |d| as an int and with 0x7fffffff held in a register (abs takes its mask from memory at every use) ran the
-     * PortBench copy of the 2 x 4 block 24-27 against 21-24, same bits, but in this class it pushes adder2x4 over
+     * |d| as an int and with 0x7fffffff held in a register (abs takes its mask from memory at every use) ran that
+     * harness's copy of the 2 x 4 block 24-27 against 21-24, same bits, but in this class it pushes adder2x4 over
      * C2's inlining budget: all 8 result stores then fail to intrinsify (-XX:+PrintInlining "VectorSupport::store
      * failed to inline (intrinsic)"; 3 of 8 already do with the form below) and 3 of 13 cold JVMs ran the forward
      * at 7-10 G-ops per CPU-second: not used.
@@ -537,7 +538,7 @@ final class VectorColumnKernels implements ColumnKernels {
      * a larger magnitude is a larger int, so min(e, bits(-1)) = max(d, -1). Three int ops (and, or, vpminsd),
      * exact, and about twice as fast as FloatVector min/max with Java's NaN/-0 semantics or |d+1| - |d-1|.
      * The subtract stays a vsubps: as NEG_ONE.fma(x, b) (same bits, on the FMA pipes beside the accumulating fma)
-     * the 4 x 2 block was slower in PortBench (median 18.6-20.8 against 22.9-25.2 G-ops per CPU-second, 3 JVMs).
+     * the 4 x 2 block was slower in that harness (median 18.6-20.8 against 22.9-25.2 G-ops per CPU-second, 3 JVMs).
      */
 
     private static void igrad4x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {

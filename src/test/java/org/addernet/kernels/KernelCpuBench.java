@@ -35,7 +35,8 @@ final class KernelCpuBench {
             new ConvGeometry(32, 2048, 7, 7, 512, 1, 1, 0),
             new ConvGeometry(32, 3, 224, 224, 64, 7, 2, 3));
 
-    private static long cpu() {
+    /** Process CPU time, ns (also PhaseAbBench's clock). */
+    static long cpu() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 

@@ -1,6 +1,5 @@
 package org.addernet.kernels;
 
-import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -27,10 +26,6 @@ final class PhaseAbBench {
             new ConvGeometry(32, 256, 14, 14, 512, 3, 2, 1),
             new ConvGeometry(32, 128, 28, 28, 256, 1, 2, 0));
 
-    private static long cpu() {
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
-    }
-
     public static void main(String[] args) {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
@@ -53,9 +48,9 @@ final class PhaseAbBench {
                 for (int round = 0; round < rounds; round++) {
                     for (int side = 0; side < 2; side++) {
                         for (int o = 0; o < ops.length; o++) {
-                            long s = cpu();
+                            long s = KernelCpuBench.cpu();
                             for (int i = 0; i < reps; i++) run(e[side], ops[o], g, d);
-                            ms[side][o][round] = (cpu() - s) / 1e6 / reps;
+                            ms[side][o][round] = (KernelCpuBench.cpu() - s) / 1e6 / reps;
                         }
                     }
                 }
