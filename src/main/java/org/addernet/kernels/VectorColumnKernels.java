@@ -113,11 +113,16 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     /*
-     * Sums of the adder forward, kept positive: block sum s = |b - x| + s over the KB taps of a block, running
-     * total t = t + s over the blocks, y = 0 - t. That is bit for bit the ColumnKernels contract (a block is
-     * 0 - |d1| - |d2| ..., the blocks added in order): every term is >= +0, so negating commutes with the
-     * rounding, and "0 - v" gives the +0 that "0 - |d|" gives when all terms are 0. |b - x| = |x - b| exactly,
-     * ONE.fma(s, t) = s + t exactly.
+     * Sums of the adder forward: block sum s = |b - x| + s over the KB taps of a block, kept positive; the running
+     * total is kept negative, t = -1 * s + t = t - s from t = +0 over the blocks, and stored as it is, y = t. That
+     * is bit for bit the ColumnKernels contract (a block is 0 - |d1| - |d2| ..., the blocks added in order): every
+     * term is >= +0, so negating commutes with the rounding, and +0 - (+0) gives the +0 that "0 - |d|" gives when
+     * all terms are 0 (-0 + +0 = +0 in the fma too). |b - x| = |x - b| exactly. The total used to be kept positive
+     * and stored as ZERO.sub(t): those 8 subs put adder2x4 over C2's inlining budget, so 3 of its 8 result stores
+     * were left as non-intrinsified calls (an array allocation and a copy stub each, every call); with t kept
+     * negative all 8 are intrinsified (-XX:+PrintInlining: no "store failed to inline (intrinsic)"), same bits
+     * (KernelBitsTest's hashes unchanged). 1 thread, process CPU, 3 alternating cold JVMs (KernelCpuBench 1 0.5 fwd,
+     * 2026-12-02): median B/A 1.14, 1.00, 1.00, 1.11, 1.07, 1.05, 1.09 on the 7 shapes of its table.
      *
      * Which FP pipes the subtract and the accumulate use does not matter on this Zen 5 (a one-off harness, PortBench in commit f7d6275,
      * removed after: it copied every block in each formulation; one thread,
@@ -153,15 +158,15 @@ final class VectorColumnKernels implements ColumnKernels {
                 s10 = b.sub(x0).abs().add(s10);
                 s11 = b.sub(x1).abs().add(s11);
             }
-            t00 = ONE.fma(s00, t00);
-            t01 = ONE.fma(s01, t01);
-            t10 = ONE.fma(s10, t10);
-            t11 = ONE.fma(s11, t11);
+            t00 = NEG_ONE.fma(s00, t00);
+            t01 = NEG_ONE.fma(s01, t01);
+            t10 = NEG_ONE.fma(s10, t10);
+            t11 = NEG_ONE.fma(s11, t11);
         }
-        ZERO.sub(t00).intoArray(y, y0);
-        ZERO.sub(t01).intoArray(y, y0 + L);
-        ZERO.sub(t10).intoArray(y, y0 + ld);
-        ZERO.sub(t11).intoArray(y, y0 + ld + L);
+        t00.intoArray(y, y0);
+        t01.intoArray(y, y0 + L);
+        t10.intoArray(y, y0 + ld);
+        t11.intoArray(y, y0 + ld + L);
     }
 
     /*
@@ -198,23 +203,23 @@ final class VectorColumnKernels implements ColumnKernels {
                 s12 = NEG_ONE.fma(x2, b).abs().add(s12);
                 s13 = NEG_ONE.fma(x3, b).abs().add(s13);
             }
-            t00 = ONE.fma(s00, t00);
-            t01 = ONE.fma(s01, t01);
-            t02 = ONE.fma(s02, t02);
-            t03 = ONE.fma(s03, t03);
-            t10 = ONE.fma(s10, t10);
-            t11 = ONE.fma(s11, t11);
-            t12 = ONE.fma(s12, t12);
-            t13 = ONE.fma(s13, t13);
+            t00 = NEG_ONE.fma(s00, t00);
+            t01 = NEG_ONE.fma(s01, t01);
+            t02 = NEG_ONE.fma(s02, t02);
+            t03 = NEG_ONE.fma(s03, t03);
+            t10 = NEG_ONE.fma(s10, t10);
+            t11 = NEG_ONE.fma(s11, t11);
+            t12 = NEG_ONE.fma(s12, t12);
+            t13 = NEG_ONE.fma(s13, t13);
         }
-        ZERO.sub(t00).intoArray(y, y0);
-        ZERO.sub(t01).intoArray(y, y0 + 1 * L);
-        ZERO.sub(t02).intoArray(y, y0 + 2 * L);
-        ZERO.sub(t03).intoArray(y, y0 + 3 * L);
-        ZERO.sub(t10).intoArray(y, y0 + 1 * ld);
-        ZERO.sub(t11).intoArray(y, y0 + 1 * ld + 1 * L);
-        ZERO.sub(t12).intoArray(y, y0 + 1 * ld + 2 * L);
-        ZERO.sub(t13).intoArray(y, y0 + 1 * ld + 3 * L);
+        t00.intoArray(y, y0);
+        t01.intoArray(y, y0 + 1 * L);
+        t02.intoArray(y, y0 + 2 * L);
+        t03.intoArray(y, y0 + 3 * L);
+        t10.intoArray(y, y0 + 1 * ld);
+        t11.intoArray(y, y0 + 1 * ld + 1 * L);
+        t12.intoArray(y, y0 + 1 * ld + 2 * L);
+        t13.intoArray(y, y0 + 1 * ld + 3 * L);
     }
 
     private static void adder1x2(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
@@ -231,11 +236,11 @@ final class VectorColumnKernels implements ColumnKernels {
                 s00 = b.sub(x0).abs().add(s00);
                 s01 = b.sub(x1).abs().add(s01);
             }
-            t00 = ONE.fma(s00, t00);
-            t01 = ONE.fma(s01, t01);
+            t00 = NEG_ONE.fma(s00, t00);
+            t01 = NEG_ONE.fma(s01, t01);
         }
-        ZERO.sub(t00).intoArray(y, y0);
-        ZERO.sub(t01).intoArray(y, y0 + L);
+        t00.intoArray(y, y0);
+        t01.intoArray(y, y0 + L);
     }
 
     private static void adder2x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
@@ -253,11 +258,11 @@ final class VectorColumnKernels implements ColumnKernels {
                 b = ZERO.broadcast(w[w1 + k]);
                 s10 = b.sub(x0).abs().add(s10);
             }
-            t00 = ONE.fma(s00, t00);
-            t10 = ONE.fma(s10, t10);
+            t00 = NEG_ONE.fma(s00, t00);
+            t10 = NEG_ONE.fma(s10, t10);
         }
-        ZERO.sub(t00).intoArray(y, y0);
-        ZERO.sub(t10).intoArray(y, y0 + ld);
+        t00.intoArray(y, y0);
+        t10.intoArray(y, y0 + ld);
     }
 
     private static void adder1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
@@ -272,9 +277,9 @@ final class VectorColumnKernels implements ColumnKernels {
                 FloatVector b = ZERO.broadcast(w[w0 + k]);
                 s00 = b.sub(x0).abs().add(s00);
             }
-            t00 = ONE.fma(s00, t00);
+            t00 = NEG_ONE.fma(s00, t00);
         }
-        ZERO.sub(t00).intoArray(y, y0);
+        t00.intoArray(y, y0);
     }
 
     // ---------------------------------------------------------------- adder forward, one K-chunk: t += block sums
