@@ -496,7 +496,7 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- adder input gradient
 
     @Override
-    public void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx) {
+    public void adderInputGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy, float[] dx) {
         // k tiles whose K x O filter values stay in L2 while the column panels pass (ResNet-18's 512-channel
         // layer has 9 MB of them; the ResNet-20 layers fit in one tile); the O x 2L panel of dy is re-read per tile.
         int kt = C1_EXCLUDED ? Math.max(4, TILE_FLOATS / o / 4 * 4) : kk;
@@ -506,14 +506,14 @@ final class VectorColumnKernels implements ColumnKernels {
             if (C1_EXCLUDED) {
                 for (; p + 2 * L <= ld; p += 2 * L) {
                     int k = k0;
-                    for (; k + 4 <= k1; k += 4) igrad4x2(o, ld, wt, x, xRow, k, p, dy, dx);
+                    for (; k + 4 <= k1; k += 4) igrad4x2(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
                     for (; k + 2 <= k1; k += 2) {
-                        igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
-                        igrad2x1(o, ld, wt, x, xRow, k, p + L, dy, dx);
+                        igrad2x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
+                        igrad2x1(o, ld, wt, wtOff, x, xRow, k, p + L, dy, dx);
                     }
                     for (; k < k1; k++) {
-                        igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
-                        igrad1x1(o, ld, wt, x, xRow, k, p + L, dy, dx);
+                        igrad1x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
+                        igrad1x1(o, ld, wt, wtOff, x, xRow, k, p + L, dy, dx);
                     }
                 }
             }
@@ -521,17 +521,19 @@ final class VectorColumnKernels implements ColumnKernels {
             // block sit in registers while o runs.
             for (; p < ld; p += L) {
                 int k = k0;
-                for (; k + 4 <= k1; k += 4) igrad4x1(o, ld, wt, x, xRow, k, p, dy, dx);
-                for (; k + 2 <= k1; k += 2) igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
-                for (; k < k1; k++) igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
+                for (; k + 4 <= k1; k += 4) igrad4x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
+                for (; k + 2 <= k1; k += 2) igrad2x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
+                for (; k < k1; k++) igrad1x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
             }
         }
     }
 
     /*
-     * The clamped gradient's vectors are all receivers of exact class (see the class comment): the dy loads and
-     * the accumulators pass through NEG_ZERO.add (-0 + v = v bit for bit) before they are receivers,
-     * d.fma(c, a) = c.fma(d, a), and the int ops are applied to the constant SIGN (and, or, min are symmetric).
+     * The clamped gradient's vectors are all receivers of exact class (see the class comment): the clamp c (int
+     * ops applied to the constant SIGN, and/or/min being symmetric) is the fma's receiver, dy * c + a = c * dy + a,
+     * and the accumulators pass through NEG_ZERO.add (-0 + v = v bit for bit) before they are stored. The dy loads
+     * went through NEG_ZERO.add too, as the fma's receivers: two more vaddps per 8 sums in the 4 x 2 block, and C2
+     * then kept NEG_ZERO and one accumulator on the stack (a load, fma and store per iteration of the r loop).
      *
      * clamp(d, -1, 1) on the float bits e of d = w - x, as a signed-int min with the bits of copysign(1, d):
      * for d >= 0 the bits order like the values, so min(e, bits(1)) = min(d, 1); for d < 0 (negative ints)
@@ -541,24 +543,24 @@ final class VectorColumnKernels implements ColumnKernels {
      * the 4 x 2 block was slower in that harness (median 18.6-20.8 against 22.9-25.2 G-ops per CPU-second, 3 JVMs).
      */
 
-    private static void igrad4x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+    private static void igrad4x1(int o, int ld, float[] wt, int wo, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
         FloatVector x10 = FloatVector.fromArray(S, x, xRow[k + 1] + p);
         FloatVector x20 = FloatVector.fromArray(S, x, xRow[k + 2] + p);
         FloatVector x30 = FloatVector.fromArray(S, x, xRow[k + 3] + p);
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z, a10 = z, a20 = z, a30 = z;
-        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        int t0 = wo + k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
             IntVector e = ZERO.broadcast(wt[t0 + r]).sub(x00).reinterpretAsInts();
-            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            a00 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a00);
             e = ZERO.broadcast(wt[t1 + r]).sub(x10).reinterpretAsInts();
-            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
+            a10 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a10);
             e = ZERO.broadcast(wt[t2 + r]).sub(x20).reinterpretAsInts();
-            a20 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a20);
+            a20 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a20);
             e = ZERO.broadcast(wt[t3 + r]).sub(x30).reinterpretAsInts();
-            a30 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a30);
+            a30 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a30);
         }
         int o0 = k * ld + p;
         NEG_ZERO.add(a00).intoArray(dx, o0);
@@ -567,7 +569,7 @@ final class VectorColumnKernels implements ColumnKernels {
         NEG_ZERO.add(a30).intoArray(dx, o0 + 3 * ld);
     }
 
-    private static void igrad4x2(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+    private static void igrad4x2(int o, int ld, float[] wt, int wo, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         int q0 = xRow[k] + p, q1 = xRow[k + 1] + p, q2 = xRow[k + 2] + p, q3 = xRow[k + 3] + p;
         FloatVector x00 = FloatVector.fromArray(S, x, q0), x01 = FloatVector.fromArray(S, x, q0 + L);
         FloatVector x10 = FloatVector.fromArray(S, x, q1), x11 = FloatVector.fromArray(S, x, q1 + L);
@@ -575,30 +577,30 @@ final class VectorColumnKernels implements ColumnKernels {
         FloatVector x30 = FloatVector.fromArray(S, x, q3), x31 = FloatVector.fromArray(S, x, q3 + L);
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z, a10 = z, a20 = z, a30 = z, a01 = z, a11 = z, a21 = z, a31 = z;
-        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        int t0 = wo + k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
-            FloatVector d1 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di + L));
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
+            FloatVector d1 = FloatVector.fromArray(S, dy, di + L);
             FloatVector b = ZERO.broadcast(wt[t0 + r]);
             IntVector e = b.sub(x00).reinterpretAsInts();
-            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            a00 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a00);
             e = b.sub(x01).reinterpretAsInts();
-            a01 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a01);
+            a01 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d1, a01);
             b = ZERO.broadcast(wt[t1 + r]);
             e = b.sub(x10).reinterpretAsInts();
-            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
+            a10 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a10);
             e = b.sub(x11).reinterpretAsInts();
-            a11 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a11);
+            a11 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d1, a11);
             b = ZERO.broadcast(wt[t2 + r]);
             e = b.sub(x20).reinterpretAsInts();
-            a20 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a20);
+            a20 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a20);
             e = b.sub(x21).reinterpretAsInts();
-            a21 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a21);
+            a21 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d1, a21);
             b = ZERO.broadcast(wt[t3 + r]);
             e = b.sub(x30).reinterpretAsInts();
-            a30 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a30);
+            a30 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a30);
             e = b.sub(x31).reinterpretAsInts();
-            a31 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a31);
+            a31 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d1, a31);
         }
         int o0 = k * ld + p;
         NEG_ZERO.add(a00).intoArray(dx, o0);
@@ -611,36 +613,36 @@ final class VectorColumnKernels implements ColumnKernels {
         NEG_ZERO.add(a31).intoArray(dx, o0 + 3 * ld + L);
     }
 
-    private static void igrad2x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+    private static void igrad2x1(int o, int ld, float[] wt, int wo, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
         FloatVector x10 = FloatVector.fromArray(S, x, xRow[k + 1] + p);
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z, a10 = z;
-        int t0 = k * o, t1 = t0 + o;
+        int t0 = wo + k * o, t1 = t0 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
             FloatVector b = ZERO.broadcast(wt[t0 + r]);
             IntVector e = b.sub(x00).reinterpretAsInts();
-            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            a00 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a00);
             b = ZERO.broadcast(wt[t1 + r]);
             e = b.sub(x10).reinterpretAsInts();
-            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
+            a10 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a10);
         }
         int o0 = k * ld + p;
         NEG_ZERO.add(a00).intoArray(dx, o0);
         NEG_ZERO.add(a10).intoArray(dx, o0 + ld);
     }
 
-    private static void igrad1x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+    private static void igrad1x1(int o, int ld, float[] wt, int wo, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z;
-        int t0 = k * o;
+        int t0 = wo + k * o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
             FloatVector b = ZERO.broadcast(wt[t0 + r]);
             IntVector e = b.sub(x00).reinterpretAsInts();
-            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            a00 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a00);
         }
         int o0 = k * ld + p;
         NEG_ZERO.add(a00).intoArray(dx, o0);
