@@ -826,7 +826,7 @@ final class VectorColumnKernels implements ColumnKernels {
 
     /**
      * 4 filters x 2 taps, the main block: 8 accumulators (as many as the FMA latency needs on two pipes), the 8
-     * filter values broadcast once outside the column loop, 2 loads of x and 4 of dy per 8 fmas. kk: the row
+     * filter values broadcast outside the column loop (C2 hoists them), 2 loads of x and 4 of dy per 8 fmas. kk: the row
      * stride of w. The accumulators go to tmp[t0 + (i * 2 + j) * L] (filter i, tap j), summed by the caller.
      * Written with receivers of exact class (class comment): x - w as (-w) + x (IEEE's x - w, the same bits)
      * on a broadcast of ZERO, dy * (x - w) + a as (x - w) * dy + a, the accumulators stored through NEG_ZERO.add. As dy.fma(x.sub(w), a), with the loads
@@ -838,26 +838,26 @@ final class VectorColumnKernels implements ColumnKernels {
                                   float[] tmp, int t0) {
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-        FloatVector b00 = ZERO.broadcast(-w[wi]), b01 = ZERO.broadcast(-w[wi + 1]);
-        FloatVector b10 = ZERO.broadcast(-w[wi + kk]), b11 = ZERO.broadcast(-w[wi + kk + 1]);
-        FloatVector b20 = ZERO.broadcast(-w[wi + 2 * kk]), b21 = ZERO.broadcast(-w[wi + 2 * kk + 1]);
-        FloatVector b30 = ZERO.broadcast(-w[wi + 3 * kk]), b31 = ZERO.broadcast(-w[wi + 3 * kk + 1]);
+        // -w as scalars, broadcast inside the loop (C2 hoists the broadcasts): vectors made before the loop are not
+        // receivers of exact class in an on-stack-replacement compile, whose entry state has only the declared types.
+        float b00 = -w[wi], b01 = -w[wi + 1], b10 = -w[wi + kk], b11 = -w[wi + kk + 1];
+        float b20 = -w[wi + 2 * kk], b21 = -w[wi + 2 * kk + 1], b30 = -w[wi + 3 * kk], b31 = -w[wi + 3 * kk + 1];
         int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
         for (int p = 0; p < ld; p += L) {
             FloatVector v0 = FloatVector.fromArray(S, x, x0 + p);
             FloatVector v1 = FloatVector.fromArray(S, x, x1 + p);
             FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
-            a00 = b00.add(v0).fma(u, a00);
-            a01 = b01.add(v1).fma(u, a01);
+            a00 = ZERO.broadcast(b00).add(v0).fma(u, a00);
+            a01 = ZERO.broadcast(b01).add(v1).fma(u, a01);
             u = FloatVector.fromArray(S, dy, d1 + p);
-            a10 = b10.add(v0).fma(u, a10);
-            a11 = b11.add(v1).fma(u, a11);
+            a10 = ZERO.broadcast(b10).add(v0).fma(u, a10);
+            a11 = ZERO.broadcast(b11).add(v1).fma(u, a11);
             u = FloatVector.fromArray(S, dy, d2 + p);
-            a20 = b20.add(v0).fma(u, a20);
-            a21 = b21.add(v1).fma(u, a21);
+            a20 = ZERO.broadcast(b20).add(v0).fma(u, a20);
+            a21 = ZERO.broadcast(b21).add(v1).fma(u, a21);
             u = FloatVector.fromArray(S, dy, d3 + p);
-            a30 = b30.add(v0).fma(u, a30);
-            a31 = b31.add(v1).fma(u, a31);
+            a30 = ZERO.broadcast(b30).add(v0).fma(u, a30);
+            a31 = ZERO.broadcast(b31).add(v1).fma(u, a31);
         }
         NEG_ZERO.add(a00).intoArray(tmp, t0);
         NEG_ZERO.add(a01).intoArray(tmp, t0 + L);
@@ -871,9 +871,9 @@ final class VectorColumnKernels implements ColumnKernels {
 
     private static void afgrad1x1(int ld, float[] dy, int d0, float[] x, int x0, float wk, float[] dw, int w0, float[] tmp) {
         FloatVector a = ZERO.broadcast(0f);
-        FloatVector b = ZERO.broadcast(-wk);
+        float b = -wk;
         for (int p = 0; p < ld; p += L) {
-            a = b.add(FloatVector.fromArray(S, x, x0 + p)).fma(FloatVector.fromArray(S, dy, d0 + p), a);
+            a = ZERO.broadcast(b).add(FloatVector.fromArray(S, x, x0 + p)).fma(FloatVector.fromArray(S, dy, d0 + p), a);
         }
         NEG_ZERO.add(a).intoArray(tmp, 0);
         dw[w0] += laneSum(tmp, 0);
