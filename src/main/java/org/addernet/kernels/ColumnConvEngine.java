@@ -89,9 +89,6 @@ final class ColumnConvEngine implements ConvEngine {
     /** The groups' partial filter gradients (O x K each), grown on demand. */
     private float[][] partials = new float[0][];
 
-    /** The transposed filters cut into K-chunks (kb x O each) for a chunked adder input gradient. */
-    private float[][] wtChunks = new float[0][];
-
     /** One thread's buffers; {@code xcol} is the explicit im2col matrix (or a K-chunk of it) or the shifted buffer. */
     private static final class Workspace {
         float[] xcol = new float[0], ycol = new float[0], dxcol = new float[0], dxpad = new float[0];
@@ -580,7 +577,6 @@ final class ColumnConvEngine implements ConvEngine {
         Plan plan = plan(g);
         int size = g.filterSize();
         if (dx != null) transposeFilters(w, wOff, g.o(), g.kk());
-        if (plan.chunked(g) && adder && dx != null) chunkFilters(g, plan);
         float[] wt = this.wt;
         if (dw == null) {
             // No reduction across units: any unit on any thread.
@@ -641,7 +637,7 @@ final class ColumnConvEngine implements ConvEngine {
             if (dx != null) {
                 s.dxcol = grow(s.dxcol, kk * ld);
                 if (adder) {
-                    kernels.adderInputGrad(o, kk, ld, wt, s.xcol, s.xRow, s.ycol, s.dxcol);
+                    kernels.adderInputGrad(o, kk, ld, wt, 0, s.xcol, s.xRow, s.ycol, s.dxcol);
                 } else {
                     s.yRow = grow(s.yRow, o);
                     denseRows(o, ld, s.yRow);
@@ -689,11 +685,11 @@ final class ColumnConvEngine implements ConvEngine {
                 denseRows(o, ld, s.yRow);
             }
         }
-        for (int k0 = 0, c = 0; k0 < kk; k0 += kc, c++) {
+        for (int k0 = 0; k0 < kk; k0 += kc) {
             int kb = Math.min(kc, kk - k0);
             loadChunk(g, plan, x, q0, qe, ld, k0, kb, s);
             if (dx != null) {
-                if (adder) kernels.adderInputGrad(o, kb, ld, wtChunks[c], s.xcol, s.xRow, s.ycol, s.dxcol);
+                if (adder) kernels.adderInputGrad(o, kb, ld, this.wt, k0 * o, s.xcol, s.xRow, s.ycol, s.dxcol);
                 else kernels.multiply(kb, o, ld, this.wt, k0 * o, s.ycol, s.yRow, s.dxcol);
                 if (plan.shifted()) Im2col.addShiftedRows(g, s.dxcol, ld, k0, k0 + kb, cs, s.dxpad, kernels);
                 else Im2col.col2imRows(g, s.dxcol, q0, qe, ld, k0, k0 + kb, dx);
@@ -707,27 +703,6 @@ final class ColumnConvEngine implements ConvEngine {
             }
         }
         if (dx != null && plan.shifted()) Im2col.unpackShifted(g, s.dxpad, n0, n1, cs, dx);
-    }
-
-    /**
-     * The K-chunks of W^T a chunked adder backward reads: {@code wtChunks[c]} rows [k0, k0 + kb) of wt (kb x O, for
-     * the adder input gradient, whose kernel reads wt from index 0), copied in parallel by chunk.
-     */
-    private void chunkFilters(ConvGeometry g, Plan plan) {
-        int o = g.o(), kk = g.kk(), kc = plan.kc(), chunks = (kk + kc - 1) / kc;
-        if (wtChunks.length < chunks) wtChunks = Arrays.copyOf(wtChunks, chunks);
-        for (int c = 0; c < chunks; c++) {
-            int kb = Math.min(kc, kk - c * kc);
-            wtChunks[c] = grow(wtChunks[c] == null ? new float[0] : wtChunks[c], kb * o);
-        }
-        float[] src = wt;
-        float[][] dst = wtChunks;
-        pool.parallelFor(chunks, (t, from, to) -> {
-            for (int c = from; c < to; c++) {
-                int k0 = c * kc, kb = Math.min(kc, kk - k0);
-                System.arraycopy(src, k0 * o, dst[c], 0, kb * o);
-            }
-        });
     }
 
     /**

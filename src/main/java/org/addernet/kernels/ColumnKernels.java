@@ -60,8 +60,11 @@ interface ColumnKernels {
      */
     void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out);
 
-    /** {@code dx[k*ld + p] = sum_o clamp(wt[k*O + o] - x[xRow[k] + p], -1, 1) * dy[o*ld + p]}, o ascending. */
-    void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx);
+    /**
+     * {@code dx[k*ld + p] = sum_o clamp(wt[wtOff + k*O + o] - x[xRow[k] + p], -1, 1) * dy[o*ld + p]}, o ascending
+     * ({@code wtOff}: a K-chunk's rows of the whole K x O transpose, read in place).
+     */
+    void adderInputGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy, float[] dx);
 
     /** {@code dw[o][k] += sum_p dy[o][p] * x[k][p]}, p ascending within each lane (the conv filter gradient). */
     default void filterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] dw) {

@@ -55,12 +55,12 @@ final class ScalarColumnKernels implements ColumnKernels {
     }
 
     @Override
-    public void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx) {
+    public void adderInputGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy, float[] dx) {
         for (int k = 0; k < kk; k++) {
             int xk = xRow[k], dk = k * ld;
             java.util.Arrays.fill(dx, dk, dk + ld, 0f);
             for (int r = 0; r < o; r++) {
-                float wk = wt[k * o + r];
+                float wk = wt[wtOff + k * o + r];
                 int dr = r * ld;
                 for (int p = 0; p < ld; p++) {
                     float d = wk - x[xk + p];

@@ -38,7 +38,7 @@ import jdk.incubator.vector.VectorSpecies;
  *       force-inlines the Vector API without intrinsics, and its tier-3 compile of a block of 8 sums (~60 ops)
  *       fails ("out of virtual registers"), which left such a method in unprofiled tier-2 code, boxed, for the
  *       whole run whenever C2's queue was long when it got hot. With the directive the input gradient runs 4 rows
- *       x 2 vectors (8 sums) and the adder filter gradient 4 x 3 (12 sums); without it, 4 x 1 as before. The
+ *       x 2 vectors (8 sums); without it, 4 x 1 as before. The
  *       directive also makes C2's compiles of this class blocking, and conf/jvm-options.txt scales C2's thresholds
  *       for it to 0.1, so the kernels do not run interpreted into the second and third training steps.</li>
  *   <li>Blocks were small before that (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1
@@ -72,7 +72,7 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final int SIGN_BIT = 0x80000000;
     private static final int ONE_BITS = 0x3f800000; // Float.floatToRawIntBits(1f)
     private static final IntVector SIGN = IntVector.broadcast(SI, SIGN_BIT), ONE_BITS_V = IntVector.broadcast(SI, ONE_BITS);
-    /** Per-thread spill area for the lane-ordered horizontal sums: 16 accumulators, or two 4 x 3 blocks' 12. */
+    /** Per-thread spill area for the lane-ordered horizontal sums: 16 accumulators, or two 4 x 2 blocks' 8. */
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[24 * L]);
 
     @Override
@@ -501,7 +501,7 @@ final class VectorColumnKernels implements ColumnKernels {
     // ---------------------------------------------------------------- adder input gradient
 
     @Override
-    public void adderInputGrad(int o, int kk, int ld, float[] wt, float[] x, int[] xRow, float[] dy, float[] dx) {
+    public void adderInputGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy, float[] dx) {
         // k tiles whose K x O filter values stay in L2 while the column panels pass (ResNet-18's 512-channel
         // layer has 9 MB of them; the ResNet-20 layers fit in one tile); the O x 2L panel of dy is re-read per tile.
         int kt = C1_EXCLUDED ? Math.max(4, TILE_FLOATS / o / 4 * 4) : kk;
@@ -511,14 +511,14 @@ final class VectorColumnKernels implements ColumnKernels {
             if (C1_EXCLUDED) {
                 for (; p + 2 * L <= ld; p += 2 * L) {
                     int k = k0;
-                    for (; k + 4 <= k1; k += 4) igrad4x2(o, ld, wt, x, xRow, k, p, dy, dx);
+                    for (; k + 4 <= k1; k += 4) igrad4x2(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
                     for (; k + 2 <= k1; k += 2) {
-                        igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
-                        igrad2x1(o, ld, wt, x, xRow, k, p + L, dy, dx);
+                        igrad2x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
+                        igrad2x1(o, ld, wt, wtOff, x, xRow, k, p + L, dy, dx);
                     }
                     for (; k < k1; k++) {
-                        igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
-                        igrad1x1(o, ld, wt, x, xRow, k, p + L, dy, dx);
+                        igrad1x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
+                        igrad1x1(o, ld, wt, wtOff, x, xRow, k, p + L, dy, dx);
                     }
                 }
             }
@@ -526,17 +526,19 @@ final class VectorColumnKernels implements ColumnKernels {
             // block sit in registers while o runs.
             for (; p < ld; p += L) {
                 int k = k0;
-                for (; k + 4 <= k1; k += 4) igrad4x1(o, ld, wt, x, xRow, k, p, dy, dx);
-                for (; k + 2 <= k1; k += 2) igrad2x1(o, ld, wt, x, xRow, k, p, dy, dx);
-                for (; k < k1; k++) igrad1x1(o, ld, wt, x, xRow, k, p, dy, dx);
+                for (; k + 4 <= k1; k += 4) igrad4x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
+                for (; k + 2 <= k1; k += 2) igrad2x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
+                for (; k < k1; k++) igrad1x1(o, ld, wt, wtOff, x, xRow, k, p, dy, dx);
             }
         }
     }
 
     /*
-     * The clamped gradient's vectors are all receivers of exact class (see the class comment): the dy loads and
-     * the accumulators pass through NEG_ZERO.add (-0 + v = v bit for bit) before they are receivers,
-     * d.fma(c, a) = c.fma(d, a), and the int ops are applied to the constant SIGN (and, or, min are symmetric).
+     * The clamped gradient's vectors are all receivers of exact class (see the class comment): the clamp c (int
+     * ops applied to the constant SIGN, and/or/min being symmetric) is the fma's receiver, dy * c + a = c * dy + a,
+     * and the accumulators pass through NEG_ZERO.add (-0 + v = v bit for bit) before they are stored. The dy loads
+     * went through NEG_ZERO.add too, as the fma's receivers: two more vaddps per 8 sums in the 4 x 2 block, and C2
+     * then kept NEG_ZERO and one accumulator on the stack (a load, fma and store per iteration of the r loop).
      *
      * clamp(d, -1, 1) on the float bits e of d = w - x, as a signed-int min with the bits of copysign(1, d):
      * for d >= 0 the bits order like the values, so min(e, bits(1)) = min(d, 1); for d < 0 (negative ints)
@@ -546,24 +548,24 @@ final class VectorColumnKernels implements ColumnKernels {
      * the 4 x 2 block was slower in that harness (median 18.6-20.8 against 22.9-25.2 G-ops per CPU-second, 3 JVMs).
      */
 
-    private static void igrad4x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+    private static void igrad4x1(int o, int ld, float[] wt, int wo, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
         FloatVector x10 = FloatVector.fromArray(S, x, xRow[k + 1] + p);
         FloatVector x20 = FloatVector.fromArray(S, x, xRow[k + 2] + p);
         FloatVector x30 = FloatVector.fromArray(S, x, xRow[k + 3] + p);
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z, a10 = z, a20 = z, a30 = z;
-        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        int t0 = wo + k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
             IntVector e = ZERO.broadcast(wt[t0 + r]).sub(x00).reinterpretAsInts();
-            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            a00 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a00);
             e = ZERO.broadcast(wt[t1 + r]).sub(x10).reinterpretAsInts();
-            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
+            a10 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a10);
             e = ZERO.broadcast(wt[t2 + r]).sub(x20).reinterpretAsInts();
-            a20 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a20);
+            a20 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a20);
             e = ZERO.broadcast(wt[t3 + r]).sub(x30).reinterpretAsInts();
-            a30 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a30);
+            a30 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a30);
         }
         int o0 = k * ld + p;
         NEG_ZERO.add(a00).intoArray(dx, o0);
@@ -572,7 +574,7 @@ final class VectorColumnKernels implements ColumnKernels {
         NEG_ZERO.add(a30).intoArray(dx, o0 + 3 * ld);
     }
 
-    private static void igrad4x2(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+    private static void igrad4x2(int o, int ld, float[] wt, int wo, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         int q0 = xRow[k] + p, q1 = xRow[k + 1] + p, q2 = xRow[k + 2] + p, q3 = xRow[k + 3] + p;
         FloatVector x00 = FloatVector.fromArray(S, x, q0), x01 = FloatVector.fromArray(S, x, q0 + L);
         FloatVector x10 = FloatVector.fromArray(S, x, q1), x11 = FloatVector.fromArray(S, x, q1 + L);
@@ -580,30 +582,30 @@ final class VectorColumnKernels implements ColumnKernels {
         FloatVector x30 = FloatVector.fromArray(S, x, q3), x31 = FloatVector.fromArray(S, x, q3 + L);
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z, a10 = z, a20 = z, a30 = z, a01 = z, a11 = z, a21 = z, a31 = z;
-        int t0 = k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        int t0 = wo + k * o, t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
-            FloatVector d1 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di + L));
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
+            FloatVector d1 = FloatVector.fromArray(S, dy, di + L);
             FloatVector b = ZERO.broadcast(wt[t0 + r]);
             IntVector e = b.sub(x00).reinterpretAsInts();
-            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            a00 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a00);
             e = b.sub(x01).reinterpretAsInts();
-            a01 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a01);
+            a01 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d1, a01);
             b = ZERO.broadcast(wt[t1 + r]);
             e = b.sub(x10).reinterpretAsInts();
-            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
+            a10 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a10);
             e = b.sub(x11).reinterpretAsInts();
-            a11 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a11);
+            a11 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d1, a11);
             b = ZERO.broadcast(wt[t2 + r]);
             e = b.sub(x20).reinterpretAsInts();
-            a20 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a20);
+            a20 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a20);
             e = b.sub(x21).reinterpretAsInts();
-            a21 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a21);
+            a21 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d1, a21);
             b = ZERO.broadcast(wt[t3 + r]);
             e = b.sub(x30).reinterpretAsInts();
-            a30 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a30);
+            a30 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a30);
             e = b.sub(x31).reinterpretAsInts();
-            a31 = d1.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a31);
+            a31 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d1, a31);
         }
         int o0 = k * ld + p;
         NEG_ZERO.add(a00).intoArray(dx, o0);
@@ -616,36 +618,36 @@ final class VectorColumnKernels implements ColumnKernels {
         NEG_ZERO.add(a31).intoArray(dx, o0 + 3 * ld + L);
     }
 
-    private static void igrad2x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+    private static void igrad2x1(int o, int ld, float[] wt, int wo, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
         FloatVector x10 = FloatVector.fromArray(S, x, xRow[k + 1] + p);
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z, a10 = z;
-        int t0 = k * o, t1 = t0 + o;
+        int t0 = wo + k * o, t1 = t0 + o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
             FloatVector b = ZERO.broadcast(wt[t0 + r]);
             IntVector e = b.sub(x00).reinterpretAsInts();
-            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            a00 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a00);
             b = ZERO.broadcast(wt[t1 + r]);
             e = b.sub(x10).reinterpretAsInts();
-            a10 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a10);
+            a10 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a10);
         }
         int o0 = k * ld + p;
         NEG_ZERO.add(a00).intoArray(dx, o0);
         NEG_ZERO.add(a10).intoArray(dx, o0 + ld);
     }
 
-    private static void igrad1x1(int o, int ld, float[] wt, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
+    private static void igrad1x1(int o, int ld, float[] wt, int wo, float[] x, int[] xRow, int k, int p, float[] dy, float[] dx) {
         FloatVector x00 = FloatVector.fromArray(S, x, xRow[k] + p);
         FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z;
-        int t0 = k * o;
+        int t0 = wo + k * o;
         for (int r = 0, di = p; r < o; r++, di += ld) {
-            FloatVector d0 = NEG_ZERO.add(FloatVector.fromArray(S, dy, di));
+            FloatVector d0 = FloatVector.fromArray(S, dy, di);
             FloatVector b = ZERO.broadcast(wt[t0 + r]);
             IntVector e = b.sub(x00).reinterpretAsInts();
-            a00 = d0.fma(SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats(), a00);
+            a00 = SIGN.and(e).or(ONE_BITS_V).min(e).reinterpretAsFloats().fma(d0, a00);
         }
         int o0 = k * ld + p;
         NEG_ZERO.add(a00).intoArray(dx, o0);
@@ -795,21 +797,18 @@ final class VectorColumnKernels implements ColumnKernels {
             int r = 0;
             for (; r + 4 <= o; r += 4) {
                 int k = k0;
-                // Software-pipelined lane sums: a block leaves its 12 accumulators in one half of tmp and the
+                // Software-pipelined lane sums: a block leaves its 8 accumulators in one half of tmp and the
                 // previous block's are summed after this block's column loop, when their stores are long done
                 // (summed right away, the scalar loads waited on the 512-bit stores: ~20 % of the filter
                 // gradient's samples on a 656-column piece). Each output is the same sum, added once: same bits.
                 int pending = -1;
-                for (; k + 3 <= k1; k += 3) {
-                    int half = (k - k0) / 3 % 2 * 12 * L;
-                    afgrad4x3(ld, ws, dy, r * ld, x, xRow[k], xRow[k + 1], xRow[k + 2], w, wOff + r * ws + k, tmp, half);
-                    if (pending >= 0) addLaneSums12(tmp, 12 * L - half, dw, pending, ds);
+                for (; k + 2 <= k1; k += 2) {
+                    int half = (k - k0) / 2 % 2 * 8 * L;
+                    afgrad4x2(ld, ws, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * ws + k, tmp, half);
+                    if (pending >= 0) addLaneSums8(tmp, 8 * L - half, dw, pending, ds);
                     pending = dwOff + r * ds + k;
                 }
-                if (pending >= 0) addLaneSums12(tmp, (k - k0) / 3 % 2 == 0 ? 12 * L : 0, dw, pending, ds);
-                for (; k + 2 <= k1; k += 2) {
-                    afgrad4x2(ld, ws, ds, dy, r * ld, x, xRow[k], xRow[k + 1], w, wOff + r * ws + k, dw, dwOff + r * ds + k, tmp);
-                }
+                if (pending >= 0) addLaneSums8(tmp, (k - k0) / 2 % 2 == 0 ? 8 * L : 0, dw, pending, ds);
                 for (; k < k1; k++) {
                     for (int i = 0; i < 4; i++) {
                         afgrad1x1(ld, dy, (r + i) * ld, x, xRow[k], w[wOff + (r + i) * ws + k], dw, dwOff + (r + i) * ds + k, tmp);
@@ -824,104 +823,64 @@ final class VectorColumnKernels implements ColumnKernels {
 
     /**
      * Rows of x (ld floats each) in a filter-gradient tile that stays in L2 while the row blocks of dy pass over
-     * it: about {@link #TILE_FLOATS} floats, a multiple of 12 rows (whole 4 x 3 and 4 x 4 blocks).
+     * it: about {@link #TILE_FLOATS} floats, a multiple of 12 rows (whole 4 x 2 and 4 x 4 blocks).
      */
     static int tileRows(int ld) {
         return Math.max(12, TILE_FLOATS / ld / 12 * 12);
     }
 
-    private static void afgrad4x3(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, int x2, float[] w, int wi,
-                                  float[] tmp, int t0) {
-        FloatVector z = FloatVector.zero(S);
-        FloatVector a00 = z, a01 = z, a02 = z, a10 = z, a11 = z, a12 = z, a20 = z, a21 = z, a22 = z, a30 = z, a31 = z, a32 = z;
-        FloatVector b00 = FloatVector.broadcast(S, w[wi]), b01 = FloatVector.broadcast(S, w[wi + 1]), b02 = FloatVector.broadcast(S, w[wi + 2]);
-        FloatVector b10 = FloatVector.broadcast(S, w[wi + kk]), b11 = FloatVector.broadcast(S, w[wi + kk + 1]), b12 = FloatVector.broadcast(S, w[wi + kk + 2]);
-        FloatVector b20 = FloatVector.broadcast(S, w[wi + 2 * kk]), b21 = FloatVector.broadcast(S, w[wi + 2 * kk + 1]), b22 = FloatVector.broadcast(S, w[wi + 2 * kk + 2]);
-        FloatVector b30 = FloatVector.broadcast(S, w[wi + 3 * kk]), b31 = FloatVector.broadcast(S, w[wi + 3 * kk + 1]), b32 = FloatVector.broadcast(S, w[wi + 3 * kk + 2]);
-        int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
-        for (int p = 0; p < ld; p += L) {
-            FloatVector v0 = FloatVector.fromArray(S, x, x0 + p);
-            FloatVector v1 = FloatVector.fromArray(S, x, x1 + p);
-            FloatVector v2 = FloatVector.fromArray(S, x, x2 + p);
-            FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
-            a00 = u.fma(v0.sub(b00), a00);
-            a01 = u.fma(v1.sub(b01), a01);
-            a02 = u.fma(v2.sub(b02), a02);
-            u = FloatVector.fromArray(S, dy, d1 + p);
-            a10 = u.fma(v0.sub(b10), a10);
-            a11 = u.fma(v1.sub(b11), a11);
-            a12 = u.fma(v2.sub(b12), a12);
-            u = FloatVector.fromArray(S, dy, d2 + p);
-            a20 = u.fma(v0.sub(b20), a20);
-            a21 = u.fma(v1.sub(b21), a21);
-            a22 = u.fma(v2.sub(b22), a22);
-            u = FloatVector.fromArray(S, dy, d3 + p);
-            a30 = u.fma(v0.sub(b30), a30);
-            a31 = u.fma(v1.sub(b31), a31);
-            a32 = u.fma(v2.sub(b32), a32);
-        }
-        a00.intoArray(tmp, t0);
-        a01.intoArray(tmp, t0 + L);
-        a02.intoArray(tmp, t0 + 2 * L);
-        a10.intoArray(tmp, t0 + 3 * L);
-        a11.intoArray(tmp, t0 + 4 * L);
-        a12.intoArray(tmp, t0 + 5 * L);
-        a20.intoArray(tmp, t0 + 6 * L);
-        a21.intoArray(tmp, t0 + 7 * L);
-        a22.intoArray(tmp, t0 + 8 * L);
-        a30.intoArray(tmp, t0 + 9 * L);
-        a31.intoArray(tmp, t0 + 10 * L);
-        a32.intoArray(tmp, t0 + 11 * L);
-    }
-
     /**
-     * 4 filters x 2 taps: 8 accumulators, the 8 filter values broadcast once outside the column loop. kk: the row
-     * stride of w, ds that of dw (as in afgrad4x3).
+     * 4 filters x 2 taps, the main block: 8 accumulators (as many as the FMA latency needs on two pipes), the 8
+     * filter values broadcast outside the column loop (C2 hoists them), 2 loads of x and 4 of dy per 8 fmas. kk: the row
+     * stride of w. The accumulators go to tmp[t0 + (i * 2 + j) * L] (filter i, tap j), summed by the caller.
+     * Written with receivers of exact class (class comment): x - w as (-w) + x (IEEE's x - w, the same bits)
+     * on a broadcast of ZERO, dy * (x - w) + a as (x - w) * dy + a, the accumulators stored through NEG_ZERO.add. As dy.fma(x.sub(w), a), with the loads
+     * as receivers, C2 knew no accumulator's class at the stores: all 8 failed to intrinsify (-XX:+PrintInlining),
+     * so every call boxed its 8 results (an allocation and a store call each) and kept an accumulator on the
+     * stack inside the column loop.
      */
-    private static void afgrad4x2(int ld, int kk, int ds, float[] dy, int d0, float[] x, int x0, int x1, float[] w, int wi,
-                                  float[] dw, int w0, float[] tmp) {
-        FloatVector z = FloatVector.zero(S);
+    private static void afgrad4x2(int ld, int kk, float[] dy, int d0, float[] x, int x0, int x1, float[] w, int wi,
+                                  float[] tmp, int t0) {
+        FloatVector z = ZERO.broadcast(0f);
         FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-        FloatVector b00 = FloatVector.broadcast(S, w[wi]), b01 = FloatVector.broadcast(S, w[wi + 1]);
-        FloatVector b10 = FloatVector.broadcast(S, w[wi + kk]), b11 = FloatVector.broadcast(S, w[wi + kk + 1]);
-        FloatVector b20 = FloatVector.broadcast(S, w[wi + 2 * kk]), b21 = FloatVector.broadcast(S, w[wi + 2 * kk + 1]);
-        FloatVector b30 = FloatVector.broadcast(S, w[wi + 3 * kk]), b31 = FloatVector.broadcast(S, w[wi + 3 * kk + 1]);
+        // -w as scalars, broadcast inside the loop (C2 hoists the broadcasts): vectors made before the loop are not
+        // receivers of exact class in an on-stack-replacement compile, whose entry state has only the declared types.
+        float b00 = -w[wi], b01 = -w[wi + 1], b10 = -w[wi + kk], b11 = -w[wi + kk + 1];
+        float b20 = -w[wi + 2 * kk], b21 = -w[wi + 2 * kk + 1], b30 = -w[wi + 3 * kk], b31 = -w[wi + 3 * kk + 1];
         int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
         for (int p = 0; p < ld; p += L) {
             FloatVector v0 = FloatVector.fromArray(S, x, x0 + p);
             FloatVector v1 = FloatVector.fromArray(S, x, x1 + p);
             FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
-            a00 = u.fma(v0.sub(b00), a00);
-            a01 = u.fma(v1.sub(b01), a01);
+            a00 = ZERO.broadcast(b00).add(v0).fma(u, a00);
+            a01 = ZERO.broadcast(b01).add(v1).fma(u, a01);
             u = FloatVector.fromArray(S, dy, d1 + p);
-            a10 = u.fma(v0.sub(b10), a10);
-            a11 = u.fma(v1.sub(b11), a11);
+            a10 = ZERO.broadcast(b10).add(v0).fma(u, a10);
+            a11 = ZERO.broadcast(b11).add(v1).fma(u, a11);
             u = FloatVector.fromArray(S, dy, d2 + p);
-            a20 = u.fma(v0.sub(b20), a20);
-            a21 = u.fma(v1.sub(b21), a21);
+            a20 = ZERO.broadcast(b20).add(v0).fma(u, a20);
+            a21 = ZERO.broadcast(b21).add(v1).fma(u, a21);
             u = FloatVector.fromArray(S, dy, d3 + p);
-            a30 = u.fma(v0.sub(b30), a30);
-            a31 = u.fma(v1.sub(b31), a31);
+            a30 = ZERO.broadcast(b30).add(v0).fma(u, a30);
+            a31 = ZERO.broadcast(b31).add(v1).fma(u, a31);
         }
-        a00.intoArray(tmp, 0);
-        a01.intoArray(tmp, L);
-        a10.intoArray(tmp, 2 * L);
-        a11.intoArray(tmp, 3 * L);
-        a20.intoArray(tmp, 4 * L);
-        a21.intoArray(tmp, 5 * L);
-        a30.intoArray(tmp, 6 * L);
-        a31.intoArray(tmp, 7 * L);
-        addLaneSums4(tmp, 0, dw, w0, w0 + 1, w0 + ds, w0 + ds + 1);
-        addLaneSums4(tmp, 4 * L, dw, w0 + 2 * ds, w0 + 2 * ds + 1, w0 + 3 * ds, w0 + 3 * ds + 1);
+        NEG_ZERO.add(a00).intoArray(tmp, t0);
+        NEG_ZERO.add(a01).intoArray(tmp, t0 + L);
+        NEG_ZERO.add(a10).intoArray(tmp, t0 + 2 * L);
+        NEG_ZERO.add(a11).intoArray(tmp, t0 + 3 * L);
+        NEG_ZERO.add(a20).intoArray(tmp, t0 + 4 * L);
+        NEG_ZERO.add(a21).intoArray(tmp, t0 + 5 * L);
+        NEG_ZERO.add(a30).intoArray(tmp, t0 + 6 * L);
+        NEG_ZERO.add(a31).intoArray(tmp, t0 + 7 * L);
     }
 
     private static void afgrad1x1(int ld, float[] dy, int d0, float[] x, int x0, float wk, float[] dw, int w0, float[] tmp) {
-        FloatVector a = FloatVector.zero(S);
-        FloatVector b = FloatVector.broadcast(S, wk);
+        FloatVector a = ZERO.broadcast(0f);
+        float b = -wk;
         for (int p = 0; p < ld; p += L) {
-            a = FloatVector.fromArray(S, dy, d0 + p).fma(FloatVector.fromArray(S, x, x0 + p).sub(b), a);
+            a = ZERO.broadcast(b).add(FloatVector.fromArray(S, x, x0 + p)).fma(FloatVector.fromArray(S, dy, d0 + p), a);
         }
-        a.intoArray(tmp, 0);
+        NEG_ZERO.add(a).intoArray(tmp, 0);
         dw[w0] += laneSum(tmp, 0);
     }
 
@@ -949,9 +908,9 @@ final class VectorColumnKernels implements ColumnKernels {
     /*
      * The lane sums of a filter-gradient block, several outputs at a time: each output is still the scalar sum
      * 0 + lane 0 + lane 1 + ... in lane order, added to dw once (so the bits of laneSum), but the outputs' chains
-     * are interleaved. One chain per output is 16 dependent adds (~48 cycles of latency), and a block's 12 or 16
+     * are interleaved. One chain per output is 16 dependent adds (~48 cycles of latency), and a block's 8 or 16
      * chains one after the other cost about as much as the block's vector loop on a piece of ~650 columns
-     * (ResNet-18's 7x7x512 layer, 8 samples of 81 shifted columns). The adder filter gradient's 4 x 3 blocks also
+     * (ResNet-18's 7x7x512 layer, 8 samples of 81 shifted columns). The adder filter gradient's 4 x 2 blocks also
      * defer them by one block (see adderFilterGrad).
      */
 
@@ -971,37 +930,12 @@ final class VectorColumnKernels implements ColumnKernels {
     }
 
     /**
-     * The twelve accumulators of a 4 x 3 block (accumulator i * 3 + j at tmp[t0 + (i * 3 + j) * L]) added to
-     * dw[w0 + i * kk + j].
+     * The eight accumulators of a 4 x 2 block (accumulator i * 2 + j at tmp[t0 + (i * 2 + j) * L]) added to
+     * dw[w0 + i * ds + j].
      */
-    private static void addLaneSums12(float[] tmp, int t0, float[] dw, int w0, int kk) {
-        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f, s8 = 0f, s9 = 0f, s10 = 0f, s11 = 0f;
-        for (int i = t0; i < t0 + L; i++) {
-            s0 += tmp[i];
-            s1 += tmp[i + L];
-            s2 += tmp[i + 2 * L];
-            s3 += tmp[i + 3 * L];
-            s4 += tmp[i + 4 * L];
-            s5 += tmp[i + 5 * L];
-            s6 += tmp[i + 6 * L];
-            s7 += tmp[i + 7 * L];
-            s8 += tmp[i + 8 * L];
-            s9 += tmp[i + 9 * L];
-            s10 += tmp[i + 10 * L];
-            s11 += tmp[i + 11 * L];
-        }
-        dw[w0] += s0;
-        dw[w0 + 1] += s1;
-        dw[w0 + 2] += s2;
-        dw[w0 + kk] += s3;
-        dw[w0 + kk + 1] += s4;
-        dw[w0 + kk + 2] += s5;
-        dw[w0 + 2 * kk] += s6;
-        dw[w0 + 2 * kk + 1] += s7;
-        dw[w0 + 2 * kk + 2] += s8;
-        dw[w0 + 3 * kk] += s9;
-        dw[w0 + 3 * kk + 1] += s10;
-        dw[w0 + 3 * kk + 2] += s11;
+    private static void addLaneSums8(float[] tmp, int t0, float[] dw, int w0, int ds) {
+        addLaneSums4(tmp, t0, dw, w0, w0 + 1, w0 + ds, w0 + ds + 1);
+        addLaneSums4(tmp, t0 + 4 * L, dw, w0 + 2 * ds, w0 + 2 * ds + 1, w0 + 3 * ds, w0 + 3 * ds + 1);
     }
 
     /** Sum of the L lanes stored at tmp[off..], in lane order: the same in interpreted and compiled code. */

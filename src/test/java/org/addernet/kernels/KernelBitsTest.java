@@ -75,7 +75,7 @@ class KernelBitsTest {
                     float[] wt = values(r, kk * o, 0.8, quantized), dy = values(r, o * ld, 1.0, quantized);
                     float[] dxWant = new float[kk * ld], dxGot = new float[kk * ld];
                     inputGradReference(o, kk, ld, wt, x, xRow, dy, dxWant);
-                    VECTOR.adderInputGrad(o, kk, ld, wt, x, xRow, dy, dxGot);
+                    VECTOR.adderInputGrad(o, kk, ld, wt, 0, x, xRow, dy, dxGot);
                     ThreadCountBitsTest.assertSameBits(dxWant, dxGot, "adder input grad " + what);
                     cases++;
                 }

@@ -87,6 +87,7 @@ final class KernelCpuBench {
             case "fwd" -> e.adderForward(g, d[0], d[1], 0, d[3]);
             case "igrad" -> e.adderBackward(g, d[0], d[1], 0, d[2], d[4], null, 0);
             case "fgrad" -> e.adderBackward(g, d[0], d[1], 0, d[2], null, d[5], 0);
+            case "cfgrad" -> e.convBackward(g, d[0], d[1], 0, d[2], null, d[5], 0);
             case "kfwd" -> {
                 // the kernel alone, one thread, on a dense K x 2048 column matrix
                 int kk = g.kk(), ld = 2048;
