@@ -113,8 +113,8 @@ public final class HandOffTrace {
     /**
      * Per call of a forward (every recorded forward made the same calls; the first one is left out), medians over the
      * forwards in microseconds: {@code span} dispatch to join (wall), {@code work0} / {@code work1+} the CPU time of the
-     * caller's range and the longest worker range, {@code minwork} the smaller of the two (a side that waits at a
-     * barrier inside the call, the batch-1 pack, spins on its CPU: the side that arrived last holds the work alone), {@code wake} dispatch to the last worker's start (wall), {@code wait}
+     * caller's range and the longest worker range, {@code minwork} the smaller of the two (a side that
+     * spins inside the call counts that spin as work: the smaller side is the nearer to the work alone), {@code wake} dispatch to the last worker's start (wall), {@code wait}
      * the caller's end of range to the join (wall), {@code gap} the wall time on the caller since the previous call's
      * join (or the forward's start): serial work; then per forward the totals. Calls that ran inline are marked.
      */

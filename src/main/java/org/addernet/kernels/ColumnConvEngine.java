@@ -1,7 +1,6 @@
 package org.addernet.kernels;
 
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.addernet.engine.ThreadPool;
 
 /**
@@ -339,56 +338,56 @@ final class ColumnConvEngine implements ConvEngine {
 
     /**
      * The forward of a one-unit shifted batch (batch-1 inference of a stride-1 or phase-split layer) on every thread, in one parallel
-     * call: pack tasks fill a slice each of the caller's workspace (one shared buffer), then block tasks each compute,
-     * once all slices are in, a block of output channels (rows of the filter matrix) over all the shifted columns,
-     * or, when the channels do not split evenly into blocks of whole kernel row pairs, a range of the columns (a multiple of the column multiple) for all channels, from the shared
-     * buffer into its own output columns, scatters the valid ones and applies {@code map} to them. Channel blocks
-     * give every thread the same work and the kernels' widest panels (column ranges of an 8x8 map's 112 columns split
-     * 64 + 48); an explicit im2col per thread (the fallback in {@link #forward}) copied k*k times the input, about as
-     * long as the sums of a small layer take. Each output is the same sum in the same order whichever block holds it.
+     * call: block tasks each compute a block of output channels (rows of the filter matrix) over all the shifted columns,
+     * or, when the channels do not split evenly into blocks of whole kernel row pairs, a range of the columns (a multiple
+     * of the column multiple) for all channels, from the thread's own packed copy of the input into its own output
+     * columns, scatter the valid ones and apply {@code map} to them. Channel blocks give every thread the same work and
+     * the kernels' widest panels (column ranges of an 8x8 map's 112 columns split 64 + 48); an explicit im2col per
+     * thread (the fallback in {@link #forward}) copied k*k times the input, about as long as the sums of a small layer
+     * take. Each output is the same sum in the same order whichever block holds it.
      */
     private void forwardShiftedSplit(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
                                      boolean adder, OutputMap map) {
         int n = g.n(), o = g.o(), kk = g.kk(), threads = pool.threads(), m = kernels.columnMultiple();
+        // The shifted buffer as loadColumns lays it out; each thread packs its own copy, below.
+        int ld = roundUp(n * Im2col.shiftedColumns(g)), cs = Im2col.shiftedChannelStride(g, ld), size = Im2col.shiftedPlanes(g) * cs;
         Workspace s0 = spaces[0];
-        // The shifted buffer as loadColumns lays it out, packed below by the tasks themselves, a slice of channels each.
-        int ld = roundUp(n * Im2col.shiftedColumns(g)), cs = Im2col.shiftedChannelStride(g, ld);
-        s0.xcol = grow(s0.xcol, Im2col.shiftedPlanes(g) * cs);
         s0.xRow = grow(s0.xRow, kk);
         Im2col.shiftedRows(g, cs, s0.xRow);
-        final float[] xcol = s0.xcol;
         final int[] rows = java.util.Arrays.copyOf(s0.xRow, kk);
-        boolean byRows = o % (2 * threads) == 0 && !columnSplit;
+        // Wide stride-1 maps (ResNet-20's 32x32 and 16x16) split by ranges of output rows (column pieces), each task
+        // packing only the input rows its outputs read (Im2col.packShiftedColumns): thread t's rows are mostly the ones
+        // it wrote in the previous layer, so they come from its own cache, where a channel split reads half of every
+        // input from the other core. Narrow maps (8x8: 96 columns would split 48 + 48, narrow panels) and phase planes
+        // split by channels, from a whole pack per thread.
+        boolean local = g.stride() == 1 && ld >= LOCAL_MIN_COLUMNS * threads;
+        boolean byRows = o % (2 * threads) == 0 && !columnSplit && !local;
         // Row blocks of whole kernel row pairs, two per thread where the channels allow (a late thread then still
         // takes a share), else one.
         int rowBlocks = !byRows ? 1 : o % (4 * threads) == 0 ? 2 * threads : threads;
         int piece = byRows ? ld : roundUp((ld + threads - 1) / threads, m), pieces = (ld + piece - 1) / piece;
-        int blocksTotal = rowBlocks * pieces, packs = blocksTotal, tasks = packs + blocksTotal;
-        // Tasks 0..packs-1 pack a slice of the shared buffer, the others compute a block once every slice is packed:
-        // taken one at a time by whichever thread is free (parallelForClaimed), so a late thread holds up at most the
-        // slice it took, and the packs are all taken before any block. A thread with a block waits at a spin barrier
-        // for the slices still being packed (microseconds; a second parallel call would cost as much). Row blocks pack a
-        // slice of the channels either way (packShifted knows the stride-1 and the phase-split layouts; a thread that
-        // packs a slice need not be the one that computes from it).
-        AtomicInteger packed = new AtomicInteger();
-        pool.parallelForClaimed(tasks, (t, from, to) -> {
+        int blocksTotal = rowBlocks * pieces;
+        // Blocks taken one at a time by whichever thread is free (parallelForClaimed), so a late thread holds up at most
+        // the block it took. A thread packs the whole input into its own workspace before its first block of the call
+        // (each thread at most once: packed[t], touched by thread t only). The pack is a few percent of a block's sums;
+        // packing a slice each into one shared buffer made every block wait at a barrier for the other thread's slice
+        // (a descheduled packer stalled the call a time slice) and read half the buffer from the other core's cache.
+        boolean[] packed = new boolean[threads];
+        pool.parallelForClaimed(blocksTotal, (t, from, to) -> {
             Workspace s = spaces[t];
             for (int task = from; task < to; task++) {
-                if (task < packs) {
-                    try {
-                        Im2col.packShifted(g, x, 0, n, cs, xcol, task * g.c() / packs, (task + 1) * g.c() / packs);
-                    } finally {
-                        packed.incrementAndGet();
-                    }
-                    continue;
-                }
-                for (int spins = 0; packed.get() < packs; spins++) {
-                    if (spins < 1 << 12) Thread.onSpinWait();
-                    else Thread.yield(); // more threads than cores: let the packing ones run
-                }
-                int i = task - packs;
+                int i = task;
                 int rb = i / pieces, r0 = rb * o / rowBlocks, ob = (rb + 1) * o / rowBlocks - r0;
                 int c0 = (i % pieces) * piece, len = Math.min(ld, c0 + piece) - c0;
+                if (local) {
+                    s.xcol = grow(s.xcol, size);
+                    Im2col.packShiftedColumns(g, x, n, cs, s.xcol, c0, c0 + len);
+                } else if (!packed[t]) {
+                    s.xcol = grow(s.xcol, size);
+                    Im2col.packShifted(g, x, 0, n, cs, s.xcol);
+                    packed[t] = true;
+                }
+                final float[] xcol = s.xcol;
                 s.blockRow = s.blockRow == null || s.blockRow.length < kk ? new int[Math.max(kk, ColumnKernels.KB)] : s.blockRow;
                 int[] r = s.blockRow;
                 for (int k = 0; k < kk; k++) r[k] = rows[k] + c0;
@@ -413,6 +412,9 @@ final class ColumnConvEngine implements ConvEngine {
             }
         });
     }
+
+    /** Shifted columns per thread from which a stride-1 one-unit batch splits by output rows, see {@link #forwardShiftedSplit}. */
+    static final int LOCAL_MIN_COLUMNS = 128;
 
     /**
      * Whether a one-unit shifted batch whose output channels split into row blocks takes column pieces instead: no,

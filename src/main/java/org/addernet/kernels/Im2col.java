@@ -307,6 +307,32 @@ final class Im2col {
         }
     }
 
+    /**
+     * What the outputs in shifted columns {@code [q0, q1)} of a stride-1 layer read, and only that: positions
+     * {@code [q0, q1 + maxShift*(Wq + 1))} of every channel plane, as {@link #packShifted} would fill them (samples
+     * from 0). The rest of {@code buf} is left as it was. A thread that computes a range of output rows then copies
+     * the input rows its outputs read (its own range plus k - 1 rows), not the whole input: in a batch-1 forward the
+     * previous layer's same thread wrote most of them, so they come from its own cache.
+     */
+    static void packShiftedColumns(ConvGeometry g, float[] x, int n, int cs, float[] buf, int q0, int q1) {
+        if (g.stride() != 1) throw new IllegalArgumentException("column-range pack is for stride 1, got " + g);
+        int c = g.c(), h = g.h(), w = g.w(), wq = rowStride(g), ss = shiftedColumns(g), lead = lead(g);
+        int hi = Math.min(cs, q1 + maxShift(g) * (wq + 1));
+        for (int ci = 0; ci < c; ci++) {
+            int plane = ci * cs;
+            Arrays.fill(buf, plane + q0, plane + hi, 0f);
+            for (int m = 0; m < n; m++) {
+                int src = (m * c + ci) * h * w, first = Math.max(0, (q0 - lead - m * ss) / wq - 1);
+                for (int hh = first; hh < h; hh++) {
+                    int at = lead + m * ss + hh * wq;
+                    if (at >= hi) break;
+                    int from = Math.max(at, q0), to = Math.min(at + w, hi);
+                    if (from < to) System.arraycopy(x, src + hh * w + from - at, buf, plane + from, to - from);
+                }
+            }
+        }
+    }
+
     /** {@code y[n, o, i, j] = ycol[o*ld + m*SS + i*Wq + j]}: drops the junk columns. */
     static void scatterShifted(ConvGeometry g, float[] ycol, int ld, int n0, int n1, float[] y) {
         int o = g.o(), ho = g.ho(), wo = g.wo(), wq = rowStride(g), ss = shiftedColumns(g);

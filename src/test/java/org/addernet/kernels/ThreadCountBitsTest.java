@@ -44,6 +44,8 @@ class ThreadCountBitsTest {
             new ConvGeometry(1, 16, 32, 32, 16, 3, 1, 1),    // ResNet-20 layer1
             new ConvGeometry(1, 64, 8, 8, 64, 3, 1, 1),      // ResNet-20 layer3: 96 shifted columns, pieces of 48, 32, 16
             new ConvGeometry(1, 7, 13, 11, 9, 5, 1, 2),      // k 5, odd sizes
+            new ConvGeometry(1, 7, 26, 23, 9, 5, 1, 2),      // k 5, 704 columns: split by output rows, each packing its own
+            new ConvGeometry(1, 6, 23, 22, 8, 2, 1, 0),      // k 2, no padding, rows split mid-row (552 columns)
             new ConvGeometry(1, 5, 12, 12, 3, 3, 1, 1),      // 176 columns: 6 pieces of 32 at 8 threads
             new ConvGeometry(2, 16, 8, 8, 16, 3, 1, 1),      // two samples in one unit (162 columns)
             new ConvGeometry(1, 3, 32, 32, 16, 3, 1, 1),     // ResNet-20 conv1: 3 channels, 1104 columns
