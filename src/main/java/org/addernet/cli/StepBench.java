@@ -49,10 +49,12 @@ import org.addernet.train.Sgd;
  * backward time of every adder/conv layer, its G-ops/s and percentage of the adder peak measured in the same JVM,
  * then the step split into kernels, optimizer and the rest (BN, ReLU, pooling, residual sums, loss).
  *
- * <p>{@code --mark-steps} prints "jit-mark step N begin|end MS cpu MS thread-cpu MS" lines (JVM uptime, process and
- * calling-thread CPU time in ms, the clock of
+ * <p>{@code --mark-steps} prints "jit-mark step N begin|end MS cpu MS thread-cpu MS kinds ..." lines (JVM uptime, process and
+ * calling-thread CPU time in ms, then on Linux the CPU ms of the compute, C2, C1 and GC threads and the page faults,
+ * {@link ThreadCpu}; the clock of
  * {@code -XX:+PrintCompilation}'s first column) to standard error, which is unbuffered like the compilation log
- * (the JVM's tty), so {@code scripts/jit-timeline} can attribute every compile and deoptimization to a step.
+ * (the JVM's tty), so {@code scripts/jit-timeline} can attribute every compile and deoptimization to a step, and
+ * {@code scripts/bench-warmup} can set each step's compute CPU against the compilers' (they share the same cores).
  */
 public final class StepBench {
     private StepBench() {}
@@ -166,7 +168,14 @@ public final class StepBench {
         long cpu = EvalBench.processCpuNanos();
         if (cpu > 0) cpu /= 1_000_000;
         System.err.println("jit-mark step " + step + " " + what + " " + ManagementFactory.getRuntimeMXBean().getUptime() + " cpu " + cpu
-                + " thread-cpu " + ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() / 1_000_000);
+                + " thread-cpu " + ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() / 1_000_000 + threadCpu());
+    }
+
+    /** " kinds compute=MS c2=MS c1=MS gc=MS other=MS minflt=N majflt=N" ({@link ThreadCpu}), or "" off Linux. */
+    private static String threadCpu() {
+        StringBuilder b = new StringBuilder();
+        ThreadCpu.sample().forEach((k, v) -> b.append(b.length() == 0 ? " kinds " : " ").append(k).append('=').append(v));
+        return b.toString();
     }
 
     static String mb(long bytes) {

@@ -52,6 +52,10 @@ class StepBenchMarksTest {
         }
         assertEquals(List.of("1 begin", "1 end", "2 begin", "2 end", "3 begin", "3 end"), seen);
         assertTrue(lastCpu >= 0 && lastThread >= 0, "CPU times are reported on this JVM: " + r[1]);
+        if (new java.io.File("/proc/self/task").isDirectory()) {
+            assertTrue(Pattern.compile("end \\d+ cpu \\d+ thread-cpu \\d+ kinds compute=\\d+ c2=\\d+ c1=\\d+ gc=\\d+ other=\\d+ minflt=\\d+ majflt=\\d+")
+                    .matcher(r[1]).find(), "Linux: per-kind thread CPU and page faults on the marks: " + r[1]);
+        }
     }
 
     @Test
