@@ -117,7 +117,9 @@ public final class SparkBench {
                 Recipe recipe = new Recipe(Config.load(null, List.of("model=" + arch, "dataset=" + (lenet ? "fashion-mnist" : "cifar10"),
                         "data_dir=" + data.resolve(lenet ? "fashion" : "cifar"), "batch_size=" + batch, "train_limit=" + batch * (reps + WARMUP),
                         "test_limit=" + batch, "eval_batch_size=" + batch, "epochs=1", "workers=" + workers, "sync=" + sync, "checkpoint=false",
-                        "augment=none", "lr_schedule=constant", "lr=0.01", "log_every=100000", "seed=3", "spark.ui.enabled=false", "wire=" + wire)));
+                        "augment=none", "lr_schedule=constant", "lr=0.01", "log_every=100000", "seed=3", "spark.ui.enabled=false", "wire=" + wire,
+                        // One job per step: the modes alternate step by step, so a group of steps would end at every step anyway.
+                        "steps_per_job=1")));
                 SparkJob job = new SparkJob(recipe, spark, Files.createTempDirectory("addernet-bench-spark-run").toString(), quiet);
                 jobs.add(job);
                 params = job.trainer().model().params().size();

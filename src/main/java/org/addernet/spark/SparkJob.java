@@ -54,6 +54,11 @@ public final class SparkJob implements AutoCloseable {
     private final ShardedSteps sharded;
     /** The driver-synced step (used when {@link #sharded} is null). */
     private final Trainer.StepRunner driverSteps;
+    /**
+     * Local mode's driver-synced steps, several per Spark job ({@code steps_per_job}); null on a cluster, with
+     * {@code steps_per_job=1} or under {@code sync=sharded}.
+     */
+    private LocalStepGroup group;
     /** Where the driver-synced steps' time goes ({@code step_timing=true}, or asked for by the benchmark); else null. */
     private StepTimings timings;
     /** Print {@link #timings} every {@code log_every} steps ({@code step_timing=true}). */
@@ -156,12 +161,15 @@ public final class SparkJob implements AutoCloseable {
                 t.lap(StepTimings.Lap.WEIGHTS);
                 jsc.setLocalProperty(StepTimings.PROPERTY, "1");
             }
-            // The job's call site given: SparkContext.runJob otherwise walks this thread's stack for it at every job.
-            jsc.setLocalProperty(CALL_SITE_SHORT, "training step");
-            jsc.setLocalProperty(CALL_SITE_LONG, "org.addernet.spark.SparkJob training step (sync=driver)");
+            StepTask task = new StepTask(shared, w, epoch, step, t == null ? null : t.phases);
             try {
-                return OrderedTreeReduce.reduce(trainJobs, new StepTask(shared, w, epoch, step, t == null ? null : t.phases),
-                        StepAggregate.class, workers, depth, StepAggregate::merge, t);
+                LocalStepGroup g = group;
+                if (g != null) return g.step(task, String.format(Locale.ROOT, "epoch %d/%d from step %d/%d", epoch + 1, recipe.epochs,
+                        step + 1, stepsPerEpoch), t);
+                // The job's call site given: SparkContext.runJob otherwise walks this thread's stack for it at every job.
+                jsc.setLocalProperty(CALL_SITE_SHORT, "training step");
+                jsc.setLocalProperty(CALL_SITE_LONG, "org.addernet.spark.SparkJob training step (sync=driver)");
+                return OrderedTreeReduce.reduce(trainJobs, task, StepAggregate.class, workers, depth, StepAggregate::merge, t);
             } catch (Exception e) {
                 throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
             } finally {
@@ -179,6 +187,7 @@ public final class SparkJob implements AutoCloseable {
             }
         };
         Trainer.Evaluator eval = () -> {
+            endStepGroup(); // its tasks hold the slots the evaluation needs
             slots.await();
             jsc.setJobDescription("evaluate on " + test.count() + " test images");
             WeightsRef w = weightsFor(model, false); // evaluation: the fp32 master weights
@@ -192,6 +201,7 @@ public final class SparkJob implements AutoCloseable {
             }
         };
         this.driverSteps = steps;
+        int stepsPerJob = recipe.config.getInt("steps_per_job");
         boolean shard = sync.equals("sharded") || (sync.equals("auto") && workers > 1 && model.params().size() >= AUTO_SHARDED_PARAMS);
         org.addernet.train.Sgd sgd = recipe.sgd(model.params().size());
         // Norms summed over the slices of W workers in every mode, so sync=driver, sync=sharded and the single
@@ -204,12 +214,14 @@ public final class SparkJob implements AutoCloseable {
             this.trainer = new Trainer(recipe, model, sgd, sampler.stepsPerEpoch(), sharded, () -> sharded.evaluate(depth), files, log);
         } else {
             this.sharded = null;
+            // Local mode only: the group's tasks take their steps from this JVM (a cluster's executors could not).
+            if (jsc.isLocal() && stepsPerJob > 1) this.group = new LocalStepGroup(jsc, trainJobs, workers, depth, stepsPerJob);
             this.trainer = new Trainer(recipe, model, sgd, sampler.stepsPerEpoch(), steps, eval, files, log);
         }
-        log.printf(Locale.ROOT, "spark %s: %s, %d parameters; %s: %d train / %d test samples in %d partitions; %d steps/epoch of batch %d; %d engine threads per task; sync=%s%s%n",
+        log.printf(Locale.ROOT, "spark %s: %s, %d parameters; %s: %d train / %d test samples in %d partitions; %d steps/epoch of batch %d; %d engine threads per task; sync=%s%s%s%n",
                 jsc.master(), model.name(), model.params().size(), recipe.spec.name(), train.count(), test.count(), workers,
                 sampler.stepsPerEpoch(), recipe.batchSize, spec.threads(), shard ? "sharded" : "driver",
-                sync.equals("auto") ? " (auto)" : "");
+                sync.equals("auto") ? " (auto)" : "", group != null ? "; up to " + stepsPerJob + " steps per Spark job (local mode)" : "");
     }
 
     public Trainer trainer() {
@@ -235,6 +247,7 @@ public final class SparkJob implements AutoCloseable {
      * what a retried task would recompute (used to check that it is bit-identical).
      */
     List<StepAggregate> partitionResults(int epoch, int step) {
+        endStepGroup();
         WeightsRef w = weightsFor(model, shared.bf16Wire());
         try {
             List<StepAggregate> r = new ArrayList<>();
@@ -274,8 +287,26 @@ public final class SparkJob implements AutoCloseable {
      */
     boolean localWeights;
 
+    /** Ends the running group of steps, if any (before another job needs its slots). */
+    private void endStepGroup() {
+        if (group == null) return;
+        try {
+            group.end();
+        } catch (Exception e) {
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+        }
+    }
+
+    /** Tests and the benchmark: one Spark job per step, as on a cluster. */
+    void jobPerStep() {
+        if (group == null) return;
+        group.close();
+        group = null;
+    }
+
     /** Tests: the jobs run on the cached shards themselves, as on a cluster (local mode uses {@link LocalStepRdd} views). */
     void jobsOnShards() {
+        jobPerStep();
         LocalStepRdd.release(trainJobs);
         LocalStepRdd.release(testJobs);
         trainJobs = train.shards;
@@ -477,6 +508,7 @@ public final class SparkJob implements AutoCloseable {
     public void close() {
         if (timings != null) timings.detach(jsc);
         if (sharded != null) sharded.close();
+        if (group != null) group.close();
         LocalStepRdd.release(trainJobs);
         LocalStepRdd.release(testJobs);
         train.close();

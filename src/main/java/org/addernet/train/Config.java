@@ -66,6 +66,7 @@ public final class Config {
             new Key("checkpoint_every_steps", "0", "Spark job: also checkpoint every N steps inside an epoch (0 = only at epoch ends)"),
             new Key("workers", "0", "Spark job: data-parallel workers W = partitions of the cached dataset (0 = Spark's default parallelism)"),
             new Key("tree_depth", "2", "Spark job: depth of the treeReduce that sums the workers' gradients"),
+            new Key("steps_per_job", "64", "Spark job, local mode, sync=driver: run up to N steps in one Spark job whose tasks take the driver's steps one after another in this JVM (the same bits; 1 = one job per step, as on a cluster)"),
             new Key("sync", "auto", "Spark job: driver (the driver sums the gradients and broadcasts the weights), sharded (each executor owns a slice of the weights and momentum; the driver gets only per-layer norms) or auto (sharded when workers > 1 and the model has >= 1M parameters)"),
             new Key("wire", "fp32", "how gradients and weights cross between workers and owners: fp32 (exact, default) or bf16 (rounded to nearest even, half the bytes; master weights, momentum and sums stay fp32; workers compute with the bf16-rounded weights; the single process and sync=driver apply the same roundings)"),
             new Key("slot_wait_seconds", "120", "Spark job: when the cluster has fewer free task slots than workers, wait this long for them before failing (a step never runs in waves)"));

@@ -201,7 +201,7 @@ public final class Recipe {
         for (String k : new String[] {"train_limit", "test_limit", "threads", "slot_wait_seconds"}) {
             if (cfg.getInt(k) < 0) throw new IllegalArgumentException("config key '" + k + "' must be >= 0, got " + cfg.get(k));
         }
-        for (String k : new String[] {"keep_checkpoints", "emulate_workers", "tree_depth"}) {
+        for (String k : new String[] {"keep_checkpoints", "emulate_workers", "tree_depth", "steps_per_job"}) {
             if (cfg.getInt(k) < 1) throw new IllegalArgumentException("config key '" + k + "' must be >= 1, got " + cfg.get(k));
         }
         // Spark reports a malformed size deep in its startup without naming the key.

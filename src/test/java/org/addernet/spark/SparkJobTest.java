@@ -163,7 +163,9 @@ class SparkJobTest {
 
     @Test
     void aRetriedTaskRecomputesBitIdenticalResults() throws Exception {
-        String[] keys = {"workers=3", "batch_size=42", "augment=cifar"};
+        // One job per step: the killer picks its tasks by the step in the job's description (LocalStepGroupTest kills
+        // tasks of a job that runs several steps).
+        String[] keys = {"workers=3", "batch_size=42", "augment=cifar", "steps_per_job=1"};
         float[] straight, straightBuffers;
         try (SparkJob job = new SparkJob(recipe(keys), LocalSpark.get(), tmp.resolve("a").toString(), QUIET)) {
             job.trainer().run();

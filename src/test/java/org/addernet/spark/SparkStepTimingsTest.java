@@ -120,12 +120,12 @@ class SparkStepTimingsTest {
     void aRetriedTaskOnTheDirectPathRecomputesTheSameBits() throws Exception {
         // W = 2 at tree_depth 2 runs one runJob per step (no grouping level); SparkJobTest's retry test covers W = 3.
         List<float[]> straight, retried;
-        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2"), LocalSpark.get(), tmp.resolve("a").toString(), SparkJobTest.QUIET)) {
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "steps_per_job=1"), LocalSpark.get(), tmp.resolve("a").toString(), SparkJobTest.QUIET)) {
             straight = run(job);
         }
         SparkJobTest.TaskKiller killer = new SparkJobTest.TaskKiller(1, "step 2/", "step 5/");
         LocalSpark.get().sparkContext().addSparkListener(killer);
-        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2"), LocalSpark.get(), tmp.resolve("b").toString(), SparkJobTest.QUIET)) {
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "steps_per_job=1"), LocalSpark.get(), tmp.resolve("b").toString(), SparkJobTest.QUIET)) {
             retried = run(job);
             LocalSpark.get().sparkContext().listenerBus().waitUntilEmpty();
             assertTrue(killer.killed.get() >= 1 && killer.retriedOk.get() >= 1,
@@ -153,11 +153,12 @@ class SparkStepTimingsTest {
 
     @Test
     void stepTimingPrintsEveryLogEveryStepsWithExactCounts() throws Exception {
-        // 400 samples, batch 40: 10 steps; log_every=4 reports after steps 4, 8 and 10 (the epoch's end).
+        // 400 samples, batch 40: 10 steps; log_every=4 reports after steps 4, 8 and 10 (the epoch's end). A job per step:
+        // the listener's task metrics count step jobs (a group's task spans many steps; LocalStepGroupTest covers it).
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream log = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         int params;
-        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "log_every=4", "step_timing=true"), LocalSpark.get(),
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "log_every=4", "step_timing=true", "steps_per_job=1"), LocalSpark.get(),
                 tmp.resolve("t").toString(), log)) {
             Trainer t = job.trainer();
             params = t.model().params().size();
