@@ -40,12 +40,23 @@ public final class Params {
         }
     }
 
+    /**
+     * Where a loader filling {@code data} while a forward already runs has got to (the sharded step's job A fetches
+     * the weight slices in offset order on other threads): {@link #await} returns once {@code data[0, end)} and all of
+     * {@code buffers} hold their values, or throws the loader's failure.
+     */
+    public interface Arrival {
+        void await(int end);
+    }
+
     public final float[] data;
     public final float[] grad;
     public final float[] buffers;
     private final List<View> params;
     private final List<View> bufferViews;
     private final Map<String, View> byName;
+    /** Null: {@code data} and {@code buffers} are complete (the normal case). */
+    private volatile Arrival arrival;
 
     private Params(List<View> params, List<View> bufferViews, int size, int bufferSize, boolean withGrad) {
         this.params = Collections.unmodifiableList(params);
@@ -73,6 +84,20 @@ public final class Params {
 
     /** The array a view lives in: {@code buffers} for BUFFER views, {@code data} otherwise. */
     public float[] arrayOf(View v) { return v.kind() == Kind.BUFFER ? buffers : data; }
+
+    /**
+     * While {@code a} is set, every layer's forward calls {@link #awaitData} with the end of its own parameters before
+     * it reads them, so layer l computes as soon as its weights are in, not when all are (null: everything is in).
+     */
+    public void setArrival(Arrival a) {
+        arrival = a;
+    }
+
+    /** Returns when {@code data[0, end)} and the buffers hold their values ({@link #setArrival}); at once when no loader runs. */
+    public void awaitData(int end) {
+        Arrival a = arrival;
+        if (a != null) a.await(end);
+    }
 
     /** False for parameters built for inference: {@code grad} is then empty. */
     public boolean hasGrad() { return grad.length == data.length; }

@@ -160,6 +160,7 @@ public final class BatchNorm2d implements Layer {
         boolean inPlace = !training && inPlaceEval;
         if (!inPlace) y = Tensor.reuse(y, x.n, x.c, x.h, x.w);
         Params p = params();
+        p.awaitData(Math.max(gOff, bOff) + channels); // the weights may still be arriving (Params.setArrival)
         final int n = x.n, hw = x.h * x.w;
         final long m = (long) n * hw;
         if (training && m < 2) {
@@ -219,6 +220,7 @@ public final class BatchNorm2d implements Layer {
     public Tensor backward(Tensor dy) {
         if (!lastTraining) throw new IllegalStateException("BatchNorm backward after an eval-mode forward");
         Params p = params();
+        p.awaitData(Math.max(gOff, bOff) + channels); // the weights may still be arriving (Params.setArrival)
         final int n = x.n, hw = x.h * x.w;
         final long m = (long) n * hw;
         // The ReLU's mask (its own, or a residual block's sum's: see setShortcut) is this layer's output; the masked

@@ -97,6 +97,7 @@ public final class Conv2d implements Layer {
             y = this.y = Tensor.reuse(this.y, x.n, out, g.ho(), g.wo());
         }
         Params p = params();
+        p.awaitData(Math.max(wOff + g.filterSize(), bOff + out)); // the weights may still be arriving (bOff -1: no bias)
         if (adder) engine.conv().adderForward(g, x.data, p.data, wOff, y.data);
         else engine.conv().convForward(g, x.data, p.data, wOff, y.data);
         if (bOff >= 0) {

@@ -66,24 +66,40 @@ import scala.reflect.ClassTag$;
  */
 final class ShardedSteps implements StepApplier, AutoCloseable {
     private static final AtomicLong RUNS = new AtomicLong();
+    /**
+     * Floats per block of a weight slice ({@code w}, {@code wh}: {@code <...>_<q>_<chunk>}): job A's forward starts on
+     * the first blocks while the later ones are still on the way ({@link Layout#loadInOrder}). 4 MB of fp32: small
+     * against a ResNet-50 slice (~47 MB at W = 2), large against a fetch's fixed cost; a LeNet slice is one block.
+     * A test may lower it (runs started afterwards cut their slices so) to cut layers across blocks.
+     */
+    static volatile int CHUNK = 1 << 20;
     private static final ClassTag<Integer> INT = ClassTag$.MODULE$.apply(Integer.class);
     @SuppressWarnings("unchecked")
     private static final ClassTag<Tuple2<String, double[]>> RESULT = (ClassTag<Tuple2<String, double[]>>) (ClassTag<?>) ClassTag$.MODULE$.apply(Tuple2.class);
 
     /** What every task of the sharded jobs needs: names, slicings, the adder layers, the update rule. Small. */
     record Layout(String run, int workers, int depth, Slicing params, Slicing buffers, int[] adderOffset, int[] adderSize,
-                  Sgd.Rule rule, boolean bf16) implements Serializable {
+                  Sgd.Rule rule, boolean bf16, int chunk) implements Serializable {
         String name(String kind, int gen, long version, int... ids) {
             StringBuilder b = new StringBuilder(run).append('_').append(kind).append('_').append(gen).append('_').append(version);
             for (int i : ids) b.append('_').append(i);
             return b.toString();
         }
 
+        /** Blocks of weight slice q ({@link #CHUNK}; one, maybe empty, for a slice of at most {@code chunk} floats). */
+        int chunks(int q) {
+            return Math.max(1, (params.length(q) + chunk - 1) / chunk);
+        }
+
         /** Every block name of one version (some may not exist). */
         List<String> names(int gen, long version) {
             List<String> r = new ArrayList<>();
             for (int q = 0; q < workers; q++) {
-                for (String k : List.of("w", "wh", "b", "m", "n")) r.add(name(k, gen, version, q));
+                for (String k : List.of("b", "m", "n")) r.add(name(k, gen, version, q));
+                for (int c = 0; c < chunks(q); c++) {
+                    r.add(name("w", gen, version, q, c));
+                    r.add(name("wh", gen, version, q, c));
+                }
                 for (int p = 0; p < workers; p++) {
                     r.add(name("g", gen, version, p, q));
                     r.add(name("wb", gen, version, p, q));
@@ -98,24 +114,69 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
          * {@code master} the fp32 master weights (evaluation).
          */
         void load(int gen, long version, Params p, boolean master) {
-            boolean half = bf16 && !master;
-            List<StateBlocks.Read> reads = new ArrayList<>();
-            for (int q = 0; q < workers; q++) {
-                int from = params.from(q), len = params.length(q), bfrom = buffers.from(q), blen = buffers.length(q);
-                reads.add(half ? new StateBlocks.Read(name("wh", gen, version, q), (long) len * Bf16.BYTES, Bf16.BYTES,
-                        (b, i) -> Bf16.decode(b, p.data, from + i, b.remaining() / Bf16.BYTES))
-                        : new StateBlocks.Read(name("w", gen, version, q), (long) len * Float.BYTES, Float.BYTES,
-                        (b, i) -> b.asFloatBuffer().get(p.data, from + i, b.remaining() / Float.BYTES)));
-                reads.add(new StateBlocks.Read(name("b", gen, version, q), (long) blen * Float.BYTES, Float.BYTES,
-                        (b, i) -> b.asFloatBuffer().get(p.buffers, bfrom + i, b.remaining() / Float.BYTES)));
-            }
-            StateBlocks.readAll(reads);
+            loadInOrder(gen, version, p, master, StateBlocks.FETCH_THREADS).finish();
         }
 
-        /** Slice q's weights as the owner publishes them: the fp32 master, and under bf16 its rounding for the workers. */
+        /**
+         * As {@link #load}, but returns at once with the reads under way in the order a forward needs them, at most
+         * {@code lanes} at a time: the BN buffer slices first (small), then the weight blocks by offset. The returned
+         * reads are the {@link Params.Arrival} of {@code p}'s layers; {@code finish()} them before {@code p} is used by
+         * anyone else.
+         */
+        StateBlocks.InOrder loadInOrder(int gen, long version, Params p, boolean master, int lanes) {
+            List<StateBlocks.Read> reads = new ArrayList<>();
+            List<Integer> ends = new ArrayList<>();
+            for (int q = 0; q < workers; q++) {
+                int bfrom = buffers.from(q);
+                reads.add(new StateBlocks.Read(name("b", gen, version, q), (long) buffers.length(q) * Float.BYTES, Float.BYTES,
+                        (b, i) -> b.asFloatBuffer().get(p.buffers, bfrom + i, b.remaining() / Float.BYTES)));
+                ends.add(0);
+            }
+            for (int q = 0; q < workers; q++) {
+                for (int c = 0; c < chunks(q); c++) {
+                    reads.add(weightRead(gen, version, q, c, p.data, params.from(q), bf16 && !master));
+                    ends.add(Math.min(params.to(q), params.from(q) + (c + 1) * chunk));
+                }
+            }
+            return StateBlocks.readInOrder(reads, ends.stream().mapToInt(Integer::intValue).toArray(), lanes);
+        }
+
+        /** Block c of weight slice q (bf16 or fp32) into {@code dst}, whose index {@code at} is the slice's first float. */
+        private StateBlocks.Read weightRead(int gen, long version, int q, int c, float[] dst, int at, boolean half) {
+            int first = c * chunk, n = Math.min(params.length(q), first + chunk) - first, to = at + first;
+            return half ? new StateBlocks.Read(name("wh", gen, version, q, c), (long) n * Bf16.BYTES, Bf16.BYTES,
+                    (b, i) -> Bf16.decode(b, dst, to + i, b.remaining() / Bf16.BYTES))
+                    : new StateBlocks.Read(name("w", gen, version, q, c), (long) n * Float.BYTES, Float.BYTES,
+                    (b, i) -> b.asFloatBuffer().get(dst, to + i, b.remaining() / Float.BYTES));
+        }
+
+        /** Slice q's fp32 master weights from its blocks (a checkpoint's gather, an owner that kept no copy). */
+        float[] masterWeights(int gen, long version, int q) {
+            float[] w = new float[params.length(q)];
+            List<StateBlocks.Read> reads = new ArrayList<>();
+            for (int c = 0; c < chunks(q); c++) reads.add(weightRead(gen, version, q, c, w, 0, false));
+            StateBlocks.readAll(reads);
+            return w;
+        }
+
+        /**
+         * Slice q's weights ({@code w[from, to)}) as the owner publishes them, in {@link #chunks} blocks: the fp32
+         * master, and under bf16 its rounding for the workers.
+         */
         void putWeights(int gen, long version, int q, float[] w, int from, int to) {
-            StateBlocks.putFloats(name("w", gen, version, q), w, from, to);
-            if (bf16) StateBlocks.putBf16(name("wh", gen, version, q), w, from, to);
+            for (int c = 0; c < chunks(q); c++) {
+                int a = from + c * chunk, e = Math.min(to, a + chunk);
+                StateBlocks.putFloats(name("w", gen, version, q, c), w, a, e);
+                if (bf16) StateBlocks.putBf16(name("wh", gen, version, q, c), w, a, e);
+            }
+        }
+
+        /** Drops this JVM's blocks of weight slice q (tests: a lost executor). */
+        void removeWeightsHere(int gen, long version, int q) {
+            for (int c = 0; c < chunks(q); c++) {
+                StateBlocks.removeHere(name("w", gen, version, q, c));
+                if (bf16) StateBlocks.removeHere(name("wh", gen, version, q, c));
+            }
         }
 
         /** Slot of {@link StateBlocks#keep} for kind k of slice q. */
@@ -184,7 +245,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         }
         String run = "r" + RUNS.incrementAndGet() + "x" + Long.toString(System.nanoTime() & 0xffffffffL, 36);
         this.layout = new Layout(run, workers, depth, Slicing.of(p.size(), workers), Slicing.of(p.buffers.length, workers), off, len,
-                sgd.rule(), shared.bf16Wire());
+                sgd.rule(), shared.bf16Wire(), CHUNK);
         this.owners = new String[workers];
         requireNoDynamicAllocation(jsc.getConf(), jsc.isLocal());
     }
@@ -423,7 +484,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         final long v = version;
         Layout l = layout;
         List<Tuple2<Integer, float[][]>> r = lost("gather", () -> slices(owners).mapPartitionsWithIndex((Integer q, Iterator<Integer> it) -> {
-            float[][] s = {StateBlocks.floats(l.name("w", g, v, q), l.params().length(q)),
+            float[][] s = {l.masterWeights(g, v, q),
                     StateBlocks.floats(l.name("b", g, v, q), l.buffers().length(q)),
                     StateBlocks.floats(l.name("m", g, v, q), l.params().length(q))};
             return List.of(new Tuple2<>(q, s)).iterator();
@@ -466,8 +527,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
     /** Test hook: drops a block of the live weights from this JVM's BlockManager, as if its executor had died. */
     void dropLiveSlice(int q) {
-        StateBlocks.removeHere(layout.name("w", gen, version, q));
-        if (layout.bf16()) StateBlocks.removeHere(layout.name("wh", gen, version, q));
+        layout.removeWeightsHere(gen, version, q);
         StateBlocks.forgetKept(); // a lost executor loses its memory too
     }
 
@@ -492,6 +552,11 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
     /** Job A: one worker's share of the step, its gradient left in W slice blocks; returns its kernel set and numbers. */
     static final class ComputeTask implements Function2<Integer, Iterator<Object>, Iterator<Tuple2<String, double[]>>> {
+        /**
+         * Weight blocks in flight at once while the forward runs: two keep the link busy between one block's arrival
+         * and the next request, without cutting the bandwidth the first blocks get (they are needed first).
+         */
+        static final int FETCH_LANES = 2;
         final SparkJob.Shared shared;
         final Layout layout;
         final int gen, epoch, step;
@@ -520,12 +585,23 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             try {
                 w.invalidate(); // its weights and buffers are overwritten here and by the step
                 Params p = w.model.params();
-                layout.load(gen, version, p, false);
+                // The weights arrive in offset order while the forward runs: layer l waits only for its own.
+                StateBlocks.InOrder in = layout.loadInOrder(gen, version, p, false, FETCH_LANES);
                 meter.mark(0);
                 long t0 = System.nanoTime();
-                // The gradient stays in the model's buffer: it is encoded straight from there into the slice blocks.
-                ShardStep.Result r = w.step.runInPlace(samples, positions, epoch, global, shared.perWorkerEta());
-                double computeSeconds = (System.nanoTime() - t0) / 1e9;
+                ShardStep.Result r;
+                p.setArrival(in);
+                try {
+                    // The gradient stays in the model's buffer: it is encoded straight from there into the slice blocks.
+                    r = w.step.runInPlace(samples, positions, epoch, global, shared.perWorkerEta());
+                } finally {
+                    p.setArrival(null);
+                    in.finish(); // no fetch thread writes into this worker's arrays after it is given back
+                }
+                // The forward's waits for weights are the fetch it did not hide: overhead, not compute.
+                long stalled = in.stalledNanos();
+                meter.add(ShardedTimings.Count.STALL_NANOS, stalled);
+                double computeSeconds = (System.nanoTime() - t0 - stalled) / 1e9;
                 meter.mark(1);
                 if (r.count() > 0) {
                     for (int q = 0; q < layout.workers(); q++) {
@@ -728,8 +804,9 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             }
 
             float[] g = sum;
-            float[] wt = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), len);
-            float[] m = first ? new float[len] : StateBlocks.take(layout.slot("m", q), layout.name("m", gen, version, q), len);
+            float[] wt = StateBlocks.take(layout.slot("w", q), layout.name("w", gen, version, q), () -> layout.masterWeights(gen, version, q));
+            String mo = layout.name("m", gen, version, q);
+            float[] m = first ? new float[len] : StateBlocks.take(layout.slot("m", q), mo, () -> StateBlocks.floats(mo, len));
             if (scales != null) {
                 int[] off = layout.adderOffset(), size = layout.adderSize();
                 for (int l = 0; l < off.length; l++) {

@@ -26,12 +26,14 @@ import scala.jdk.javaapi.CollectionConverters;
  *   delay (as Spark's UI computes it), GC; per job the submission to the first launch, the spread of the task ends
  *   (waiting for the slowest task), the last task end to the job's end.</li>
  *   <li><b>Task phases</b> measured inside the tasks ({@link #counters}, an accumulator): three phases per job on the
- *   task's thread (A: fetch the weight slices / compute / encode and put the gradient slices; B: fetch the
- *   operands / sum / put; C: read the kept or stored slices / scale and update / put), and what {@link StateBlocks}
+ *   task's thread (A: start fetching the weight slices / compute, with the waits for weights still arriving / encode
+ *   and put the gradient slices; B: fetch the operands / sum / gather the norms / update / put), and what {@link StateBlocks}
  *   counted for the task on every thread (its fetch threads too): bytes and blocks fetched from other executors,
  *   the summed wait of those fetches (request to bytes in hand; parallel fetches overlap), decoding (bytes into
  *   floats, bf16 or fp32), encoding (floats into bytes), storing ({@code BlockManager.putBytes}), and bytes of blocks
- *   the BlockManager put on disk (its memory store was full: {@code MEMORY_AND_DISK_SER}).</li>
+ *   the BlockManager put on disk (its memory store was full: {@code MEMORY_AND_DISK_SER}), and the stall: how long
+ *   job A's forward waited for weight blocks still on the way (the part of the fetch it did not hide; counted
+ *   as overhead, not compute).</li>
  * </ul>
  * Per-task means; Spark records most task metrics in whole milliseconds. Spark's events reach the listener
  * asynchronously: a window may miss the last step's tasks (the counts say what was seen).
@@ -47,7 +49,7 @@ final class ShardedTimings extends SparkListener {
     static final int MAX_PHASES = 5;
 
     /** Per-task counters of {@link StateBlocks} (slots after the phases). */
-    enum Count { REMOTE_BYTES, REMOTE_BLOCKS, REMOTE_WAIT_NANOS, DECODE_NANOS, ENCODE_NANOS, STORE_NANOS, DISK_BYTES }
+    enum Count { REMOTE_BYTES, REMOTE_BLOCKS, REMOTE_WAIT_NANOS, DECODE_NANOS, ENCODE_NANOS, STORE_NANOS, DISK_BYTES, STALL_NANOS }
 
     /** Slots per job in the accumulator: task count, the phases (wall ns), the counts. */
     static final int PER_JOB = 1 + MAX_PHASES + Count.values().length;

@@ -192,6 +192,123 @@ final class StateBlocks {
     }
 
     /**
+     * {@code reads} in their list order, at most {@code lanes} at a time on the fetch threads, started now; the
+     * returned {@link InOrder} tells a forward how far they have got: once reads {@code 0 .. i} are all done,
+     * {@code data[0, ends[i])} is in ({@code ends} non-decreasing; a read that fills no part of {@code data}, e.g. a
+     * BN buffer slice, has the end of the read before it, and comes first). The {@code use}s must write disjoint
+     * memory. The sharded step's job A fetches its weights this way while its forward runs ({@link
+     * org.addernet.engine.Params#setArrival}).
+     */
+    static InOrder readInOrder(List<Read> reads, int[] ends, int lanes) {
+        InOrder o = new InOrder(reads, ends);
+        ShardedTimings.Meter m = METER.get();
+        int n = Math.max(1, Math.min(lanes, reads.size()));
+        for (int l = 0; l < n; l++) {
+            o.lanes.add(FETCH.submit(() -> {
+                meter(m);
+                try {
+                    o.drain();
+                } finally {
+                    meter(null);
+                }
+            }));
+        }
+        return o;
+    }
+
+    /** Reads in progress ({@link #readInOrder}): how far the done prefix reaches, and the first failure. */
+    static final class InOrder implements org.addernet.engine.Params.Arrival {
+        private final List<Read> reads;
+        private final int[] ends;
+        private final boolean[] done;
+        private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        private final List<Future<?>> lanes = new ArrayList<>();
+        /** Reads 0 .. prefix - 1 are done (guarded by this). */
+        private int prefix;
+        private RuntimeException failed;
+        /** Time callers of {@link #await} spent waiting, ns (the part of the fetch the forward did not hide). */
+        private long stalledNanos;
+
+        private InOrder(List<Read> reads, int[] ends) {
+            if (ends.length != reads.size()) throw new IllegalArgumentException(reads.size() + " reads but " + ends.length + " ends");
+            this.reads = reads;
+            this.ends = ends;
+            this.done = new boolean[reads.size()];
+        }
+
+        /** A lane: takes the next read in list order until none is left or one has failed. */
+        private void drain() {
+            for (int i; (i = next.getAndIncrement()) < reads.size(); ) {
+                synchronized (this) {
+                    if (failed != null) return;
+                }
+                Read r = reads.get(i);
+                try {
+                    read(r.name(), r.bytes(), r.unit(), r.use());
+                } catch (RuntimeException | Error x) {
+                    RuntimeException e = x instanceof RuntimeException re ? re : new IllegalStateException("reading block " + r.name() + ": " + x, x);
+                    synchronized (this) {
+                        if (failed == null || (e.getMessage() != null && e.getMessage().startsWith(MISSING))) failed = e;
+                        notifyAll();
+                    }
+                    return;
+                }
+                synchronized (this) {
+                    done[i] = true;
+                    while (prefix < done.length && done[prefix]) prefix++;
+                    notifyAll();
+                }
+            }
+        }
+
+        private boolean ready(int end) {
+            return prefix == done.length || (prefix > 0 && ends[prefix - 1] >= end);
+        }
+
+        @Override
+        public synchronized void await(int end) {
+            if (failed == null && ready(end)) return;
+            long t = System.nanoTime();
+            try {
+                while (failed == null && !ready(end)) wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for state blocks", e);
+            } finally {
+                stalledNanos += System.nanoTime() - t;
+            }
+            // The lane's exception itself (its message is what the driver looks for), thrown again on this thread.
+            if (failed != null) throw failed;
+        }
+
+        /** Waits until every lane has stopped (none writes any more), then rethrows the first failure. */
+        void finish() {
+            boolean interrupted = false;
+            for (Future<?> f : lanes) {
+                while (true) {
+                    try {
+                        f.get();
+                        break;
+                    } catch (InterruptedException e) {
+                        interrupted = true; // a lane may still be writing into the caller's arrays: wait it out
+                    } catch (ExecutionException e) {
+                        break; // drain catches the reads' failures; anything else is a bug surfacing below
+                    }
+                }
+            }
+            if (interrupted) Thread.currentThread().interrupt();
+            synchronized (this) {
+                if (failed != null) throw failed;
+                if (prefix != done.length) throw new IllegalStateException("state block reads ended with " + (done.length - prefix) + " not done");
+            }
+        }
+
+        synchronized long stalledNanos() {
+            return stalledNanos;
+        }
+    }
+
+    /**
      * A local block's bytes held for reading ({@link #local(String, long)}): a view of the stored bytes, read-locked
      * until {@link #close}.
      */
@@ -404,13 +521,13 @@ final class StateBlocks {
     }
 
     /**
-     * The array kept for block {@code name}, removed (the caller may change it), or else a fresh copy of the block
-     * ({@code length} floats): a retried task finds nothing kept and reads the block, which is never changed.
+     * The array kept as {@code name}'s content, removed (the caller may change it), or else {@code read}'s fresh copy
+     * of the blocks: a retried task finds nothing kept and reads the blocks, which are never changed.
      */
-    static float[] take(String slot, String name, int length) {
+    static float[] take(String slot, String name, java.util.function.Supplier<float[]> read) {
         Kept k = KEPT.get(slot);
-        if (k != null && k.name().equals(name) && k.array().length == length && KEPT.remove(slot, k)) return k.array();
-        return floats(name, length);
+        if (k != null && k.name().equals(name) && KEPT.remove(slot, k)) return k.array();
+        return read.get();
     }
 
     /**

@@ -162,6 +162,36 @@ class ShardedSyncTest {
     }
 
     /**
+     * Weight slices in blocks of 1,000 floats (a ResNet-50 slice's ~12 blocks, at LeNet size): job A's forward starts
+     * while the later blocks are still being read, each layer waiting for its own, with layers cut across blocks and
+     * slices; the run ends with the bits of the single process emulating the same workers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"fp32", "bf16"})
+    void weightsArrivingInBlocksDuringTheForwardGiveTheSameBits(String wire) throws Exception {
+        State single;
+        try (SingleProcess run = new SingleProcess(SparkJobTest.recipe(lenet(3, "wire=" + wire)), RunFiles.local(tmp.resolve("1" + wire)),
+                SparkJobTest.QUIET)) {
+            run.trainer().run();
+            single = State.of(run.trainer());
+        }
+        int chunk = ShardedSteps.CHUNK;
+        ShardedSteps.CHUNK = 1000;
+        State blocks;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(3, "sync=sharded", "wire=" + wire)), LocalSpark.get(),
+                tmp.resolve("c" + wire).toString(), SparkJobTest.QUIET)) {
+            ShardedSteps.Layout l = job.sharded().layout();
+            assertEquals(1000, l.chunk());
+            for (int q = 0; q < 3; q++) assertTrue(l.chunks(q) > 5, "slice " + q + " in " + l.chunks(q) + " blocks");
+            job.trainer().run();
+            blocks = State.of(job.trainer());
+        } finally {
+            ShardedSteps.CHUNK = chunk;
+        }
+        blocks.assertSame(single, "wire=" + wire + ", weights in blocks of 1,000 vs single process");
+    }
+
+    /**
      * W = 2 with one operand remote (as across two executor JVMs): job B adds the remote slice to the local one piece
      * by piece as it arrives, and ends with the bits of the single process emulating the same workers.
      */
