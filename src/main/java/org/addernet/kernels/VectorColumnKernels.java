@@ -32,8 +32,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       accumulator's exact class is unknown, stores and ops fall back to boxed calls, and the kernel ran ~10x
  *       slower for the rest of the run. The identities used to get exact receivers are bit for bit: -0 + v = v,
  *       1 * s + t = s + t in an fma, |b - x| = |x - b|, d * c + a = c * d + a, and int and/or/min commute.
- *       (Followed by the adder forward and input-gradient kernels. The multiply and filter-gradient blocks
- *       inline 16 ops each, under the limit while opKind holds at most 6 traps, and are unchanged.)</li>
+ *       (Followed by the adder forward, input- and filter-gradient kernels. The multiply and conv filter-gradient
+ *       blocks inline 16 ops each, under the limit while opKind holds at most 6 traps, and are unchanged; their
+ *       result stores do not all intrinsify (-XX:+PrintInlining), which the adder filter gradient's did not either
+ *       before it followed the rule, see afgrad4x2.)</li>
  *   <li>C1 never compiles this class ({@link #C1_EXCLUDED}, a compiler directive added at class load): C1
  *       force-inlines the Vector API without intrinsics, and its tier-3 compile of a block of 8 sums (~60 ops)
  *       fails ("out of virtual registers"), which left such a method in unprofiled tier-2 code, boxed, for the

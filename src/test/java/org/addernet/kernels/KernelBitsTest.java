@@ -168,7 +168,7 @@ class KernelBitsTest {
         int lanes = Integer.parseInt(VECTOR.name().substring("vector-".length()));
         int m = VECTOR.columnMultiple(), cases = 0;
         int[] os = {1, 3, 4, 5, 8, 9, 13};
-        // kk past one k tile (VectorColumnKernels.tileRows) on the widest ld, and every remainder of the 4 x 3 block
+        // kk past one k tile (VectorColumnKernels.tileRows) on the widest ld, and every remainder of the 4 x 2 block
         int[] kks = {1, 2, 3, 4, 5, 6, 7, 11, 13, 40, 97};
         for (int o : os) {
             for (int kk : kks) {
