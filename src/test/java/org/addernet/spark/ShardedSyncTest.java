@@ -342,9 +342,11 @@ class ShardedSyncTest {
         // The listener measures what it should: under sync=driver every LeNet task returns its whole gradient.
         int lenetParams = 60_000; // LeNet-5-BN has 61,942
         double driver;
-        OrderedTreeReduce.localResults = false; // local mode keeps sync=driver's results in the JVM; serialized as on a cluster
+        // Local mode keeps sync=driver's results in the JVM (and a step group's tasks hand them over in it too):
+        // serialized as on a cluster, one job per step.
+        OrderedTreeReduce.localResults = false;
         try {
-            driver = driverBytesPerStep("ld", 10, lenet(2, "sync=driver", "checkpoint=false"));
+            driver = driverBytesPerStep("ld", 10, lenet(2, "sync=driver", "checkpoint=false", "steps_per_job=1"));
         } finally {
             OrderedTreeReduce.localResults = true;
         }
