@@ -42,7 +42,7 @@ import jdk.incubator.vector.VectorSpecies;
  *       whole run whenever C2's queue was long when it got hot. With the directive the input gradient runs 4 rows
  *       x 2 vectors (8 sums); without it, 4 x 1 as before. The
  *       directive also makes C2's compiles of this class blocking, and conf/jvm-options.txt scales C2's thresholds
- *       for it to 0.1, so the kernels do not run interpreted into the second and third training steps.</li>
+ *       for it to 0.02 (0.1 for the rest of org.addernet), so the kernels do not run interpreted into the second and third training steps.</li>
  *   <li>Blocks were small before that (forward 2 x 4 vectors with 2 x 2 remainders, input gradient 4 rows x 1
  *       vector, ~30-45 ops per method): with
  *       ~47 ops the trap-poisoned compile (whose checks cost more nodes) crossed C2's node-count inlining cutoff,
@@ -897,7 +897,7 @@ final class VectorColumnKernels implements ColumnKernels {
      * kernels nothing: its code is boxed anyway. The directive also makes C2's compiles of these methods blocking
      * ({@code BackgroundCompilation: false}): the thread that made a kernel hot waits for its C2 code instead of
      * running it interpreted (~100x slower) meanwhile, which leaves the cores to the compiler threads during the
-     * first step. conf/jvm-options.txt lowers C2's thresholds for this class (CompileThresholdScaling 0.1, a
+     * first step. conf/jvm-options.txt lowers C2's thresholds for this class (CompileThresholdScaling 0.02, a
      * start-up flag: no API sets it at run time), so most kernels get C2 code in the first training step.
      * Returns false (small blocks only) if the directive could not be added, e.g. without the java.management
      * module.
