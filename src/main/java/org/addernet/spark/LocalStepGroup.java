@@ -64,9 +64,12 @@ final class LocalStepGroup implements AutoCloseable {
             @Override
             public void onJobStart(SparkListenerJobStart start) {
                 java.util.Properties p = start.properties();
-                if (p != null && p.getProperty(PROPERTY) != null) return;
                 Group g = open;
-                if (g != null) g.finish(); // another job wants slots: the group stops after its current step
+                if (g == null) return;
+                // Another job wants slots (any job but this group's own, another group's included): the group stops
+                // after its current step.
+                if (p != null && String.valueOf(g.key).equals(p.getProperty(PROPERTY))) return;
+                g.finish();
             }
         };
         jsc.sc().addSparkListener(yielder);
@@ -83,7 +86,10 @@ final class LocalStepGroup implements AutoCloseable {
             try {
                 r = g.run(task, timings != null);
             } catch (Exception e) {
+                // A failed job is over; an interrupted driver leaves the tasks polling: stop them and free the slots.
                 open = null;
+                g.finish();
+                if (!g.job.isCompleted()) g.job.cancel();
                 GROUPS.remove(g.key);
                 throw e;
             }

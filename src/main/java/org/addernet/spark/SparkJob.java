@@ -297,7 +297,7 @@ public final class SparkJob implements AutoCloseable {
         }
     }
 
-    /** Tests and the benchmark: one Spark job per step, as on a cluster. */
+    /** Tests ({@link #jobsOnShards}): one Spark job per step, as on a cluster. */
     void jobPerStep() {
         if (group == null) return;
         group.close();

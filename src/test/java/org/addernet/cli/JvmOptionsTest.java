@@ -38,6 +38,7 @@ class JvmOptionsTest {
             assertNotNull(v, "conf/spark-defaults.conf lacks " + key);
             List<String> opts = Arrays.stream(v.trim().split("\\s+")).toList();
             for (String o : file) assertTrue(opts.contains(o), key + " lacks " + o);
+            assertTrue(opts.indexOf(file.get(kernels)) > opts.indexOf(file.get(all)), key + " must scale the kernels after the rest (the later command wins)");
         }
     }
 

@@ -154,7 +154,8 @@ class SparkStepTimingsTest {
     @Test
     void stepTimingPrintsEveryLogEveryStepsWithExactCounts() throws Exception {
         // 400 samples, batch 40: 10 steps; log_every=4 reports after steps 4, 8 and 10 (the epoch's end). A job per step:
-        // the listener's task metrics count step jobs (a group's task spans many steps; LocalStepGroupTest covers it).
+        // the listener's task metrics count step jobs (a group's task spans many steps:
+        // stepTimingCountsEveryStepOfAGroup below checks the grouped path).
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream log = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         int params;
@@ -194,5 +195,31 @@ class SparkStepTimingsTest {
             assertTrue(r.get("local_task_ms_by_partition").get("0").asDouble() > 0, "a task takes time");
         }
         assertTrue(tasksSeen >= 1, "the listener saw the step tasks");
+    }
+
+    @Test
+    void stepTimingCountsEveryStepOfAGroup() throws Exception {
+        // The default local path: steps_per_job=4 runs the 10 steps as groups of 4, 4 and 2 steps in three Spark jobs;
+        // the in-JVM stamps still count every step of every group, and the task phases every worker's step.
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "log_every=4", "step_timing=true", "steps_per_job=4"), LocalSpark.get(),
+                tmp.resolve("g").toString(), log)) {
+            job.trainer().run();
+        }
+        List<Integer> at = new ArrayList<>();
+        List<JsonNode> reports = reports(bytes.toString(StandardCharsets.UTF_8), at);
+        assertEquals(List.of(4, 8, 10), at, "a report after every log_every steps and at the epoch's end");
+        int[] steps = {4, 4, 2};
+        for (int i = 0; i < 3; i++) {
+            JsonNode r = reports.get(i);
+            assertEquals(steps[i], r.get("steps").asInt(), "steps in window " + i);
+            assertEquals(2L * steps[i], r.get("phase_tasks").asLong(), "tasks timed inside, window " + i);
+            assertEquals(steps[i], r.get("local_jobs").asInt(), "grouped steps stamped, window " + i);
+            assertEquals(2, r.get("local_task_ms_by_partition").size(), "one task time per partition");
+            assertTrue(r.get("phase_compute_ms").asDouble() > 0, "forward/backward takes time");
+            assertTrue(r.get("driver_job_ms").asDouble() <= r.get("step_ms").asDouble(), "a lap is part of the step");
+        }
+        assertEquals(0, LocalStepGroup.running(), "every group ended with the run");
     }
 }
