@@ -575,23 +575,26 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
         @Override
         public Iterator<Tuple2<String, double[]>> call(Integer partition, Iterator<Object> part) {
-            Sampler sampler = SparkJob.StepTask.sampler(shared);
-            Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
-            int[] positions = sampler.indices(epoch, partition, step);
-            int global = sampler.globalBatchAt(step);
             WorkerPool.Worker w = WorkerPool.borrow(shared.model());
             ShardedTimings.Meter meter = new ShardedTimings.Meter();
             StateBlocks.meter(counters == null ? null : meter); // block traffic is metered only when timed
             try {
                 w.invalidate(); // its weights and buffers are overwritten here and by the step
                 Params p = w.model.params();
-                // The weights arrive in offset order while the forward runs: layer l waits only for its own.
+                // The weights arrive in offset order while the samples are looked up and the forward runs: layer l
+                // waits only for its own. The fetch goes first, so nothing the task does before computing delays it.
                 StateBlocks.InOrder in = layout.loadInOrder(gen, version, p, false, FETCH_LANES);
-                meter.mark(0);
-                long t0 = System.nanoTime();
                 ShardStep.Result r;
-                p.setArrival(in);
+                long t0;
                 try {
+                    meter.mark(0);
+                    Sampler sampler = SparkJob.StepTask.sampler(shared);
+                    Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
+                    int[] positions = sampler.indices(epoch, partition, step);
+                    int global = sampler.globalBatchAt(step);
+                    meter.mark(1);
+                    t0 = System.nanoTime();
+                    p.setArrival(in);
                     // The gradient stays in the model's buffer: it is encoded straight from there into the slice blocks.
                     r = w.step.runInPlace(samples, positions, epoch, global, shared.perWorkerEta());
                 } finally {
@@ -602,7 +605,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 long stalled = in.stalledNanos();
                 meter.add(ShardedTimings.Count.STALL_NANOS, stalled);
                 double computeSeconds = (System.nanoTime() - t0 - stalled) / 1e9;
-                meter.mark(1);
+                meter.mark(2);
                 if (r.count() > 0) {
                     for (int q = 0; q < layout.workers(); q++) {
                         String g = layout.name("g", gen, version, partition, q);
@@ -612,7 +615,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                                 layout.buffers().to(q));
                     }
                 }
-                meter.mark(2);
+                meter.mark(3);
                 meter.addTo(counters, ShardedTimings.Job.A);
                 return List.of(new Tuple2<>(r.kernels(), new double[] {partition, r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
             } finally {
