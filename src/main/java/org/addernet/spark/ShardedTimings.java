@@ -27,7 +27,9 @@ import scala.jdk.javaapi.CollectionConverters;
  *   (waiting for the slowest task), the last task end to the job's end.</li>
  *   <li><b>Task phases</b> measured inside the tasks ({@link #counters}, an accumulator): the phases of each job on
  *   the task's thread (A: start fetching the weight slices / look up the samples while they arrive / compute, with
- *   the waits for weights still arriving / encode and put the gradient slices; B: fetch the operands / sum / gather the norms / update / put), and what {@link StateBlocks}
+ *   the waits for weights still arriving / put the gradient blocks the backward has not already put on its lane
+ *   (the part of the puts it did not hide) and the weighted BN buffers; B: fetch the operands / sum / gather the
+ *   norms / update / put), and what {@link StateBlocks}
  *   counted for the task on every thread (its fetch threads too): bytes and blocks fetched from other executors,
  *   the summed wait of those fetches (request to bytes in hand; parallel fetches overlap), decoding (bytes into
  *   floats, bf16 or fp32), encoding (floats into bytes), storing ({@code BlockManager.putBytes}), and bytes of blocks
