@@ -655,8 +655,8 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         private final int gen, partition;
         private final long version;
         private final float[] grad;
-        /** Floats of {@code grad} whose gradient is final (guarded by this). */
-        private final java.util.BitSet ready;
+        /** Floats of block i whose gradient is final (guarded by this; each layer reports each of its ranges once). */
+        private final int[] finalFloats;
         /** Block i: slice {@code slice[i]}, block {@code block[i]}, floats {@code [from[i], to[i])} of the flat vector. */
         private final int[] slice, block, from, to;
         private final boolean[] sent;
@@ -669,7 +669,6 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             this.version = version;
             this.partition = partition;
             this.grad = grad;
-            this.ready = new java.util.BitSet(grad.length);
             int n = 0;
             for (int q = 0; q < layout.workers(); q++) n += layout.chunks(q);
             slice = new int[n];
@@ -677,6 +676,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             from = new int[n];
             to = new int[n];
             sent = new boolean[n];
+            finalFloats = new int[n];
             for (int q = 0, i = 0; q < layout.workers(); q++) {
                 for (int c = 0; c < layout.chunks(q); c++, i++) {
                     slice[i] = q;
@@ -689,10 +689,11 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
         @Override
         public synchronized void ready(int a, int b) {
-            ready.set(a, b);
             for (int i = 0; i < sent.length; i++) {
-                if (sent[i] || to[i] <= a || from[i] >= b) continue; // only a block this range touches can be complete now
-                if (ready.nextClearBit(from[i]) >= to[i]) {
+                int overlap = Math.min(b, to[i]) - Math.max(a, from[i]);
+                if (overlap <= 0) continue;
+                finalFloats[i] += overlap;
+                if (finalFloats[i] == to[i] - from[i] && !sent[i]) {
                     send(i);
                     EARLY.incrementAndGet();
                 }
