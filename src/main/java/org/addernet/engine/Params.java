@@ -49,6 +49,17 @@ public final class Params {
         void await(int end);
     }
 
+    /**
+     * Told during a backward which parameter gradients are final (the sharded step's job A puts a gradient block as
+     * soon as every layer it covers is done, while the backward goes on with the layers before them): each layer
+     * calls {@link #gradientReady} at the end of its backward with the range of each of its parameters, on the thread
+     * that runs the backward. Set only around a backward that is the last to add into {@code grad} before it is read.
+     */
+    public interface GradientReady {
+        /** {@code grad[from, to)} holds its final values. */
+        void ready(int from, int to);
+    }
+
     public final float[] data;
     public final float[] grad;
     public final float[] buffers;
@@ -57,6 +68,8 @@ public final class Params {
     private final Map<String, View> byName;
     /** Null: {@code data} and {@code buffers} are complete (the normal case). */
     private volatile Arrival arrival;
+    /** Null: nobody waits for gradients during a backward (the normal case). */
+    private volatile GradientReady gradientReady;
 
     private Params(List<View> params, List<View> bufferViews, int size, int bufferSize, boolean withGrad) {
         this.params = Collections.unmodifiableList(params);
@@ -97,6 +110,17 @@ public final class Params {
     public void awaitData(int end) {
         Arrival a = arrival;
         if (a != null) a.await(end);
+    }
+
+    /** While {@code r} is set, every layer's backward tells it which gradients it has finished (null: nobody asks). */
+    public void setGradientReady(GradientReady r) {
+        gradientReady = r;
+    }
+
+    /** A layer's backward is done with {@code grad[from, to)} ({@link #setGradientReady}). */
+    public void gradientReady(int from, int to) {
+        GradientReady r = gradientReady;
+        if (r != null) r.ready(from, to);
     }
 
     /** False for parameters built for inference: {@code grad} is then empty. */

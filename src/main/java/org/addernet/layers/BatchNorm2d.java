@@ -249,6 +249,9 @@ public final class BatchNorm2d implements Layer {
             }
         });
         PassTimes.done(PassTimes.Kind.BATCH_NORM, t0);
+        // This layer adds nothing more to its gradients in this backward (the sharded step may send them now).
+        p.gradientReady(gOff, gOff + channels);
+        p.gradientReady(bOff, bOff + channels);
         return dy;
     }
 

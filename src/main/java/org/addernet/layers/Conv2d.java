@@ -155,6 +155,9 @@ public final class Conv2d implements Layer {
                     p.grad[bOff + o] += (float) s;
                 }
         }
+        // This layer adds nothing more to its gradients in this backward (the sharded step may send them now).
+        p.gradientReady(wOff, wOff + g.filterSize());
+        if (bOff >= 0) p.gradientReady(bOff, bOff + out);
         pool.give(dy);
         return dx;
     }

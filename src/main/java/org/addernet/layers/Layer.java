@@ -8,7 +8,8 @@ import org.addernet.engine.TensorPool;
  * {@code backward} takes the gradient of the loss with respect to the output, <em>adds</em> the parameter
  * gradients into the model's flat gradient buffer and returns the gradient with respect to the input
  * (or {@code null} for a first layer, whose input needs none). Forward outputs are owned by the layer and valid
- * until its next forward.
+ * until its next forward. A layer with parameters ends its backward with {@link org.addernet.engine.Params#gradientReady}
+ * for each of them (they get nothing more in that backward).
  *
  * <p>Gradients are consumed: {@code backward} may overwrite {@code dy} (and return it as the input gradient, as
  * ReLU and BatchNorm do) or give it back to the {@link TensorPool}; the returned gradient is the caller's until

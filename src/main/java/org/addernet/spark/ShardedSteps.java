@@ -67,10 +67,12 @@ import scala.reflect.ClassTag$;
 final class ShardedSteps implements StepApplier, AutoCloseable {
     private static final AtomicLong RUNS = new AtomicLong();
     /**
-     * Floats per block of a weight slice ({@code w}, {@code wh}: {@code <...>_<q>_<chunk>}): job A's forward starts on
-     * the first blocks while the later ones are still on the way ({@link Layout#loadInOrder}). 4 MB of fp32: small
-     * against a ResNet-50 slice (~47 MB at W = 2), large against a fetch's fixed cost; a LeNet slice is one block.
-     * A test may lower it (runs started afterwards cut their slices so) to cut layers across blocks.
+     * Floats per block of a weight slice ({@code w}, {@code wh}: {@code <...>_<q>_<chunk>}) and of a worker's gradient
+     * slice ({@code g}: {@code <...>_<p>_<q>_<chunk>}): job A's forward starts on the first weight blocks while the
+     * later ones are still on the way ({@link Layout#loadInOrder}), and its backward puts a gradient block as soon as
+     * the layers it covers are done ({@link GradientBlocks}). 4 MB of fp32: small against a ResNet-50 slice (~47 MB at
+     * W = 2), large against a fetch's fixed cost; a LeNet slice is one block. A test may lower it (runs started
+     * afterwards cut their slices so) to cut layers across blocks.
      */
     static volatile int CHUNK = 1 << 20;
     private static final ClassTag<Integer> INT = ClassTag$.MODULE$.apply(Integer.class);
@@ -86,9 +88,17 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             return b.toString();
         }
 
-        /** Blocks of weight slice q ({@link #CHUNK}; one, maybe empty, for a slice of at most {@code chunk} floats). */
+        /**
+         * Blocks of slice q's weights and of each worker's gradient for slice q ({@link #CHUNK}; one, maybe empty, for
+         * a slice of at most {@code chunk} floats). Block c holds the slice's floats from {@code c * chunk}.
+         */
         int chunks(int q) {
             return Math.max(1, (params.length(q) + chunk - 1) / chunk);
+        }
+
+        /** Floats in block c of slice q. */
+        int blockLength(int q, int c) {
+            return Math.min(params.length(q), (c + 1) * chunk) - Math.min(params.length(q), c * chunk);
         }
 
         /** Every block name of one version (some may not exist). */
@@ -101,7 +111,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     r.add(name("wh", gen, version, q, c));
                 }
                 for (int p = 0; p < workers; p++) {
-                    r.add(name("g", gen, version, p, q));
+                    for (int c = 0; c < chunks(q); c++) r.add(name("g", gen, version, p, q, c));
                     r.add(name("wb", gen, version, p, q));
                 }
             }
@@ -575,49 +585,146 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
         @Override
         public Iterator<Tuple2<String, double[]>> call(Integer partition, Iterator<Object> part) {
-            Sampler sampler = SparkJob.StepTask.sampler(shared);
-            Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
-            int[] positions = sampler.indices(epoch, partition, step);
-            int global = sampler.globalBatchAt(step);
             WorkerPool.Worker w = WorkerPool.borrow(shared.model());
             ShardedTimings.Meter meter = new ShardedTimings.Meter();
             StateBlocks.meter(counters == null ? null : meter); // block traffic is metered only when timed
             try {
                 w.invalidate(); // its weights and buffers are overwritten here and by the step
                 Params p = w.model.params();
-                // The weights arrive in offset order while the forward runs: layer l waits only for its own.
+                // The weights arrive in offset order while the samples are looked up and the forward runs: layer l
+                // waits only for its own. The fetch goes first, so nothing the task does before computing delays it.
                 StateBlocks.InOrder in = layout.loadInOrder(gen, version, p, false, FETCH_LANES);
-                meter.mark(0);
-                long t0 = System.nanoTime();
-                ShardStep.Result r;
-                p.setArrival(in);
+                // The gradient stays in the model's buffer: its blocks are encoded straight from there, each on a lane
+                // beside the backward as soon as the layers it covers are done.
+                GradientBlocks out = new GradientBlocks(layout, gen, version, partition, p.grad);
                 try {
-                    // The gradient stays in the model's buffer: it is encoded straight from there into the slice blocks.
-                    r = w.step.runInPlace(samples, positions, epoch, global, shared.perWorkerEta());
-                } finally {
-                    p.setArrival(null);
-                    in.finish(); // no fetch thread writes into this worker's arrays after it is given back
-                }
-                // The forward's waits for weights are the fetch it did not hide: overhead, not compute.
-                long stalled = in.stalledNanos();
-                meter.add(ShardedTimings.Count.STALL_NANOS, stalled);
-                double computeSeconds = (System.nanoTime() - t0 - stalled) / 1e9;
-                meter.mark(1);
-                if (r.count() > 0) {
-                    for (int q = 0; q < layout.workers(); q++) {
-                        String g = layout.name("g", gen, version, partition, q);
-                        if (layout.bf16()) StateBlocks.putBf16(g, r.grad(), layout.params().from(q), layout.params().to(q));
-                        else StateBlocks.putFloats(g, r.grad(), layout.params().from(q), layout.params().to(q));
-                        StateBlocks.putDoubles(layout.name("wb", gen, version, partition, q), r.weightedBuffers(), layout.buffers().from(q),
-                                layout.buffers().to(q));
+                    ShardStep.Result r;
+                    long t0;
+                    try {
+                        meter.mark(0);
+                        Sampler sampler = SparkJob.StepTask.sampler(shared);
+                        Samples samples = shared.data().samples(part, partition, shared.trainKey(), true);
+                        int[] positions = sampler.indices(epoch, partition, step);
+                        int global = sampler.globalBatchAt(step);
+                        meter.mark(1);
+                        t0 = System.nanoTime();
+                        p.setArrival(in);
+                        r = w.step.runInPlace(samples, positions, epoch, global, shared.perWorkerEta(), out);
+                    } finally {
+                        p.setArrival(null);
+                        in.finish(); // no fetch thread writes into this worker's arrays after it is given back
                     }
+                    // The forward's waits for weights are the fetch it did not hide: overhead, not compute. (The puts
+                    // beside the backward share its cores: what they take from it is counted as compute.)
+                    long stalled = in.stalledNanos();
+                    meter.add(ShardedTimings.Count.STALL_NANOS, stalled);
+                    double computeSeconds = (System.nanoTime() - t0 - stalled) / 1e9;
+                    meter.mark(2);
+                    if (r.count() > 0) {
+                        out.sendRest(); // blocks no layer finished (a per-worker scaled gradient: all of them)
+                        for (int q = 0; q < layout.workers(); q++) {
+                            StateBlocks.putDoubles(layout.name("wb", gen, version, partition, q), r.weightedBuffers(), layout.buffers().from(q),
+                                    layout.buffers().to(q));
+                        }
+                    }
+                    out.finish();
+                    meter.mark(3);
+                    meter.addTo(counters, ShardedTimings.Job.A);
+                    return List.of(new Tuple2<>(r.kernels(), new double[] {partition, r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
+                } finally {
+                    out.stop(); // no put reads this worker's gradient after it is given back
                 }
-                meter.mark(2);
-                meter.addTo(counters, ShardedTimings.Job.A);
-                return List.of(new Tuple2<>(r.kernels(), new double[] {partition, r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
             } finally {
                 StateBlocks.meter(null);
                 WorkerPool.giveBack(w);
+            }
+        }
+    }
+
+    /**
+     * Job A's gradient as its W x {@link Layout#chunks} blocks ({@code g}, slice q block c), each put on a lane beside
+     * the backward as soon as every parameter it covers has its final gradient ({@link Params.GradientReady}): the
+     * backward finishes the last layers first, so the blocks of the last slices go while it still works on the first
+     * layers, and what is left when it ends is mostly the first slice's first block. Every block's bytes are those of
+     * the finished gradient, so the owner sums the same floats in the same order as before.
+     */
+    static final class GradientBlocks implements Params.GradientReady {
+        /** Test hook: blocks of this JVM put while their task's backward still ran. */
+        static final AtomicLong EARLY = new AtomicLong();
+        private final Layout layout;
+        private final int gen, partition;
+        private final long version;
+        private final float[] grad;
+        /** Floats of block i whose gradient is final (guarded by this; each layer reports each of its ranges once). */
+        private final int[] finalFloats;
+        /** Block i: slice {@code slice[i]}, block {@code block[i]}, floats {@code [from[i], to[i])} of the flat vector. */
+        private final int[] slice, block, from, to;
+        private final boolean[] sent;
+        private final StateBlocks.Lane lane = new StateBlocks.Lane();
+        private boolean finished;
+
+        GradientBlocks(Layout layout, int gen, long version, int partition, float[] grad) {
+            this.layout = layout;
+            this.gen = gen;
+            this.version = version;
+            this.partition = partition;
+            this.grad = grad;
+            int n = 0;
+            for (int q = 0; q < layout.workers(); q++) n += layout.chunks(q);
+            slice = new int[n];
+            block = new int[n];
+            from = new int[n];
+            to = new int[n];
+            sent = new boolean[n];
+            finalFloats = new int[n];
+            for (int q = 0, i = 0; q < layout.workers(); q++) {
+                for (int c = 0; c < layout.chunks(q); c++, i++) {
+                    slice[i] = q;
+                    block[i] = c;
+                    from[i] = layout.params().from(q) + Math.min(layout.params().length(q), c * layout.chunk());
+                    to[i] = from[i] + layout.blockLength(q, c);
+                }
+            }
+        }
+
+        @Override
+        public synchronized void ready(int a, int b) {
+            for (int i = 0; i < sent.length; i++) {
+                int overlap = Math.min(b, to[i]) - Math.max(a, from[i]);
+                if (overlap <= 0) continue;
+                finalFloats[i] += overlap;
+                if (finalFloats[i] == to[i] - from[i] && !sent[i]) {
+                    send(i);
+                    EARLY.incrementAndGet();
+                }
+            }
+        }
+
+        /** The gradient is complete: puts the blocks not sent yet. */
+        synchronized void sendRest() {
+            for (int i = 0; i < sent.length; i++) if (!sent[i]) send(i);
+        }
+
+        private void send(int i) {
+            sent[i] = true;
+            String name = layout.name("g", gen, version, partition, slice[i], block[i]);
+            int a = from[i], e = to[i];
+            lane.submit(layout.bf16() ? () -> StateBlocks.putBf16(name, grad, a, e) : () -> StateBlocks.putFloats(name, grad, a, e));
+        }
+
+        /** Waits until every block sent is stored; rethrows the first failure. */
+        void finish() {
+            finished = true;
+            lane.finish();
+        }
+
+        /** After a failure: waits until the lane has stopped (it reads {@code grad}), whatever it ended with. */
+        void stop() {
+            if (finished) return;
+            try {
+                lane.finish();
+            } catch (RuntimeException e) {
+                // the task already fails with its own exception
             }
         }
     }
@@ -662,8 +769,30 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             this.counters = counters;
         }
 
-        /** An operand of the sum: a worker's slice still as bytes, or a partial sum. */
-        private record Operand(ByteBuffer bytes, float[] sum) {}
+        /** An operand of the sum: a worker's slice still as its stored blocks (block c from float c * chunk), or a partial sum. */
+        private record Operand(ByteBuffer[] blocks, float[] sum) {}
+
+        /**
+         * Worker p's gradient blocks for slice q held for reading if this executor stores all of them (added to
+         * {@code held}), else null: then they are all read like remote ones (a read takes a local block from here).
+         */
+        private ByteBuffer[] localBlocks(int p, int q, List<StateBlocks.Held> held) {
+            int chunks = layout.chunks(q), unit = layout.bf16() ? Bf16.BYTES : Float.BYTES;
+            StateBlocks.Held[] h = new StateBlocks.Held[chunks];
+            for (int c = 0; c < chunks; c++) {
+                h[c] = StateBlocks.local(layout.name("g", gen, version, p, q, c), (long) layout.blockLength(q, c) * unit);
+                if (h[c] == null) { // a retried job A put elsewhere what its first attempt had put here
+                    for (int k = 0; k < c; k++) h[k].close();
+                    return null;
+                }
+            }
+            ByteBuffer[] b = new ByteBuffer[chunks];
+            for (int c = 0; c < chunks; c++) {
+                held.add(h[c]);
+                b[c] = h[c].bytes;
+            }
+            return b;
+        }
 
         /**
          * Test hook: in local mode, treat worker p's gradient slice as remote in task q unless p == q (as on a cluster
@@ -689,18 +818,18 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
 
         private Tuple2<String, double[]> run(int q, ShardedTimings.Meter meter, BarrierTaskContext ctx) {
             int len = layout.params().length(q), blen = layout.buffers().length(q), from = layout.params().from(q), to = from + len;
-            int w = layout.workers();
+            int w = layout.workers(), chunks = layout.chunks(q), chunk = layout.chunk();
             boolean bf16 = layout.bf16();
-            long bytes = (long) len * (bf16 ? Bf16.BYTES : Float.BYTES);
+            int unit = bf16 ? Bf16.BYTES : Float.BYTES;
             List<StateBlocks.Held> held = new ArrayList<>();
             float[] sum;
             double[][] wb = new double[w][];
             try {
                 // Local operands stay where they are stored; remote ones (and every weighted buffer slice) are fetched
-                // in parallel, each decoded into an array of its own as it arrives.
+                // in parallel, block by block, each decoded into an array of its own as it arrives.
                 List<Operand> ops = new ArrayList<>();
+                List<Integer> remote = new ArrayList<>();
                 List<StateBlocks.Read> fetch = new ArrayList<>();
-                List<String> remote = new ArrayList<>();
                 int operands = 0;
                 for (int p = 0; p < w; p++) {
                     if (!present[p]) {
@@ -708,13 +837,11 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                         continue;
                     }
                     operands++;
-                    String name = layout.name("g", gen, version, p, q);
-                    StateBlocks.Held h = EMULATE_EXECUTORS && p != q ? null : StateBlocks.local(name, bytes);
-                    if (h != null) {
-                        held.add(h);
-                        ops.add(new Operand(h.bytes, null));
+                    ByteBuffer[] blocks = EMULATE_EXECUTORS && p != q ? null : localBlocks(p, q, held);
+                    if (blocks != null) {
+                        ops.add(new Operand(blocks, null));
                     } else {
-                        remote.add(name);
+                        remote.add(p);
                         ops.add(new Operand(null, new float[len]));
                     }
                     double[] d = wb[p] = new double[blen];
@@ -726,23 +853,25 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 // added to the local one as it arrives, overlapping the sum with the transfer (the same floats, x + y
                 // being y + x bit for bit).
                 Operand local = null;
-                for (Operand o : ops) if (o != null && o.bytes() != null) local = o;
+                for (Operand o : ops) if (o != null && o.blocks() != null) local = o;
                 boolean fused = operands == 2 && remote.size() == 1;
-                for (int p = 0, r = 0; p < w; p++) {
-                    Operand o = ops.get(p);
-                    if (o == null || o.sum() == null) continue;
-                    float[] a = o.sum();
-                    ByteBuffer mine = fused ? local.bytes() : null;
-                    fetch.add(new StateBlocks.Read(remote.get(r++), bytes, bf16 ? Bf16.BYTES : Float.BYTES, (b, i) -> {
-                        int n = b.remaining() / (bf16 ? Bf16.BYTES : Float.BYTES);
-                        decodeInto(b, a, i, bf16);
-                        if (mine != null) addRange(a, i, n, mine, bf16);
-                    }));
+                for (int p : remote) {
+                    float[] a = ops.get(p).sum();
+                    ByteBuffer[] mine = fused ? local.blocks() : null;
+                    for (int c = 0; c < chunks; c++) {
+                        int at = c * chunk;
+                        ByteBuffer minec = mine == null ? null : mine[c];
+                        fetch.add(new StateBlocks.Read(layout.name("g", gen, version, p, q, c), (long) layout.blockLength(q, c) * unit, unit, (b, i) -> {
+                            int n = b.remaining() / unit;
+                            decodeInto(b, a, at + i, bf16);
+                            if (minec != null) addRange(a, at + i, n, minec, i, bf16);
+                        }));
+                    }
                 }
                 StateBlocks.readAll(fetch);
                 meter.mark(0);
                 if (fused) FUSED.incrementAndGet();
-                if (fused) for (int p = 0; p < w; p++) if (ops.get(p) != null && ops.get(p).bytes() != null) ops.set(p, null); // added already
+                if (fused) for (int p = 0; p < w; p++) if (ops.get(p) != null && ops.get(p).blocks() != null) ops.set(p, null); // added already
                 // The association of OrderedTreeReduce / SingleProcess: the same float sums, element by element.
                 Operand s = TreeOrder.merge(ops, layout.depth(), (x, y) -> {
                     if (x == null) return y;
@@ -750,14 +879,14 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     // x + y into an array one of them already has (float addition is commutative, bit for bit):
                     // a stored operand is decoded into a fresh array only when both are still bytes.
                     if (x.sum() == null && y.sum() != null) {
-                        addTo(y.sum(), x, bf16);
+                        addTo(y.sum(), x, chunk, bf16);
                         return y;
                     }
-                    float[] acc = x.sum() != null ? x.sum() : decode(x.bytes(), len, bf16);
-                    addTo(acc, y, bf16);
+                    float[] acc = x.sum() != null ? x.sum() : decode(x.blocks(), len, chunk, bf16);
+                    addTo(acc, y, chunk, bf16);
                     return new Operand(null, acc);
                 });
-                sum = s == null ? new float[len] : s.sum() != null ? s.sum() : decode(s.bytes(), len, bf16);
+                sum = s == null ? new float[len] : s.sum() != null ? s.sum() : decode(s.blocks(), len, chunk, bf16);
             } finally {
                 for (StateBlocks.Held h : held) h.close();
             }
@@ -833,9 +962,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             return new Tuple2<>(StateBlocks.here(), new double[] {q, 0, -1, 0, poisoned});
         }
 
-        static float[] decode(ByteBuffer b, int len, boolean bf16) {
+        /** A stored operand's blocks (block c from float {@code c * chunk}) as one fresh array of {@code len} floats. */
+        static float[] decode(ByteBuffer[] blocks, int len, int chunk, boolean bf16) {
             float[] a = new float[len];
-            decodeInto(b, a, 0, bf16);
+            for (int c = 0; c < blocks.length; c++) decodeInto(blocks[c], a, c * chunk, bf16);
             return a;
         }
 
@@ -845,38 +975,34 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             else b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a, at, b.remaining() / Float.BYTES);
         }
 
-        /** {@code acc[at, at + n) += } values {@code at .. at + n} of the stored operand {@code y} (fp32 or bf16 bytes). */
-        static void addRange(float[] acc, int at, int n, ByteBuffer y, boolean bf16) {
+        /** {@code acc[at, at + n) += } values {@code from .. from + n} of the stored block {@code y} (fp32 or bf16 bytes). */
+        static void addRange(float[] acc, int at, int n, ByteBuffer y, int from, boolean bf16) {
             if (bf16) {
                 ByteBuffer v = y.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-                v.position(y.position() + at * Bf16.BYTES);
+                v.position(y.position() + from * Bf16.BYTES);
                 Bf16.addTo(v, acc, at, n);
                 return;
             }
+            // In pieces: a bulk copy out of the buffer, then a plain loop the JIT vectorizes.
             FloatBuffer f = y.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
             float[] c = new float[Math.min(n, 8192)];
             for (int k = 0; k < n; k += c.length) {
                 int m = Math.min(c.length, n - k);
-                f.get(at + k, c, 0, m);
+                f.get(from + k, c, 0, m);
                 for (int i = 0; i < m; i++) acc[at + k + i] += c[i];
             }
         }
 
-        static void addTo(float[] acc, Operand y, boolean bf16) {
+        /** {@code acc += y}, element by element (y's blocks: block c from float {@code c * chunk}). */
+        static void addTo(float[] acc, Operand y, int chunk, boolean bf16) {
             if (y.sum() != null) {
                 float[] v = y.sum();
                 for (int i = 0; i < acc.length; i++) acc[i] += v[i];
-            } else if (bf16) {
-                Bf16.addTo(y.bytes(), acc, 0, acc.length);
-            } else {
-                // In chunks: a bulk copy out of the buffer, then a plain loop the JIT vectorizes.
-                FloatBuffer f = y.bytes().duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-                float[] c = new float[Math.min(acc.length, 8192)];
-                for (int at = 0; at < acc.length; at += c.length) {
-                    int n = Math.min(c.length, acc.length - at);
-                    f.get(at, c, 0, n);
-                    for (int i = 0; i < n; i++) acc[at + i] += c[i];
-                }
+                return;
+            }
+            ByteBuffer[] blocks = y.blocks();
+            for (int c = 0; c < blocks.length; c++) {
+                addRange(acc, c * chunk, blocks[c].remaining() / (bf16 ? Bf16.BYTES : Float.BYTES), blocks[c], 0, bf16);
             }
         }
     }

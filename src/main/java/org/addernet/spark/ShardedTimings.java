@@ -25,9 +25,11 @@ import scala.jdk.javaapi.CollectionConverters;
  *   the job's letter): task duration as the driver saw it, deserialization, run, result serialization, scheduler
  *   delay (as Spark's UI computes it), GC; per job the submission to the first launch, the spread of the task ends
  *   (waiting for the slowest task), the last task end to the job's end.</li>
- *   <li><b>Task phases</b> measured inside the tasks ({@link #counters}, an accumulator): three phases per job on the
- *   task's thread (A: start fetching the weight slices / compute, with the waits for weights still arriving / encode
- *   and put the gradient slices; B: fetch the operands / sum / gather the norms / update / put), and what {@link StateBlocks}
+ *   <li><b>Task phases</b> measured inside the tasks ({@link #counters}, an accumulator): the phases of each job on
+ *   the task's thread (A: start fetching the weight slices / look up the samples while they arrive / compute, with
+ *   the waits for weights still arriving / put the gradient blocks the backward has not already put on its lane
+ *   (the part of the puts it did not hide) and the weighted BN buffers; B: fetch the operands / sum / gather the
+ *   norms / update / put), and what {@link StateBlocks}
  *   counted for the task on every thread (its fetch threads too): bytes and blocks fetched from other executors,
  *   the summed wait of those fetches (request to bytes in hand; parallel fetches overlap), decoding (bytes into
  *   floats, bf16 or fp32), encoding (floats into bytes), storing ({@code BlockManager.putBytes}), and bytes of blocks
@@ -45,7 +47,7 @@ final class ShardedTimings extends SparkListener {
     enum Job { A, B }
 
     /** The task-thread phases of each job, by job (at most {@link #MAX_PHASES}). */
-    static final String[][] PHASES = {{"fetch", "compute", "put"}, {"fetch", "sum", "gather", "update", "put"}};
+    static final String[][] PHASES = {{"fetch", "sample", "compute", "put"}, {"fetch", "sum", "gather", "update", "put"}};
     static final int MAX_PHASES = 5;
 
     /** Per-task counters of {@link StateBlocks} (slots after the phases). */

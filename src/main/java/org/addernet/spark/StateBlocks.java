@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -305,6 +306,36 @@ final class StateBlocks {
 
         synchronized long stalledNanos() {
             return stalledNanos;
+        }
+    }
+
+    /**
+     * Work done one piece after another on a fetch thread, in the order given, beside the caller's own work (job A's
+     * gradient puts while its backward runs), counted into the caller's meter. After a failure the later pieces do
+     * not run; {@link #finish} waits for the last one and rethrows the first failure.
+     */
+    static final class Lane {
+        private final ShardedTimings.Meter meter = METER.get();
+        private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
+
+        void submit(Runnable r) {
+            tail = tail.thenRunAsync(() -> {
+                meter(meter);
+                try {
+                    r.run();
+                } finally {
+                    meter(null);
+                }
+            }, FETCH);
+        }
+
+        /** Returns when every piece has run (not interruptible: a piece may be reading the caller's arrays). */
+        void finish() {
+            try {
+                tail.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+            }
         }
     }
 

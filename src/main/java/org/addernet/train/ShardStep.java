@@ -71,18 +71,20 @@ public final class ShardStep {
      *                  ({@code adaptive_scaling = per_worker}); 0 for the default global scaling on the driver
      */
     public Result run(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta) {
-        return run(data, indices, epoch, globalBatch, perWorkerEta, true);
+        return run(data, indices, epoch, globalBatch, perWorkerEta, true, null);
     }
 
     /**
      * As {@link #run}, but the result's {@code grad} is the model's own gradient buffer, valid until the next step:
-     * for a caller that encodes it at once (the sharded step's job A), which saves a copy of the whole gradient.
+     * for a caller that encodes it at once (the sharded step's job A), which saves a copy of the whole gradient. With
+     * {@code ready} (may be null), the last backward tells it which parts of the gradient are final as it goes
+     * ({@link Params#setGradientReady}); not with per-worker scaling, which changes the whole gradient afterwards.
      */
-    public Result runInPlace(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta) {
-        return run(data, indices, epoch, globalBatch, perWorkerEta, false);
+    public Result runInPlace(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta, Params.GradientReady ready) {
+        return run(data, indices, epoch, globalBatch, perWorkerEta, false, perWorkerEta > 0 ? null : ready);
     }
 
-    private Result run(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta, boolean copy) {
+    private Result run(Samples data, int[] indices, int epoch, int globalBatch, double perWorkerEta, boolean copy, Params.GradientReady ready) {
         Params p = model.params();
         p.zeroGrad();
         int n = indices.length;
@@ -92,7 +94,16 @@ public final class ShardStep {
         long correct = 0;
         for (int k = 0, from = 0; k < parts; k++) {
             int size = n / parts + (k < n % parts ? 1 : 0);
-            SoftmaxCrossEntropy.Result r = model.trainShard(batch(data, epoch, indices, from, size), y, 1f / globalBatch);
+            Tensor x = batch(data, epoch, indices, from, size);
+            // Only the last micro-batch's backward leaves each gradient final as it passes its layer.
+            boolean last = k == parts - 1 && ready != null;
+            if (last) p.setGradientReady(ready);
+            SoftmaxCrossEntropy.Result r;
+            try {
+                r = model.trainShard(x, y, 1f / globalBatch);
+            } finally {
+                if (last) p.setGradientReady(null);
+            }
             lossSum += r.lossSum();
             correct += r.correct();
             from += size;

@@ -46,4 +46,23 @@ class MicroBatchSparkTest {
         System.out.printf("2 workers, 1 epoch: micro_batch 7 vs whole shares, weights rel diff %.2e%n", err);
         assertTrue(err > 1e-4, "micro-batches should change the run (BN statistics per micro-batch): " + err);
     }
+
+    /**
+     * The same under {@code sync=sharded}, with gradient blocks of 1,000 floats: only the last micro-batch's backward
+     * may put a block before the share is done (the earlier ones leave gradients that later ones add to).
+     */
+    @Test
+    void shardedTasksPutTheGradientOnlyAfterTheLastMicroBatch() throws Exception {
+        int chunk = ShardedSteps.CHUNK;
+        ShardedSteps.CHUNK = 1000;
+        float[] spark;
+        try (SparkJob job = new SparkJob(SparkJobTest.recipe("workers=2", "micro_batch=7", "sync=sharded"), LocalSpark.get(),
+                tmp.resolve("sharded").toString(), SparkJobTest.QUIET)) {
+            job.trainer().run();
+            spark = job.trainer().model().params().data.clone();
+        } finally {
+            ShardedSteps.CHUNK = chunk;
+        }
+        assertArrayEquals(single("emulate_workers=2", "micro_batch=7")[0], spark, "weights");
+    }
 }

@@ -162,13 +162,15 @@ class ShardedSyncTest {
     }
 
     /**
-     * Weight slices in blocks of 1,000 floats (a ResNet-50 slice's ~12 blocks, at LeNet size): job A's forward starts
-     * while the later blocks are still being read, each layer waiting for its own, with layers cut across blocks and
-     * slices; the run ends with the bits of the single process emulating the same workers.
+     * Weight and gradient slices in blocks of 1,000 floats (a ResNet-50 slice's ~12 blocks, at LeNet size): job A's
+     * forward starts while the later weight blocks are still being read, each layer waiting for its own, and its
+     * backward puts each gradient block as soon as the layers it covers are done, with layers cut across blocks and
+     * slices; job B sums the blocks in place. The run ends with the bits of the single process emulating the same
+     * workers, and every gradient block went while its backward still ran.
      */
     @ParameterizedTest
     @ValueSource(strings = {"fp32", "bf16"})
-    void weightsArrivingInBlocksDuringTheForwardGiveTheSameBits(String wire) throws Exception {
+    void weightsAndGradientsInBlocksGiveTheSameBits(String wire) throws Exception {
         State single;
         try (SingleProcess run = new SingleProcess(SparkJobTest.recipe(lenet(3, "wire=" + wire)), RunFiles.local(tmp.resolve("1" + wire)),
                 SparkJobTest.QUIET)) {
@@ -178,26 +180,34 @@ class ShardedSyncTest {
         int chunk = ShardedSteps.CHUNK;
         ShardedSteps.CHUNK = 1000;
         State blocks;
+        long early = ShardedSteps.GradientBlocks.EARLY.get();
+        int perTask = 0;
         try (SparkJob job = new SparkJob(SparkJobTest.recipe(lenet(3, "sync=sharded", "wire=" + wire)), LocalSpark.get(),
                 tmp.resolve("c" + wire).toString(), SparkJobTest.QUIET)) {
             ShardedSteps.Layout l = job.sharded().layout();
             assertEquals(1000, l.chunk());
-            for (int q = 0; q < 3; q++) assertTrue(l.chunks(q) > 5, "slice " + q + " in " + l.chunks(q) + " blocks");
+            for (int q = 0; q < 3; q++) {
+                assertTrue(l.chunks(q) > 5, "slice " + q + " in " + l.chunks(q) + " blocks");
+                perTask += l.chunks(q);
+            }
             job.trainer().run();
             blocks = State.of(job.trainer());
         } finally {
             ShardedSteps.CHUNK = chunk;
         }
-        blocks.assertSame(single, "wire=" + wire + ", weights in blocks of 1,000 vs single process");
+        blocks.assertSame(single, "wire=" + wire + ", weights and gradients in blocks of 1,000 vs single process");
+        // 10 steps, 3 tasks: every layer reports its gradient, so no block waits for the backward's end.
+        assertEquals(10L * 3 * perTask, ShardedSteps.GradientBlocks.EARLY.get() - early, "gradient blocks put during the backward");
     }
 
     /**
      * W = 2 with one operand remote (as across two executor JVMs): job B adds the remote slice to the local one piece
-     * by piece as it arrives, and ends with the bits of the single process emulating the same workers.
+     * by piece as it arrives (in one block per slice, or in blocks of 1,000 floats), and ends with the bits of the
+     * single process emulating the same workers.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"fp32", "bf16"})
-    void sumWhileFetchingGivesTheBitsOfTheSingleProcess(String wire) throws Exception {
+    @CsvSource({"fp32,0", "bf16,0", "fp32,1000", "bf16,1000"})
+    void sumWhileFetchingGivesTheBitsOfTheSingleProcess(String wire, int blockFloats) throws Exception {
         State single;
         try (SingleProcess run = new SingleProcess(SparkJobTest.recipe(lenet(2, "wire=" + wire)), RunFiles.local(tmp.resolve("1" + wire)),
                 SparkJobTest.QUIET)) {
@@ -205,16 +215,19 @@ class ShardedSyncTest {
             single = State.of(run.trainer());
         }
         long before = ShardedSteps.ReduceUpdateTask.FUSED.get();
+        int chunk = ShardedSteps.CHUNK;
+        if (blockFloats > 0) ShardedSteps.CHUNK = blockFloats;
         ShardedSteps.ReduceUpdateTask.EMULATE_EXECUTORS = true;
         State fused;
         try {
             fused = spark("f" + wire, lenet(2, "sync=sharded", "wire=" + wire));
         } finally {
             ShardedSteps.ReduceUpdateTask.EMULATE_EXECUTORS = false;
+            ShardedSteps.CHUNK = chunk;
         }
         // 10 steps, 2 slices: every job B task took the fused path.
         assertEquals(20, ShardedSteps.ReduceUpdateTask.FUSED.get() - before, "job B tasks that summed while fetching");
-        fused.assertSame(single, "wire=" + wire + ", sum while fetching vs single process");
+        fused.assertSame(single, "wire=" + wire + ", blocks of " + (blockFloats > 0 ? blockFloats : "CHUNK") + ", sum while fetching vs single process");
     }
 
     @Test
