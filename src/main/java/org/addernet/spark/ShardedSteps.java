@@ -41,19 +41,19 @@ import scala.reflect.ClassTag$;
  * The sharded synchronous step ({@code sync=sharded}, issue 8), after BigDL's {@code AllReduceParameter} but with a
  * driver that moves no tensor data per step. The flat parameter vector and the BN buffer vector are cut into W
  * slices ({@link Slicing}); slice q's weights, BN buffers and momentum live as blocks in the BlockManager of the
- * executor that owns it ({@link StateBlocks}). One step is three Spark jobs:
+ * executor that owns it ({@link StateBlocks}). One step is two Spark jobs (docs/DESIGN-NOTES.md, "One step = two jobs"):
  * <ol>
- *   <li><b>A, compute</b> (on the cached train shards, task p): fetch the W weight and buffer slices of version v,
- *       run {@link ShardStep}, cut the gradient (and the weighted BN buffers, double) into W slices and put them as
- *       blocks; return only (count, loss sum, correct).</li>
- *   <li><b>B, reduce</b> (task q): fetch slice q from every worker, sum in {@link TreeOrder} over p (the association
- *       of {@link OrderedTreeReduce}), keep the sum as a block; return the partial sums of squares of every adder
- *       layer over slice q and the count of non-finite sums.</li>
- *   <li>driver: the merged loss must be finite, the norms finite; scales {@code eta*sqrt(n)/||g||}
- *       ({@link Sgd#adderScale}), the learning rate.</li>
- *   <li><b>C, update</b> (task q): scale the adder parts of the summed slice, SGD with the owner's momentum slice
- *       ({@link Sgd.Rule#update}, the loop the driver path runs), BN buffers = weighted sum / count; publish
- *       version v+1; return the count of non-finite new weights (the driver then refuses the step).</li>
+ *   <li><b>A, compute</b> (on the cached train shards, task p): fetch the W weight and buffer slices of version v in
+ *       blocks while the forward runs ({@link Layout#loadInOrder}), run {@link ShardStep}, put the gradient blocks as
+ *       the backward finishes them ({@link GradientBlocks}) and the weighted BN buffers (double); return only
+ *       (count, loss sum, correct).</li>
+ *   <li>driver: merges A's numbers in {@link TreeOrder}; the merged loss must be finite.</li>
+ *   <li><b>B, reduce and update</b> (barrier mode, task q): fetch slice q from every worker, sum in {@link TreeOrder}
+ *       over p (the association of {@link OrderedTreeReduce}); publish the partial sums of squares of every adder
+ *       layer over slice q, read the other tasks' and merge them in slice order, so every task computes the same
+ *       scales {@code eta*sqrt(n)/||g||} ({@link Sgd#adderScale}); scale the adder parts, SGD with the owner's
+ *       momentum slice ({@link Sgd.Rule#update}, the loop the driver path runs), BN buffers = weighted sum / count;
+ *       publish version v+1; return the non-finite counts (the driver then refuses the step).</li>
  * </ol>
  * The same slicing sums the norms of the driver path and of the single process ({@link Sgd#sliceNorms}), so all
  * three modes give the same bits. Version v's blocks are dropped only after v+1 is committed. Blocks are named
