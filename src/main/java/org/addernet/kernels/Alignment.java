@@ -23,7 +23,7 @@ final class Alignment {
             if (Boolean.parseBoolean(vm.getVMOption("UseG1GC").getValue())) {
                 long region = Long.parseLong(vm.getVMOption("G1HeapRegionSize").getValue());
                 int header = vm.getVMOption("UseCompressedClassPointers").getValue().equals("true") ? 16 : 24;
-                if (region >= 1 << 20 && region <= 1L << 29) {
+                if (region >= 1 << 20 && region <= 1 << 25) { // 16 MB per thread at most (heaps of 64 GB and more)
                     offset = (64 - header % 64) % 64 / Float.BYTES;
                     min = (int) (region / 2 / Float.BYTES) + 64;
                 }
