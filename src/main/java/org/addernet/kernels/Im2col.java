@@ -30,6 +30,20 @@ import java.util.Arrays;
  * (c, u, v) is again one contiguous slice, and col2im is k*k shifted row additions and one gather back into dx.
  * Planes are indexed {@code (c*ph + a)*ph + b}, {@code cs} floats each ({@link #shiftedPlanes}).
  *
+ * <p><b>Lane-interleaved</b> (stride 1, {@code pad <= k-1}; the adder forward of a batch of at least a few lane
+ * groups, see {@link ColumnConvEngine#interleave}): the shifted layout of one sample, but with G samples (a lane
+ * group, G = the kernels' column multiple) side by side in every position: for output rows {@code [i0, i1)} of
+ * samples {@code [n0, n0 + G)}, the padded rows {@code [i0, i1 + k - 1)} of channel c are held at
+ * {@code c*cs + (r*Wq + t)*G + lane} (local padded row r, position t in a row of stride {@code Wq = W + pad}, the
+ * pad zeros after each row serving as the right and left padding as above), so pixel (h, w) of sample
+ * {@code n0 + lane} sits at {@code c*cs + ((h + pad - i0)*Wq + pad + w)*G + lane}. Column group
+ * {@code (i - i0)*Wq + j} (G columns) stands for output (i, j) of the G samples, and row (c, u, v) is the slice from
+ * {@code c*cs + (u*Wq + v)*G}: a column panel of 4 vectors is 4 neighbouring output pixels of 16 samples. Junk is
+ * only the {@code pad} positions between output rows ({@code Wq - Wo} per row) and no padding rows between samples
+ * (they are in other lanes): ResNet's 8x8 maps compute 71 column groups per 64 outputs instead of 81 shifted columns,
+ * 7x7 55 instead of 64. Every tap row starts at a multiple of G floats, so all vector loads of x share one alignment
+ * (in the shifted layout the taps v = 0, 1, 2 shift by one float). Lanes past the batch's end are zeros and dropped.
+ *
  * <p>Memory bound, so scalar Java, except the shifted col2im's row additions (see {@link ColumnKernels#addTo}).
  */
 final class Im2col {
@@ -411,6 +425,76 @@ final class Im2col {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- lane-interleaved layout (stride 1)
+
+    /** Padded rows a lane-interleaved tile of output rows {@code [i0, i1)} holds: {@code i1 - i0 + k - 1}. */
+    private static int interleavedPaddedRows(ConvGeometry g, int i0, int i1) {
+        return i1 - i0 + g.k() - 1;
+    }
+
+    /**
+     * Channel stride of a lane-interleaved tile of output rows {@code [i0, i1)}: its padded rows plus the {@code pad}
+     * positions the last row's rightmost taps read past them, G floats each.
+     */
+    static int interleavedChannelStride(ConvGeometry g, int i0, int i1, int lanes) {
+        return (interleavedPaddedRows(g, i0, i1) * rowStride(g) + g.pad()) * lanes;
+    }
+
+    /** Columns the kernels compute for output rows {@code [i0, i1)}: column groups up to output (i1 - 1, Wo - 1). */
+    static int interleavedColumns(ConvGeometry g, int i0, int i1, int lanes) {
+        return ((i1 - i0 - 1) * rowStride(g) + g.wo()) * lanes;
+    }
+
+    /** {@code xRow[(c*k + u)*k + v] = base + c*cs + (u*Wq + v)*G}. */
+    static void interleavedRows(ConvGeometry g, int base, int cs, int lanes, int[] xRow) {
+        int k = g.k(), wq = rowStride(g);
+        for (int r = 0; r < g.kk(); r++) xRow[r] = base + r / (k * k) * cs + (r / k % k * wq + r % k) * lanes;
+    }
+
+    /**
+     * Copies the input rows that output rows {@code [i0, i1)} read, of samples {@code [n0, n0 + lanes)} (lanes past the
+     * batch stay 0), into {@code buf} from {@code base} in the lane-interleaved layout ({@code c*cs} floats, zeros
+     * everywhere else). Per channel row: the G samples' rows (G streams C*H*W floats apart, which alias in the L1's sets
+     * when read in turn) are read one after the other into the row's G*W floats, which stay in L1.
+     */
+    static void packInterleaved(ConvGeometry g, float[] x, int n0, int lanes, int i0, int i1, int base, int cs, float[] buf) {
+        int c = g.c(), h = g.h(), w = g.w(), wq = rowStride(g), pad = g.pad(), ns = c * h * w;
+        int h0 = Math.max(0, i0 - pad), h1 = Math.min(h, i0 - pad + interleavedPaddedRows(g, i0, i1));
+        int valid = Math.min(lanes, g.n() - n0);
+        Arrays.fill(buf, base, base + c * cs, 0f);
+        for (int ci = 0; ci < c; ci++) {
+            for (int hh = h0; hh < h1; hh++) {
+                int s = (n0 * c + ci) * h * w + hh * w, d = base + ci * cs + ((hh + pad - i0) * wq + pad) * lanes;
+                for (int lane = 0; lane < valid; lane++, s += ns) {
+                    for (int ww = 0, q = d + lane; ww < w; ww++, q += lanes) buf[q] = x[s + ww];
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code y[n0 + lane, o, i, j] = ycol[o*ld + ((i - i0)*Wq + j)*G + lane]} for the tile's rows, junk columns and
+     * lanes past the batch dropped (per output row, the row's G*Wo floats of ycol, in L1, are read out one lane after
+     * the other into the G samples' rows); then each sample's rows of the channel mapped by {@code map} (if not null).
+     */
+    static void scatterInterleaved(ConvGeometry g, float[] ycol, int ld, int n0, int lanes, int i0, int i1, float[] y,
+                                   OutputMap map) {
+        int o = g.o(), wo = g.wo(), p = g.positions(), wq = rowStride(g), len = (i1 - i0) * wo, ns = o * p;
+        int valid = Math.min(lanes, g.n() - n0);
+        for (int r = 0; r < o; r++) {
+            int dst = (n0 * o + r) * p + i0 * wo;
+            for (int i = 0; i < i1 - i0; i++) {
+                int src = r * ld + i * wq * lanes;
+                for (int lane = 0, d = dst + i * wo; lane < valid; lane++, d += ns) {
+                    for (int j = 0, q = src + lane; j < wo; j++, q += lanes) y[d + j] = ycol[q];
+                }
+            }
+            if (map != null) {
+                for (int lane = 0; lane < valid; lane++) map.apply(y, dst + lane * ns, len, r);
             }
         }
     }
