@@ -14,7 +14,9 @@ import org.addernet.engine.ThreadPool;
  * same layout on phase planes of the input where a sample fits a piece; the others use
  * an explicit im2col, processed in pieces of at most {@code maxCols} columns (a piece is a range of the global
  * column index {@code q = n*Ho*Wo + pos}, so a huge sample is split by positions). Either way the workspace stays
- * bounded by about {@code budget} floats per thread whatever the layer.
+ * bounded by about {@code budget} floats per thread whatever the layer. The adder input gradient of a stride-1
+ * shifted plan runs by taps on the unit's input pixels instead, without the shifted layout's junk columns
+ * ({@link #inputGradByTaps}).
  *
  * <p><b>K-chunks.</b> A layer whose K x columns matrix would squeeze the pieces (ResNet-18/50 at 224) gets a
  * chunked plan ({@link Plan#kc} = {@link #KC} taps, {@link #KC_SHIFTED} in the shifted layout): each piece walks K
