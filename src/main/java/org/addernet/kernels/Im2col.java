@@ -3,7 +3,7 @@ package org.addernet.kernels;
 import java.util.Arrays;
 
 /**
- * Moves data between NCHW tensors and the column form the kernels work on. Two layouts:
+ * Moves data between NCHW tensors and the column form the kernels work on, in these layouts:
  *
  * <p><b>Explicit</b> (any stride): for a range {@code [q0, q1)} of the batch's global column index
  * {@code q = n*Ho*Wo + i*Wo + j} (a range may start and end inside a sample), {@code col[r*ld + (q - q0)]} with
@@ -43,6 +43,11 @@ import java.util.Arrays;
  * (they are in other lanes): ResNet's 8x8 maps compute 71 column groups per 64 outputs instead of 81 shifted columns,
  * 7x7 55 instead of 64. Every tap row starts at a multiple of G floats, so all vector loads of x share one alignment
  * (in the shifted layout the taps v = 0, 1, 2 shift by one float). Lanes past the batch's end are zeros and dropped.
+ *
+ * <p><b>By channel</b> (the adder input gradient of stride-1 layers, {@link #packChannels}, {@link #dyTap}): columns are
+ * the input pixels of samples {@code [n0, n1)} with no gaps, {@code m*H*W + h*W + w}; x is one row per channel, and dy
+ * one row per output channel as seen through one tap, so the gradient of every tap of a pixel lies in the pixel's own
+ * column and needs no shifted col2im, and no junk column is computed.
  *
  * <p>Memory bound, so scalar Java, except the shifted col2im's row additions (see {@link ColumnKernels#addTo}).
  */
@@ -495,6 +500,76 @@ final class Im2col {
             }
             if (map != null) {
                 for (int lane = 0; lane < valid; lane++) map.apply(y, dst + lane * ns, len, r);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- input gradient by taps (stride 1, no junk columns)
+
+    /**
+     * The layout of the input gradient by taps (stride-1 layers, see {@code ColumnConvEngine}): samples
+     * {@code [n0, n1)} of every channel side by side, {@code buf[c*ld + m*H*W + h*W + w] = x[n0 + m, c, h, w]}, no gaps;
+     * columns {@code [(n1 - n0)*H*W, ld)} are zeroed.
+     */
+    static void packChannels(ConvGeometry g, float[] x, int n0, int n1, int ld, float[] buf) {
+        int c = g.c(), hw = g.h() * g.w(), cols = (n1 - n0) * hw;
+        for (int ci = 0; ci < c; ci++) {
+            for (int n = n0; n < n1; n++) System.arraycopy(x, (n * c + ci) * hw, buf, ci * ld + (n - n0) * hw, hw);
+            Arrays.fill(buf, ci * ld + cols, (ci + 1) * ld, 0f);
+        }
+    }
+
+    /** The inverse of {@link #packChannels}: overwrites samples [n0, n1) of dx. */
+    static void unpackChannels(ConvGeometry g, float[] buf, int n0, int n1, int ld, float[] dx) {
+        int c = g.c(), hw = g.h() * g.w();
+        for (int ci = 0; ci < c; ci++) {
+            for (int n = n0; n < n1; n++) System.arraycopy(buf, ci * ld + (n - n0) * hw, dx, (n * c + ci) * hw, hw);
+        }
+    }
+
+    /**
+     * dy as tap {@code t = u*k + v} of a stride-1 layer sees it from the input pixels, in the {@link #packChannels}
+     * columns: {@code dyt[o*ld + m*H*W + h*W + w] = dy[n0 + m, o, h + pad - u, w + pad - v]}, 0 where that output does not
+     * exist (and in the columns after the samples). Input pixel (h, w) feeds output (h + pad - u, w + pad - v) through
+     * tap (u, v), so with these rows the tap's input-gradient terms of every pixel lie in one column, the pixel's own.
+     * When the output is as wide as the input (same padding) a plane is one copy at a constant offset, its invalid
+     * columns zeroed after.
+     */
+    static void dyTap(ConvGeometry g, float[] dy, int n0, int n1, int t, int ld, float[] dyt) {
+        int o = g.o(), h = g.h(), w = g.w(), ho = g.ho(), wo = g.wo(), hw = h * w, po = ho * wo, k = g.k();
+        int di = g.pad() - t / k, dj = g.pad() - t % k, cols = (n1 - n0) * hw;
+        // Pixels with an output through this tap: rows [h0, h1), columns [w0, w1).
+        int h0 = Math.max(0, -di), h1 = Math.min(h, ho - di), w0 = Math.max(0, -dj), w1 = Math.min(w, wo - dj);
+        for (int r = 0; r < o; r++) {
+            Arrays.fill(dyt, r * ld + cols, (r + 1) * ld, 0f);
+            for (int n = n0; n < n1; n++) {
+                int src = (n * o + r) * po, dst = r * ld + (n - n0) * hw;
+                if (h0 >= h1 || w0 >= w1) {
+                    Arrays.fill(dyt, dst, dst + hw, 0f);
+                    continue;
+                }
+                Arrays.fill(dyt, dst, dst + h0 * w, 0f);
+                Arrays.fill(dyt, dst + h1 * w, dst + hw, 0f);
+                if (wo == w) {
+                    // dyt[dst + i] = dy[src + i + off] for i in rows [h0, h1): one copy, clipped to the plane (the
+                    // clipped ends are invalid columns), then the invalid columns zeroed.
+                    int off = di * w + dj, a = Math.max(h0 * w, -off), b = Math.min(h1 * w, po - off);
+                    System.arraycopy(dy, src + a + off, dyt, dst + a, b - a);
+                    if (w0 > 0 || w1 < w) {
+                        for (int hh = h0; hh < h1; hh++) {
+                            int row = dst + hh * w;
+                            for (int ww = 0; ww < w0; ww++) dyt[row + ww] = 0f;
+                            for (int ww = w1; ww < w; ww++) dyt[row + ww] = 0f;
+                        }
+                    }
+                } else {
+                    for (int hh = h0; hh < h1; hh++) {
+                        int row = dst + hh * w;
+                        Arrays.fill(dyt, row, row + w0, 0f);
+                        System.arraycopy(dy, src + (hh + di) * wo + w0 + dj, dyt, row + w0, w1 - w0);
+                        Arrays.fill(dyt, row + w1, row + w, 0f);
+                    }
+                }
             }
         }
     }
