@@ -825,7 +825,7 @@ final class VectorColumnKernels implements ColumnKernels {
 
     /**
      * Rows of x (ld floats each) in a filter-gradient tile that stays in L2 while the row blocks of dy pass over
-     * it: about {@link #TILE_FLOATS} floats, a multiple of 12 rows (whole 4 x 2 and 4 x 4 blocks).
+     * it: about {@link #TILE_FLOATS} floats, a multiple of 12 rows (whole 4-row blocks; 12 is from the removed 4 x 3 block, whose tuning it keeps).
      */
     static int tileRows(int ld) {
         return Math.max(12, TILE_FLOATS / ld / 12 * 12);
