@@ -28,15 +28,6 @@ class ConvEngineInterleaveTest {
             new ConvGeometry(30, 3, 8, 9, 4, 2, 1, 0),     // k 2, no padding
             new ConvGeometry(16, 2, 4, 4, 7, 3, 1, 1));    // one group: 4 row tiles (MIN_UNITS tasks)
 
-    private static float[] values(Rng r, int size, double scale, boolean quantized) {
-        float[] a = new float[size];
-        for (int i = 0; i < size; i++) {
-            double v = r.nextGaussian() * scale;
-            a[i] = quantized ? (float) (Math.rint(v * 4) / 4) : (float) v;
-        }
-        return a;
-    }
-
     @Test
     void resnetShapesTakeItAndBatchOneDoesNot() {
         try (ThreadPool pool = new ThreadPool(1)) {
@@ -74,11 +65,11 @@ class ConvEngineInterleaveTest {
                 assertNotNull(e.interleave(g), g.toString());
                 Rng r = new Rng(g.hashCode());
                 boolean quantized = g.n() % 2 == 0;
-                float[] x = values(r, g.inputSize(), 1.0, quantized), w = values(r, g.filterSize() + 3, 0.7, quantized);
+                float[] x = KernelBitsTest.values(r, g.inputSize(), 1.0, quantized), w = KernelBitsTest.values(r, g.filterSize() + 3, 0.7, quantized);
                 int o = g.o(), out = o * g.positions(), in = g.c() * g.h() * g.w();
-                float[] meanHi = values(r, o, 5, false), meanLo = values(r, o, 1e-6, false);
-                float[] scale = values(r, o, 0.2, false), beta = values(r, o, 1, false);
-                float[] residual = values(r, g.outputSize(), 1, false);
+                float[] meanHi = KernelBitsTest.values(r, o, 5, false), meanLo = KernelBitsTest.values(r, o, 1e-6, false);
+                float[] scale = KernelBitsTest.values(r, o, 0.2, false), beta = KernelBitsTest.values(r, o, 1, false);
+                float[] residual = KernelBitsTest.values(r, g.outputSize(), 1, false);
                 for (int mode = 0; mode < 3; mode++) {
                     float[] s = mode == 2 ? residual : null;
                     OutputMap map = mode == 0 ? null : new OutputMap(meanHi, meanLo, scale, beta, true, s);

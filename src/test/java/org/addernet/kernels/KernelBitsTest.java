@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
 class KernelBitsTest {
     private static final ColumnKernels VECTOR = ConvEngineTest.kernels("vector");
 
-    private static float[] values(Rng r, int size, double scale, boolean quantized) {
+    /** Gaussian values times {@code scale}, quantized to quarters if asked (exact sums); shared with ConvEngineInterleaveTest. */
+    static float[] values(Rng r, int size, double scale, boolean quantized) {
         float[] a = new float[size];
         for (int i = 0; i < size; i++) {
             double v = r.nextGaussian() * scale;
