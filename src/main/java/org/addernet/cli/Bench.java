@@ -21,7 +21,9 @@ import org.addernet.kernels.ConvGeometry;
  * (after ~2 s of JIT warm-up over all shapes, then at least {@code M} ms per op) and G-ops/s, where one op is one |x - w| accumulate or one
  * multiply-add, {@code ConvGeometry.ops()} per pass (so {@code *_fwd_bwd}, three passes, counts 3x). The
  * input- and filter-gradient rows time the backward with {@code dw == null} resp. {@code dx == null}, so both
- * include the shared im2col. Then a ratio row per shape and a summary line.
+ * include the shared im2col. Inputs are a ReLU's outputs (what every adder layer after a network's first sees:
+ * the engine's 2-op adder forward), except {@code adder_forward_signed} (signed inputs: the 3-op kernels). Then a
+ * ratio row per shape and a summary line.
  *
  * <p>Counting mode for {@code perf stat}: {@code --shape n,c,h,w,o} (3x3, stride 1, pad 1 unless given as
  * {@code n,c,h,w,o,k,stride,pad}) {@code --op adder_forward|adder_input_grad|adder_filter_grad|...} {@code --count N}
@@ -113,13 +115,14 @@ public final class Bench {
     private static double benchShape(ConvEngine e, Shape s, int threads, int reps, long warmupMs) {
         ConvGeometry g = s.g();
         Rng r = new Rng(42);
-        float[] x = normal(r, g.inputSize(), 1.0);
+        float[] xs = normal(r, g.inputSize(), 1.0), x = relu(xs);
         float[] w = normal(r, g.filterSize(), Math.sqrt(2.0 / g.kk())); // Kaiming, as the models initialize
         float[] dy = normal(r, g.outputSize(), 1.0);
         float[] y = new float[g.outputSize()], dx = new float[g.inputSize()], dw = new float[g.filterSize()];
         Map<String, double[]> ms = new LinkedHashMap<>();
         List<Object[]> ops = new ArrayList<>();
         ops.add(new Object[] {"adder_forward", 1, (Runnable) () -> e.adderForward(g, x, w, 0, y)});
+        ops.add(new Object[] {"adder_forward_signed", 1, (Runnable) () -> e.adderForward(g, xs, w, 0, y)});
         ops.add(new Object[] {"adder_input_grad", 1, (Runnable) () -> e.adderBackward(g, x, w, 0, dy, dx, null, 0)});
         ops.add(new Object[] {"adder_filter_grad", 1, (Runnable) () -> e.adderBackward(g, x, w, 0, dy, null, dw, 0)});
         ops.add(new Object[] {"adder_fwd_bwd", 3, (Runnable) () -> {
@@ -170,7 +173,7 @@ public final class Bench {
     /** The counting mode (see the class comment): 20 warm-up runs and {@code count} runs of one op. */
     private static void countOnly(ConvGeometry g, String op, int count, int threads, String kind) {
         Rng r = new Rng(42);
-        float[] x = normal(r, g.inputSize(), 1.0);
+        float[] xs = normal(r, g.inputSize(), 1.0), x = relu(xs);
         float[] w = normal(r, g.filterSize(), Math.sqrt(2.0 / g.kk()));
         float[] dy = normal(r, g.outputSize(), 1.0);
         float[] y = new float[g.outputSize()], dx = new float[g.inputSize()], dw = new float[g.filterSize()];
@@ -178,13 +181,14 @@ public final class Bench {
             ConvEngine e = ConvEngines.create(pool, kind);
             Runnable body = switch (op) {
                 case "adder_forward" -> () -> e.adderForward(g, x, w, 0, y);
+                case "adder_forward_signed" -> () -> e.adderForward(g, xs, w, 0, y);
                 case "adder_input_grad" -> () -> e.adderBackward(g, x, w, 0, dy, dx, null, 0);
                 case "adder_filter_grad" -> () -> e.adderBackward(g, x, w, 0, dy, null, dw, 0);
                 case "adder_backward" -> () -> e.adderBackward(g, x, w, 0, dy, dx, dw, 0);
                 case "conv_forward" -> () -> e.convForward(g, x, w, 0, y);
                 case "conv_input_grad" -> () -> e.convBackward(g, x, w, 0, dy, dx, null, 0);
                 case "conv_filter_grad" -> () -> e.convBackward(g, x, w, 0, dy, null, dw, 0);
-                default -> throw new IllegalArgumentException("--op: unknown op " + op + " (adder_forward, adder_input_grad,"
+                default -> throw new IllegalArgumentException("--op: unknown op " + op + " (adder_forward, adder_forward_signed, adder_input_grad,"
                         + " adder_filter_grad, adder_backward, conv_forward, conv_input_grad, conv_filter_grad)");
             };
             for (int i = 0; i < 20; i++) body.run();
@@ -225,6 +229,17 @@ public final class Bench {
         }
         Arrays.sort(t);
         return reps % 2 == 1 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+    }
+
+    /**
+     * max(0, v) of each value: the input every adder layer but a network's first sees (a ReLU's output), which the
+     * engine's 2-op adder forward takes ({@code adder_forward}); {@code adder_forward_signed} times the 3-op kernels
+     * on the signed values.
+     */
+    private static float[] relu(float[] v) {
+        float[] a = new float[v.length];
+        for (int i = 0; i < v.length; i++) a[i] = v[i] > 0 ? v[i] : 0f;
+        return a;
     }
 
     private static float[] normal(Rng r, int n, double scale) {

@@ -293,9 +293,24 @@ final class ColumnConvEngine implements ConvEngine {
         return ld;
     }
 
+    /**
+     * Whether the running adder forward's input is all +0 or positive and finite, so its unchunked pieces take
+     * {@link ColumnKernels#adderForwardNonNegative} (2 ops per term; the K-chunked pieces of large layers keep
+     * {@link ColumnKernels#adderForwardChunk}). Decided from the values alone, so every thread count and piece
+     * split takes the same kernels. Set by {@link #forward} (synchronized) before its parallel call, read by its tasks.
+     */
+    private boolean forwardNonNegative;
+
+    /** The adder forward kernel of the running forward ({@link #forwardNonNegative}). */
+    private void adderKernel(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
+        if (forwardNonNegative) kernels.adderForwardNonNegative(o, kk, ld, w, wOff, x, xRow, y);
+        else kernels.adderForward(o, kk, ld, w, wOff, x, xRow, y);
+    }
+
     /** {@code map} (may be null): applied to each chunk's samples, or each piece's columns, by the thread that wrote them. */
     private void forward(ConvGeometry g, float[] x, float[] w, int wOff, float[] y, boolean adder, OutputMap map) {
         checkSizes(g, x, w, wOff, y);
+        forwardNonNegative = adder && kernels.nonNegativeFinite(x, 0, g.inputSize());
         if (map != null) map.check(g);
         Interleave il = adder ? interleave(g) : null;
         if (il != null) {
@@ -402,7 +417,7 @@ final class ColumnConvEngine implements ConvEngine {
                 for (int k = 0; k < kk; k++) r[k] = rows[k] + c0;
                 s.ycol = grow(s.ycol, ob * len);
                 if (adder) {
-                    kernels.adderForward(ob, kk, len, w, wOff + r0 * kk, xcol, r, s.ycol);
+                    adderKernel(ob, kk, len, w, wOff + r0 * kk, xcol, r, s.ycol);
                 } else {
                     // As forwardPiece: one multiply per reduction block of KB taps, added in order (block k0 holds o x kb
                     // rows at o*k0, so rows from r0 start at o*k0 + r0*kb).
@@ -520,7 +535,7 @@ final class ColumnConvEngine implements ConvEngine {
                 s.ycol = grow(s.ycol, o * ld);
                 Im2col.packInterleaved(g, x, n0, lanes, i0, i1, Alignment.OFFSET, cs, s.xcol);
                 Im2col.interleavedRows(g, Alignment.OFFSET, cs, lanes, s.xRow);
-                kernels.adderForward(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+                adderKernel(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
                 Im2col.scatterInterleaved(g, s.ycol, ld, n0, lanes, i0, i1, y, map);
             }
         });
@@ -545,7 +560,7 @@ final class ColumnConvEngine implements ConvEngine {
         int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
         s.ycol = grow(s.ycol, o * ld);
         if (adder) {
-            kernels.adderForward(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+            adderKernel(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
         } else if (kk <= ColumnKernels.KB) {
             kernels.multiply(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
         } else {

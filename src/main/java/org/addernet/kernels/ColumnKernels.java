@@ -44,6 +44,20 @@ interface ColumnKernels {
     void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y);
 
     /**
+     * The adder forward for inputs that are all +0 or positive and finite (every layer's after the first: they follow
+     * a ReLU), with 2 operations per term instead of 3: {@code |w - x| = 2 max(w, x) - w - x}. Per block b of
+     * {@link #KB} taps, from +0 in k order, {@code M[p] = sum max(w[o][k], x[k][p])}, {@code X[p] = sum x[k][p]} and
+     * {@code W = sum w[o][k]}; {@code d = fma(M, 2, (-W) - X)}; y is {@code 0 - d_0 - d_1 ...} in block order. Not
+     * the bits of {@link #adderForward}: 2M and W + X are about 2-3x the block's sum of |w - x|, so d carries a few
+     * times its rounding error (measured on the golden cases: within their bounds, see AdderForwardNonNegativeTest).
+     * Columns beyond the valid ones may hold any finite values (their outputs are finite, and discarded).
+     */
+    void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y);
+
+    /** Whether every {@code x[from, to)} is +0 or positive and finite ({@link #adderForwardNonNegative} applies). */
+    boolean nonNegativeFinite(float[] x, int from, int to);
+
+    /**
      * One K-chunk of the adder forward for cache blocking over K ({@link ColumnConvEngine}): the taps
      * {@code [k0, k0 + kk)} of every output, {@code k0} a multiple of {@link #KB}, filter row {@code o} at
      * {@code wOff + o*wStride} (so {@code wOff} points at tap k0 of row 0), x rows {@code xRow[0..kk)} for those taps.

@@ -41,6 +41,49 @@ final class ScalarColumnKernels implements ColumnKernels {
     }
 
     @Override
+    public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
+        int nb = (kk + KB - 1) / KB;
+        float[] nw = new float[o * nb], m = new float[ld], xs = new float[ld];
+        negatedBlockSums(o, kk, w, wOff, nw);
+        for (int r = 0; r < o; r++) {
+            int yr = r * ld, wr = wOff + r * kk;
+            java.util.Arrays.fill(y, yr, yr + ld, 0f);
+            for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
+                java.util.Arrays.fill(m, 0f);
+                java.util.Arrays.fill(xs, 0f);
+                for (int k = k0; k < Math.min(kk, k0 + KB); k++) {
+                    float wk = w[wr + k];
+                    int xk = xRow[k];
+                    for (int p = 0; p < ld; p++) {
+                        m[p] += Math.max(wk, x[xk + p]); // = the vector kernels' int max of the bits, for x >= +0
+                        xs[p] += x[xk + p];
+                    }
+                }
+                float v = nw[r * nb + b];
+                for (int p = 0; p < ld; p++) y[yr + p] -= Math.fma(m[p], 2f, v - xs[p]);
+            }
+        }
+    }
+
+    /** {@code nw[r * nb + b] = -(w[k0] + w[k0 + 1] + ...)}, block b's taps of filter row r summed from +0 in k order. */
+    static void negatedBlockSums(int o, int kk, float[] w, int wOff, float[] nw) {
+        int nb = (kk + KB - 1) / KB;
+        for (int r = 0; r < o; r++) {
+            for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
+                float s = 0f;
+                for (int k = k0; k < Math.min(kk, k0 + KB); k++) s += w[wOff + r * kk + k];
+                nw[r * nb + b] = -s;
+            }
+        }
+    }
+
+    @Override
+    public boolean nonNegativeFinite(float[] x, int from, int to) {
+        for (int i = from; i < to; i++) if (Integer.compareUnsigned(Float.floatToRawIntBits(x[i]), 0x7f800000) >= 0) return false;
+        return true;
+    }
+
+    @Override
     public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out) {
         for (int r = 0; r < rows; r++) {
             int or = r * ld;

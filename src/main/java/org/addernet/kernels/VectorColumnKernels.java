@@ -284,6 +284,136 @@ final class VectorColumnKernels implements ColumnKernels {
         t00.intoArray(y, y0);
     }
 
+    // ---------------------------------------------------------------- adder forward, inputs >= +0: 2 ops per term
+
+    /*
+     * The ColumnKernels.adderForwardNonNegative contract: per block of KB taps M = sum max(w, x), X = sum x (per
+     * column, from +0 in k order) and W = sum w (per row), d = fma(M, 2, (-W) - X) = 2M - W - X = sum |w - x|, and
+     * t = t - d from +0 (as fma(-1, d, t), the same single rounding). max(w, x) is a signed int max on the float
+     * bits: for x >= +0 (int >= 0) it is x when w < 0 or w = -0 (int < 0) and the larger of the two otherwise, as
+     * floats order like their bits when both are >= +0. So a tap costs an int max and a float add where |w - x|
+     * costs a subtract, an abs and an add; the per-block sums X (one pass per column panel, shared by all rows) and
+     * -W (per call) and the block's 3 vector ops per sum are the overhead (~1/o and ~3/(2 KB)).
+     */
+    private static final FloatVector TWO = ZERO.broadcast(2f);
+    /** Per-thread scratch: {@code -W} per row and block, then {@code X} per block and panel column. */
+    private static final ThreadLocal<float[][]> MAX_SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
+
+    @Override
+    public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
+        int nb = (kk + KB - 1) / KB;
+        float[][] sc = MAX_SCRATCH.get();
+        if (sc[0].length < o * nb) sc[0] = new float[o * nb];
+        if (sc[1].length < nb * 4 * L) sc[1] = new float[nb * 4 * L];
+        float[] nw = sc[0], xs = sc[1];
+        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, nw);
+        int p = 0;
+        for (; p + 4 * L <= ld; p += 4 * L) {
+            columnBlockSums(kk, x, xRow, p, 4, xs);
+            int r = 0;
+            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ld, w, wOff + r * kk, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
+            for (; r < o; r++) {
+                for (int j = 0; j < 4; j++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
+            }
+        }
+        for (; p < ld; p += L) {
+            columnBlockSums(kk, x, xRow, p, 1, xs);
+            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
+        }
+    }
+
+    /** {@code xs[(b * v + j) * L ..]} = block b's sum of x over its taps, vector j of the v from column p. */
+    private static void columnBlockSums(int kk, float[] x, int[] xRow, int p, int v, float[] xs) {
+        FloatVector z = ZERO.broadcast(0f);
+        for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
+            int k1 = Math.min(kk, k0 + KB);
+            for (int j = 0; j < v; j++) {
+                FloatVector a = z;
+                for (int k = k0; k < k1; k++) a = FloatVector.fromArray(S, x, xRow[k] + p + j * L).add(a);
+                a.intoArray(xs, (b * v + j) * L);
+            }
+        }
+    }
+
+    private static void max2x4(int kk, int nb, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw, int n0,
+                               float[] y, int y0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = z, t01 = z, t02 = z, t03 = z, t10 = z, t11 = z, t12 = z, t13 = z;
+        for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
+            for (int k = k0; k < k1; k++) {
+                int xi = xRow[k] + p;
+                IntVector x0 = FloatVector.fromArray(S, x, xi).reinterpretAsInts();
+                IntVector x1 = FloatVector.fromArray(S, x, xi + 1 * L).reinterpretAsInts();
+                IntVector x2 = FloatVector.fromArray(S, x, xi + 2 * L).reinterpretAsInts();
+                IntVector x3 = FloatVector.fromArray(S, x, xi + 3 * L).reinterpretAsInts();
+                IntVector a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + k]));
+                s00 = x0.max(a).reinterpretAsFloats().add(s00);
+                s01 = x1.max(a).reinterpretAsFloats().add(s01);
+                s02 = x2.max(a).reinterpretAsFloats().add(s02);
+                s03 = x3.max(a).reinterpretAsFloats().add(s03);
+                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + kk + k]));
+                s10 = x0.max(a).reinterpretAsFloats().add(s10);
+                s11 = x1.max(a).reinterpretAsFloats().add(s11);
+                s12 = x2.max(a).reinterpretAsFloats().add(s12);
+                s13 = x3.max(a).reinterpretAsFloats().add(s13);
+            }
+            int xb = b * 4 * L;
+            FloatVector c0 = FloatVector.fromArray(S, xs, xb), c1 = FloatVector.fromArray(S, xs, xb + L);
+            FloatVector c2 = FloatVector.fromArray(S, xs, xb + 2 * L), c3 = FloatVector.fromArray(S, xs, xb + 3 * L);
+            FloatVector v = FloatVector.broadcast(S, nw[n0 + b]);
+            t00 = NEG_ONE.fma(s00.fma(TWO, v.sub(c0)), t00);
+            t01 = NEG_ONE.fma(s01.fma(TWO, v.sub(c1)), t01);
+            t02 = NEG_ONE.fma(s02.fma(TWO, v.sub(c2)), t02);
+            t03 = NEG_ONE.fma(s03.fma(TWO, v.sub(c3)), t03);
+            v = FloatVector.broadcast(S, nw[n0 + nb + b]);
+            t10 = NEG_ONE.fma(s10.fma(TWO, v.sub(c0)), t10);
+            t11 = NEG_ONE.fma(s11.fma(TWO, v.sub(c1)), t11);
+            t12 = NEG_ONE.fma(s12.fma(TWO, v.sub(c2)), t12);
+            t13 = NEG_ONE.fma(s13.fma(TWO, v.sub(c3)), t13);
+        }
+        t00.intoArray(y, y0);
+        t01.intoArray(y, y0 + 1 * L);
+        t02.intoArray(y, y0 + 2 * L);
+        t03.intoArray(y, y0 + 3 * L);
+        t10.intoArray(y, y0 + 1 * ld);
+        t11.intoArray(y, y0 + 1 * ld + 1 * L);
+        t12.intoArray(y, y0 + 1 * ld + 2 * L);
+        t13.intoArray(y, y0 + 1 * ld + 3 * L);
+    }
+
+    /** One row, one vector of columns from p: its X is vector j of the v per block in {@code xs}. */
+    private static void max1x1(int kk, int nb, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, int j, int v, float[] nw, int n0,
+                               float[] y, int y0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = z;
+        for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z;
+            for (int k = k0; k < k1; k++) {
+                IntVector x0 = FloatVector.fromArray(S, x, xRow[k] + p).reinterpretAsInts();
+                s00 = x0.max(IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + k]))).reinterpretAsFloats().add(s00);
+            }
+            FloatVector c = FloatVector.broadcast(S, nw[n0 + b]).sub(FloatVector.fromArray(S, xs, (b * v + j) * L));
+            t00 = NEG_ONE.fma(s00.fma(TWO, c), t00);
+        }
+        t00.intoArray(y, y0);
+    }
+
+    @Override
+    public boolean nonNegativeFinite(float[] x, int from, int to) {
+        // Non-negative finite floats are exactly the ints in [0, 0x7f800000): one unsigned compare per lane.
+        IntVector inf = IntVector.broadcast(SI, 0x7f800000);
+        int i = from;
+        for (; i + L <= to; i += L) {
+            IntVector b = FloatVector.fromArray(S, x, i).reinterpretAsInts();
+            if (b.compare(jdk.incubator.vector.VectorOperators.UNSIGNED_GE, inf).anyTrue()) return false;
+        }
+        for (; i < to; i++) if (Integer.compareUnsigned(Float.floatToRawIntBits(x[i]), 0x7f800000) >= 0) return false;
+        return true;
+    }
+
     // ---------------------------------------------------------------- adder forward, one K-chunk: t += block sums
 
     @Override
