@@ -28,7 +28,6 @@ import org.addernet.train.StepAggregate;
 import org.addernet.train.StepApplier;
 import org.addernet.train.TreeOrder;
 import org.apache.spark.BarrierTaskContext;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.Function2;
@@ -46,8 +45,7 @@ import scala.reflect.ClassTag$;
  * <ol>
  *   <li><b>A, compute</b> (on the cached train shards, task p): fetch the W weight and buffer slices of version v in
  *       blocks while the forward runs ({@link Layout#loadInOrder}), run {@link ShardStep}, put the gradient blocks as
- *       the backward finishes them ({@link GradientBlocks}) and the weighted BN buffers (double); at W = 2, sum the
- *       slices owned here with the other worker's blocks as they come ({@link EarlySums}); return only
+ *       the backward finishes them ({@link GradientBlocks}) and the weighted BN buffers (double); return only
  *       (count, loss sum, correct).</li>
  *   <li>driver: merges A's numbers in {@link TreeOrder}; the merged loss must be finite.</li>
  *   <li><b>B, reduce and update</b> (barrier mode, task q): fetch slice q from every worker, sum in {@link TreeOrder}
@@ -107,11 +105,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
         List<String> names(int gen, long version) {
             List<String> r = new ArrayList<>();
             for (int q = 0; q < workers; q++) {
-                for (String k : List.of("b", "m", "n", "a")) r.add(name(k, gen, version, q)); // "a": q as a worker's marker
+                for (String k : List.of("b", "m", "n")) r.add(name(k, gen, version, q));
                 for (int c = 0; c < chunks(q); c++) {
                     r.add(name("w", gen, version, q, c));
                     r.add(name("wh", gen, version, q, c));
-                    r.add(EarlySums.sum(this, gen, version, q, c));
                 }
                 for (int p = 0; p < workers; p++) {
                     for (int c = 0; c < chunks(q); c++) r.add(name("g", gen, version, p, q, c));
@@ -632,12 +629,6 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     }
                     out.finish();
                     meter.mark(3);
-                    // Then, until the other worker's backward is done too, the sums job B would start with.
-                    StateBlocks.putDoubles(EarlySums.marker(layout, gen, version, partition), new double[] {r.count()}, 0, 1);
-                    long early = EarlySums.sumOwnedSlices(layout, gen, version, partition, EarlySums.waitNanos(System.nanoTime() - t0),
-                            TaskContext.get());
-                    meter.add(ShardedTimings.Count.EARLY_BYTES, early * Float.BYTES);
-                    meter.mark(4);
                     meter.addTo(counters, ShardedTimings.Job.A);
                     return List.of(new Tuple2<>(r.kernels(), new double[] {partition, r.count(), r.lossSum(), r.correct(), computeSeconds})).iterator();
                 } finally {
@@ -834,16 +825,6 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             float[] sum;
             double[][] wb = new double[w][];
             try {
-                // At W = 2 the blocks job A already summed here (EarlySums) are taken as they are; if that is all of
-                // them, no gradient is fetched at all.
-                boolean[] early = new boolean[chunks];
-                float[] earlySum = null;
-                if (w == 2 && present[0] && present[1]) {
-                    earlySum = new float[len];
-                    if (EarlySums.take(layout, gen, version, q, earlySum, early) == 0) earlySum = null;
-                }
-                boolean allEarly = earlySum != null;
-                for (boolean b : early) allEarly &= b;
                 // Local operands stay where they are stored; remote ones (and every weighted buffer slice) are fetched
                 // in parallel, block by block, each decoded into an array of its own as it arrives.
                 List<Operand> ops = new ArrayList<>();
@@ -856,13 +837,6 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                         continue;
                     }
                     operands++;
-                    double[] d = wb[p] = new double[blen];
-                    fetch.add(new StateBlocks.Read(layout.name("wb", gen, version, p, q), (long) blen * Double.BYTES, Double.BYTES,
-                            (b, i) -> b.asDoubleBuffer().get(d, i, b.remaining() / Double.BYTES)));
-                    if (allEarly) {
-                        ops.add(null);
-                        continue;
-                    }
                     ByteBuffer[] blocks = EMULATE_EXECUTORS && p != q ? null : localBlocks(p, q, held);
                     if (blocks != null) {
                         ops.add(new Operand(blocks, null));
@@ -870,6 +844,9 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                         remote.add(p);
                         ops.add(new Operand(null, new float[len]));
                     }
+                    double[] d = wb[p] = new double[blen];
+                    fetch.add(new StateBlocks.Read(layout.name("wb", gen, version, p, q), (long) blen * Double.BYTES, Double.BYTES,
+                            (b, i) -> b.asDoubleBuffer().get(d, i, b.remaining() / Double.BYTES)));
                 }
                 // Two operands, one here and one remote (W = 2, or fewer workers had samples): the tree is one addition
                 // of the two in any association (an absent worker is the identity), so each piece of the remote slice is
@@ -878,19 +855,10 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                 Operand local = null;
                 for (Operand o : ops) if (o != null && o.blocks() != null) local = o;
                 boolean fused = operands == 2 && remote.size() == 1;
-                // Fused, the early blocks are the sum's already: only the others are fetched and added. (Not fused,
-                // i.e. both operands here, a partial early sum is not used: the local sum costs no transfer.)
-                boolean partEarly = fused && earlySum != null;
-                long earlyFloats = 0;
-                for (int c = 0; c < chunks; c++) if (allEarly || (partEarly && early[c])) earlyFloats += layout.blockLength(q, c);
-                meter.add(ShardedTimings.Count.EARLY_BYTES, earlyFloats * Float.BYTES);
-                EarlySums.TAKEN.addAndGet(allEarly ? chunks : partEarly ? countTrue(early) : 0);
-                if (partEarly) ops.set(remote.get(0), new Operand(null, earlySum));
                 for (int p : remote) {
                     float[] a = ops.get(p).sum();
                     ByteBuffer[] mine = fused ? local.blocks() : null;
                     for (int c = 0; c < chunks; c++) {
-                        if (partEarly && early[c]) continue;
                         int at = c * chunk;
                         ByteBuffer minec = mine == null ? null : mine[c];
                         fetch.add(new StateBlocks.Read(layout.name("g", gen, version, p, q, c), (long) layout.blockLength(q, c) * unit, unit, (b, i) -> {
@@ -918,7 +886,7 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
                     addTo(acc, y, chunk, bf16);
                     return new Operand(null, acc);
                 });
-                sum = allEarly ? earlySum : s == null ? new float[len] : s.sum() != null ? s.sum() : decode(s.blocks(), len, chunk, bf16);
+                sum = s == null ? new float[len] : s.sum() != null ? s.sum() : decode(s.blocks(), len, chunk, bf16);
             } finally {
                 for (StateBlocks.Held h : held) h.close();
             }
@@ -992,12 +960,6 @@ final class ShardedSteps implements StepApplier, AutoCloseable {
             meter.mark(4);
             meter.addTo(counters, ShardedTimings.Job.B);
             return new Tuple2<>(StateBlocks.here(), new double[] {q, 0, -1, 0, poisoned});
-        }
-
-        private static int countTrue(boolean[] b) {
-            int n = 0;
-            for (boolean x : b) if (x) n++;
-            return n;
         }
 
         /** A stored operand's blocks (block c from float {@code c * chunk}) as one fresh array of {@code len} floats. */

@@ -28,15 +28,14 @@ import scala.jdk.javaapi.CollectionConverters;
  *   <li><b>Task phases</b> measured inside the tasks ({@link #counters}, an accumulator): the phases of each job on
  *   the task's thread (A: start fetching the weight slices / look up the samples while they arrive / compute, with
  *   the waits for weights still arriving / put the gradient blocks the backward has not already put on its lane
- *   (the part of the puts it did not hide) and the weighted BN buffers / at W = 2, sum the other worker's blocks of
- *   the slices owned here as they come ({@link EarlySums}); B: fetch the operands / sum / gather the
+ *   (the part of the puts it did not hide) and the weighted BN buffers; B: fetch the operands / sum / gather the
  *   norms / update / put), and what {@link StateBlocks}
  *   counted for the task on every thread (its fetch threads too): bytes and blocks fetched from other executors,
  *   the summed wait of those fetches (request to bytes in hand; parallel fetches overlap), decoding (bytes into
  *   floats, bf16 or fp32), encoding (floats into bytes), storing ({@code BlockManager.putBytes}), and bytes of blocks
  *   the BlockManager put on disk (its memory store was full: {@code MEMORY_AND_DISK_SER}), and the stall: how long
  *   job A's forward waited for weight blocks still on the way (the part of the fetch it did not hide; counted
- *   as overhead, not compute), and the bytes of slice sums made in job A (A: summed, B: taken).</li>
+ *   as overhead, not compute).</li>
  * </ul>
  * Per-task means; Spark records most task metrics in whole milliseconds. Spark's events reach the listener
  * asynchronously: a window may miss the last step's tasks (the counts say what was seen).
@@ -48,11 +47,11 @@ final class ShardedTimings extends SparkListener {
     enum Job { A, B }
 
     /** The task-thread phases of each job, by job (at most {@link #MAX_PHASES}). */
-    static final String[][] PHASES = {{"fetch", "sample", "compute", "put", "early"}, {"fetch", "sum", "gather", "update", "put"}};
+    static final String[][] PHASES = {{"fetch", "sample", "compute", "put"}, {"fetch", "sum", "gather", "update", "put"}};
     static final int MAX_PHASES = 5;
 
     /** Per-task counters of {@link StateBlocks} (slots after the phases). */
-    enum Count { REMOTE_BYTES, REMOTE_BLOCKS, REMOTE_WAIT_NANOS, DECODE_NANOS, ENCODE_NANOS, STORE_NANOS, DISK_BYTES, STALL_NANOS, EARLY_BYTES }
+    enum Count { REMOTE_BYTES, REMOTE_BLOCKS, REMOTE_WAIT_NANOS, DECODE_NANOS, ENCODE_NANOS, STORE_NANOS, DISK_BYTES, STALL_NANOS }
 
     /** Slots per job in the accumulator: task count, the phases (wall ns), the counts. */
     static final int PER_JOB = 1 + MAX_PHASES + Count.values().length;

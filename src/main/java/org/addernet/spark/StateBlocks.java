@@ -561,23 +561,6 @@ final class StateBlocks {
         return read.get();
     }
 
-    /** Whether this executor keeps an array as block {@code name}'s content in {@code slot} (it ran the last update). */
-    static boolean isKept(String slot, String name) {
-        Kept k = KEPT.get(slot);
-        return k != null && k.name().equals(name);
-    }
-
-    /** Which of these blocks some executor stores: one question to the master for all of them. */
-    static boolean[] stored(String[] names) {
-        BlockManager bm = SparkEnv.get().blockManager();
-        BlockId[] ids = new BlockId[names.length];
-        for (int i = 0; i < names.length; i++) ids[i] = id(names[i]);
-        scala.collection.immutable.IndexedSeq<scala.collection.immutable.Seq<BlockManagerId>> at = bm.master().getLocations(ids);
-        boolean[] r = new boolean[names.length];
-        for (int i = 0; i < names.length; i++) r[i] = bm.getStatus(ids[i]).isDefined() || !at.apply(i).isEmpty();
-        return r;
-    }
-
     /**
      * Block {@code name} ({@code length} doubles) once some task of the same barrier stage has published it: polls
      * (this JVM's BlockManager, then the master's locations) with a short back-off, since Spark's own

@@ -218,60 +218,16 @@ class ShardedSyncTest {
         int chunk = ShardedSteps.CHUNK;
         if (blockFloats > 0) ShardedSteps.CHUNK = blockFloats;
         ShardedSteps.ReduceUpdateTask.EMULATE_EXECUTORS = true;
-        EarlySums.enabled = false; // job B sums every block itself
         State fused;
         try {
             fused = spark("f" + wire, lenet(2, "sync=sharded", "wire=" + wire));
         } finally {
             ShardedSteps.ReduceUpdateTask.EMULATE_EXECUTORS = false;
-            EarlySums.enabled = true;
             ShardedSteps.CHUNK = chunk;
         }
         // 10 steps, 2 slices: every job B task took the fused path.
         assertEquals(20, ShardedSteps.ReduceUpdateTask.FUSED.get() - before, "job B tasks that summed while fetching");
         fused.assertSame(single, "wire=" + wire + ", blocks of " + (blockFloats > 0 ? blockFloats : "CHUNK") + ", sum while fetching vs single process");
-    }
-
-    /**
-     * W = 2: job A's tasks sum the slices owned here as the other worker's blocks come (EarlySums), and job B takes
-     * those sums: all of them (both operands local), or only the first block of each slice with the rest fetched and
-     * added as they arrive (one operand remote). Either way the bits of the single process emulating the same workers.
-     */
-    @ParameterizedTest
-    @CsvSource({"fp32,all", "bf16,all", "fp32,first", "bf16,first"})
-    void slicesSummedInJobAGiveTheBitsOfTheSingleProcess(String wire, String early) throws Exception {
-        State single;
-        try (SingleProcess run = new SingleProcess(SparkJobTest.recipe(lenet(2, "wire=" + wire)), RunFiles.local(tmp.resolve("1" + wire)),
-                SparkJobTest.QUIET)) {
-            run.trainer().run();
-            single = State.of(run.trainer());
-        }
-        long summed = EarlySums.SUMMED.get(), taken = EarlySums.TAKEN.get(), fusedBefore = ShardedSteps.ReduceUpdateTask.FUSED.get();
-        int chunk = ShardedSteps.CHUNK;
-        ShardedSteps.CHUNK = 1000; // LeNet's slices in several blocks
-        boolean first = early.equals("first");
-        if (first) {
-            EarlySums.maxBlocks = 1;
-            ShardedSteps.ReduceUpdateTask.EMULATE_EXECUTORS = true;
-        }
-        State s;
-        try {
-            s = spark("e" + wire + early, lenet(2, "sync=sharded", "wire=" + wire));
-        } finally {
-            EarlySums.maxBlocks = Integer.MAX_VALUE;
-            ShardedSteps.ReduceUpdateTask.EMULATE_EXECUTORS = false;
-            ShardedSteps.CHUNK = chunk;
-        }
-        long n = EarlySums.SUMMED.get() - summed;
-        // 10 steps, 2 slices; each slice in more than one block.
-        if (first) {
-            assertEquals(20, n, "blocks summed in job A (the first of each slice)");
-            assertEquals(20, ShardedSteps.ReduceUpdateTask.FUSED.get() - fusedBefore, "job B tasks that fetched and added the rest");
-        } else {
-            assertTrue(n > 20 && n % 20 == 0, "blocks summed in job A: " + n);
-        }
-        assertEquals(n, EarlySums.TAKEN.get() - taken, "blocks job B took summed");
-        s.assertSame(single, "wire=" + wire + ", " + early + " blocks summed in job A vs single process");
     }
 
     @Test
