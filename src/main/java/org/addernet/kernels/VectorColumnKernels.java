@@ -301,25 +301,46 @@ final class VectorColumnKernels implements ColumnKernels {
 
     @Override
     public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
+        maxForward(o, kk, ld, w, wOff, kk, x, xRow, y, false);
+    }
+
+    @Override
+    public void adderForwardChunkNonNegative(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow, float[] t) {
+        maxForward(o, kk, ld, w, wOff, wStride, x, xRow, t, true);
+    }
+
+    /**
+     * Both non-negative contracts: {@code chunk} false, {@code y = 0 - d_0 - d_1 ...} (as fma(-1, d, t) from +0);
+     * true, the running totals come from {@code y} and go back to it positive ({@code t = fma(1, d, t) = t + d}).
+     */
+    private static void maxForward(int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] y, boolean chunk) {
         int nb = (kk + KB - 1) / KB;
         float[][] sc = MAX_SCRATCH.get();
         if (sc[0].length < o * nb) sc[0] = new float[o * nb];
         if (sc[1].length < nb * 4 * L) sc[1] = new float[nb * 4 * L];
         float[] nw = sc[0], xs = sc[1];
-        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, nw);
+        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, ws, nw);
+        FloatVector sign = chunk ? ONE : NEG_ONE;
         int p = 0;
         for (; p + 4 * L <= ld; p += 4 * L) {
             columnBlockSums(kk, x, xRow, p, 4, xs);
             int r = 0;
-            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ld, w, wOff + r * kk, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
+            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ld, w, wOff + r * ws, ws, x, xRow, p, xs, nw, r * nb, y, r * ld + p, sign, chunk);
             for (; r < o; r++) {
-                for (int j = 0; j < 4; j++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
+                for (int j = 0; j < 4; j++) {
+                    max1x1(kk, nb, w, wOff + r * ws, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L, sign, chunk);
+                }
             }
         }
         for (; p < ld; p += L) {
             columnBlockSums(kk, x, xRow, p, 1, xs);
-            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
+            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * ws, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p, sign, chunk);
         }
+    }
+
+    /** The running total's start: +0, or (chunk) the stored total passed through NEG_ZERO.add (-0 + v = v). */
+    private static FloatVector total(boolean chunk, float[] t, int at) {
+        return chunk ? NEG_ZERO.add(FloatVector.fromArray(S, t, at)) : ZERO.broadcast(0f);
     }
 
     /** {@code xs[(b * v + j) * L ..]} = block b's sum of x over its taps, vector j of the v from column p. */
@@ -335,10 +356,12 @@ final class VectorColumnKernels implements ColumnKernels {
         }
     }
 
-    private static void max2x4(int kk, int nb, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw, int n0,
-                               float[] y, int y0) {
+    private static void max2x4(int kk, int nb, int ld, float[] w, int w0, int ws, float[] x, int[] xRow, int p, float[] xs, float[] nw, int n0,
+                               float[] y, int y0, FloatVector sign, boolean chunk) {
         FloatVector z = ZERO.broadcast(0f);
-        FloatVector t00 = z, t01 = z, t02 = z, t03 = z, t10 = z, t11 = z, t12 = z, t13 = z;
+        FloatVector t00 = total(chunk, y, y0), t01 = total(chunk, y, y0 + L), t02 = total(chunk, y, y0 + 2 * L), t03 = total(chunk, y, y0 + 3 * L);
+        FloatVector t10 = total(chunk, y, y0 + ld), t11 = total(chunk, y, y0 + ld + L), t12 = total(chunk, y, y0 + ld + 2 * L);
+        FloatVector t13 = total(chunk, y, y0 + ld + 3 * L);
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
@@ -353,7 +376,7 @@ final class VectorColumnKernels implements ColumnKernels {
                 s01 = x1.max(a).reinterpretAsFloats().add(s01);
                 s02 = x2.max(a).reinterpretAsFloats().add(s02);
                 s03 = x3.max(a).reinterpretAsFloats().add(s03);
-                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + kk + k]));
+                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + ws + k]));
                 s10 = x0.max(a).reinterpretAsFloats().add(s10);
                 s11 = x1.max(a).reinterpretAsFloats().add(s11);
                 s12 = x2.max(a).reinterpretAsFloats().add(s12);
@@ -363,15 +386,15 @@ final class VectorColumnKernels implements ColumnKernels {
             FloatVector c0 = FloatVector.fromArray(S, xs, xb), c1 = FloatVector.fromArray(S, xs, xb + L);
             FloatVector c2 = FloatVector.fromArray(S, xs, xb + 2 * L), c3 = FloatVector.fromArray(S, xs, xb + 3 * L);
             FloatVector v = FloatVector.broadcast(S, nw[n0 + b]);
-            t00 = NEG_ONE.fma(s00.fma(TWO, v.sub(c0)), t00);
-            t01 = NEG_ONE.fma(s01.fma(TWO, v.sub(c1)), t01);
-            t02 = NEG_ONE.fma(s02.fma(TWO, v.sub(c2)), t02);
-            t03 = NEG_ONE.fma(s03.fma(TWO, v.sub(c3)), t03);
+            t00 = sign.fma(s00.fma(TWO, v.sub(c0)), t00);
+            t01 = sign.fma(s01.fma(TWO, v.sub(c1)), t01);
+            t02 = sign.fma(s02.fma(TWO, v.sub(c2)), t02);
+            t03 = sign.fma(s03.fma(TWO, v.sub(c3)), t03);
             v = FloatVector.broadcast(S, nw[n0 + nb + b]);
-            t10 = NEG_ONE.fma(s10.fma(TWO, v.sub(c0)), t10);
-            t11 = NEG_ONE.fma(s11.fma(TWO, v.sub(c1)), t11);
-            t12 = NEG_ONE.fma(s12.fma(TWO, v.sub(c2)), t12);
-            t13 = NEG_ONE.fma(s13.fma(TWO, v.sub(c3)), t13);
+            t10 = sign.fma(s10.fma(TWO, v.sub(c0)), t10);
+            t11 = sign.fma(s11.fma(TWO, v.sub(c1)), t11);
+            t12 = sign.fma(s12.fma(TWO, v.sub(c2)), t12);
+            t13 = sign.fma(s13.fma(TWO, v.sub(c3)), t13);
         }
         t00.intoArray(y, y0);
         t01.intoArray(y, y0 + 1 * L);
@@ -385,9 +408,9 @@ final class VectorColumnKernels implements ColumnKernels {
 
     /** One row, one vector of columns from p: its X is vector j of the v per block in {@code xs}. */
     private static void max1x1(int kk, int nb, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, int j, int v, float[] nw, int n0,
-                               float[] y, int y0) {
+                               float[] y, int y0, FloatVector sign, boolean chunk) {
         FloatVector z = ZERO.broadcast(0f);
-        FloatVector t00 = z;
+        FloatVector t00 = total(chunk, y, y0);
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z;
@@ -396,7 +419,7 @@ final class VectorColumnKernels implements ColumnKernels {
                 s00 = x0.max(IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + k]))).reinterpretAsFloats().add(s00);
             }
             FloatVector c = FloatVector.broadcast(S, nw[n0 + b]).sub(FloatVector.fromArray(S, xs, (b * v + j) * L));
-            t00 = NEG_ONE.fma(s00.fma(TWO, c), t00);
+            t00 = sign.fma(s00.fma(TWO, c), t00);
         }
         t00.intoArray(y, y0);
     }
