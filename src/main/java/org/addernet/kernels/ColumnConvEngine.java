@@ -294,9 +294,10 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * Whether the running adder forward's input is all +0 or positive and finite, so its pieces take
-     * {@link ColumnKernels#adderForwardNonNegative} and the K-chunked ones {@link ColumnKernels#adderForwardChunkNonNegative}
-     * (2 ops per term). Decided from the values alone, so every thread count and piece split takes the same kernels. Set by {@link #forward} (synchronized) before its parallel call, read by its tasks.
+     * Whether the running adder forward's input is all +0 or positive and finite, so its unchunked pieces take
+     * {@link ColumnKernels#adderForwardNonNegative} (2 ops per term; the K-chunked pieces of large layers keep
+     * {@link ColumnKernels#adderForwardChunk}). Decided from the values alone, so every thread count and piece
+     * split takes the same kernels. Set by {@link #forward} (synchronized) before its parallel call, read by its tasks.
      */
     private boolean forwardNonNegative;
 
@@ -627,8 +628,7 @@ final class ColumnConvEngine implements ConvEngine {
             int kb = Math.min(kc, kk - k0);
             loadChunk(g, plan, x, q0, qe, ld, k0, kb, s);
             if (adder) {
-                if (forwardNonNegative) kernels.adderForwardChunkNonNegative(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
-                else kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
+                kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
                 continue;
             }
             for (int j = 0; j < kb; j += ColumnKernels.KB) {

@@ -54,14 +54,6 @@ interface ColumnKernels {
      */
     void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y);
 
-    /**
-     * {@link #adderForwardChunk} for inputs >= +0: the chunk's block results {@code d} of
-     * {@link #adderForwardNonNegative} added to the running totals, {@code t = t + d}, block after block (positive).
-     * With t zeroed before the first chunk and {@code y = 0 - t} after the last, y has the bits of
-     * {@link #adderForwardNonNegative} (rounding is symmetric in the sign, and no d is -0).
-     */
-    void adderForwardChunkNonNegative(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow, float[] t);
-
     /** Whether every {@code x[from, to)} is +0 or positive and finite ({@link #adderForwardNonNegative} applies). */
     boolean nonNegativeFinite(float[] x, int from, int to);
 

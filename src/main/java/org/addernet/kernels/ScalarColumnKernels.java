@@ -44,24 +44,10 @@ final class ScalarColumnKernels implements ColumnKernels {
     public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
         int nb = (kk + KB - 1) / KB;
         float[] nw = new float[o * nb], m = new float[ld], xs = new float[ld];
-        negatedBlockSums(o, kk, w, wOff, kk, nw);
-        maxSums(o, kk, ld, w, wOff, kk, x, xRow, y, nw, false);
-    }
-
-    @Override
-    public void adderForwardChunkNonNegative(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow, float[] t) {
-        float[] nw = new float[o * ((kk + KB - 1) / KB)];
-        negatedBlockSums(o, kk, w, wOff, wStride, nw);
-        maxSums(o, kk, ld, w, wOff, wStride, x, xRow, t, nw, true);
-    }
-
-    /** Both non-negative contracts: y = 0 - d_0 - d_1 ..., or ({@code chunk}) t = t + d_0 + d_1 ... on the given totals. */
-    private static void maxSums(int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] y, float[] nw, boolean chunk) {
-        int nb = (kk + KB - 1) / KB;
-        float[] m = new float[ld], xs = new float[ld];
+        negatedBlockSums(o, kk, w, wOff, nw);
         for (int r = 0; r < o; r++) {
-            int yr = r * ld, wr = wOff + r * ws;
-            if (!chunk) java.util.Arrays.fill(y, yr, yr + ld, 0f);
+            int yr = r * ld, wr = wOff + r * kk;
+            java.util.Arrays.fill(y, yr, yr + ld, 0f);
             for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
                 java.util.Arrays.fill(m, 0f);
                 java.util.Arrays.fill(xs, 0f);
@@ -74,22 +60,18 @@ final class ScalarColumnKernels implements ColumnKernels {
                     }
                 }
                 float v = nw[r * nb + b];
-                if (chunk) for (int p = 0; p < ld; p++) y[yr + p] += Math.fma(m[p], 2f, v - xs[p]);
-                else for (int p = 0; p < ld; p++) y[yr + p] -= Math.fma(m[p], 2f, v - xs[p]);
+                for (int p = 0; p < ld; p++) y[yr + p] -= Math.fma(m[p], 2f, v - xs[p]);
             }
         }
     }
 
-    /**
-     * {@code nw[r * nb + b] = -(w[k0] + w[k0 + 1] + ...)}, block b's taps of filter row r (at {@code wOff + r * ws})
-     * summed from +0 in k order.
-     */
-    static void negatedBlockSums(int o, int kk, float[] w, int wOff, int ws, float[] nw) {
+    /** {@code nw[r * nb + b] = -(w[k0] + w[k0 + 1] + ...)}, block b's taps of filter row r summed from +0 in k order. */
+    static void negatedBlockSums(int o, int kk, float[] w, int wOff, float[] nw) {
         int nb = (kk + KB - 1) / KB;
         for (int r = 0; r < o; r++) {
             for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
                 float s = 0f;
-                for (int k = k0; k < Math.min(kk, k0 + KB); k++) s += w[wOff + r * ws + k];
+                for (int k = k0; k < Math.min(kk, k0 + KB); k++) s += w[wOff + r * kk + k];
                 nw[r * nb + b] = -s;
             }
         }

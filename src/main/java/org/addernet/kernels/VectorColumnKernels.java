@@ -289,8 +289,7 @@ final class VectorColumnKernels implements ColumnKernels {
     /*
      * The ColumnKernels.adderForwardNonNegative contract: per block of KB taps M = sum max(w, x), X = sum x (per
      * column, from +0 in k order) and W = sum w (per row), d = fma(M, 2, (-W) - X) = 2M - W - X = sum |w - x|, and
-     * t = t + d (as fma(1, d, t), the same single rounding) from +0 or, in a K-chunk, from the stored totals; the
-     * unchunked contract's y = 0 - d_0 - d_1 ... is then 0 - t (rounding is symmetric in the sign; no d is -0). max(w, x) is a signed int max on the float
+     * t = t - d from +0 (as fma(-1, d, t), the same single rounding). max(w, x) is a signed int max on the float
      * bits: for x >= +0 (int >= 0) it is x when w < 0 or w = -0 (int < 0) and the larger of the two otherwise, as
      * floats order like their bits when both are >= +0. So a tap costs an int max and a float add where |w - x|
      * costs a subtract, an abs and an add; the per-block sums X (one pass per column panel, shared by all rows) and
@@ -302,47 +301,25 @@ final class VectorColumnKernels implements ColumnKernels {
 
     @Override
     public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
-        // One chunk of all the taps on zeroed totals, then y = 0 - t: the contract's bits (see ColumnKernels), and one
-        // kernel for both contracts. (With the sign passed in as a vector, fma(sign, d, t) from +0 or the totals, the
-        // receiver was no constant: 3 of 6 cold JVMs ran ResNet-18 at 224 at half speed, see the class comment.)
-        java.util.Arrays.fill(y, 0, o * ld, 0f);
-        maxForward(o, kk, ld, w, wOff, kk, x, xRow, y);
-        for (int i = 0; i < o * ld; i++) y[i] = 0 - y[i];
-    }
-
-    /** The non-negative chunk contract: {@code t = fma(1, d, t) = t + d} per block, one rounding. */
-    @Override
-    public void adderForwardChunkNonNegative(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow, float[] t) {
-        maxForward(o, kk, ld, w, wOff, wStride, x, xRow, t);
-    }
-
-    private static void maxForward(int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] y) {
         int nb = (kk + KB - 1) / KB;
         float[][] sc = MAX_SCRATCH.get();
         if (sc[0].length < o * nb) sc[0] = new float[o * nb];
         if (sc[1].length < nb * 4 * L) sc[1] = new float[nb * 4 * L];
         float[] nw = sc[0], xs = sc[1];
-        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, ws, nw);
+        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, nw);
         int p = 0;
         for (; p + 4 * L <= ld; p += 4 * L) {
             columnBlockSums(kk, x, xRow, p, 4, xs);
             int r = 0;
-            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ld, w, wOff + r * ws, ws, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
+            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ld, w, wOff + r * kk, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
             for (; r < o; r++) {
-                for (int j = 0; j < 4; j++) {
-                    max1x1(kk, nb, w, wOff + r * ws, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
-                }
+                for (int j = 0; j < 4; j++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
             }
         }
         for (; p < ld; p += L) {
             columnBlockSums(kk, x, xRow, p, 1, xs);
-            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * ws, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
+            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
         }
-    }
-
-    /** A stored running total, passed through NEG_ZERO.add (-0 + v = v) to be of the exact species class. */
-    private static FloatVector total(float[] t, int at) {
-        return NEG_ZERO.add(FloatVector.fromArray(S, t, at));
     }
 
     /** {@code xs[(b * v + j) * L ..]} = block b's sum of x over its taps, vector j of the v from column p. */
@@ -358,12 +335,10 @@ final class VectorColumnKernels implements ColumnKernels {
         }
     }
 
-    private static void max2x4(int kk, int nb, int ld, float[] w, int w0, int ws, float[] x, int[] xRow, int p, float[] xs, float[] nw, int n0,
+    private static void max2x4(int kk, int nb, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw, int n0,
                                float[] y, int y0) {
         FloatVector z = ZERO.broadcast(0f);
-        FloatVector t00 = total(y, y0), t01 = total(y, y0 + L), t02 = total(y, y0 + 2 * L), t03 = total(y, y0 + 3 * L);
-        FloatVector t10 = total(y, y0 + ld), t11 = total(y, y0 + ld + L), t12 = total(y, y0 + ld + 2 * L);
-        FloatVector t13 = total(y, y0 + ld + 3 * L);
+        FloatVector t00 = z, t01 = z, t02 = z, t03 = z, t10 = z, t11 = z, t12 = z, t13 = z;
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
@@ -378,7 +353,7 @@ final class VectorColumnKernels implements ColumnKernels {
                 s01 = x1.max(a).reinterpretAsFloats().add(s01);
                 s02 = x2.max(a).reinterpretAsFloats().add(s02);
                 s03 = x3.max(a).reinterpretAsFloats().add(s03);
-                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + ws + k]));
+                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + kk + k]));
                 s10 = x0.max(a).reinterpretAsFloats().add(s10);
                 s11 = x1.max(a).reinterpretAsFloats().add(s11);
                 s12 = x2.max(a).reinterpretAsFloats().add(s12);
@@ -388,15 +363,15 @@ final class VectorColumnKernels implements ColumnKernels {
             FloatVector c0 = FloatVector.fromArray(S, xs, xb), c1 = FloatVector.fromArray(S, xs, xb + L);
             FloatVector c2 = FloatVector.fromArray(S, xs, xb + 2 * L), c3 = FloatVector.fromArray(S, xs, xb + 3 * L);
             FloatVector v = FloatVector.broadcast(S, nw[n0 + b]);
-            t00 = ONE.fma(s00.fma(TWO, v.sub(c0)), t00);
-            t01 = ONE.fma(s01.fma(TWO, v.sub(c1)), t01);
-            t02 = ONE.fma(s02.fma(TWO, v.sub(c2)), t02);
-            t03 = ONE.fma(s03.fma(TWO, v.sub(c3)), t03);
+            t00 = NEG_ONE.fma(s00.fma(TWO, v.sub(c0)), t00);
+            t01 = NEG_ONE.fma(s01.fma(TWO, v.sub(c1)), t01);
+            t02 = NEG_ONE.fma(s02.fma(TWO, v.sub(c2)), t02);
+            t03 = NEG_ONE.fma(s03.fma(TWO, v.sub(c3)), t03);
             v = FloatVector.broadcast(S, nw[n0 + nb + b]);
-            t10 = ONE.fma(s10.fma(TWO, v.sub(c0)), t10);
-            t11 = ONE.fma(s11.fma(TWO, v.sub(c1)), t11);
-            t12 = ONE.fma(s12.fma(TWO, v.sub(c2)), t12);
-            t13 = ONE.fma(s13.fma(TWO, v.sub(c3)), t13);
+            t10 = NEG_ONE.fma(s10.fma(TWO, v.sub(c0)), t10);
+            t11 = NEG_ONE.fma(s11.fma(TWO, v.sub(c1)), t11);
+            t12 = NEG_ONE.fma(s12.fma(TWO, v.sub(c2)), t12);
+            t13 = NEG_ONE.fma(s13.fma(TWO, v.sub(c3)), t13);
         }
         t00.intoArray(y, y0);
         t01.intoArray(y, y0 + 1 * L);
@@ -412,7 +387,7 @@ final class VectorColumnKernels implements ColumnKernels {
     private static void max1x1(int kk, int nb, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, int j, int v, float[] nw, int n0,
                                float[] y, int y0) {
         FloatVector z = ZERO.broadcast(0f);
-        FloatVector t00 = total(y, y0);
+        FloatVector t00 = z;
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z;
@@ -421,7 +396,7 @@ final class VectorColumnKernels implements ColumnKernels {
                 s00 = x0.max(IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + k]))).reinterpretAsFloats().add(s00);
             }
             FloatVector c = FloatVector.broadcast(S, nw[n0 + b]).sub(FloatVector.fromArray(S, xs, (b * v + j) * L));
-            t00 = ONE.fma(s00.fma(TWO, c), t00);
+            t00 = NEG_ONE.fma(s00.fma(TWO, c), t00);
         }
         t00.intoArray(y, y0);
     }

@@ -10,6 +10,7 @@ import org.addernet.engine.Rng;
 import org.addernet.engine.ThreadPool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The adder forward for inputs >= +0 ({@link ColumnKernels#adderForwardNonNegative}, {@code |w - x| = 2 max(w, x) -
@@ -52,41 +53,6 @@ class AdderForwardNonNegativeTest {
             }
         }
         assertEquals(700, cases);
-    }
-
-    /**
-     * K-chunks (of 32 taps, the first and last of other sizes too): vector = scalar bits on the running totals, and
-     * zeroed totals, every chunk, then {@code y = 0 - t} give the bits of the unchunked kernel.
-     */
-    @Test
-    void chunksGiveTheBitsOfTheUnchunkedKernel() {
-        ColumnKernels scalar = new ScalarColumnKernels();
-        int m = VECTOR.columnMultiple();
-        for (int o : new int[] {1, 2, 3, 8, 13}) {
-            for (int kk : new int[] {16, 33, 64, 100, 144}) {
-                for (int panels : new int[] {1, 5}) {
-                    int ld = panels * m, stride = kk + 3;
-                    Rng r = new Rng(7L * o + kk + 101L * panels);
-                    int[] xRow = new int[kk];
-                    for (int k = 0; k < kk; k++) xRow[k] = k * (ld + 1);
-                    float[] x = activations(r, kk * (ld + 1), 1.0, false);
-                    // Filter rows of kk taps at a stride of kk + 3 (the chunk reads rows at wOff + r * wStride).
-                    float[] w = KernelBitsTest.values(r, o * stride + 2, 0.8, false), dense = new float[o * kk];
-                    for (int row = 0; row < o; row++) System.arraycopy(w, 2 + row * stride, dense, row * kk, kk);
-                    float[] want = new float[o * ld];
-                    VECTOR.adderForwardNonNegative(o, kk, ld, dense, 0, x, xRow, want);
-                    for (ColumnKernels k : new ColumnKernels[] {VECTOR, scalar}) {
-                        float[] t = new float[o * ld];
-                        for (int k0 = 0; k0 < kk; k0 += 32) {
-                            int kb = Math.min(32, kk - k0);
-                            k.adderForwardChunkNonNegative(o, kb, ld, w, 2 + k0, stride, x, java.util.Arrays.copyOfRange(xRow, k0, k0 + kb), t);
-                        }
-                        for (int i = 0; i < t.length; i++) t[i] = 0 - t[i];
-                        ThreadCountBitsTest.assertSameBits(want, t, k.name() + " chunks of 32, o " + o + ", kk " + kk + ", ld " + ld);
-                    }
-                }
-            }
-        }
     }
 
     /** y[n,o,i,j] = -sum |x - w| in float64, padding as 0 (the definition, not the engine's layout). */
@@ -132,20 +98,16 @@ class AdderForwardNonNegativeTest {
             new ConvGeometry(5, 32, 16, 16, 64, 1, 2, 0),   // 1x1 stride-2 shortcut
             new ConvGeometry(1, 64, 8, 8, 64, 3, 1, 1),     // batch 1 (split over the threads)
             new ConvGeometry(6, 7, 13, 11, 9, 3, 1, 1),     // odd everything
-            new ConvGeometry(2, 256, 7, 7, 16, 3, 1, 1));   // K = 2304
+            new ConvGeometry(2, 256, 7, 7, 16, 3, 1, 1));   // K = 2304: the K-chunked (3-op) path where the plan takes it
 
-    /** With the default workspace, and with a tiny one whose pieces walk K in chunks (adderForwardChunkNonNegative). */
-    @ParameterizedTest(name = "{0} kernels, {1}")
-    @org.junit.jupiter.params.provider.CsvSource({"vector,default", "scalar,default", "vector,chunked", "scalar,chunked"})
-    void isAccurateAgainstFloat64AndHasTheSameBitsAtEveryThreadCount(String kind, String workspace) {
+    @ParameterizedTest(name = "{0} kernels")
+    @ValueSource(strings = {"vector", "scalar"})
+    void isAccurateAgainstFloat64AndHasTheSameBitsAtEveryThreadCount(String kind) {
         List<float[]> first = new ArrayList<>();
         double worst = 0;
-        boolean small = workspace.equals("chunked");
-        int chunkedShapes = 0;
         for (int threads : ThreadCountBitsTest.THREADS) {
             try (ThreadPool pool = new ThreadPool(threads)) {
-                ColumnConvEngine e = small ? new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), 3000, 48)
-                        : new ColumnConvEngine(pool, ConvEngineTest.kernels(kind));
+                ColumnConvEngine e = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind));
                 for (int i = 0; i < SHAPES.size(); i++) {
                     ConvGeometry g = SHAPES.get(i);
                     Rng r = new Rng(500 + i);
@@ -153,7 +115,6 @@ class AdderForwardNonNegativeTest {
                     float[] y = new float[g.outputSize()];
                     e.adderForward(g, x, w, 0, y);
                     if (threads == 1) {
-                        if (e.plan(g).chunked(g) && !e.plan(g).shifted()) chunkedShapes++;
                         double err = relativeError(y, reference(g, x, w));
                         worst = Math.max(worst, err);
                         // float32 with blocks of 16 taps: ~1e-7 for the 3-op sums; 2M and W + X cost a few times that.
@@ -166,7 +127,6 @@ class AdderForwardNonNegativeTest {
             }
         }
         assertTrue(worst > 0, "the sums round somewhere");
-        if (small) assertTrue(chunkedShapes >= 3, "K-chunked shapes with the tiny workspace: " + chunkedShapes);
     }
 
     @Test
@@ -221,10 +181,6 @@ class AdderForwardNonNegativeTest {
             throw new AssertionError("not taken");
         }
         @Override public boolean nonNegativeFinite(float[] x, int from, int to) { return false; }
-        @Override public void adderForwardChunkNonNegative(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow,
-                                                           float[] t) {
-            throw new AssertionError("not taken");
-        }
         @Override public void adderForwardChunk(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow, float[] t) {
             k.adderForwardChunk(o, kk, ld, w, wOff, wStride, x, xRow, t);
         }
