@@ -154,6 +154,8 @@ final class LayerProfile implements ConvEngine {
         for (Params.View v : p.params()) names.put(v.offset(), v.name());
         out.printf(Locale.ROOT, "profile over steps %d-%d (averages per step); peak |a-b| accumulate measured now: %.1f G-ops/s (%s)%n",
                 firstStep, lastStep, peak, PEAK_FORM);
+        // A layer whose input is all >= +0 (a ReLU's) runs the 2-op forward (2 max(w, x) - w - x): above this peak.
+        out.println("(an adder forward on inputs >= +0 runs 2 ops per term, not this loop's 3: its fwd % may pass 100)");
         out.printf(Locale.ROOT, "%-34s %-5s %-26s %9s %9s %8s %8s %6s %6s%n", "layer", "kind", "geometry n,c,h,w,o,k,s,p",
                 "fwd ms", "bwd ms", "fwd G/s", "bwd G/s", "fwd %", "bwd %");
         double kernels = 0;
