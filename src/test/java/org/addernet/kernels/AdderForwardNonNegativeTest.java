@@ -170,6 +170,22 @@ class AdderForwardNonNegativeTest {
         }
     }
 
+    /** An input of several check slices over 2 threads: one -0 in the last slice sends the layer to the 3-op kernels. */
+    @Test
+    void aMinusZeroInTheLastCheckSliceIsSeen() {
+        ConvGeometry g = new ConvGeometry(3, 16, 48, 48, 8, 3, 1, 1); // 110,592 floats: 2 slices of the check
+        Rng r = new Rng(13);
+        float[] x = activations(r, g.inputSize(), 1.0, false), w = KernelBitsTest.values(r, g.filterSize(), 0.5, false);
+        x[g.inputSize() - 1] = -0f;
+        try (ThreadPool pool = new ThreadPool(2)) {
+            ColumnKernels k = ConvEngineTest.kernels("vector");
+            float[] got = new float[g.outputSize()], want = new float[g.outputSize()];
+            new ColumnConvEngine(pool, k).adderForward(g, x, w, 0, got);
+            new ColumnConvEngine(pool, new ThreeOpOnly(k)).adderForward(g, x, w, 0, want);
+            ThreadCountBitsTest.assertSameBits(want, got, "a -0 at the input's last value");
+        }
+    }
+
     /** Kernels whose inputs are never non-negative: the engine always takes the 3-op adder forward. */
     private record ThreeOpOnly(ColumnKernels k) implements ColumnKernels {
         @Override public String name() { return k.name(); }
