@@ -55,40 +55,15 @@ class AdderForwardNonNegativeTest {
         assertEquals(700, cases);
     }
 
-    /** y[n,o,i,j] = -sum |x - w| in float64, padding as 0 (the definition, not the engine's layout). */
-    static double[] reference(ConvGeometry g, float[] x, float[] w) {
-        double[] y = new double[g.outputSize()];
-        int c = g.c(), h = g.h(), wd = g.w(), k = g.k(), s = g.stride(), pad = g.pad(), ho = g.ho(), wo = g.wo();
-        for (int n = 0; n < g.n(); n++) {
-            for (int o = 0; o < g.o(); o++) {
-                for (int i = 0; i < ho; i++) {
-                    for (int j = 0; j < wo; j++) {
-                        double acc = 0;
-                        for (int ch = 0; ch < c; ch++) {
-                            for (int u = 0; u < k; u++) {
-                                for (int v = 0; v < k; v++) {
-                                    int ii = i * s + u - pad, jj = j * s + v - pad;
-                                    double xv = ii < 0 || ii >= h || jj < 0 || jj >= wd ? 0 : x[((n * c + ch) * h + ii) * wd + jj];
-                                    acc += Math.abs(xv - w[((o * c + ch) * k + u) * k + v]);
-                                }
-                            }
-                        }
-                        y[((n * g.o() + o) * ho + i) * wo + j] = -acc;
-                    }
-                }
-            }
-        }
-        return y;
+    /** The engine's float32 adder forward against ConvReference's float64 one: relative L2 error. */
+    static double relativeError(ConvGeometry g, float[] y, float[] x, float[] w) {
+        return ConvEngineTest.relError(y, 0, ConvReference.forward(g, doubles(x), doubles(w), true));
     }
 
-    /** ||got - want|| / ||want|| over all outputs. */
-    static double relativeError(float[] got, double[] want) {
-        double d = 0, n = 0;
-        for (int i = 0; i < want.length; i++) {
-            d += (got[i] - want[i]) * (got[i] - want[i]);
-            n += want[i] * want[i];
-        }
-        return Math.sqrt(d / n);
+    private static double[] doubles(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) d[i] = a[i];
+        return d;
     }
 
     static final List<ConvGeometry> SHAPES = List.of(
@@ -115,7 +90,7 @@ class AdderForwardNonNegativeTest {
                     float[] y = new float[g.outputSize()];
                     e.adderForward(g, x, w, 0, y);
                     if (threads == 1) {
-                        double err = relativeError(y, reference(g, x, w));
+                        double err = relativeError(g, y, x, w);
                         worst = Math.max(worst, err);
                         // float32 with blocks of 16 taps: ~1e-7 for the 3-op sums; 2M and W + X cost a few times that.
                         assertTrue(err < 1e-6, kind + " " + g + ": relative error " + err);
@@ -150,7 +125,7 @@ class AdderForwardNonNegativeTest {
                     assertTrue(k.nonNegativeFinite(xb, 0, at), kind + ": the range before it is");
                     if (!Float.isFinite(bad)) continue;
                     e.adderForward(g, xb, w, 0, three);
-                    double err = relativeError(three, reference(g, xb, w));
+                    double err = relativeError(g, three, xb, w);
                     assertTrue(err < 1e-6, kind + " with " + bad + ": relative error " + err);
                 }
                 // -0 differs from +0 only in its sign, yet the 2-op form would be wrong for it (max(w < 0, -0) = w):

@@ -95,7 +95,8 @@ class ConvEngineTest {
         return kind.equals("vector") ? new VectorColumnKernels() : new ScalarColumnKernels();
     }
 
-    private static double relError(float[] out, int off, double[] ref) {
+    /** ||out - ref|| / ||ref|| over ref's length from {@code off} (||out - ref|| if ref is all 0). */
+    static double relError(float[] out, int off, double[] ref) {
         double num = 0, den = 0;
         for (int i = 0; i < ref.length; i++) {
             double d = out[off + i] - ref[i];
