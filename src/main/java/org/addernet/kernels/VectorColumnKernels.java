@@ -1016,6 +1016,135 @@ final class VectorColumnKernels implements ColumnKernels {
         dw[w0] += laneSum(tmp, 0);
     }
 
+    // ---------------------------------------------------------------- fused adder backward: dx and dw in one pass
+
+    @Override
+    public void adderInputFilterGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy,
+                                     float[] dx, float[] dwt, int dwtOff) {
+        float[] tmp = LANES.get();
+        java.util.Arrays.fill(dx, 0, kk * ld, 0f);
+        // k tiles of x and dx rows that stay in L2 while the row blocks of dy pass over them; within a tile, filter
+        // rows outer, so a block's 4 rows of dy are re-read from L1/L2 by every tap pair. dx carries its sums over o
+        // through memory (loaded, 4 fmas, stored per column vector): each element still sees o ascending from +0.
+        int kt = Math.max(2, TILE_FLOATS / 2 / ld / 2 * 2);
+        for (int k0 = 0; k0 < kk; k0 += kt) {
+            int k1 = Math.min(kk, k0 + kt);
+            int r = 0;
+            if (C1_EXCLUDED) {
+                for (; r + 4 <= o; r += 4) {
+                    int k = k0, pending = -1;
+                    for (; k + 2 <= k1; k += 2) {
+                        int half = (k - k0) / 2 % 2 * 8 * L;
+                        fused4x2(o, ld, wt, wtOff + k * o + r, x, xRow[k], xRow[k + 1], r * ld, dy, dx, k * ld, tmp, half);
+                        if (pending >= 0) fusedLaneSums8(tmp, 8 * L - half, dwt, pending, o);
+                        pending = dwtOff + k * o + r;
+                    }
+                    if (pending >= 0) fusedLaneSums8(tmp, (k - k0) / 2 % 2 == 0 ? 8 * L : 0, dwt, pending, o);
+                    for (; k < k1; k++) {
+                        for (int i = r; i < r + 4; i++) fused1x1(o, ld, wt, wtOff + k * o + i, x, xRow[k], i * ld, dy, dx, k * ld, dwt, dwtOff + k * o + i, tmp);
+                    }
+                }
+            }
+            for (; r < o; r++) {
+                for (int k = k0; k < k1; k++) fused1x1(o, ld, wt, wtOff + k * o + r, x, xRow[k], r * ld, dy, dx, k * ld, dwt, dwtOff + k * o + r, tmp);
+            }
+        }
+    }
+
+    /**
+     * Filters r..r+3 (their values for tap k at wt[t0 .. t0+3], for tap k+1 at wt[t0 + o ..]) x taps k, k+1 (x rows
+     * x0, x1; dx rows q0, q0 + ld): per column vector d = w - x once for 8 terms, clamp(d) * dy added to dx's
+     * running sums (loaded and stored per vector, o ascending), d * (-dy) = (x - w) * dy to 8 filter-gradient
+     * accumulators, stored to tmp[t1 + (j * 4 + i) * L] (tap j, filter i) for the caller's lane sums. Receivers of
+     * exact class as in igrad4x2 and afgrad4x2; -dy as NEG_ZERO.sub(dy) (-0 - v = -v, also for v = +-0).
+     */
+    private static void fused4x2(int o, int ld, float[] wt, int t0, float[] x, int x0, int x1, int d0, float[] dy,
+                                 float[] dx, int q0, float[] tmp, int t1) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector g00 = z, g10 = z, g20 = z, g30 = z, g01 = z, g11 = z, g21 = z, g31 = z;
+        float b00 = wt[t0], b10 = wt[t0 + 1], b20 = wt[t0 + 2], b30 = wt[t0 + 3];
+        float b01 = wt[t0 + o], b11 = wt[t0 + o + 1], b21 = wt[t0 + o + 2], b31 = wt[t0 + o + 3];
+        int d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld, q1 = q0 + ld;
+        for (int p = 0; p < ld; p += L) {
+            FloatVector v0 = FloatVector.fromArray(S, x, x0 + p);
+            FloatVector v1 = FloatVector.fromArray(S, x, x1 + p);
+            FloatVector s0 = FloatVector.fromArray(S, dx, q0 + p);
+            FloatVector s1 = FloatVector.fromArray(S, dx, q1 + p);
+            FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
+            FloatVector nu = NEG_ZERO.sub(u);
+            FloatVector e = ZERO.broadcast(b00).sub(v0);
+            g00 = e.fma(nu, g00);
+            IntVector ei = e.reinterpretAsInts();
+            s0 = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, s0);
+            e = ZERO.broadcast(b01).sub(v1);
+            g01 = e.fma(nu, g01);
+            ei = e.reinterpretAsInts();
+            s1 = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, s1);
+            u = FloatVector.fromArray(S, dy, d1 + p);
+            nu = NEG_ZERO.sub(u);
+            e = ZERO.broadcast(b10).sub(v0);
+            g10 = e.fma(nu, g10);
+            ei = e.reinterpretAsInts();
+            s0 = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, s0);
+            e = ZERO.broadcast(b11).sub(v1);
+            g11 = e.fma(nu, g11);
+            ei = e.reinterpretAsInts();
+            s1 = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, s1);
+            u = FloatVector.fromArray(S, dy, d2 + p);
+            nu = NEG_ZERO.sub(u);
+            e = ZERO.broadcast(b20).sub(v0);
+            g20 = e.fma(nu, g20);
+            ei = e.reinterpretAsInts();
+            s0 = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, s0);
+            e = ZERO.broadcast(b21).sub(v1);
+            g21 = e.fma(nu, g21);
+            ei = e.reinterpretAsInts();
+            s1 = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, s1);
+            u = FloatVector.fromArray(S, dy, d3 + p);
+            nu = NEG_ZERO.sub(u);
+            e = ZERO.broadcast(b30).sub(v0);
+            g30 = e.fma(nu, g30);
+            ei = e.reinterpretAsInts();
+            s0 = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, s0);
+            e = ZERO.broadcast(b31).sub(v1);
+            g31 = e.fma(nu, g31);
+            ei = e.reinterpretAsInts();
+            s1 = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, s1);
+            NEG_ZERO.add(s0).intoArray(dx, q0 + p);
+            NEG_ZERO.add(s1).intoArray(dx, q1 + p);
+        }
+        NEG_ZERO.add(g00).intoArray(tmp, t1);
+        NEG_ZERO.add(g10).intoArray(tmp, t1 + L);
+        NEG_ZERO.add(g20).intoArray(tmp, t1 + 2 * L);
+        NEG_ZERO.add(g30).intoArray(tmp, t1 + 3 * L);
+        NEG_ZERO.add(g01).intoArray(tmp, t1 + 4 * L);
+        NEG_ZERO.add(g11).intoArray(tmp, t1 + 5 * L);
+        NEG_ZERO.add(g21).intoArray(tmp, t1 + 6 * L);
+        NEG_ZERO.add(g31).intoArray(tmp, t1 + 7 * L);
+    }
+
+    /** The 8 accumulators of a {@link #fused4x2} block at tmp[t1 ..] added to dwt[w0 .. w0 + 3] and dwt[w0 + o ..]. */
+    private static void fusedLaneSums8(float[] tmp, int t1, float[] dwt, int w0, int o) {
+        addLaneSums4(tmp, t1, dwt, w0, w0 + 1, w0 + 2, w0 + 3);
+        addLaneSums4(tmp, t1 + 4 * L, dwt, w0 + o, w0 + o + 1, w0 + o + 2, w0 + o + 3);
+    }
+
+    /** One filter (value wt[t0]) x one tap, the remainders: dx row q0 += clamp(w - x) * dy row d0, dwt[w0] += lane sums. */
+    private static void fused1x1(int o, int ld, float[] wt, int t0, float[] x, int x0, int d0, float[] dy, float[] dx,
+                                 int q0, float[] dwt, int w0, float[] tmp) {
+        FloatVector g = ZERO.broadcast(0f);
+        float b = wt[t0];
+        for (int p = 0; p < ld; p += L) {
+            FloatVector u = FloatVector.fromArray(S, dy, d0 + p);
+            FloatVector e = ZERO.broadcast(b).sub(FloatVector.fromArray(S, x, x0 + p));
+            g = e.fma(NEG_ZERO.sub(u), g);
+            IntVector ei = e.reinterpretAsInts();
+            SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, FloatVector.fromArray(S, dx, q0 + p)).intoArray(dx, q0 + p);
+        }
+        NEG_ZERO.add(g).intoArray(tmp, 0);
+        dwt[w0] += laneSum(tmp, 0);
+    }
+
     /**
      * Installs a compiler directive (the {@code jcmd Compiler.directives_add} of the running JVM, through its
      * DiagnosticCommand MBean) that keeps C1 from compiling this class: its methods are interpreted (with
