@@ -1016,6 +1016,145 @@ final class VectorColumnKernels implements ColumnKernels {
         dw[w0] += laneSum(tmp, 0);
     }
 
+    // ---------------------------------------------------------------- fused adder backward: dx and dw in one pass
+
+    /** Per thread: the filter-gradient accumulators of one block of taps, {@code (r * taps + i) * L} (filter r, tap i). */
+    private static final ThreadLocal<float[][]> G_TILE = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    @Override
+    public void adderInputFilterGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy,
+                                     float[] dx, float[] dwt, int dwtOff) {
+        float[][] holder = G_TILE.get();
+        if (holder[0].length < G_FILTERS * 4 * L) holder[0] = new float[G_FILTERS * 4 * L];
+        float[] gt = holder[0];
+        // Taps in blocks of 4, columns in panels of 2 vectors, filters inner (as igrad4x2): dx's 8 sums stay in
+        // registers over a tile of G_FILTERS filters (carried through dx between tiles: the same o-ascending chain);
+        // the filter gradient's per-lane sums of the tile x 4 taps (16 KB) stay in L1 across the panels, each loaded and
+        // stored once per filter and panel (2 columns per fma pair), and are lane-summed into dwt after the last panel.
+        int k = 0;
+        if (C1_EXCLUDED) {
+            for (; k + 4 <= kk; k += 4) {
+                for (int r0 = 0; r0 < o; r0 += G_FILTERS) {
+                    int r1 = Math.min(o, r0 + G_FILTERS);
+                    java.util.Arrays.fill(gt, 0, (r1 - r0) * 4 * L, 0f);
+                    int p = 0;
+                    for (; p + 2 * L <= ld; p += 2 * L) {
+                        fusedR4x2(r0, r1, ld, wt, wtOff + k * o, o, x, xRow[k], xRow[k + 1], xRow[k + 2], xRow[k + 3], p, dy, dx, k * ld, gt);
+                    }
+                    for (; p < ld; p += L) {
+                        for (int i = 0; i < 4; i++) fusedR1x1(r0, r1, ld, wt, wtOff + (k + i) * o, x, xRow[k + i] + p, p, dy, dx, (k + i) * ld + p, gt, i, 4);
+                    }
+                    for (int r = r0; r < r1; r++) {
+                        for (int i = 0; i < 4; i++) dwt[dwtOff + (k + i) * o + r] += laneSum(gt, ((r - r0) * 4 + i) * L);
+                    }
+                }
+            }
+        }
+        for (; k < kk; k++) {
+            for (int r0 = 0; r0 < o; r0 += G_FILTERS) {
+                int r1 = Math.min(o, r0 + G_FILTERS);
+                java.util.Arrays.fill(gt, 0, (r1 - r0) * L, 0f);
+                for (int p = 0; p < ld; p += L) fusedR1x1(r0, r1, ld, wt, wtOff + k * o, x, xRow[k] + p, p, dy, dx, k * ld + p, gt, 0, 1);
+                for (int r = r0; r < r1; r++) dwt[dwtOff + k * o + r] += laneSum(gt, (r - r0) * L);
+            }
+        }
+    }
+
+    /** Filters per tile of {@link #adderInputFilterGrad}: 64 x 4 taps x 16 lanes of sums = 16 KB, half of L1. */
+    static final int G_FILTERS = 64;
+
+    /**
+     * Taps k..k+3 (filter values of tap k+i at wt[t0 + i*o + r]; x rows x0..x3) x columns p, p + L, filters [r0, r1):
+     * per filter d = w - x once for 8 terms, clamp(d) * dy into 8 register sums (dx rows q0 + i*ld, o ascending from +0
+     * or from the sums stored by the tiles before, as igrad4x2), d * (-dy) = (x - w) * dy onto the tile's lane sums
+     * gt[((r - r0)*4 + i)*L] (column p, then p + L).
+     * Receivers of exact class (class comment); -dy as NEG_ZERO.sub(dy) (-0 - v = -v, also for v = +-0).
+     */
+    private static void fusedR4x2(int r0, int r1, int ld, float[] wt, int t0, int o, float[] x, int x0, int x1, int x2, int x3,
+                                  int p, float[] dy, float[] dx, int q0, float[] gt) {
+        FloatVector x00 = FloatVector.fromArray(S, x, x0 + p), x01 = FloatVector.fromArray(S, x, x0 + p + L);
+        FloatVector x10 = FloatVector.fromArray(S, x, x1 + p), x11 = FloatVector.fromArray(S, x, x1 + p + L);
+        FloatVector x20 = FloatVector.fromArray(S, x, x2 + p), x21 = FloatVector.fromArray(S, x, x2 + p + L);
+        FloatVector x30 = FloatVector.fromArray(S, x, x3 + p), x31 = FloatVector.fromArray(S, x, x3 + p + L);
+        int o0 = q0 + p;
+        FloatVector a00, a01, a10, a11, a20, a21, a30, a31;
+        if (r0 == 0) {
+            FloatVector z = ZERO.broadcast(0f);
+            a00 = z; a01 = z; a10 = z; a11 = z; a20 = z; a21 = z; a30 = z; a31 = z;
+        } else { // the sums of the filters before this tile, as stored (the same floats the chain had)
+            a00 = FloatVector.fromArray(S, dx, o0);
+            a01 = FloatVector.fromArray(S, dx, o0 + L);
+            a10 = FloatVector.fromArray(S, dx, o0 + ld);
+            a11 = FloatVector.fromArray(S, dx, o0 + ld + L);
+            a20 = FloatVector.fromArray(S, dx, o0 + 2 * ld);
+            a21 = FloatVector.fromArray(S, dx, o0 + 2 * ld + L);
+            a30 = FloatVector.fromArray(S, dx, o0 + 3 * ld);
+            a31 = FloatVector.fromArray(S, dx, o0 + 3 * ld + L);
+        }
+        int t1 = t0 + o, t2 = t1 + o, t3 = t2 + o;
+        for (int r = r0, di = r0 * ld + p, gi = 0; r < r1; r++, di += ld, gi += 4 * L) {
+            FloatVector u0 = FloatVector.fromArray(S, dy, di), u1 = FloatVector.fromArray(S, dy, di + L);
+            FloatVector n0 = NEG_ZERO.sub(u0), n1 = NEG_ZERO.sub(u1);
+            FloatVector b = ZERO.broadcast(wt[t0 + r]);
+            FloatVector e0 = b.sub(x00), e1 = b.sub(x01);
+            e1.fma(n1, e0.fma(n0, FloatVector.fromArray(S, gt, gi))).intoArray(gt, gi);
+            IntVector i0 = e0.reinterpretAsInts(), i1 = e1.reinterpretAsInts();
+            a00 = SIGN.and(i0).or(ONE_BITS_V).min(i0).reinterpretAsFloats().fma(u0, a00);
+            a01 = SIGN.and(i1).or(ONE_BITS_V).min(i1).reinterpretAsFloats().fma(u1, a01);
+            b = ZERO.broadcast(wt[t1 + r]);
+            e0 = b.sub(x10);
+            e1 = b.sub(x11);
+            e1.fma(n1, e0.fma(n0, FloatVector.fromArray(S, gt, gi + L))).intoArray(gt, gi + L);
+            i0 = e0.reinterpretAsInts();
+            i1 = e1.reinterpretAsInts();
+            a10 = SIGN.and(i0).or(ONE_BITS_V).min(i0).reinterpretAsFloats().fma(u0, a10);
+            a11 = SIGN.and(i1).or(ONE_BITS_V).min(i1).reinterpretAsFloats().fma(u1, a11);
+            b = ZERO.broadcast(wt[t2 + r]);
+            e0 = b.sub(x20);
+            e1 = b.sub(x21);
+            e1.fma(n1, e0.fma(n0, FloatVector.fromArray(S, gt, gi + 2 * L))).intoArray(gt, gi + 2 * L);
+            i0 = e0.reinterpretAsInts();
+            i1 = e1.reinterpretAsInts();
+            a20 = SIGN.and(i0).or(ONE_BITS_V).min(i0).reinterpretAsFloats().fma(u0, a20);
+            a21 = SIGN.and(i1).or(ONE_BITS_V).min(i1).reinterpretAsFloats().fma(u1, a21);
+            b = ZERO.broadcast(wt[t3 + r]);
+            e0 = b.sub(x30);
+            e1 = b.sub(x31);
+            e1.fma(n1, e0.fma(n0, FloatVector.fromArray(S, gt, gi + 3 * L))).intoArray(gt, gi + 3 * L);
+            i0 = e0.reinterpretAsInts();
+            i1 = e1.reinterpretAsInts();
+            a30 = SIGN.and(i0).or(ONE_BITS_V).min(i0).reinterpretAsFloats().fma(u0, a30);
+            a31 = SIGN.and(i1).or(ONE_BITS_V).min(i1).reinterpretAsFloats().fma(u1, a31);
+        }
+        NEG_ZERO.add(a00).intoArray(dx, o0);
+        NEG_ZERO.add(a01).intoArray(dx, o0 + L);
+        NEG_ZERO.add(a10).intoArray(dx, o0 + ld);
+        NEG_ZERO.add(a11).intoArray(dx, o0 + ld + L);
+        NEG_ZERO.add(a20).intoArray(dx, o0 + 2 * ld);
+        NEG_ZERO.add(a21).intoArray(dx, o0 + 2 * ld + L);
+        NEG_ZERO.add(a30).intoArray(dx, o0 + 3 * ld);
+        NEG_ZERO.add(a31).intoArray(dx, o0 + 3 * ld + L);
+    }
+
+    /**
+     * One tap (filter values at wt[t0 + r], x at xi) x one column vector (dy column p), filters [r0, r1): dx[q] = the
+     * o-ascending sum (from +0, or from dx[q] after the first tile), and (x - w) * dy onto gt[((r - r0) * taps + i) * L]. The remainders of
+     * {@link #adderInputFilterGrad} (and every block when C1 could not be kept off this class).
+     */
+    private static void fusedR1x1(int r0, int r1, int ld, float[] wt, int t0, float[] x, int xi, int p, float[] dy, float[] dx,
+                                  int q, float[] gt, int i, int taps) {
+        FloatVector v = FloatVector.fromArray(S, x, xi);
+        FloatVector a = r0 == 0 ? ZERO.broadcast(0f) : FloatVector.fromArray(S, dx, q);
+        for (int r = r0, di = r0 * ld + p, gi = i * L; r < r1; r++, di += ld, gi += taps * L) {
+            FloatVector u = FloatVector.fromArray(S, dy, di);
+            FloatVector e = ZERO.broadcast(wt[t0 + r]).sub(v);
+            e.fma(NEG_ZERO.sub(u), FloatVector.fromArray(S, gt, gi)).intoArray(gt, gi);
+            IntVector ei = e.reinterpretAsInts();
+            a = SIGN.and(ei).or(ONE_BITS_V).min(ei).reinterpretAsFloats().fma(u, a);
+        }
+        NEG_ZERO.add(a).intoArray(dx, q);
+    }
+
     /**
      * Installs a compiler directive (the {@code jcmd Compiler.directives_add} of the running JVM, through its
      * DiagnosticCommand MBean) that keeps C1 from compiling this class: its methods are interpreted (with
