@@ -706,16 +706,12 @@ final class ColumnConvEngine implements ConvEngine {
                 }
             }
         });
-        // The group partials added in group order, each element on its own (any slicing gives the same bits). By
-        // taps with dx the partials are tap-major transposes: element (t*C + c)*O + o is dw[o, c*k*k + t].
-        boolean transposed = dx != null && adder && fusedByTaps(g, plan);
-        int co = g.c() * g.o(), o = g.o(), kk = g.kk(), taps = g.k() * g.k();
+        // The group partials added in group order, each element on its own (any slicing gives the same bits).
         RangeSum sum = (from, to) -> {
             for (int i = from; i < to; i++) {
                 float v = 0f;
                 for (int j = 0; j < groups; j++) v += parts[j][i];
-                int at = transposed ? i % o * kk + i % co / o * taps + i / co : i;
-                dw[dwOff + at] += v;
+                dw[dwOff + i] += v;
             }
         };
         if (size < 1 << 14) sum.run(0, size);
@@ -733,11 +729,9 @@ final class ColumnConvEngine implements ConvEngine {
         int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n(), chw = g.c() * g.h() * g.w();
         int n0 = c * plan.perChunk(), n1 = Math.min(n, n0 + plan.perChunk());
         if (dx != null && adder && byTaps(g, plan)) {
-            // With a filter gradient wanted on wide units, by taps too, in the same pass and into the transposed partial.
-            boolean fused = fusedByTaps(g, plan);
-            inputGradByTaps(g, n0, n1, x, wt, dy, dx, fused ? part : null, s);
-            if (fused || part == null) return;
-            dx = null; // the filter gradient below on the shifted columns
+            inputGradByTaps(g, n0, n1, x, wt, dy, dx, s);
+            if (part == null) return;
+            dx = null; // the filter gradient below uses the shifted columns as before
         }
         if (dx != null && !plan.shifted()) Arrays.fill(dx, n0 * chw, n1 * chw, 0f);
         int step = plan.shifted() ? (n1 - n0) * p : plan.maxCols();
@@ -785,19 +779,6 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * Whether a by-taps plan computes the filter gradient in the input gradient's pass
-     * ({@link ColumnKernels#adderInputFilterGrad}): where a unit has at least {@link #FUSED_MIN_COLUMNS} pixel columns.
-     * Its lane sums (16 adds per filter and tap, per unit and tap) cost too much on narrower units: ResNet-18's 7x7x512
-     * layer at batch 32 ran its backward 22 % slower fused. Decided by the plan, so every chunk and thread count alike.
-     */
-    private static boolean fusedByTaps(ConvGeometry g, Plan plan) {
-        return byTaps(g, plan) && (long) plan.perChunk() * g.h() * g.w() >= FUSED_MIN_COLUMNS;
-    }
-
-    /** Pixel columns per unit from which {@link #fusedByTaps} fuses. */
-    static final int FUSED_MIN_COLUMNS = 1024;
-
-    /**
      * The adder input gradient of samples [n0, n1) of a stride-1 layer, tap by tap on columns that are the input
      * pixels themselves (no junk): x by channel ({@link Im2col#packChannels}), and for tap t = (u, v) the dy that
      * pixel (h, w) meets through it, dy(h + pad - u, w + pad - v) or 0 ({@link Im2col#dyTap}), so that
@@ -808,8 +789,7 @@ final class ColumnConvEngine implements ConvEngine {
      * tap whose output does not exist added a sum over dy = 0 (+0, or nothing), which leaves any sum started at +0
      * unchanged; here tap 0 is stored as it is (+0 + D = D: a sum over o from +0 is never -0) and the others added.
      */
-    private void inputGradByTaps(ConvGeometry g, int n0, int n1, float[] x, float[] wt, float[] dy, float[] dx, float[] part,
-                                 Workspace s) {
+    private void inputGradByTaps(ConvGeometry g, int n0, int n1, float[] x, float[] wt, float[] dy, float[] dx, Workspace s) {
         int c = g.c(), o = g.o(), taps = g.k() * g.k(), ld = roundUp((n1 - n0) * g.h() * g.w());
         // A row stride of a multiple of 1 KB (8x8 maps: 16 samples of 64 pixels) puts a kernel's dy panel (2 vectors of
         // every row) into a few L1 sets; one more vector of zero columns spreads it (zero columns add nothing).
@@ -823,45 +803,10 @@ final class ColumnConvEngine implements ConvEngine {
         Im2col.packChannels(g, x, n0, n1, ld, s.xc);
         for (int t = 0; t < taps; t++) {
             Im2col.dyTap(g, dy, n0, n1, t, ld, s.dyt);
-            float[] d = t == 0 ? s.dxpad : s.dxcol;
-            if (part == null) kernels.adderInputGrad(o, c, ld, wt, t * c * o, s.xc, s.cRow, s.dyt, d);
-            else {
-                kernels.adderInputFilterGrad(o, c, ld, wt, t * c * o, s.xc, s.cRow, s.dyt, d, part, t * c * o);
-                paddingTerms(g, n0, n1, t, wt, dy, part);
-            }
+            kernels.adderInputGrad(o, c, ld, wt, t * c * o, s.xc, s.cRow, s.dyt, t == 0 ? s.dxpad : s.dxcol);
             if (t > 0) kernels.addTo(s.dxcol, 0, s.dxpad, 0, c * ld);
         }
         Im2col.unpackChannels(g, s.dxpad, n0, n1, ld, dx);
-    }
-
-    /**
-     * The filter-gradient terms of tap t that the pixel columns of {@link #inputGradByTaps} lack: outputs whose tap-t
-     * input lies in the padding, where x = 0, each adding {@code dy * (0 - w)}. Per filter o, {@code s} = the sum of
-     * those outputs' dy (samples, rows, columns ascending), then {@code part[(t*C + c)*O + o] += (-w) * s} for every
-     * channel c: the same terms as the shifted columns' zeros, grouped.
-     */
-    private static void paddingTerms(ConvGeometry g, int n0, int n1, int t, float[] wt, float[] dy, float[] part) {
-        int o = g.o(), c = g.c(), h = g.h(), w = g.w(), ho = g.ho(), wo = g.wo(), po = ho * wo, k = g.k();
-        int du = t / k - g.pad(), dv = t % k - g.pad();
-        // Output rows [i0, i1) and columns [j0, j1) read inside the input through this tap.
-        int i0 = Math.max(0, -du), i1 = Math.min(ho, h - du), j0 = Math.max(0, -dv), j1 = Math.min(wo, w - dv);
-        if (i0 == 0 && i1 == ho && j0 == 0 && j1 == wo) return;
-        for (int r = 0; r < o; r++) {
-            float sum = 0f;
-            for (int n = n0; n < n1; n++) {
-                int base = (n * o + r) * po;
-                for (int i = 0; i < ho; i++) {
-                    int row = base + i * wo;
-                    if (i < i0 || i >= i1) {
-                        for (int j = 0; j < wo; j++) sum += dy[row + j];
-                    } else {
-                        for (int j = 0; j < Math.min(j0, wo); j++) sum += dy[row + j];
-                        for (int j = Math.max(j1, j0); j < wo; j++) sum += dy[row + j];
-                    }
-                }
-            }
-            for (int ci = 0, at = t * c * o + r; ci < c; ci++, at += o) part[at] += -wt[at] * sum;
-        }
     }
 
     /**

@@ -111,17 +111,6 @@ interface ColumnKernels {
     void adderFilterGrad(int o, int kk, int ld, float[] dy, float[] x, int[] xRow, float[] w, int wOff, int wStride,
                          float[] dw, int dwOff, int dwStride);
 
-    /**
-     * {@link #adderInputGrad} and, on the same x and dy, the filter gradient by the transposed filters: dx as there
-     * (rows overwritten), and {@code dwt[dwtOff + k*O + o] += sum_p dy[o][p] * (x[xRow[k] + p] - wt[wtOff + k*O + o])}
-     * in {@link #adderFilterGrad}'s order (p ascending within each lane, lanes summed in order onto +0, then added).
-     * One pass computes {@code d = w - x} once for both: the clamped {@code d} times dy into dx, {@code d} times
-     * {@code -dy} into the filter gradient ({@code (x - w) * dy} exactly). {@code ld} a multiple of
-     * {@link #columnMultiple()}. For {@link ColumnConvEngine}'s input gradient by taps, whose pixel columns carry no junk.
-     */
-    void adderInputFilterGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy, float[] dx,
-                              float[] dwt, int dwtOff);
-
     /** {@code dst[d0 + i] += src[s0 + i]} for i in [0, len), len a multiple of {@link #columnMultiple()}. */
     void addTo(float[] src, int s0, float[] dst, int d0, int len);
 

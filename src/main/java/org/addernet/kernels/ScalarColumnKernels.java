@@ -147,22 +147,6 @@ final class ScalarColumnKernels implements ColumnKernels {
     }
 
     @Override
-    public void adderInputFilterGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy,
-                                     float[] dx, float[] dwt, int dwtOff) {
-        adderInputGrad(o, kk, ld, wt, wtOff, x, xRow, dy, dx);
-        for (int k = 0; k < kk; k++) {
-            int xk = xRow[k];
-            for (int r = 0; r < o; r++) {
-                float wk = wt[wtOff + k * o + r];
-                int dr = r * ld;
-                float s = 0f;
-                for (int p = 0; p < ld; p++) s += dy[dr + p] * (x[xk + p] - wk);
-                dwt[dwtOff + k * o + r] += s;
-            }
-        }
-    }
-
-    @Override
     public void adderForwardChunk(int o, int kk, int ld, float[] w, int wOff, int wStride, float[] x, int[] xRow,
                                   float[] t) {
         float[] block = new float[ld];

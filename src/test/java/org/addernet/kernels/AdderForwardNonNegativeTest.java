@@ -188,10 +188,6 @@ class AdderForwardNonNegativeTest {
                                               float[] dw, int dwOff, int dwStride) {
             k.adderFilterGrad(o, kk, ld, dy, x, xRow, w, wOff, wStride, dw, dwOff, dwStride);
         }
-        @Override public void adderInputFilterGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy,
-                                                   float[] dx, float[] dwt, int dwtOff) {
-            k.adderInputFilterGrad(o, kk, ld, wt, wtOff, x, xRow, dy, dx, dwt, dwtOff);
-        }
         @Override public void addTo(float[] src, int s0, float[] dst, int d0, int len) { k.addTo(src, s0, dst, d0, len); }
     }
 }
