@@ -43,24 +43,27 @@ final class ScalarColumnKernels implements ColumnKernels {
     @Override
     public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
         int nb = (kk + KB - 1) / KB;
-        float[] nw = new float[o * nb], m = new float[ld], xs = new float[ld];
+        float[] nw = new float[o * nb], m = new float[ld], xs = new float[nb * ld];
         negatedBlockSums(o, kk, w, wOff, nw);
+        // X per block and column once for every row (the same sums from +0 in k order).
+        for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
+            for (int k = k0; k < Math.min(kk, k0 + KB); k++) {
+                int xk = xRow[k];
+                for (int p = 0; p < ld; p++) xs[b * ld + p] += x[xk + p];
+            }
+        }
         for (int r = 0; r < o; r++) {
             int yr = r * ld, wr = wOff + r * kk;
             java.util.Arrays.fill(y, yr, yr + ld, 0f);
             for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
                 java.util.Arrays.fill(m, 0f);
-                java.util.Arrays.fill(xs, 0f);
                 for (int k = k0; k < Math.min(kk, k0 + KB); k++) {
                     float wk = w[wr + k];
                     int xk = xRow[k];
-                    for (int p = 0; p < ld; p++) {
-                        m[p] += Math.max(wk, x[xk + p]); // = the vector kernels' int max of the bits, for x >= +0
-                        xs[p] += x[xk + p];
-                    }
+                    for (int p = 0; p < ld; p++) m[p] += Math.max(wk, x[xk + p]); // = the vector kernels' int max of the bits, for x >= +0
                 }
                 float v = nw[r * nb + b];
-                for (int p = 0; p < ld; p++) y[yr + p] -= Math.fma(m[p], 2f, v - xs[p]);
+                for (int p = 0; p < ld; p++) y[yr + p] -= Math.fma(m[p], 2f, v - xs[b * ld + p]);
             }
         }
     }

@@ -39,8 +39,7 @@ class AdderForwardNonNegativeTest {
                     int ld = panels * m;
                     boolean quantized = (o + kk + panels) % 2 == 0;
                     Rng r = new Rng(17L * o + 5L * kk + panels);
-                    int[] xRow = new int[kk];
-                    for (int k = 0; k < kk; k++) xRow[k] = k * (ld + 3) + (k % 3);
+                    int[] xRow = KernelBitsTest.scatteredRows(kk, ld);
                     float[] x = activations(r, kk * (ld + 3) + 3, 1.0, quantized);
                     float[] w = KernelBitsTest.values(r, o * kk + 5, 0.8, quantized);
                     w[5] = -0f; // a -0 weight: max(-0, x) is x

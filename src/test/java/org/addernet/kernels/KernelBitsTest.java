@@ -27,6 +27,13 @@ class KernelBitsTest {
     private static final ColumnKernels VECTOR = ConvEngineTest.kernels("vector");
 
     /** Gaussian values times {@code scale}, quantized to quarters if asked (exact sums); shared with ConvEngineInterleaveTest. */
+    /** Row k of a kernel's x at {@code k * (ld + 3) + k % 3}: scattered offsets, as in the shifted layout. */
+    static int[] scatteredRows(int kk, int ld) {
+        int[] xRow = new int[kk];
+        for (int k = 0; k < kk; k++) xRow[k] = k * (ld + 3) + (k % 3);
+        return xRow;
+    }
+
     static float[] values(Rng r, int size, double scale, boolean quantized) {
         float[] a = new float[size];
         for (int i = 0; i < size; i++) {
@@ -64,8 +71,7 @@ class KernelBitsTest {
                     boolean quantized = (o + kk + panels) % 2 == 0;
                     Rng r = new Rng(31L * o + 7L * kk + panels);
                     // Rows of x at scattered offsets (as in the shifted layout), the filters at an offset.
-                    int[] xRow = new int[kk];
-                    for (int k = 0; k < kk; k++) xRow[k] = k * (ld + 3) + (k % 3);
+                    int[] xRow = scatteredRows(kk, ld);
                     float[] x = values(r, kk * (ld + 3) + 3, 1.0, quantized);
                     float[] w = values(r, o * kk + 5, 0.8, quantized);
                     float[] want = new float[o * ld], got = new float[o * ld];
@@ -122,8 +128,7 @@ class KernelBitsTest {
                 for (int kk : new int[] {1, 3, 7, 12, 40, 97}) {
                     int ld = kk == 97 ? 4096 : 3 * m, ws = kk + 7, ds = kk + 2, wOff = 4, dwOff = 3;
                     Rng r = new Rng(7L * o + 3L * kk);
-                    int[] xRow = new int[kk];
-                    for (int k = 0; k < kk; k++) xRow[k] = k * (ld + 3) + (k % 3);
+                    int[] xRow = scatteredRows(kk, ld);
                     float[] x = values(r, kk * (ld + 3) + 3, 1.0, kk % 2 == 0), dy = values(r, o * ld, 1.0, false);
                     float[] wWide = values(r, wOff + o * ws, 0.8, false), w = new float[o * kk];
                     float[] dwWide = values(r, dwOff + o * ds + 2, 0.1, false), dw = new float[o * kk];
@@ -176,8 +181,7 @@ class KernelBitsTest {
                 for (int ld : new int[] {m, 3 * m, 4096}) {
                     boolean quantized = (o + kk) % 2 == 0;
                     Rng r = new Rng(13L * o + 5L * kk + ld);
-                    int[] xRow = new int[kk];
-                    for (int k = 0; k < kk; k++) xRow[k] = k * (ld + 3) + (k % 3);
+                    int[] xRow = scatteredRows(kk, ld);
                     float[] x = values(r, kk * (ld + 3) + 3, 1.0, quantized);
                     float[] w = values(r, o * kk + 5, 0.8, quantized), dy = values(r, o * ld, 1.0, quantized);
                     float[] want = values(r, o * kk, 0.1, false), got = want.clone();
