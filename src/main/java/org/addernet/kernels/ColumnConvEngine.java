@@ -86,14 +86,12 @@ final class ColumnConvEngine implements ConvEngine {
     private final Workspace[] spaces;
     /** The transposed filters (K x O) for the input gradients, shared read-only by the threads. */
     private float[] wt = new float[0];
-    private float[] wBlocks = new float[0];
     /** The groups' partial filter gradients (O x K each), grown on demand. */
     private float[][] partials = new float[0][];
 
     /** One thread's buffers; {@code xcol} is the explicit im2col matrix (or a K-chunk of it) or the shifted buffer. */
     private static final class Workspace {
         float[] xcol = new float[0], ycol = new float[0], dxcol = new float[0], dxpad = new float[0];
-        float[] block = new float[0];
         /** The input gradient by taps: x by channel ({@link Im2col#packChannels}) and one tap's dy ({@link Im2col#dyTap}). */
         float[] xc = new float[0], dyt = new float[0];
         int[] blockRow;
@@ -338,10 +336,6 @@ final class ColumnConvEngine implements ConvEngine {
         }
         Plan plan = plan(g);
         int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n(), threads = pool.threads();
-        // The conv forward's filters cut into reduction blocks of KB taps (block b holds w[:, b*KB .. b*KB+kb) as
-        // o x kb rows at o*b*KB), so each block is one ordinary multiply whose output is then added to the running
-        // sum. The adder forward blocks its sums the same way inside the kernel (see ColumnKernels.adderForward).
-        float[] blocks = adder ? w : filterBlocks(w, wOff, o, kk);
         if (plan.chunks() >= threads) {
             pool.parallelFor(plan.chunks(), (t, from, to) -> {
                 Workspace s = spaces[t];
@@ -349,7 +343,7 @@ final class ColumnConvEngine implements ConvEngine {
                     int n0 = c * plan.perChunk(), n1 = Math.min(n, n0 + plan.perChunk());
                     int step = plan.shifted() ? (n1 - n0) * p : plan.maxCols();
                     for (int q0 = n0 * p; q0 < n1 * p; q0 += step) {
-                        forwardPiece(g, plan, x, w, wOff, blocks, y, adder, n0, n1, q0, Math.min(n1 * p, q0 + step), s);
+                        forwardPiece(g, plan, x, w, wOff, y, adder, n0, n1, q0, Math.min(n1 * p, q0 + step), s);
                     }
                     if (map != null) map.applySamples(y, o, p, n0, n1);
                 }
@@ -357,7 +351,7 @@ final class ColumnConvEngine implements ConvEngine {
             return;
         }
         if (plan.chunks() == 1 && plan.shifted()) {
-            forwardShiftedSplit(g, plan, x, w, wOff, blocks, y, adder, map);
+            forwardShiftedSplit(g, plan, x, w, wOff, y, adder, map);
             return;
         }
         // Fewer units than threads (small batch, batch-1 inference): cut the batch's columns into one explicit
@@ -373,7 +367,7 @@ final class ColumnConvEngine implements ConvEngine {
             Workspace s = spaces[t];
             for (int i = from; i < to; i++) {
                 int q0 = i * piece, qe = (int) Math.min(total, (long) q0 + piece);
-                forwardPiece(g, explicit, x, w, wOff, blocks, y, adder, 0, n, q0, qe, s);
+                forwardPiece(g, explicit, x, w, wOff, y, adder, 0, n, q0, qe, s);
                 if (map != null) map.applyColumns(y, o, p, q0, qe);
             }
         });
@@ -389,7 +383,7 @@ final class ColumnConvEngine implements ConvEngine {
      * thread (the fallback in {@link #forward}) copied k*k times the input, about as long as the sums of a small layer
      * take. Each output is the same sum in the same order whichever block holds it.
      */
-    private void forwardShiftedSplit(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
+    private void forwardShiftedSplit(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] y,
                                      boolean adder, OutputMap map) {
         int n = g.n(), o = g.o(), kk = g.kk(), threads = pool.threads(), m = kernels.columnMultiple();
         // The shifted buffer as loadColumns lays it out; each thread packs its own copy, below.
@@ -435,22 +429,8 @@ final class ColumnConvEngine implements ConvEngine {
                 int[] r = s.blockRow;
                 for (int k = 0; k < kk; k++) r[k] = rows[k] + c0;
                 s.ycol = grow(s.ycol, ob * len);
-                if (adder) {
-                    adderKernel(ob, kk, len, w, wOff + r0 * kk, xcol, r, s.ycol);
-                } else {
-                    // As forwardPiece: one multiply per reduction block of KB taps, added in order (block k0 holds o x kb
-                    // rows at o*k0, so rows from r0 start at o*k0 + r0*kb).
-                    s.block = grow(s.block, ob * len);
-                    int[] br = new int[Math.min(kk, ColumnKernels.KB)];
-                    for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
-                        int kb = Math.min(ColumnKernels.KB, kk - k0);
-                        System.arraycopy(r, k0, br, 0, kb);
-                        float[] out = k0 == 0 ? s.ycol : s.block;
-                        if (kk <= ColumnKernels.KB) kernels.multiply(ob, kb, len, w, wOff + r0 * kk, xcol, br, out);
-                        else kernels.multiply(ob, kb, len, blocks, o * k0 + r0 * kb, xcol, br, out);
-                        if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, ob * len);
-                    }
-                }
+                if (adder) adderKernel(ob, kk, len, w, wOff + r0 * kk, xcol, r, s.ycol);
+                else kernels.convForward(ob, kk, len, w, wOff + r0 * kk, kk, xcol, r, s.ycol, false);
                 scatterShiftedRange(g, s.ycol, len, c0, r0, ob, y, map);
             }
         });
@@ -567,32 +547,19 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /** The forward of one piece: columns of samples [n0, n1) (shifted) or of the column range [q0, qe) (explicit). */
-    private void forwardPiece(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
+    private void forwardPiece(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] y,
                               boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
         int o = g.o(), kk = g.kk();
         // The shifted layout needs no K-chunks in the forward: its K rows overlap, so a column panel of x is
         // C x (panel + k*Wq) floats (about 160 KB at C = 512), not K x panel; it runs unchunked on the same pieces.
         if (plan.chunked(g) && !plan.shifted()) {
-            forwardChunked(g, plan, x, w, wOff, blocks, y, adder, n0, n1, q0, qe, s);
+            forwardChunked(g, plan, x, w, wOff, y, adder, n0, n1, q0, qe, s);
             return;
         }
         int ld = loadColumns(g, plan, x, n0, n1, q0, qe, s);
         s.ycol = grow(s.ycol, o * ld);
-        if (adder) {
-            adderKernel(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
-        } else if (kk <= ColumnKernels.KB) {
-            kernels.multiply(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
-        } else {
-            s.block = grow(s.block, o * ld);
-            s.blockRow = s.blockRow == null || s.blockRow.length < ColumnKernels.KB ? new int[ColumnKernels.KB] : s.blockRow;
-            for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
-                int kb = Math.min(ColumnKernels.KB, kk - k0);
-                System.arraycopy(s.xRow, k0, s.blockRow, 0, kb);
-                float[] out = k0 == 0 ? s.ycol : s.block;
-                kernels.multiply(o, kb, ld, blocks, o * k0, s.xcol, s.blockRow, out);
-                if (k0 > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * ld);
-            }
-        }
+        if (adder) adderKernel(o, kk, ld, w, wOff, s.xcol, s.xRow, s.ycol);
+        else kernels.convForward(o, kk, ld, w, wOff, kk, s.xcol, s.xRow, s.ycol, false);
         if (plan.shifted()) Im2col.scatterShifted(g, s.ycol, ld, n0, n1, y);
         else Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y);
     }
@@ -632,44 +599,19 @@ final class ColumnConvEngine implements ConvEngine {
      * adds each KB block's product to {@code ycol} as in the unchunked path. Every output is the same sum in the
      * same order as without chunks (see {@link ColumnKernels#adderForwardChunk}).
      */
-    private void forwardChunked(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] blocks, float[] y,
+    private void forwardChunked(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] y,
                                 boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
         int o = g.o(), kk = g.kk(), kc = plan.kc();
         int ld = startChunked(g, plan, x, n0, n1, q0, qe, s);
         s.ycol = grow(s.ycol, o * ld);
-        if (adder) {
-            Arrays.fill(s.ycol, 0, o * ld, 0f);
-        } else {
-            s.block = grow(s.block, o * ld);
-            s.blockRow = s.blockRow == null || s.blockRow.length < ColumnKernels.KB ? new int[ColumnKernels.KB] : s.blockRow;
-        }
+        if (adder) Arrays.fill(s.ycol, 0, o * ld, 0f);
         for (int k0 = 0; k0 < kk; k0 += kc) {
             int kb = Math.min(kc, kk - k0);
             loadChunk(g, plan, x, q0, qe, ld, k0, kb, s);
-            if (adder) {
-                kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
-                continue;
-            }
-            for (int j = 0; j < kb; j += ColumnKernels.KB) {
-                int b = Math.min(ColumnKernels.KB, kb - j);
-                System.arraycopy(s.xRow, j, s.blockRow, 0, b);
-                float[] out = k0 + j == 0 ? s.ycol : s.block;
-                kernels.multiply(o, b, ld, blocks, o * (k0 + j), s.xcol, s.blockRow, out);
-                if (k0 + j > 0) kernels.addTo(s.block, 0, s.ycol, 0, o * ld);
-            }
+            if (adder) kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
+            else kernels.convForward(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol, k0 > 0);
         }
         Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y, adder);
-    }
-
-    /** The filters regrouped by reduction block, see {@link #forward}; reuses one array across calls. */
-    private float[] filterBlocks(float[] w, int wOff, int o, int kk) {
-        if (kk <= ColumnKernels.KB) return w;
-        wBlocks = grow(wBlocks, o * kk);
-        for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
-            int kb = Math.min(ColumnKernels.KB, kk - k0);
-            for (int r = 0; r < o; r++) System.arraycopy(w, wOff + r * kk + k0, wBlocks, o * k0 + r * kb, kb);
-        }
-        return wBlocks;
     }
 
     private void backward(ConvGeometry g, float[] x, float[] w, int wOff, float[] dy, float[] dx, float[] dw,

@@ -23,7 +23,7 @@ interface ColumnKernels {
     /**
      * Reduction block of the forward sums (adder and conv forward): each block of KB taps is summed on its own and
      * the block results are added to the output in order (the adder forward does it inside the kernel,
-     * {@link ColumnConvEngine} does it for the conv forward with one multiply per block): an adder output is a
+     * {@link #convForward} for the conv forward): an adder output is a
      * sum of C*k*k positive terms whose total dwarfs its spread over the batch, and the BatchNorm after it
      * amplifies what one running float sum loses. Measured on the float64 golden training steps (bound 1e-4):
      * ResNet-20 adder 2.4e-4 with one running sum, 6e-5 with blocks of 16; LeNet-5-BN CNN 1.1e-4 with blocks of
@@ -73,6 +73,15 @@ interface ColumnKernels {
      * {@code b = x} the conv forward, with {@code a = wt} and {@code b = dy} the conv input gradient.
      */
     void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out);
+
+    /**
+     * The conv forward in blocks of {@link #KB} taps, counted from this call's tap 0:
+     * {@code out[r*ld + p] = s_0 + s_1 + ...} in block order, {@code s_b = sum w[wOff + r*ws + k] * x[xRow[k] + p]} over
+     * block b's taps in k order from +0; with {@code accumulate} (a K-chunk after the first) the sums are added after
+     * out's previous value. The bits of one {@link #multiply} per block, each added with {@link #addTo} (a block sum
+     * is never -0, so {@code 0 + s_0 = s_0}), without that form's passes over the whole rows x ld output per block.
+     */
+    void convForward(int rows, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] out, boolean accumulate);
 
     /**
      * {@code dx[k*ld + p] = sum_o clamp(wt[wtOff + k*O + o] - x[xRow[k] + p], -1, 1) * dy[o*ld + p]}, o ascending

@@ -101,6 +101,27 @@ final class ScalarColumnKernels implements ColumnKernels {
     }
 
     @Override
+    public void convForward(int rows, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] out, boolean accumulate) {
+        float[] s = new float[ld];
+        for (int r = 0; r < rows; r++) {
+            int or = r * ld, wr = wOff + r * ws;
+            for (int k0 = 0; k0 < kk; k0 += KB) {
+                java.util.Arrays.fill(s, 0f);
+                for (int k = k0; k < Math.min(kk, k0 + KB); k++) {
+                    float wk = w[wr + k];
+                    int xk = xRow[k];
+                    for (int p = 0; p < ld; p++) s[p] += wk * x[xk + p];
+                }
+                if (accumulate || k0 > 0) {
+                    for (int p = 0; p < ld; p++) out[or + p] += s[p];
+                } else {
+                    System.arraycopy(s, 0, out, or, ld);
+                }
+            }
+        }
+    }
+
+    @Override
     public void adderInputGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy, float[] dx) {
         for (int k = 0; k < kk; k++) {
             int xk = xRow[k], dk = k * ld;

@@ -528,22 +528,54 @@ final class VectorColumnKernels implements ColumnKernels {
         int p = 0;
         for (; p + 4 * L <= ld; p += 4 * L) {
             int r = 0;
-            for (; r + 4 <= rows; r += 4) mul4x4(inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p);
-            for (; r < rows; r++) mul1x4(inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p);
+            for (; r + 4 <= rows; r += 4) mul4x4(0, inner, inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p, false);
+            for (; r < rows; r++) mul1x4(0, inner, a, aOff + r * inner, b, bRow, p, out, r * ld + p, false);
         }
         for (; p < ld; p += L) {
             int r = 0;
-            for (; r + 4 <= rows; r += 4) mul4x1(inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p);
-            for (; r < rows; r++) mul1x1(inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p);
+            for (; r + 4 <= rows; r += 4) mul4x1(0, inner, inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p, false);
+            for (; r < rows; r++) mul1x1(0, inner, a, aOff + r * inner, b, bRow, p, out, r * ld + p, false);
         }
     }
 
-    private static void mul4x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+    @Override
+    public void convForward(int rows, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] out, boolean accumulate) {
+        // Per column panel, block after block over all rows: the panel's outputs (rows x 4L floats, 16 KB at 64 rows)
+        // and the block's x (KB x 4L) stay in L1 between blocks, where one multiply per block over all columns
+        // streamed the whole rows x ld output (MBs for a 224x224 stem) through memory twice per block.
+        int p = 0;
+        for (; p + 4 * L <= ld; p += 4 * L) {
+            for (int k0 = 0; k0 < kk; k0 += KB) {
+                int k1 = Math.min(kk, k0 + KB);
+                boolean add = accumulate || k0 > 0;
+                int r = 0;
+                for (; r + 4 <= rows; r += 4) mul4x4(k0, k1, ws, ld, w, wOff + r * ws, x, xRow, p, out, r * ld + p, add);
+                for (; r < rows; r++) mul1x4(k0, k1, w, wOff + r * ws, x, xRow, p, out, r * ld + p, add);
+            }
+        }
+        for (; p < ld; p += L) {
+            for (int k0 = 0; k0 < kk; k0 += KB) {
+                int k1 = Math.min(kk, k0 + KB);
+                boolean add = accumulate || k0 > 0;
+                int r = 0;
+                for (; r + 4 <= rows; r += 4) mul4x1(k0, k1, ws, ld, w, wOff + r * ws, x, xRow, p, out, r * ld + p, add);
+                for (; r < rows; r++) mul1x1(k0, k1, w, wOff + r * ws, x, xRow, p, out, r * ld + p, add);
+            }
+        }
+    }
+
+    /*
+     * The multiply blocks: taps [k0, k1) of rows w0, w0 + ws, ... (w[w0 + k] is row 0's tap k) from +0 in k order;
+     * {@code add}: y = y + sum (the old value the receiver, as addTo), else y = sum.
+     */
+
+    private static void mul4x4(int k0, int k1, int ws, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0,
+                               boolean add) {
         FloatVector z = FloatVector.zero(S);
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-        int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0; k < kk; k++) {
+        int w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws;
+        for (int k = k0; k < k1; k++) {
             int xi = xRow[k] + p;
             FloatVector x0 = FloatVector.fromArray(S, x, xi);
             FloatVector x1 = FloatVector.fromArray(S, x, xi + L);
@@ -570,6 +602,24 @@ final class VectorColumnKernels implements ColumnKernels {
             a32 = x2.fma(b, a32);
             a33 = x3.fma(b, a33);
         }
+        if (add) {
+            a00 = FloatVector.fromArray(S, y, y0).add(a00);
+            a01 = FloatVector.fromArray(S, y, y0 + L).add(a01);
+            a02 = FloatVector.fromArray(S, y, y0 + 2 * L).add(a02);
+            a03 = FloatVector.fromArray(S, y, y0 + 3 * L).add(a03);
+            a10 = FloatVector.fromArray(S, y, y0 + ld).add(a10);
+            a11 = FloatVector.fromArray(S, y, y0 + ld + L).add(a11);
+            a12 = FloatVector.fromArray(S, y, y0 + ld + 2 * L).add(a12);
+            a13 = FloatVector.fromArray(S, y, y0 + ld + 3 * L).add(a13);
+            a20 = FloatVector.fromArray(S, y, y0 + 2 * ld).add(a20);
+            a21 = FloatVector.fromArray(S, y, y0 + 2 * ld + L).add(a21);
+            a22 = FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L).add(a22);
+            a23 = FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L).add(a23);
+            a30 = FloatVector.fromArray(S, y, y0 + 3 * ld).add(a30);
+            a31 = FloatVector.fromArray(S, y, y0 + 3 * ld + L).add(a31);
+            a32 = FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L).add(a32);
+            a33 = FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L).add(a33);
+        }
         a00.intoArray(y, y0);
         a01.intoArray(y, y0 + L);
         a02.intoArray(y, y0 + 2 * L);
@@ -588,9 +638,9 @@ final class VectorColumnKernels implements ColumnKernels {
         a33.intoArray(y, y0 + 3 * ld + 3 * L);
     }
 
-    private static void mul1x4(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+    private static void mul1x4(int k0, int k1, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0, boolean add) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0; k < kk; k++) {
+        for (int k = k0; k < k1; k++) {
             int xi = xRow[k] + p;
             FloatVector b = FloatVector.broadcast(S, w[w0 + k]);
             a0 = FloatVector.fromArray(S, x, xi).fma(b, a0);
@@ -598,16 +648,23 @@ final class VectorColumnKernels implements ColumnKernels {
             a2 = FloatVector.fromArray(S, x, xi + 2 * L).fma(b, a2);
             a3 = FloatVector.fromArray(S, x, xi + 3 * L).fma(b, a3);
         }
+        if (add) {
+            a0 = FloatVector.fromArray(S, y, y0).add(a0);
+            a1 = FloatVector.fromArray(S, y, y0 + L).add(a1);
+            a2 = FloatVector.fromArray(S, y, y0 + 2 * L).add(a2);
+            a3 = FloatVector.fromArray(S, y, y0 + 3 * L).add(a3);
+        }
         a0.intoArray(y, y0);
         a1.intoArray(y, y0 + L);
         a2.intoArray(y, y0 + 2 * L);
         a3.intoArray(y, y0 + 3 * L);
     }
 
-    private static void mul4x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+    private static void mul4x1(int k0, int k1, int ws, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0,
+                               boolean add) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        int w1 = w0 + kk, w2 = w1 + kk, w3 = w2 + kk;
-        for (int k = 0; k < kk; k++) {
+        int w1 = w0 + ws, w2 = w1 + ws, w3 = w2 + ws;
+        for (int k = k0; k < k1; k++) {
             int xi = xRow[k] + p;
             FloatVector xv = FloatVector.fromArray(S, x, xi);
             a0 = xv.fma(FloatVector.broadcast(S, w[w0 + k]), a0);
@@ -615,18 +672,25 @@ final class VectorColumnKernels implements ColumnKernels {
             a2 = xv.fma(FloatVector.broadcast(S, w[w2 + k]), a2);
             a3 = xv.fma(FloatVector.broadcast(S, w[w3 + k]), a3);
         }
+        if (add) {
+            a0 = FloatVector.fromArray(S, y, y0).add(a0);
+            a1 = FloatVector.fromArray(S, y, y0 + ld).add(a1);
+            a2 = FloatVector.fromArray(S, y, y0 + 2 * ld).add(a2);
+            a3 = FloatVector.fromArray(S, y, y0 + 3 * ld).add(a3);
+        }
         a0.intoArray(y, y0);
         a1.intoArray(y, y0 + ld);
         a2.intoArray(y, y0 + 2 * ld);
         a3.intoArray(y, y0 + 3 * ld);
     }
 
-    private static void mul1x1(int kk, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0) {
+    private static void mul1x1(int k0, int k1, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0, boolean add) {
         FloatVector a = FloatVector.zero(S);
-        for (int k = 0; k < kk; k++) {
+        for (int k = k0; k < k1; k++) {
             int xi = xRow[k] + p;
             a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
         }
+        if (add) a = FloatVector.fromArray(S, y, y0).add(a);
         a.intoArray(y, y0);
     }
 

@@ -177,6 +177,10 @@ class AdderForwardNonNegativeTest {
         @Override public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out) {
             k.multiply(rows, inner, ld, a, aOff, b, bRow, out);
         }
+        @Override public void convForward(int rows, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] out,
+                                          boolean accumulate) {
+            k.convForward(rows, kk, ld, w, wOff, ws, x, xRow, out, accumulate);
+        }
         @Override public void adderInputGrad(int o, int kk, int ld, float[] wt, int wtOff, float[] x, int[] xRow, float[] dy, float[] dx) {
             k.adderInputGrad(o, kk, ld, wt, wtOff, x, xRow, dy, dx);
         }

@@ -202,6 +202,57 @@ class KernelBitsTest {
         assertEquals(os.length * kks.length * 3, cases);
     }
 
+    /**
+     * The conv forward's blocked sums, element by element: per block of KB taps {@code s} from +0 in k order
+     * ({@code fma} for the vector kernels, a rounded product then an add for the scalar ones), the block sums added
+     * in order after the first block's (or after {@code out}'s old value with {@code accumulate}).
+     */
+    private static void convForwardReference(boolean fma, int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow,
+                                             float[] out, boolean accumulate) {
+        for (int r = 0; r < o; r++) {
+            for (int p = 0; p < ld; p++) {
+                float t = out[r * ld + p];
+                for (int k0 = 0; k0 < kk; k0 += ColumnKernels.KB) {
+                    float s = 0f;
+                    for (int k = k0; k < Math.min(kk, k0 + ColumnKernels.KB); k++) {
+                        float a = w[wOff + r * ws + k], b = x[xRow[k] + p];
+                        s = fma ? Math.fma(a, b, s) : s + a * b;
+                    }
+                    t = accumulate || k0 > 0 ? t + s : s;
+                }
+                out[r * ld + p] = t;
+            }
+        }
+    }
+
+    @Test
+    void convForwardAddsBlockSumsInOrderOnEveryBlockShape() {
+        int cases = 0;
+        for (ColumnKernels kern : List.of(VECTOR, ConvEngineTest.kernels("scalar"))) {
+            boolean fma = kern == VECTOR;
+            int m = kern.columnMultiple();
+            for (int o : new int[] {1, 3, 4, 7, 8}) {
+                for (int kk : new int[] {1, 5, 16, 17, 40, 147}) {
+                    for (int ld : new int[] {m, 4 * m, 5 * m}) {
+                        for (boolean accumulate : new boolean[] {false, true}) {
+                            Rng r = new Rng(7L * o + 3L * kk + ld + (accumulate ? 1 : 0));
+                            int[] xRow = scatteredRows(kk, ld);
+                            int ws = kk + 2;
+                            float[] x = values(r, kk * (ld + 3) + 3, 1.0, false), w = values(r, 1 + o * ws, 0.5, false);
+                            float[] want = values(r, o * ld, 1.0, false), got = want.clone();
+                            convForwardReference(fma, o, kk, ld, w, 1, ws, x, xRow, want, accumulate);
+                            kern.convForward(o, kk, ld, w, 1, ws, x, xRow, got, accumulate);
+                            ThreadCountBitsTest.assertSameBits(want, got, kern.name() + " conv forward o " + o + ", kk " + kk + ", ld " + ld
+                                    + (accumulate ? ", accumulate" : ""));
+                            cases++;
+                        }
+                    }
+                }
+            }
+        }
+        assertEquals(2 * 5 * 6 * 3 * 2, cases);
+    }
+
     static final List<ConvGeometry> SHAPES;
 
     static {
