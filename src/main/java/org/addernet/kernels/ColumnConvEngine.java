@@ -292,10 +292,9 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * Whether the running adder forward's input is all +0 or positive and finite, so its unchunked pieces take
-     * {@link ColumnKernels#adderForwardNonNegative} (2 ops per term; the K-chunked pieces of large layers keep
-     * {@link ColumnKernels#adderForwardChunk}). Decided from the values alone, so every thread count and piece
-     * split takes the same kernels. Set by {@link #forward} (synchronized) before its parallel call, read by its tasks.
+     * Whether the running adder forward's input is all +0 or positive and finite, so its pieces take
+     * {@link ColumnKernels#adderForwardNonNegative} (2 ops per term; K-chunked pieces too, with the unchunked bits),
+     * else the 3-op kernels. Decided from the values alone, so every thread count and piece split takes the same kernels. Set by {@link #forward} (synchronized) before its parallel call, read by its tasks.
      */
     private boolean forwardNonNegative;
 
@@ -604,14 +603,18 @@ final class ColumnConvEngine implements ConvEngine {
         int o = g.o(), kk = g.kk(), kc = plan.kc();
         int ld = startChunked(g, plan, x, n0, n1, q0, qe, s);
         s.ycol = grow(s.ycol, o * ld);
-        if (adder) Arrays.fill(s.ycol, 0, o * ld, 0f);
+        // The 2-op kernel carries y's own running totals from chunk to chunk; the 3-op one positive totals, negated
+        // by the scatter.
+        boolean totals = adder && !forwardNonNegative;
+        if (totals) Arrays.fill(s.ycol, 0, o * ld, 0f);
         for (int k0 = 0; k0 < kk; k0 += kc) {
             int kb = Math.min(kc, kk - k0);
             loadChunk(g, plan, x, q0, qe, ld, k0, kb, s);
-            if (adder) kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
+            if (totals) kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
+            else if (adder) kernels.adderForwardNonNegative(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol, k0 > 0);
             else kernels.convForward(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol, k0 > 0);
         }
-        Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y, adder);
+        Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y, totals);
     }
 
     private void backward(ConvGeometry g, float[] x, float[] w, int wOff, float[] dy, float[] dx, float[] dw,

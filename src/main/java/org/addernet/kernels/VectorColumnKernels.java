@@ -300,25 +300,28 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final ThreadLocal<float[][]> MAX_SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
 
     @Override
-    public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
+    public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] y,
+                                        boolean accumulate) {
         int nb = (kk + KB - 1) / KB;
         float[][] sc = MAX_SCRATCH.get();
         if (sc[0].length < o * nb) sc[0] = new float[o * nb];
         if (sc[1].length < nb * 4 * L) sc[1] = new float[nb * 4 * L];
         float[] nw = sc[0], xs = sc[1];
-        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, nw);
+        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, ws, nw);
         int p = 0;
         for (; p + 4 * L <= ld; p += 4 * L) {
             columnBlockSums(kk, x, xRow, p, 4, xs);
             int r = 0;
-            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ld, w, wOff + r * kk, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
+            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ws, ld, w, wOff + r * ws, x, xRow, p, xs, nw, r * nb, y, r * ld + p, accumulate);
             for (; r < o; r++) {
-                for (int j = 0; j < 4; j++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
+                for (int j = 0; j < 4; j++) {
+                    max1x1(kk, nb, w, wOff + r * ws, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L, accumulate);
+                }
             }
         }
         for (; p < ld; p += L) {
             columnBlockSums(kk, x, xRow, p, 1, xs);
-            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
+            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * ws, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p, accumulate);
         }
     }
 
@@ -335,10 +338,21 @@ final class VectorColumnKernels implements ColumnKernels {
         }
     }
 
-    private static void max2x4(int kk, int nb, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw, int n0,
-                               float[] y, int y0) {
+    /** With {@code accumulate} the totals start from y (through NEG_ZERO.add, -0 + v = v: exact receivers, see chunk2x4). */
+    private static void max2x4(int kk, int nb, int ws, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw,
+                               int n0, float[] y, int y0, boolean accumulate) {
         FloatVector z = ZERO.broadcast(0f);
         FloatVector t00 = z, t01 = z, t02 = z, t03 = z, t10 = z, t11 = z, t12 = z, t13 = z;
+        if (accumulate) {
+            t00 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0));
+            t01 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + L));
+            t02 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + 2 * L));
+            t03 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + 3 * L));
+            t10 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld));
+            t11 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + L));
+            t12 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L));
+            t13 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L));
+        }
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
@@ -353,7 +367,7 @@ final class VectorColumnKernels implements ColumnKernels {
                 s01 = x1.max(a).reinterpretAsFloats().add(s01);
                 s02 = x2.max(a).reinterpretAsFloats().add(s02);
                 s03 = x3.max(a).reinterpretAsFloats().add(s03);
-                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + kk + k]));
+                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + ws + k]));
                 s10 = x0.max(a).reinterpretAsFloats().add(s10);
                 s11 = x1.max(a).reinterpretAsFloats().add(s11);
                 s12 = x2.max(a).reinterpretAsFloats().add(s12);
@@ -385,9 +399,9 @@ final class VectorColumnKernels implements ColumnKernels {
 
     /** One row, one vector of columns from p: its X is vector j of the v per block in {@code xs}. */
     private static void max1x1(int kk, int nb, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, int j, int v, float[] nw, int n0,
-                               float[] y, int y0) {
+                               float[] y, int y0, boolean accumulate) {
         FloatVector z = ZERO.broadcast(0f);
-        FloatVector t00 = z;
+        FloatVector t00 = accumulate ? NEG_ZERO.add(FloatVector.fromArray(S, y, y0)) : z;
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z;
