@@ -312,16 +312,23 @@ final class VectorColumnKernels implements ColumnKernels {
         for (; p + 4 * L <= ld; p += 4 * L) {
             columnBlockSums(kk, x, xRow, p, 4, xs);
             int r = 0;
-            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ws, ld, w, wOff + r * ws, x, xRow, p, xs, nw, r * nb, y, r * ld + p, accumulate);
+            for (; r + 2 <= o; r += 2) {
+                if (accumulate) maxAcc2x4(kk, nb, ws, ld, w, wOff + r * ws, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
+                else max2x4(kk, nb, ws, ld, w, wOff + r * ws, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
+            }
             for (; r < o; r++) {
                 for (int j = 0; j < 4; j++) {
-                    max1x1(kk, nb, w, wOff + r * ws, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L, accumulate);
+                    if (accumulate) maxAcc1x1(kk, nb, w, wOff + r * ws, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
+                    else max1x1(kk, nb, w, wOff + r * ws, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
                 }
             }
         }
         for (; p < ld; p += L) {
             columnBlockSums(kk, x, xRow, p, 1, xs);
-            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * ws, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p, accumulate);
+            for (int r = 0; r < o; r++) {
+                if (accumulate) maxAcc1x1(kk, nb, w, wOff + r * ws, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
+                else max1x1(kk, nb, w, wOff + r * ws, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
+            }
         }
     }
 
@@ -338,21 +345,10 @@ final class VectorColumnKernels implements ColumnKernels {
         }
     }
 
-    /** With {@code accumulate} the totals start from y (through NEG_ZERO.add, -0 + v = v: exact receivers, see chunk2x4). */
     private static void max2x4(int kk, int nb, int ws, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw,
-                               int n0, float[] y, int y0, boolean accumulate) {
+                               int n0, float[] y, int y0) {
         FloatVector z = ZERO.broadcast(0f);
         FloatVector t00 = z, t01 = z, t02 = z, t03 = z, t10 = z, t11 = z, t12 = z, t13 = z;
-        if (accumulate) {
-            t00 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0));
-            t01 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + L));
-            t02 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + 2 * L));
-            t03 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + 3 * L));
-            t10 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld));
-            t11 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + L));
-            t12 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L));
-            t13 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L));
-        }
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
@@ -399,9 +395,82 @@ final class VectorColumnKernels implements ColumnKernels {
 
     /** One row, one vector of columns from p: its X is vector j of the v per block in {@code xs}. */
     private static void max1x1(int kk, int nb, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, int j, int v, float[] nw, int n0,
-                               float[] y, int y0, boolean accumulate) {
+                               float[] y, int y0) {
         FloatVector z = ZERO.broadcast(0f);
-        FloatVector t00 = accumulate ? NEG_ZERO.add(FloatVector.fromArray(S, y, y0)) : z;
+        FloatVector t00 = z;
+        for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z;
+            for (int k = k0; k < k1; k++) {
+                IntVector x0 = FloatVector.fromArray(S, x, xRow[k] + p).reinterpretAsInts();
+                s00 = x0.max(IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + k]))).reinterpretAsFloats().add(s00);
+            }
+            FloatVector c = FloatVector.broadcast(S, nw[n0 + b]).sub(FloatVector.fromArray(S, xs, (b * v + j) * L));
+            t00 = NEG_ONE.fma(s00.fma(TWO, c), t00);
+        }
+        t00.intoArray(y, y0);
+    }
+
+    /*
+     * max2x4 and max1x1 for a K-chunk after the first: the totals start from y (through NEG_ZERO.add, -0 + v = v:
+     * exact receivers, see chunk2x4). Methods of their own, so the unchunked kernels keep their size (C2's inlining
+     * cutoffs, class comment).
+     */
+    private static void maxAcc2x4(int kk, int nb, int ws, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw,
+                                  int n0, float[] y, int y0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0)), t01 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + L));
+        FloatVector t02 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + 2 * L)), t03 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + 3 * L));
+        FloatVector t10 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld)), t11 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + L));
+        FloatVector t12 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L)), t13 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L));
+        for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
+            int k1 = Math.min(kk, k0 + KB);
+            FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
+            for (int k = k0; k < k1; k++) {
+                int xi = xRow[k] + p;
+                IntVector x0 = FloatVector.fromArray(S, x, xi).reinterpretAsInts();
+                IntVector x1 = FloatVector.fromArray(S, x, xi + 1 * L).reinterpretAsInts();
+                IntVector x2 = FloatVector.fromArray(S, x, xi + 2 * L).reinterpretAsInts();
+                IntVector x3 = FloatVector.fromArray(S, x, xi + 3 * L).reinterpretAsInts();
+                IntVector a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + k]));
+                s00 = x0.max(a).reinterpretAsFloats().add(s00);
+                s01 = x1.max(a).reinterpretAsFloats().add(s01);
+                s02 = x2.max(a).reinterpretAsFloats().add(s02);
+                s03 = x3.max(a).reinterpretAsFloats().add(s03);
+                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + ws + k]));
+                s10 = x0.max(a).reinterpretAsFloats().add(s10);
+                s11 = x1.max(a).reinterpretAsFloats().add(s11);
+                s12 = x2.max(a).reinterpretAsFloats().add(s12);
+                s13 = x3.max(a).reinterpretAsFloats().add(s13);
+            }
+            int xb = b * 4 * L;
+            FloatVector c0 = FloatVector.fromArray(S, xs, xb), c1 = FloatVector.fromArray(S, xs, xb + L);
+            FloatVector c2 = FloatVector.fromArray(S, xs, xb + 2 * L), c3 = FloatVector.fromArray(S, xs, xb + 3 * L);
+            FloatVector v = FloatVector.broadcast(S, nw[n0 + b]);
+            t00 = NEG_ONE.fma(s00.fma(TWO, v.sub(c0)), t00);
+            t01 = NEG_ONE.fma(s01.fma(TWO, v.sub(c1)), t01);
+            t02 = NEG_ONE.fma(s02.fma(TWO, v.sub(c2)), t02);
+            t03 = NEG_ONE.fma(s03.fma(TWO, v.sub(c3)), t03);
+            v = FloatVector.broadcast(S, nw[n0 + nb + b]);
+            t10 = NEG_ONE.fma(s10.fma(TWO, v.sub(c0)), t10);
+            t11 = NEG_ONE.fma(s11.fma(TWO, v.sub(c1)), t11);
+            t12 = NEG_ONE.fma(s12.fma(TWO, v.sub(c2)), t12);
+            t13 = NEG_ONE.fma(s13.fma(TWO, v.sub(c3)), t13);
+        }
+        t00.intoArray(y, y0);
+        t01.intoArray(y, y0 + 1 * L);
+        t02.intoArray(y, y0 + 2 * L);
+        t03.intoArray(y, y0 + 3 * L);
+        t10.intoArray(y, y0 + 1 * ld);
+        t11.intoArray(y, y0 + 1 * ld + 1 * L);
+        t12.intoArray(y, y0 + 1 * ld + 2 * L);
+        t13.intoArray(y, y0 + 1 * ld + 3 * L);
+    }
+
+    private static void maxAcc1x1(int kk, int nb, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, int j, int v, float[] nw, int n0,
+                                  float[] y, int y0) {
+        FloatVector z = ZERO.broadcast(0f);
+        FloatVector t00 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0));
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z;
@@ -580,7 +649,8 @@ final class VectorColumnKernels implements ColumnKernels {
 
     /*
      * The multiply blocks: taps [k0, k1) of rows w0, w0 + ws, ... (w[w0 + k] is row 0's tap k) from +0 in k order;
-     * {@code add}: y = y + sum (the old value the receiver, as addTo), else y = sum.
+     * {@code add}: y = y + sum (as ONE.fma(y, sum): 1 * y + s = y + s, one rounding, with an exact receiver, see the
+     * class comment), else y = sum.
      */
 
     private static void mul4x4(int k0, int k1, int ws, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] y, int y0,
@@ -617,22 +687,22 @@ final class VectorColumnKernels implements ColumnKernels {
             a33 = x3.fma(b, a33);
         }
         if (add) {
-            a00 = FloatVector.fromArray(S, y, y0).add(a00);
-            a01 = FloatVector.fromArray(S, y, y0 + L).add(a01);
-            a02 = FloatVector.fromArray(S, y, y0 + 2 * L).add(a02);
-            a03 = FloatVector.fromArray(S, y, y0 + 3 * L).add(a03);
-            a10 = FloatVector.fromArray(S, y, y0 + ld).add(a10);
-            a11 = FloatVector.fromArray(S, y, y0 + ld + L).add(a11);
-            a12 = FloatVector.fromArray(S, y, y0 + ld + 2 * L).add(a12);
-            a13 = FloatVector.fromArray(S, y, y0 + ld + 3 * L).add(a13);
-            a20 = FloatVector.fromArray(S, y, y0 + 2 * ld).add(a20);
-            a21 = FloatVector.fromArray(S, y, y0 + 2 * ld + L).add(a21);
-            a22 = FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L).add(a22);
-            a23 = FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L).add(a23);
-            a30 = FloatVector.fromArray(S, y, y0 + 3 * ld).add(a30);
-            a31 = FloatVector.fromArray(S, y, y0 + 3 * ld + L).add(a31);
-            a32 = FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L).add(a32);
-            a33 = FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L).add(a33);
+            a00 = ONE.fma(FloatVector.fromArray(S, y, y0), a00);
+            a01 = ONE.fma(FloatVector.fromArray(S, y, y0 + L), a01);
+            a02 = ONE.fma(FloatVector.fromArray(S, y, y0 + 2 * L), a02);
+            a03 = ONE.fma(FloatVector.fromArray(S, y, y0 + 3 * L), a03);
+            a10 = ONE.fma(FloatVector.fromArray(S, y, y0 + ld), a10);
+            a11 = ONE.fma(FloatVector.fromArray(S, y, y0 + ld + L), a11);
+            a12 = ONE.fma(FloatVector.fromArray(S, y, y0 + ld + 2 * L), a12);
+            a13 = ONE.fma(FloatVector.fromArray(S, y, y0 + ld + 3 * L), a13);
+            a20 = ONE.fma(FloatVector.fromArray(S, y, y0 + 2 * ld), a20);
+            a21 = ONE.fma(FloatVector.fromArray(S, y, y0 + 2 * ld + L), a21);
+            a22 = ONE.fma(FloatVector.fromArray(S, y, y0 + 2 * ld + 2 * L), a22);
+            a23 = ONE.fma(FloatVector.fromArray(S, y, y0 + 2 * ld + 3 * L), a23);
+            a30 = ONE.fma(FloatVector.fromArray(S, y, y0 + 3 * ld), a30);
+            a31 = ONE.fma(FloatVector.fromArray(S, y, y0 + 3 * ld + L), a31);
+            a32 = ONE.fma(FloatVector.fromArray(S, y, y0 + 3 * ld + 2 * L), a32);
+            a33 = ONE.fma(FloatVector.fromArray(S, y, y0 + 3 * ld + 3 * L), a33);
         }
         a00.intoArray(y, y0);
         a01.intoArray(y, y0 + L);
@@ -663,10 +733,10 @@ final class VectorColumnKernels implements ColumnKernels {
             a3 = FloatVector.fromArray(S, x, xi + 3 * L).fma(b, a3);
         }
         if (add) {
-            a0 = FloatVector.fromArray(S, y, y0).add(a0);
-            a1 = FloatVector.fromArray(S, y, y0 + L).add(a1);
-            a2 = FloatVector.fromArray(S, y, y0 + 2 * L).add(a2);
-            a3 = FloatVector.fromArray(S, y, y0 + 3 * L).add(a3);
+            a0 = ONE.fma(FloatVector.fromArray(S, y, y0), a0);
+            a1 = ONE.fma(FloatVector.fromArray(S, y, y0 + L), a1);
+            a2 = ONE.fma(FloatVector.fromArray(S, y, y0 + 2 * L), a2);
+            a3 = ONE.fma(FloatVector.fromArray(S, y, y0 + 3 * L), a3);
         }
         a0.intoArray(y, y0);
         a1.intoArray(y, y0 + L);
@@ -687,10 +757,10 @@ final class VectorColumnKernels implements ColumnKernels {
             a3 = xv.fma(FloatVector.broadcast(S, w[w3 + k]), a3);
         }
         if (add) {
-            a0 = FloatVector.fromArray(S, y, y0).add(a0);
-            a1 = FloatVector.fromArray(S, y, y0 + ld).add(a1);
-            a2 = FloatVector.fromArray(S, y, y0 + 2 * ld).add(a2);
-            a3 = FloatVector.fromArray(S, y, y0 + 3 * ld).add(a3);
+            a0 = ONE.fma(FloatVector.fromArray(S, y, y0), a0);
+            a1 = ONE.fma(FloatVector.fromArray(S, y, y0 + ld), a1);
+            a2 = ONE.fma(FloatVector.fromArray(S, y, y0 + 2 * ld), a2);
+            a3 = ONE.fma(FloatVector.fromArray(S, y, y0 + 3 * ld), a3);
         }
         a0.intoArray(y, y0);
         a1.intoArray(y, y0 + ld);
@@ -704,7 +774,7 @@ final class VectorColumnKernels implements ColumnKernels {
             int xi = xRow[k] + p;
             a = FloatVector.fromArray(S, x, xi).fma(FloatVector.broadcast(S, w[w0 + k]), a);
         }
-        if (add) a = FloatVector.fromArray(S, y, y0).add(a);
+        if (add) a = ONE.fma(FloatVector.fromArray(S, y, y0), a);
         a.intoArray(y, y0);
     }
 
