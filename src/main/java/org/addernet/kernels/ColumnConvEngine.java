@@ -593,10 +593,10 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * The forward of one explicit piece, K walked in chunks of {@code plan.kc()} taps (a multiple of KB): the adder adds
-     * each chunk's block sums to positive totals in {@code ycol} and the scatter stores {@code 0 - t}; the conv
-     * adds each KB block's product to {@code ycol} as in the unchunked path. Every output is the same sum in the
-     * same order as without chunks (see {@link ColumnKernels#adderForwardChunk}).
+     * The forward of one explicit piece, K walked in chunks of {@code plan.kc()} taps (a multiple of KB): the 3-op adder
+     * adds each chunk's block sums to positive totals in {@code ycol} and the scatter stores {@code 0 - t}; the 2-op
+     * adder and the conv continue {@code ycol}'s own sums from chunk to chunk. Every output is the same sum in the
+     * same order as without chunks (see {@link ColumnKernels#adderForwardChunk}, {@link ColumnKernels#convForward}).
      */
     private void forwardChunked(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] y,
                                 boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
