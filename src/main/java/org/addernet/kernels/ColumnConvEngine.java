@@ -152,36 +152,20 @@ final class ColumnConvEngine implements ConvEngine {
         // A stride-2 (or larger) layer takes the phase-split shifted layout where its samples fit a piece (see
         // Im2col), and otherwise exactly the explicit plan it had before that layout existed (the 7x7 stem at 224).
         if (g.stride() > 1 && phased) {
-            Plan split = plan(g, true, true);
+            Plan split = plan(g, true);
             if (split.shifted()) return split;
         }
-        return plan(g, false, true);
+        return plan(g, false);
     }
 
-    /**
-     * The forward's plan of a batch with a unit per thread or more: {@code p = plan(g)}, except that a stride-1
-     * shifted plan whose junk columns (a gap of pad columns per row and pad rows per sample) are a quarter of its
-     * sums or more (7x7 maps: 31 %, 8x8: 27 %) takes the explicit plan: its im2col copies each input value k*k times,
-     * a few percent of the o sums each copied value feeds. The explicit columns hold the same values as the shifted
-     * ones and every output is the same sum in the same order (K-chunked or not), so the bits do not change. The
-     * backward keeps the shifted plan (its input gradient runs by taps, without junk).
-     */
-    Plan forwardPlan(ConvGeometry g, Plan p) {
-        if (!p.shifted() || g.stride() != 1 || (long) Im2col.shiftedColumns(g) * 4 < (long) g.positions() * 5) return p;
-        return plan(g, false, false);
-    }
-
-    /**
-     * {@link #plan(ConvGeometry)} with ({@code phased}) or without the phase-split layout for strides above 1, and
-     * without any shifted layout unless {@code shift}.
-     */
-    private Plan plan(ConvGeometry g, boolean phased, boolean shift) {
+    /** {@link #plan(ConvGeometry)} with ({@code phased}) or without the phase-split layout for strides above 1. */
+    private Plan plan(ConvGeometry g, boolean phased) {
         int m = kernels.columnMultiple(), p = g.positions(), n = g.n(), kk = g.kk();
         // The backward holds x, dx (K rows each) and dy (O rows) per column.
         int maxCols = Math.max(m, budget / (2 * kk + g.o()) / m * m);
         int ss = Im2col.shiftedColumns(g);
         boolean pointwise = g.k() == 1 && g.pad() == 0 && g.stride() == 1;
-        boolean shiftable = shift && Im2col.shiftedFits(g) && (g.stride() == 1 || phased) && !pointwise
+        boolean shiftable = Im2col.shiftedFits(g) && (g.stride() == 1 || phased) && !pointwise
                 && !Im2col.fullWindow(g) && ss <= 2 * p;
         boolean shifted = shiftable && roundUp(ss, m) <= maxCols;
         int kc = kk;
@@ -349,9 +333,8 @@ final class ColumnConvEngine implements ConvEngine {
             forwardInterleaved(g, il, x, w, wOff, y, map);
             return;
         }
+        Plan plan = plan(g);
         int p = g.positions(), o = g.o(), kk = g.kk(), n = g.n(), threads = pool.threads();
-        Plan base = plan(g), dense = base.chunks() >= threads ? forwardPlan(g, base) : base;
-        Plan plan = dense.chunks() >= threads ? dense : base;
         if (plan.chunks() >= threads) {
             pool.parallelFor(plan.chunks(), (t, from, to) -> {
                 Workspace s = spaces[t];

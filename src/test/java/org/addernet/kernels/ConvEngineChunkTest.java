@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.Arrays;
 import java.util.List;
 import org.addernet.engine.Rng;
 import org.addernet.engine.ThreadPool;
@@ -237,43 +236,6 @@ class ConvEngineChunkTest {
             }
         }
         assertTrue(chunked >= 6, chunked + " plans chunked");
-    }
-
-    /**
-     * Stride-1 layers whose shifted columns are a quarter junk or more (7x7, 8x8 maps) run the forward of a batch on the
-     * explicit plan (ColumnConvEngine.forwardPlan): each sample's outputs keep the bits of that sample's forward alone,
-     * which on 2 threads takes the shifted layout (forwardShiftedSplit). Adder on signed and on non-negative inputs
-     * (the 3-op and 2-op kernels, K-chunked on the 512-channel shape), and conv.
-     */
-    @ParameterizedTest(name = "{0} kernels")
-    @ValueSource(strings = {"vector", "scalar"})
-    void denseForwardPlanKeepsTheShiftedBits(String kind) {
-        try (ThreadPool pool = new ThreadPool(2)) {
-            ColumnConvEngine e = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind));
-            for (ConvGeometry g : List.of(new ConvGeometry(4, 64, 8, 8, 64, 3, 1, 1), new ConvGeometry(16, 512, 7, 7, 20, 3, 1, 1),
-                    new ConvGeometry(5, 16, 7, 9, 6, 3, 1, 1))) {
-                ColumnConvEngine.Plan base = e.plan(g), dense = e.forwardPlan(g, base);
-                assertTrue(base.shifted() && !dense.shifted() && dense.chunks() >= 2, g + " " + base + " " + dense);
-                ConvGeometry one = new ConvGeometry(1, g.c(), g.h(), g.w(), g.o(), g.k(), g.stride(), g.pad());
-                assertTrue(e.plan(one).shifted() && e.plan(one).chunks() == 1, one + " " + e.plan(one));
-                Rng r = new Rng(g.c() + g.h());
-                float[] w = values(r, g.filterSize() + 3, 0.7, false);
-                for (int variant = 0; variant < 3; variant++) {
-                    float[] x = values(r, g.inputSize(), 1.0, false);
-                    if (variant == 1) for (int j = 0; j < x.length; j++) x[j] = Math.max(0f, x[j]);
-                    float[] y = new float[g.outputSize()];
-                    if (variant == 2) e.convForward(g, x, w, 3, y);
-                    else e.adderForward(g, x, w, 3, y);
-                    for (int n = 0; n < g.n(); n++) {
-                        float[] xs = Arrays.copyOfRange(x, n * one.inputSize(), (n + 1) * one.inputSize()), ys = new float[one.outputSize()];
-                        if (variant == 2) e.convForward(one, xs, w, 3, ys);
-                        else e.adderForward(one, xs, w, 3, ys);
-                        ThreadCountBitsTest.assertSameBits(ys, Arrays.copyOfRange(y, n * one.outputSize(), (n + 1) * one.outputSize()),
-                                kind + " variant " + variant + " sample " + n + " of " + g);
-                    }
-                }
-            }
-        }
     }
 
     /** y, dx, dw - dw0 of adder then conv, from the inputs of {@code seed}. */
