@@ -292,9 +292,10 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * Whether the running adder forward's input is all +0 or positive and finite, so its pieces take
-     * {@link ColumnKernels#adderForwardNonNegative} (2 ops per term; K-chunked pieces too, with the unchunked bits),
-     * else the 3-op kernels. Decided from the values alone, so every thread count and piece split takes the same kernels. Set by {@link #forward} (synchronized) before its parallel call, read by its tasks.
+     * Whether the running adder forward's input is all +0 or positive and finite, so its unchunked pieces take
+     * {@link ColumnKernels#adderForwardNonNegative} (2 ops per term; the K-chunked pieces of large layers keep
+     * {@link ColumnKernels#adderForwardChunk}). Decided from the values alone, so every thread count and piece
+     * split takes the same kernels. Set by {@link #forward} (synchronized) before its parallel call, read by its tasks.
      */
     private boolean forwardNonNegative;
 
@@ -593,28 +594,24 @@ final class ColumnConvEngine implements ConvEngine {
     }
 
     /**
-     * The forward of one explicit piece, K walked in chunks of {@code plan.kc()} taps (a multiple of KB): the 3-op adder
-     * adds each chunk's block sums to positive totals in {@code ycol} and the scatter stores {@code 0 - t}; the 2-op
-     * adder and the conv continue {@code ycol}'s own sums from chunk to chunk. Every output is the same sum in the
-     * same order as without chunks (see {@link ColumnKernels#adderForwardChunk}, {@link ColumnKernels#convForward}).
+     * The forward of one explicit piece, K walked in chunks of {@code plan.kc()} taps (a multiple of KB): the adder adds
+     * each chunk's block sums to positive totals in {@code ycol} and the scatter stores {@code 0 - t}; the conv
+     * adds each KB block's product to {@code ycol} as in the unchunked path. Every output is the same sum in the
+     * same order as without chunks (see {@link ColumnKernels#adderForwardChunk}).
      */
     private void forwardChunked(ConvGeometry g, Plan plan, float[] x, float[] w, int wOff, float[] y,
                                 boolean adder, int n0, int n1, int q0, int qe, Workspace s) {
         int o = g.o(), kk = g.kk(), kc = plan.kc();
         int ld = startChunked(g, plan, x, n0, n1, q0, qe, s);
         s.ycol = grow(s.ycol, o * ld);
-        // The 2-op kernel carries y's own running totals from chunk to chunk; the 3-op one positive totals, negated
-        // by the scatter.
-        boolean totals = adder && !forwardNonNegative;
-        if (totals) Arrays.fill(s.ycol, 0, o * ld, 0f);
+        if (adder) Arrays.fill(s.ycol, 0, o * ld, 0f);
         for (int k0 = 0; k0 < kk; k0 += kc) {
             int kb = Math.min(kc, kk - k0);
             loadChunk(g, plan, x, q0, qe, ld, k0, kb, s);
-            if (totals) kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
-            else if (adder) kernels.adderForwardNonNegative(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol, k0 > 0);
+            if (adder) kernels.adderForwardChunk(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol);
             else kernels.convForward(o, kb, ld, w, wOff + k0, kk, s.xcol, s.xRow, s.ycol, k0 > 0);
         }
-        Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y, totals);
+        Im2col.scatterOutput(g, s.ycol, q0, qe, ld, y, adder);
     }
 
     private void backward(ConvGeometry g, float[] x, float[] w, int wOff, float[] dy, float[] dx, float[] dw,

@@ -52,17 +52,7 @@ interface ColumnKernels {
      * times its rounding error (measured on the golden cases: within their bounds, see AdderForwardNonNegativeTest).
      * Columns beyond the valid ones may hold any finite values (their outputs are finite, and discarded).
      */
-    default void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
-        adderForwardNonNegative(o, kk, ld, w, wOff, kk, x, xRow, y, false);
-    }
-
-    /**
-     * {@link #adderForwardNonNegative(int, int, int, float[], int, float[], int[], float[])} with filter row r at
-     * {@code wOff + r*ws} and, with {@code accumulate}, the running totals taken from y instead of +0: a K-chunk (its
-     * kk a multiple of KB but for the last) continues the previous chunk's {@code t - d_b}, so the chunks of a K split
-     * give the unchunked kernel's bits, for any split.
-     */
-    void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] y, boolean accumulate);
+    void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y);
 
     /** Whether every {@code x[from, to)} is +0 or positive and finite ({@link #adderForwardNonNegative} applies). */
     boolean nonNegativeFinite(float[] x, int from, int to);

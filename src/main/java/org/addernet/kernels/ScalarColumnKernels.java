@@ -41,11 +41,10 @@ final class ScalarColumnKernels implements ColumnKernels {
     }
 
     @Override
-    public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] y,
-                                        boolean accumulate) {
+    public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
         int nb = (kk + KB - 1) / KB;
         float[] nw = new float[o * nb], m = new float[ld], xs = new float[nb * ld];
-        negatedBlockSums(o, kk, w, wOff, ws, nw);
+        negatedBlockSums(o, kk, w, wOff, nw);
         // X per block and column once for every row (the same sums from +0 in k order).
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             for (int k = k0; k < Math.min(kk, k0 + KB); k++) {
@@ -54,8 +53,8 @@ final class ScalarColumnKernels implements ColumnKernels {
             }
         }
         for (int r = 0; r < o; r++) {
-            int yr = r * ld, wr = wOff + r * ws;
-            if (!accumulate) java.util.Arrays.fill(y, yr, yr + ld, 0f);
+            int yr = r * ld, wr = wOff + r * kk;
+            java.util.Arrays.fill(y, yr, yr + ld, 0f);
             for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
                 java.util.Arrays.fill(m, 0f);
                 for (int k = k0; k < Math.min(kk, k0 + KB); k++) {
@@ -69,16 +68,13 @@ final class ScalarColumnKernels implements ColumnKernels {
         }
     }
 
-    /**
-     * {@code nw[r * nb + b] = -(w[k0] + w[k0 + 1] + ...)}, block b's taps of filter row r (at {@code wOff + r*ws})
-     * summed from +0 in k order.
-     */
-    static void negatedBlockSums(int o, int kk, float[] w, int wOff, int ws, float[] nw) {
+    /** {@code nw[r * nb + b] = -(w[k0] + w[k0 + 1] + ...)}, block b's taps of filter row r summed from +0 in k order. */
+    static void negatedBlockSums(int o, int kk, float[] w, int wOff, float[] nw) {
         int nb = (kk + KB - 1) / KB;
         for (int r = 0; r < o; r++) {
             for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
                 float s = 0f;
-                for (int k = k0; k < Math.min(kk, k0 + KB); k++) s += w[wOff + r * ws + k];
+                for (int k = k0; k < Math.min(kk, k0 + KB); k++) s += w[wOff + r * kk + k];
                 nw[r * nb + b] = -s;
             }
         }

@@ -300,35 +300,25 @@ final class VectorColumnKernels implements ColumnKernels {
     private static final ThreadLocal<float[][]> MAX_SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
 
     @Override
-    public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] y,
-                                        boolean accumulate) {
+    public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
         int nb = (kk + KB - 1) / KB;
         float[][] sc = MAX_SCRATCH.get();
         if (sc[0].length < o * nb) sc[0] = new float[o * nb];
         if (sc[1].length < nb * 4 * L) sc[1] = new float[nb * 4 * L];
         float[] nw = sc[0], xs = sc[1];
-        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, ws, nw);
+        ScalarColumnKernels.negatedBlockSums(o, kk, w, wOff, nw);
         int p = 0;
         for (; p + 4 * L <= ld; p += 4 * L) {
             columnBlockSums(kk, x, xRow, p, 4, xs);
             int r = 0;
-            for (; r + 2 <= o; r += 2) {
-                if (accumulate) maxAcc2x4(kk, nb, ws, ld, w, wOff + r * ws, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
-                else max2x4(kk, nb, ws, ld, w, wOff + r * ws, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
-            }
+            for (; r + 2 <= o; r += 2) max2x4(kk, nb, ld, w, wOff + r * kk, x, xRow, p, xs, nw, r * nb, y, r * ld + p);
             for (; r < o; r++) {
-                for (int j = 0; j < 4; j++) {
-                    if (accumulate) maxAcc1x1(kk, nb, w, wOff + r * ws, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
-                    else max1x1(kk, nb, w, wOff + r * ws, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
-                }
+                for (int j = 0; j < 4; j++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p + j * L, xs, j, 4, nw, r * nb, y, r * ld + p + j * L);
             }
         }
         for (; p < ld; p += L) {
             columnBlockSums(kk, x, xRow, p, 1, xs);
-            for (int r = 0; r < o; r++) {
-                if (accumulate) maxAcc1x1(kk, nb, w, wOff + r * ws, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
-                else max1x1(kk, nb, w, wOff + r * ws, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
-            }
+            for (int r = 0; r < o; r++) max1x1(kk, nb, w, wOff + r * kk, x, xRow, p, xs, 0, 1, nw, r * nb, y, r * ld + p);
         }
     }
 
@@ -345,8 +335,8 @@ final class VectorColumnKernels implements ColumnKernels {
         }
     }
 
-    private static void max2x4(int kk, int nb, int ws, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw,
-                               int n0, float[] y, int y0) {
+    private static void max2x4(int kk, int nb, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw, int n0,
+                               float[] y, int y0) {
         FloatVector z = ZERO.broadcast(0f);
         FloatVector t00 = z, t01 = z, t02 = z, t03 = z, t10 = z, t11 = z, t12 = z, t13 = z;
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
@@ -363,7 +353,7 @@ final class VectorColumnKernels implements ColumnKernels {
                 s01 = x1.max(a).reinterpretAsFloats().add(s01);
                 s02 = x2.max(a).reinterpretAsFloats().add(s02);
                 s03 = x3.max(a).reinterpretAsFloats().add(s03);
-                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + ws + k]));
+                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + kk + k]));
                 s10 = x0.max(a).reinterpretAsFloats().add(s10);
                 s11 = x1.max(a).reinterpretAsFloats().add(s11);
                 s12 = x2.max(a).reinterpretAsFloats().add(s12);
@@ -398,79 +388,6 @@ final class VectorColumnKernels implements ColumnKernels {
                                float[] y, int y0) {
         FloatVector z = ZERO.broadcast(0f);
         FloatVector t00 = z;
-        for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
-            int k1 = Math.min(kk, k0 + KB);
-            FloatVector s00 = z;
-            for (int k = k0; k < k1; k++) {
-                IntVector x0 = FloatVector.fromArray(S, x, xRow[k] + p).reinterpretAsInts();
-                s00 = x0.max(IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + k]))).reinterpretAsFloats().add(s00);
-            }
-            FloatVector c = FloatVector.broadcast(S, nw[n0 + b]).sub(FloatVector.fromArray(S, xs, (b * v + j) * L));
-            t00 = NEG_ONE.fma(s00.fma(TWO, c), t00);
-        }
-        t00.intoArray(y, y0);
-    }
-
-    /*
-     * max2x4 and max1x1 for a K-chunk after the first: the totals start from y (through NEG_ZERO.add, -0 + v = v:
-     * exact receivers, see chunk2x4). Methods of their own, so the unchunked kernels keep their size (C2's inlining
-     * cutoffs, class comment).
-     */
-    private static void maxAcc2x4(int kk, int nb, int ws, int ld, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, float[] nw,
-                                  int n0, float[] y, int y0) {
-        FloatVector z = ZERO.broadcast(0f);
-        FloatVector t00 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0)), t01 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + L));
-        FloatVector t02 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + 2 * L)), t03 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + 3 * L));
-        FloatVector t10 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld)), t11 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + L));
-        FloatVector t12 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + 2 * L)), t13 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0 + ld + 3 * L));
-        for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
-            int k1 = Math.min(kk, k0 + KB);
-            FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
-            for (int k = k0; k < k1; k++) {
-                int xi = xRow[k] + p;
-                IntVector x0 = FloatVector.fromArray(S, x, xi).reinterpretAsInts();
-                IntVector x1 = FloatVector.fromArray(S, x, xi + 1 * L).reinterpretAsInts();
-                IntVector x2 = FloatVector.fromArray(S, x, xi + 2 * L).reinterpretAsInts();
-                IntVector x3 = FloatVector.fromArray(S, x, xi + 3 * L).reinterpretAsInts();
-                IntVector a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + k]));
-                s00 = x0.max(a).reinterpretAsFloats().add(s00);
-                s01 = x1.max(a).reinterpretAsFloats().add(s01);
-                s02 = x2.max(a).reinterpretAsFloats().add(s02);
-                s03 = x3.max(a).reinterpretAsFloats().add(s03);
-                a = IntVector.broadcast(SI, Float.floatToRawIntBits(w[w0 + ws + k]));
-                s10 = x0.max(a).reinterpretAsFloats().add(s10);
-                s11 = x1.max(a).reinterpretAsFloats().add(s11);
-                s12 = x2.max(a).reinterpretAsFloats().add(s12);
-                s13 = x3.max(a).reinterpretAsFloats().add(s13);
-            }
-            int xb = b * 4 * L;
-            FloatVector c0 = FloatVector.fromArray(S, xs, xb), c1 = FloatVector.fromArray(S, xs, xb + L);
-            FloatVector c2 = FloatVector.fromArray(S, xs, xb + 2 * L), c3 = FloatVector.fromArray(S, xs, xb + 3 * L);
-            FloatVector v = FloatVector.broadcast(S, nw[n0 + b]);
-            t00 = NEG_ONE.fma(s00.fma(TWO, v.sub(c0)), t00);
-            t01 = NEG_ONE.fma(s01.fma(TWO, v.sub(c1)), t01);
-            t02 = NEG_ONE.fma(s02.fma(TWO, v.sub(c2)), t02);
-            t03 = NEG_ONE.fma(s03.fma(TWO, v.sub(c3)), t03);
-            v = FloatVector.broadcast(S, nw[n0 + nb + b]);
-            t10 = NEG_ONE.fma(s10.fma(TWO, v.sub(c0)), t10);
-            t11 = NEG_ONE.fma(s11.fma(TWO, v.sub(c1)), t11);
-            t12 = NEG_ONE.fma(s12.fma(TWO, v.sub(c2)), t12);
-            t13 = NEG_ONE.fma(s13.fma(TWO, v.sub(c3)), t13);
-        }
-        t00.intoArray(y, y0);
-        t01.intoArray(y, y0 + 1 * L);
-        t02.intoArray(y, y0 + 2 * L);
-        t03.intoArray(y, y0 + 3 * L);
-        t10.intoArray(y, y0 + 1 * ld);
-        t11.intoArray(y, y0 + 1 * ld + 1 * L);
-        t12.intoArray(y, y0 + 1 * ld + 2 * L);
-        t13.intoArray(y, y0 + 1 * ld + 3 * L);
-    }
-
-    private static void maxAcc1x1(int kk, int nb, float[] w, int w0, float[] x, int[] xRow, int p, float[] xs, int j, int v, float[] nw, int n0,
-                                  float[] y, int y0) {
-        FloatVector z = ZERO.broadcast(0f);
-        FloatVector t00 = NEG_ZERO.add(FloatVector.fromArray(S, y, y0));
         for (int k0 = 0, b = 0; k0 < kk; k0 += KB, b++) {
             int k1 = Math.min(kk, k0 + KB);
             FloatVector s00 = z;

@@ -167,8 +167,7 @@ class AdderForwardNonNegativeTest {
         @Override public void adderForward(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
             k.adderForward(o, kk, ld, w, wOff, x, xRow, y);
         }
-        @Override public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] y,
-                                                      boolean accumulate) {
+        @Override public void adderForwardNonNegative(int o, int kk, int ld, float[] w, int wOff, float[] x, int[] xRow, float[] y) {
             throw new AssertionError("not taken");
         }
         @Override public boolean nonNegativeFinite(float[] x, int from, int to) { return false; }

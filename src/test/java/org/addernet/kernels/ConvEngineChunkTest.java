@@ -207,37 +207,6 @@ class ConvEngineChunkTest {
         assertTrue(chunked >= 6, chunked + " plans chunked");
     }
 
-    /**
-     * On a ReLU's output (the 2-op adder forward, ColumnKernels.adderForwardNonNegative) the chunked walk keeps the
-     * unchunked bits too: the running totals go from chunk to chunk through the output. Same plans as above.
-     */
-    @ParameterizedTest(name = "{0} kernels")
-    @ValueSource(strings = {"vector", "scalar"})
-    void chunkingANonNegativeAdderForwardKeepsEveryBit(String kind) {
-        List<ConvGeometry> shapes = new java.util.ArrayList<>(KernelBitsTest.SHAPES);
-        shapes.add(new ConvGeometry(9, 40, 12, 12, 24, 3, 2, 1));
-        shapes.add(new ConvGeometry(3, 200, 6, 6, 10, 1, 1, 0));
-        int chunked = 0;
-        try (ThreadPool pool = new ThreadPool(2)) {
-            for (int[] cfg : new int[][] {{ColumnConvEngine.DEFAULT_BUDGET, ColumnConvEngine.DEFAULT_TARGET_COLS}, {BUDGET, TARGET}}) {
-                ColumnConvEngine whole = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), cfg[0], cfg[1], Integer.MAX_VALUE, false);
-                ColumnConvEngine cut = new ColumnConvEngine(pool, ConvEngineTest.kernels(kind), cfg[0], cfg[1], 0, false);
-                for (int i = 0; i < shapes.size(); i++) {
-                    ConvGeometry g = shapes.get(i);
-                    if (cut.plan(g).chunked(g) && !whole.plan(g).chunked(g)) chunked++;
-                    Rng r = new Rng(500 + i);
-                    float[] x = values(r, g.inputSize(), 1.0, false), w = values(r, g.filterSize() + 3, 0.7, false);
-                    for (int j = 0; j < x.length; j++) x[j] = Math.max(0f, x[j]); // about half +0
-                    float[] want = new float[g.outputSize()], got = new float[g.outputSize()];
-                    whole.adderForward(g, x, w, 3, want);
-                    cut.adderForward(g, x, w, 3, got);
-                    ThreadCountBitsTest.assertSameBits(want, got, kind + " non-negative adder forward " + g + " budget " + cfg[0]);
-                }
-            }
-        }
-        assertTrue(chunked >= 6, chunked + " plans chunked");
-    }
-
     /** y, dx, dw - dw0 of adder then conv, from the inputs of {@code seed}. */
     static float[][] runAll(ConvEngine e, ConvGeometry g, long seed) {
         Rng r = new Rng(seed);
