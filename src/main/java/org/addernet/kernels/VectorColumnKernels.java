@@ -525,28 +525,26 @@ final class VectorColumnKernels implements ColumnKernels {
 
     @Override
     public void multiply(int rows, int inner, int ld, float[] a, int aOff, float[] b, int[] bRow, float[] out) {
-        int p = 0;
-        for (; p + 4 * L <= ld; p += 4 * L) {
-            int r = 0;
-            for (; r + 4 <= rows; r += 4) mul4x4(0, inner, inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p, false);
-            for (; r < rows; r++) mul1x4(0, inner, a, aOff + r * inner, b, bRow, p, out, r * ld + p, false);
-        }
-        for (; p < ld; p += L) {
-            int r = 0;
-            for (; r + 4 <= rows; r += 4) mul4x1(0, inner, inner, ld, a, aOff + r * inner, b, bRow, p, out, r * ld + p, false);
-            for (; r < rows; r++) mul1x1(0, inner, a, aOff + r * inner, b, bRow, p, out, r * ld + p, false);
-        }
+        blocks(rows, inner, inner, ld, a, aOff, inner, b, bRow, out, false); // one block of all taps
     }
 
     @Override
     public void convForward(int rows, int kk, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] out, boolean accumulate) {
-        // Per column panel, block after block over all rows: the panel's outputs (rows x 4L floats, 16 KB at 64 rows)
-        // and the block's x (KB x 4L) stay in L1 between blocks, where one multiply per block over all columns
-        // streamed the whole rows x ld output (MBs for a 224x224 stem) through memory twice per block.
+        blocks(rows, kk, KB, ld, w, wOff, ws, x, xRow, out, accumulate);
+    }
+
+    /**
+     * {@code out = sum over blocks of kb taps}, each block from +0, added in order after the first (or after out with
+     * {@code accumulate}). Per column panel, block after block over all rows: the panel's outputs (rows x 4L floats,
+     * 16 KB at 64 rows) and the block's x (kb x 4L) stay in L1 between blocks, where one multiply per block over all
+     * columns had streamed the whole rows x ld output (MBs for a 224x224 stem) through memory twice per block.
+     */
+    private static void blocks(int rows, int kk, int kb, int ld, float[] w, int wOff, int ws, float[] x, int[] xRow, float[] out,
+                               boolean accumulate) {
         int p = 0;
         for (; p + 4 * L <= ld; p += 4 * L) {
-            for (int k0 = 0; k0 < kk; k0 += KB) {
-                int k1 = Math.min(kk, k0 + KB);
+            for (int k0 = 0; k0 < kk; k0 += kb) {
+                int k1 = Math.min(kk, k0 + kb);
                 boolean add = accumulate || k0 > 0;
                 int r = 0;
                 for (; r + 4 <= rows; r += 4) mul4x4(k0, k1, ws, ld, w, wOff + r * ws, x, xRow, p, out, r * ld + p, add);
@@ -554,8 +552,8 @@ final class VectorColumnKernels implements ColumnKernels {
             }
         }
         for (; p < ld; p += L) {
-            for (int k0 = 0; k0 < kk; k0 += KB) {
-                int k1 = Math.min(kk, k0 + KB);
+            for (int k0 = 0; k0 < kk; k0 += kb) {
+                int k1 = Math.min(kk, k0 + kb);
                 boolean add = accumulate || k0 > 0;
                 int r = 0;
                 for (; r + 4 <= rows; r += 4) mul4x1(k0, k1, ws, ld, w, wOff + r * ws, x, xRow, p, out, r * ld + p, add);
